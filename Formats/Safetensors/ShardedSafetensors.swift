@@ -1,0 +1,38 @@
+// Sharded safetensors checkpoints: `model-00001-of-0000N.safetensors` + `model.safetensors.index.json`
+// (shared/specs/safetensors.md §7). Splitting and the index file are format-neutral (`ShardIndex`).
+
+import TensorCore
+
+public enum ShardedSafetensors {
+    public static let indexFileName = "model.safetensors.index.json"
+
+    /// Writes `store` into `directory` as `model.safetensors`, or, when it does not fit in
+    /// `maxShardSize`, as shards plus the index. Returns the file names written.
+    @discardableResult
+    public static func write(_ store: TensorStore, directory: String, stem: String = "model", maxShardSize: Int,
+                             metadata: [String: String]? = SafetensorsWriter.defaultMetadata) throws -> [String] {
+        let shards = ShardIndex.split(store, maxShardSize: maxShardSize)
+        if shards.count == 1 {
+            try SafetensorsWriter.write(store, to: directory + "/\(stem).safetensors", metadata: metadata)
+            return ["\(stem).safetensors"]
+        }
+        var files: [String] = []
+        for (index, names) in shards.enumerated() {
+            let file = ShardIndex.shardFileName(stem: stem, extension: "safetensors", index: index, count: shards.count)
+            var shard = TensorStore()
+            for name in names { shard[name] = store[name] }
+            try SafetensorsWriter.write(shard, to: directory + "/" + file, metadata: metadata)
+            files.append(file)
+        }
+        let indexPath = directory + "/" + stem + ".safetensors.index.json"
+        try withFileContext(indexPath) {
+            try AtomicFileWriter.write(ShardIndex.indexText(store: store, shards: shards, fileNames: files), to: indexPath)
+        }
+        return files + [stem + ".safetensors.index.json"]
+    }
+
+    /// Reads every tensor the index names from its shard.
+    public static func read(indexPath: String) throws -> TensorStore {
+        try ShardIndex.read(indexPath: indexPath) { try SafetensorsReader.read(path: $0) }
+    }
+}

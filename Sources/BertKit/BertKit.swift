@@ -1,0 +1,3 @@
+@_exported import TensorCore
+@_exported import Safetensors
+@_exported import Checkpoints

@@ -1,0 +1,54 @@
+// `bertkit convert IN OUT`: rewrite a checkpoint in another format, dtype or shard layout.
+
+import ArgumentParser
+import BertKit
+
+struct ConvertCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "convert",
+        abstract: "Convert a checkpoint between formats, float dtypes and shard layouts.")
+
+    @Argument(help: "Input checkpoint file, index file or model directory.")
+    var input: String
+
+    @Argument(help: "Output file, or a directory (then Hugging Face file names are used).")
+    var output: String
+
+    @Option(help: "Output format: safetensors, pytorch or hdf5 (default: from OUT's extension).")
+    var to: String?
+
+    @Option(help: "Cast floating-point tensors to f32, f16 or bf16 (integer tensors are kept).")
+    var dtype: String?
+
+    @Option(help: "Split into shards of at most this size (e.g. 500MB, 5GB) plus an index file.")
+    var maxShardSize: String?
+
+    @Flag(help: "Keep the input's safetensors metadata instead of writing {\"format\": \"pt\"}.")
+    var keepMetadata = false
+
+    func validate() throws {
+        if let to, CheckpointFormat.Family(rawValue: to) == nil {
+            throw ValidationError("--to must be safetensors, pytorch or hdf5, not '\(to)'")
+        }
+        if let dtype, ConversionOptions.floatDType(dtype) == nil {
+            throw ValidationError("--dtype must be f32, f16 or bf16, not '\(dtype)'")
+        }
+        if to == nil && CheckpointWriter.family(forExtensionOf: output) == nil && !isDirectory(output) {
+            throw ValidationError("cannot tell the output format from '\(output)': add --to safetensors|pytorch|hdf5")
+        }
+    }
+
+    func run() throws {
+        let family = to.flatMap(CheckpointFormat.Family.init(rawValue:))
+            ?? CheckpointWriter.family(forExtensionOf: output) ?? .safetensors
+        var options = ConversionOptions(family: family)
+        options.dtype = dtype.flatMap(ConversionOptions.floatDType)
+        if let maxShardSize { options.maxShardSize = try ShardIndex.parseSize(maxShardSize) }
+        options.keepMetadata = keepMetadata
+        let report = try Conversion.convert(input: input, output: output, options: options)
+        for (dropped, kept) in report.droppedDuplicates {
+            Console.info("note: '\(dropped)' shares storage with '\(kept)'; kept '\(kept)' only")
+        }
+        Console.info("wrote \(report.files.joined(separator: ", ")) (\(report.tensorCount) tensors, \(report.format))")
+    }
+}

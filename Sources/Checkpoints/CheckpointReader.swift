@@ -1,0 +1,54 @@
+// Loads any supported checkpoint file (or a model directory's weights) into a `TensorStore`.
+
+import TensorCore
+import Safetensors
+
+/// What was loaded and from where.
+public struct LoadedCheckpoint {
+    public var format: CheckpointFormat
+    public var store: TensorStore
+    /// Files the tensors came from (several for a sharded checkpoint).
+    public var files: [String]
+    /// Codec-specific remarks for `inspect` (e.g. which entry of a nested dict held the state dict).
+    public var notes: [String] = []
+    /// safetensors only: whether the header had `__metadata__` at all (`safe_open().metadata()` is None
+    /// when it had not).
+    public var hasMetadata = true
+}
+
+public enum CheckpointReader {
+    /// Loads a checkpoint file, an `*.index.json` of shards, or a model directory.
+    public static func load(path: String) throws -> LoadedCheckpoint {
+        if isDirectory(path) {
+            return try load(path: try ModelDirectory.weightsFile(in: path))
+        }
+        if path.hasSuffix(".index.json") { return try loadIndex(path: path) }
+        let format = try CheckpointDetector.detect(path: path)
+        switch format {
+        case .safetensors:
+            let header = try SafetensorsReader.header(path: path)
+            let store = try SafetensorsReader.read(path: path)
+            var loaded = LoadedCheckpoint(format: .safetensors, store: store, files: [path])
+            loaded.hasMetadata = header.metadata != nil
+            return loaded
+        default:
+            throw FileError(path: path, cause: CheckpointError.notAvailable(format: format.rawValue))
+        }
+    }
+
+    static func loadIndex(path: String) throws -> LoadedCheckpoint {
+        let weightMap = try ShardIndex.readWeightMap(indexPath: path)
+        let folder = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
+        var format: CheckpointFormat = .safetensors
+        var notes: [String] = []
+        let store = try ShardIndex.read(indexPath: path) { shardPath in
+            let shard = try load(path: shardPath)
+            format = shard.format
+            notes += shard.notes
+            return shard.store
+        }
+        var files: [String] = []
+        for (_, file) in weightMap where !files.contains(folder + "/" + file) { files.append(folder + "/" + file) }
+        return LoadedCheckpoint(format: format, store: store, files: files, notes: notes)
+    }
+}

@@ -1,0 +1,61 @@
+// Writes a `TensorStore` in any supported format, to a file or into a model directory.
+
+import TensorCore
+import Safetensors
+
+public struct CheckpointWriteOptions: Sendable {
+    public var family: CheckpointFormat.Family
+    /// Split into shards plus an index when set.
+    public var maxShardSize: Int?
+    /// safetensors `__metadata__`; nil omits it.
+    public var metadata: [String: String]?
+
+    public init(family: CheckpointFormat.Family, maxShardSize: Int? = nil,
+                metadata: [String: String]? = SafetensorsWriter.defaultMetadata) {
+        self.family = family
+        self.maxShardSize = maxShardSize
+        self.metadata = metadata
+    }
+}
+
+public enum CheckpointWriter {
+    /// The family an output path implies by its extension, if any.
+    public static func family(forExtensionOf path: String) -> CheckpointFormat.Family? {
+        let lower = path.lowercased()
+        if lower.hasSuffix(".safetensors") { return .safetensors }
+        if lower.hasSuffix(".bin") || lower.hasSuffix(".pt") || lower.hasSuffix(".pth") { return .pytorch }
+        if lower.hasSuffix(".h5") || lower.hasSuffix(".hdf5") { return .hdf5 }
+        return nil
+    }
+
+    /// The Hugging Face file name for a family inside a model directory.
+    public static func directoryFileName(for family: CheckpointFormat.Family) -> String {
+        switch family {
+        case .safetensors: return "model.safetensors"
+        case .pytorch: return "pytorch_model.bin"
+        case .hdf5: return "tf_model.h5"
+        }
+    }
+
+    /// Writes `store` to `path` (a file) or, when `path` is a directory, under the Hugging Face name.
+    /// Returns the paths written.
+    @discardableResult
+    public static func write(_ store: TensorStore, to path: String, options: CheckpointWriteOptions) throws -> [String] {
+        let fileName = directoryFileName(for: options.family)
+        let (folder, target): (String, String) = isDirectory(path)
+            ? (path, path + "/" + fileName)
+            : (path.lastIndex(of: "/").map { String(path[..<$0]) } ?? ".", path)
+        switch options.family {
+        case .safetensors:
+            if let maxShardSize = options.maxShardSize {
+                let stem = String(target.split(separator: "/").last!.split(separator: ".").first ?? "model")
+                return try ShardedSafetensors.write(store, directory: folder, stem: stem, maxShardSize: maxShardSize,
+                                                    metadata: options.metadata).map { folder + "/" + $0 }
+            }
+            try SafetensorsWriter.write(store, to: target, metadata: options.metadata)
+            return [target]
+        case .pytorch, .hdf5:
+            throw FileError(path: target, cause: CheckpointError.notAvailable(format: options.family.rawValue))
+        }
+    }
+}

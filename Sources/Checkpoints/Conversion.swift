@@ -1,0 +1,56 @@
+// The `convert` job as a library call: load, adjust (dtype, tied duplicates), write.
+
+import TensorCore
+import Safetensors
+
+public struct ConversionOptions: Sendable {
+    public var family: CheckpointFormat.Family
+    public var dtype: DType?
+    public var maxShardSize: Int?
+    public var keepMetadata = false
+
+    public init(family: CheckpointFormat.Family) { self.family = family }
+
+    public static func floatDType(_ text: String) -> DType? {
+        switch text.lowercased() {
+        case "f32", "float32", "fp32": return .f32
+        case "f16", "float16", "fp16", "half": return .f16
+        case "bf16", "bfloat16": return .bf16
+        default: return nil
+        }
+    }
+}
+
+public struct ConversionReport: Sendable {
+    public var files: [String]
+    public var tensorCount: Int
+    public var format: String
+    public var droppedDuplicates: [(dropped: String, kept: String)]
+}
+
+public enum Conversion {
+    public static func convert(input: String, output: String, options: ConversionOptions) throws -> ConversionReport {
+        let loaded = try CheckpointReader.load(path: input)
+        var store = loaded.store
+        if let dtype = options.dtype { store = castFloatingTensors(store, to: dtype) }
+        var dropped: [(String, String)] = []
+        if options.family == .safetensors {
+            (store, dropped) = TiedWeights.removeSharedDuplicates(store)
+        }
+        var writeOptions = CheckpointWriteOptions(family: options.family, maxShardSize: options.maxShardSize)
+        if options.keepMetadata && loaded.format == .safetensors {
+            writeOptions.metadata = loaded.hasMetadata ? loaded.store.metadata : nil
+        }
+        let files = try CheckpointWriter.write(store, to: output, options: writeOptions)
+        return ConversionReport(files: files, tensorCount: store.count, format: options.family.rawValue,
+                                droppedDuplicates: dropped)
+    }
+
+    /// Casts every F32/F16/BF16/F64 tensor to `dtype`; integer, bool and exotic tensors are kept.
+    public static func castFloatingTensors(_ store: TensorStore, to dtype: DType) -> TensorStore {
+        var result = TensorStore()
+        for (name, tensor) in store.entries { result[name] = tensor.converted(to: dtype) ?? tensor }
+        result.metadata = store.metadata
+        return result
+    }
+}

@@ -1,0 +1,17 @@
+// A Hugging Face model directory: which weights file to load, in transformers' order of preference.
+
+import TensorCore
+
+public enum ModelDirectory {
+    /// transformers' preference order: safetensors, sharded safetensors, PyTorch, sharded PyTorch, TF.
+    public static let weightFileNames = [
+        "model.safetensors", "model.safetensors.index.json",
+        "pytorch_model.bin", "pytorch_model.bin.index.json",
+        "tf_model.h5",
+    ]
+
+    public static func weightsFile(in directory: String) throws -> String {
+        for name in weightFileNames where fileExists(directory + "/" + name) { return directory + "/" + name }
+        throw FileError(path: directory, cause: CheckpointError.noWeightsInDirectory(directory: directory, looked: weightFileNames))
+    }
+}

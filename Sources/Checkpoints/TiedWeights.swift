@@ -1,0 +1,42 @@
+// Tensors that share one storage (tied weights) cannot both go into safetensors. transformers keeps
+// the input embedding and drops the decoder copy; for other pairs safetensors' own
+// `_remove_duplicate_names` keeps the alphabetically first name. We do the same.
+
+import TensorCore
+
+public enum TiedWeights {
+    /// Names transformers treats as the tied (dropped) side for BERT heads.
+    public static let tiedNames: Set<String> = [
+        "cls.predictions.decoder.weight", "cls.predictions.decoder.bias",
+        "bert.cls.predictions.decoder.weight", "bert.cls.predictions.decoder.bias",
+    ]
+
+    /// Drops every tensor whose storage is identical to an earlier-kept one. Returns the pruned store
+    /// and (dropped, kept) pairs.
+    public static func removeSharedDuplicates(_ store: TensorStore) -> (TensorStore, [(dropped: String, kept: String)]) {
+        var groups: [[String]] = []
+        var groupOf: [String: Int] = [:]
+        var views: [(view: ByteView, group: Int)] = []
+        for (name, tensor) in store.entries where tensor.byteCount > 0 {
+            if let match = views.first(where: { $0.view.isSameStorage(as: tensor.data) }) {
+                groups[match.group].append(name)
+                groupOf[name] = match.group
+            } else {
+                groups.append([name])
+                views.append((tensor.data, groups.count - 1))
+            }
+        }
+        var result = store
+        var dropped: [(String, String)] = []
+        for group in groups where group.count > 1 {
+            let preferred = group.filter { !tiedNames.contains($0) }
+            let kept = (preferred.isEmpty ? group : preferred)
+                .min { $0.unicodeScalars.lexicographicallyPrecedes($1.unicodeScalars) }!
+            for name in group where name != kept {
+                result[name] = nil
+                dropped.append((name, kept))
+            }
+        }
+        return (result, dropped)
+    }
+}

@@ -1,0 +1,126 @@
+// Byte storage behind tensors: either a read-only memory map of a file (zero-copy) or memory we own.
+// Tensors hold a `ByteView` (buffer + range), so many tensors can share one buffer — tied weights stay
+// one buffer, and a mapped file stays mapped while any tensor still points into it.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A block of bytes that lives as long as any view into it.
+public final class ByteBuffer: @unchecked Sendable {
+    public let baseAddress: UnsafeRawPointer
+    public let count: Int
+    private enum Owner { case mapped(length: Int), owned, empty }
+    private let owner: Owner
+
+    /// Copies nothing: maps `path` read-only. An empty file gives an empty buffer.
+    public init(mappingFileAt path: String) throws(SystemError) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw SystemError.lastError("cannot open") }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw SystemError.lastError("cannot stat") }
+        guard (info.st_mode & S_IFMT) == S_IFREG else { throw SystemError(message: "not a regular file") }
+        let length = Int(info.st_size)
+        if length == 0 {
+            baseAddress = UnsafeRawPointer(UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 64))
+            count = 0
+            owner = .owned
+            return
+        }
+        guard let address = mmap(nil, length, PROT_READ, MAP_PRIVATE, fd, 0), address != MAP_FAILED else {
+            throw SystemError.lastError("cannot map")
+        }
+        baseAddress = UnsafeRawPointer(address)
+        count = length
+        owner = .mapped(length: length)
+    }
+
+    /// Takes ownership of `count` bytes allocated with `UnsafeMutableRawPointer.allocate`.
+    public init(adopting pointer: UnsafeMutableRawPointer, count: Int) {
+        baseAddress = UnsafeRawPointer(pointer)
+        self.count = count
+        owner = .owned
+    }
+
+    /// Fresh zeroed memory, 64-byte aligned.
+    public convenience init(zeroedCount count: Int) {
+        let pointer = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: 64)
+        pointer.initializeMemory(as: UInt8.self, repeating: 0, count: max(count, 1))
+        self.init(adopting: pointer, count: count)
+    }
+
+    /// A copy of `bytes`.
+    public convenience init(copying bytes: UnsafeRawBufferPointer) {
+        let pointer = UnsafeMutableRawPointer.allocate(byteCount: max(bytes.count, 1), alignment: 64)
+        if let base = bytes.baseAddress, bytes.count > 0 { pointer.copyMemory(from: base, byteCount: bytes.count) }
+        self.init(adopting: pointer, count: bytes.count)
+    }
+
+    public convenience init(copying bytes: [UInt8]) {
+        self.init(zeroedCount: bytes.count)
+        bytes.withUnsafeBytes { source in
+            if let base = source.baseAddress, source.count > 0 {
+                UnsafeMutableRawPointer(mutating: baseAddress).copyMemory(from: base, byteCount: source.count)
+            }
+        }
+    }
+
+    public var isMapped: Bool { if case .mapped = owner { return true } else { return false } }
+
+    /// Writable access, for owned buffers only (a mapped file is read-only).
+    public var mutableBaseAddress: UnsafeMutableRawPointer {
+        precondition(!isMapped, "a memory-mapped buffer is read-only")
+        return UnsafeMutableRawPointer(mutating: baseAddress)
+    }
+
+    deinit {
+        switch owner {
+        case .mapped(let length): munmap(UnsafeMutableRawPointer(mutating: baseAddress), length)
+        case .owned, .empty: UnsafeMutableRawPointer(mutating: baseAddress).deallocate()
+        }
+    }
+}
+
+/// A byte range inside a `ByteBuffer`.
+public struct ByteView: @unchecked Sendable {
+    public let buffer: ByteBuffer
+    public let offset: Int
+    public let count: Int
+
+    public init(buffer: ByteBuffer, offset: Int = 0, count: Int? = nil) {
+        let length = count ?? (buffer.count - offset)
+        precondition(offset >= 0 && length >= 0 && offset + length <= buffer.count, "view outside its buffer")
+        self.buffer = buffer
+        self.offset = offset
+        self.count = length
+    }
+
+    public var baseAddress: UnsafeRawPointer { buffer.baseAddress + offset }
+    public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: baseAddress, count: count) }
+
+    /// True when both views cover exactly the same bytes of the same buffer.
+    public func isSameStorage(as other: ByteView) -> Bool {
+        buffer === other.buffer && offset == other.offset && count == other.count
+    }
+
+    /// True when the two views share at least one byte of the same buffer.
+    public func overlaps(_ other: ByteView) -> Bool {
+        buffer === other.buffer && count > 0 && other.count > 0
+            && offset < other.offset + other.count && other.offset < offset + count
+    }
+}
+
+/// An OS-level failure (open, mmap, write …) with errno's text.
+public struct SystemError: Error, CustomStringConvertible, Sendable {
+    public let message: String
+    public init(message: String) { self.message = message }
+    public static func lastError(_ action: String) -> SystemError {
+        SystemError(message: "\(action): \(String(cString: strerror(errno)))")
+    }
+    public var description: String { message }
+}

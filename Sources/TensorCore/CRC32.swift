@@ -1,0 +1,27 @@
+// CRC-32 (zlib's polynomial) over tensor bytes: the checksum `inspect --checksum` prints, and the one
+// zip records carry.
+
+import CZlib
+
+public enum CRC32 {
+    /// Continues `crc` over `bytes` (start with 0).
+    public static func update(_ crc: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
+        var value = UInt(crc)
+        var offset = 0
+        // zlib takes a 32-bit length; feed large buffers in 1 GiB pieces.
+        while offset < bytes.count {
+            let length = min(bytes.count - offset, 1 << 30)
+            value = CZlib.crc32(value, bytes.baseAddress!.advanced(by: offset).assumingMemoryBound(to: UInt8.self), UInt32(length))
+            offset += length
+        }
+        return UInt32(truncatingIfNeeded: value)
+    }
+
+    public static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 { update(0, bytes) }
+
+    /// Eight lower-case hex digits.
+    public static func hex(_ value: UInt32) -> String {
+        let digits = String(value, radix: 16)
+        return String(repeating: "0", count: 8 - digits.count) + digits
+    }
+}
