@@ -20,14 +20,15 @@ struct InspectCommand: ParsableCommand {
     func run() throws {
         let loaded = try CheckpointReader.load(path: path)
         let entries = loaded.store.entries.sorted { $0.name.unicodeScalars.lexicographicallyPrecedes($1.name.unicodeScalars) }
+        let crcs = checksum ? CRC32.checksums(of: entries.map(\.tensor)).map(CRC32.hex) : []
         if json {
             var object = JSONObject()
             object.set("format", .string(loaded.format.rawValue))
-            object.set("tensors", .array(entries.map { entry in
+            object.set("tensors", .array(entries.enumerated().map { index, entry in
                 var fields: [(key: String, value: JSONValue)] = [("name", .string(entry.name)),
                                                                  ("dtype", .string(entry.tensor.dtype.rawValue)),
                                                                  ("shape", .array(entry.tensor.shape.map { .int($0) }))]
-                if checksum { fields.append(("crc32", .string(CRC32.hex(CRC32.checksum(entry.tensor.data.bytes))))) }
+                if checksum { fields.append(("crc32", .string(crcs[index]))) }
                 return .object(JSONObject(fields))
             }))
             let metadata = loaded.store.metadata.sorted { $0.key.unicodeScalars.lexicographicallyPrecedes($1.key.unicodeScalars) }
@@ -37,9 +38,9 @@ struct InspectCommand: ParsableCommand {
             return
         }
         var rows = [["name", "dtype", "shape", "bytes"] + (checksum ? ["crc32"] : [])]
-        for (name, tensor) in entries {
+        for (index, (name, tensor)) in entries.enumerated() {
             rows.append([name, tensor.dtype.rawValue, Shape.describe(tensor.shape), String(tensor.byteCount)]
-                        + (checksum ? [CRC32.hex(CRC32.checksum(tensor.data.bytes))] : []))
+                        + (checksum ? [crcs[index]] : []))
         }
         Console.out("\(path): \(loaded.format.rawValue), \(loaded.store.count) tensors")
         for note in loaded.notes { Console.out("note: \(note)") }

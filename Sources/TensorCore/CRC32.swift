@@ -2,6 +2,7 @@
 // zip records carry.
 
 import CZlib
+import Dispatch
 
 public enum CRC32 {
     /// Continues `crc` over `bytes` (start with 0).
@@ -18,6 +19,16 @@ public enum CRC32 {
     }
 
     public static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 { update(0, bytes) }
+
+    /// The checksum of each tensor's bytes, computed on all cores (one tensor per task).
+    public static func checksums(of tensors: [Tensor]) -> [UInt32] {
+        var results = [UInt32](repeating: 0, count: tensors.count)
+        results.withUnsafeMutableBufferPointer { out in
+            nonisolated(unsafe) let out = out
+            DispatchQueue.concurrentPerform(iterations: tensors.count) { i in out[i] = checksum(tensors[i].data.bytes) }
+        }
+        return results
+    }
 
     /// Eight lower-case hex digits.
     public static func hex(_ value: UInt32) -> String {
