@@ -31,8 +31,11 @@ let package = Package(
         .target(name: "Checkpoints", dependencies: ["TensorCore", "Safetensors"],
                 path: "Sources/Checkpoints"),
 
+        // The BERT: parameters, forward and backward over OpenBLAS.
+        .target(name: "Bert", dependencies: ["TensorCore", "CBLAS"], path: "Sources/Bert"),
+
         // The umbrella library: re-exports only.
-        .target(name: "BertKit", dependencies: ["TensorCore", "Safetensors", "Checkpoints"],
+        .target(name: "BertKit", dependencies: ["TensorCore", "Safetensors", "Checkpoints", "Bert"],
                 path: "Sources/BertKit"),
 
         .executableTarget(name: "BertKitCLI",
@@ -44,5 +47,6 @@ let package = Package(
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
         .testTarget(name: "SafetensorsTests", dependencies: ["Safetensors", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["BertKitCLI", "TestSupport"]),
+        .testTarget(name: "BertTests", dependencies: ["Bert", "Safetensors", "TestSupport"]),
     ]
 )

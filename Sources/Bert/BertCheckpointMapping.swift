@@ -1,0 +1,109 @@
+// From a checkpoint's tensors to the model's parameters, repairing keys as transformers 5.24 does on
+// load: legacy `LayerNorm.gamma/beta` names, the `bert.` prefix added or stripped to fit the head, tied
+// decoder copies folded in, stale buffers ignored. The result carries a load report like transformers'
+// (missing / unexpected / mismatched keys); missing parameters are initialised as transformers does.
+
+import TensorCore
+
+public enum BertLoadError: Error, CustomStringConvertible {
+    case shapeMismatch(name: String, checkpoint: [Int], model: [Int])
+    case notNumeric(name: String, dtype: String)
+    case nothingMatched(expectedExample: String, foundExample: String)
+
+    public var description: String {
+        switch self {
+        case .shapeMismatch(let name, let checkpoint, let model):
+            return "tensor '\(name)' has shape \(Shape.describe(checkpoint)) in the checkpoint but the model expects \(Shape.describe(model))"
+        case .notNumeric(let name, let dtype):
+            return "tensor '\(name)' has dtype \(dtype), which cannot be converted to float32"
+        case .nothingMatched(let expected, let found):
+            return "no tensor of the checkpoint matches a BERT parameter (expected names like '\(expected)', found '\(found)')"
+        }
+    }
+}
+
+/// What loading did, in transformers' terms.
+public struct BertLoadReport: Sendable {
+    /// Parameters the checkpoint did not have, newly initialised (a new head: it must be trained).
+    public var missing: [String] = []
+    /// Checkpoint tensors the model did not use.
+    public var unexpected: [String] = []
+    /// Parameters re-initialised because their shape differed (only with `reinitialiseMismatched`).
+    public var mismatched: [(name: String, checkpoint: [Int], model: [Int])] = []
+    /// Keys renamed on the way in (legacy names, prefix changes).
+    public var renamed: [(from: String, to: String)] = []
+    /// Tensors converted to float32 from another dtype.
+    public var convertedFrom: [String: String] = [:]
+
+    public var isClean: Bool { missing.isEmpty && unexpected.isEmpty && mismatched.isEmpty }
+}
+
+public enum BertCheckpointMapping {
+    /// Buffers transformers keeps out of state dicts and ignores when old checkpoints contain them.
+    static let ignoredBuffers = ["embeddings.position_ids", "embeddings.token_type_ids"]
+
+    /// The checkpoint key → model key mapping for `store` into a model with `head`.
+    public static func repairedNames(_ names: [String], head: BertHead) -> [(from: String, to: String)] {
+        let prefix = "bert."
+        let hasPrefix = names.contains { $0.hasPrefix(prefix) }
+        let expectsPrefix = head != .base
+        let headKeys = ["classifier.", "qa_outputs.", "cls."]
+        return names.map { original in
+            var name = original
+                .replacing("LayerNorm.gamma", with: "LayerNorm.weight")
+                .replacing("LayerNorm.beta", with: "LayerNorm.bias")
+            if expectsPrefix && !hasPrefix && !headKeys.contains(where: { name.hasPrefix($0) }) {
+                name = prefix + name
+            } else if !expectsPrefix && hasPrefix && name.hasPrefix(prefix) {
+                name = String(name.dropFirst(prefix.count))
+            }
+            return (original, name)
+        }
+    }
+
+    /// Fills `model`'s parameters from `store`. Parameters absent from the checkpoint are initialised
+    /// with `seed`. A shape mismatch is an error unless `reinitialiseMismatched` (then reported).
+    public static func load(_ store: TensorStore, into model: BertModel, seed: UInt64 = 42,
+                            reinitialiseMismatched: Bool = false) throws -> BertLoadReport {
+        var report = BertLoadReport()
+        let layout = model.layout
+        let mapping = repairedNames(store.names, head: model.head)
+        var loaded = Set<String>()
+        let aliases = Dictionary(uniqueKeysWithValues: layout.tiedAliases.map { ($0.alias, $0.target) })
+        for (original, name) in mapping {
+            if name != original { report.renamed.append((original, name)) }
+            let tensor = store[original]!
+            guard let spec = layout.spec(named: name) else {
+                if aliases[name] != nil { continue }                                   // tied copy: the target carries it
+                if ignoredBuffers.contains(where: { name.hasSuffix($0) }) { continue }   // stale non-persistent buffer
+                report.unexpected.append(name)
+                continue
+            }
+            if tensor.shape != spec.shape {
+                guard reinitialiseMismatched else {
+                    throw BertLoadError.shapeMismatch(name: original, checkpoint: tensor.shape, model: spec.shape)
+                }
+                report.mismatched.append((name, tensor.shape, spec.shape))
+                continue
+            }
+            let destination = model.p(spec.offset)
+            if tensor.dtype == .f32 {
+                UnsafeMutableRawPointer(destination).copyMemory(from: tensor.data.baseAddress, byteCount: tensor.byteCount)
+            } else {
+                guard tensor.dtype.isFloatingPoint || tensor.dtype.byteWidth != nil, let values = tensor.float32Values() else {
+                    throw BertLoadError.notNumeric(name: original, dtype: tensor.dtype.rawValue)
+                }
+                values.withUnsafeBufferPointer { destination.update(from: $0.baseAddress!, count: values.count) }
+                report.convertedFrom[name] = tensor.dtype.rawValue
+            }
+            loaded.insert(name)
+        }
+        report.missing = layout.specs.map(\.name).filter { !loaded.contains($0) }
+        let encoderExample = layout.specs[0].name
+        if loaded.isEmpty && !store.isEmpty {
+            throw BertLoadError.nothingMatched(expectedExample: encoderExample, foundExample: store.names[0])
+        }
+        model.initialise(names: report.missing + report.mismatched.map(\.name), seed: seed)
+        return report
+    }
+}

@@ -1,0 +1,211 @@
+// BertConfig as transformers 5.24 reads `config.json` (shared/specs/hf_conventions.md §2): every field the
+// forward pass and the heads use, with transformers' defaults when a field is missing. The parsed JSON
+// is kept so that unknown keys survive a load → save round trip, as they do in transformers.
+
+import TensorCore
+
+public enum BertConfigError: Error, CustomStringConvertible {
+    case notAnObject
+    case wrongType(key: String, expected: String)
+    case invalid(key: String, reason: String)
+    case unsupported(key: String, value: String, supported: String)
+
+    public var description: String {
+        switch self {
+        case .notAnObject: return "config must be a JSON object"
+        case .wrongType(let key, let expected): return "'\(key)' must be \(expected)"
+        case .invalid(let key, let reason): return "'\(key)' \(reason)"
+        case .unsupported(let key, let value, let supported):
+            return "'\(key)' is '\(value)', which is not supported (supported: \(supported))"
+        }
+    }
+}
+
+/// The activation a config names in `hidden_act`.
+public enum Activation: String, Sendable {
+    /// Exact GELU, 0.5·x·(1 + erf(x/√2)) — transformers' "gelu".
+    case gelu
+    /// The tanh approximation ("gelu_new", "gelu_pytorch_tanh").
+    case geluTanh = "gelu_new"
+    case relu
+
+    init?(configName: String) {
+        switch configName {
+        case "gelu": self = .gelu
+        case "gelu_new", "gelu_pytorch_tanh", "gelu_fast": self = .geluTanh
+        case "relu": self = .relu
+        default: return nil
+        }
+    }
+}
+
+public enum ProblemType: String, Sendable {
+    case regression
+    case singleLabelClassification = "single_label_classification"
+    case multiLabelClassification = "multi_label_classification"
+}
+
+public struct BertConfig: Sendable {
+    public var vocabSize = 30522
+    public var hiddenSize = 768
+    public var numHiddenLayers = 12
+    public var numAttentionHeads = 12
+    public var intermediateSize = 3072
+    public var hiddenAct: Activation = .gelu
+    public var hiddenDropoutProb: Float = 0.1
+    public var attentionProbsDropoutProb: Float = 0.1
+    public var maxPositionEmbeddings = 512
+    public var typeVocabSize = 2
+    public var initializerRange: Float = 0.02
+    public var layerNormEps: Float = 1e-12
+    public var padTokenId = 0
+    /// nil → classifier heads use `hiddenDropoutProb`.
+    public var classifierDropout: Float?
+    /// Index → label name; `LABEL_i` when the config has none. Its count is `num_labels`.
+    public var id2label: [String] = ["LABEL_0", "LABEL_1"]
+    public var problemType: ProblemType?
+    public var architectures: [String] = []
+    public var tieWordEmbeddings = true
+    /// The whole JSON object as read, for keys this type does not model.
+    public var raw = JSONObject()
+
+    public init() {}
+
+    public var numLabels: Int { id2label.count }
+    public var headDimension: Int { hiddenSize / numAttentionHeads }
+    public var label2id: [String: Int] { Dictionary(id2label.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a }) }
+    public var effectiveClassifierDropout: Float { classifierDropout ?? hiddenDropoutProb }
+
+    /// Reads `config.json` text. Missing fields take transformers' defaults.
+    public init(json: JSONValue) throws(BertConfigError) {
+        guard let object = json.objectValue else { throw .notAnObject }
+        raw = object
+
+        func int(_ key: String, _ value: inout Int) throws(BertConfigError) {
+            guard let item = object[key], !item.isNull else { return }
+            guard let number = item.intValue ?? item.doubleValue.flatMap({ $0 == $0.rounded() ? Int($0) : nil }) else {
+                throw .wrongType(key: key, expected: "an integer")
+            }
+            value = number
+        }
+        func float(_ key: String, _ value: inout Float) throws(BertConfigError) {
+            guard let item = object[key], !item.isNull else { return }
+            guard let number = item.doubleValue else { throw .wrongType(key: key, expected: "a number") }
+            value = Float(number)
+        }
+        try int("vocab_size", &vocabSize)
+        try int("hidden_size", &hiddenSize)
+        try int("num_hidden_layers", &numHiddenLayers)
+        try int("num_attention_heads", &numAttentionHeads)
+        try int("intermediate_size", &intermediateSize)
+        try int("max_position_embeddings", &maxPositionEmbeddings)
+        try int("type_vocab_size", &typeVocabSize)
+        try int("pad_token_id", &padTokenId)
+        try float("hidden_dropout_prob", &hiddenDropoutProb)
+        try float("attention_probs_dropout_prob", &attentionProbsDropoutProb)
+        try float("initializer_range", &initializerRange)
+        try float("layer_norm_eps", &layerNormEps)
+        if let item = object["classifier_dropout"], !item.isNull {
+            guard let number = item.doubleValue else { throw .wrongType(key: "classifier_dropout", expected: "a number or null") }
+            classifierDropout = Float(number)
+        }
+        if let item = object["hidden_act"] {
+            guard let name = item.stringValue else { throw .wrongType(key: "hidden_act", expected: "a string") }
+            guard let activation = Activation(configName: name) else {
+                throw .unsupported(key: "hidden_act", value: name, supported: "gelu, gelu_new, gelu_pytorch_tanh, relu")
+            }
+            hiddenAct = activation
+        }
+        if let item = object["position_embedding_type"], !item.isNull, item.stringValue != "absolute" {
+            throw .unsupported(key: "position_embedding_type", value: item.stringValue ?? JSONWriter.compact(item), supported: "absolute")
+        }
+        if let item = object["problem_type"], !item.isNull {
+            guard let name = item.stringValue, let type = ProblemType(rawValue: name) else {
+                throw .unsupported(key: "problem_type", value: JSONWriter.compact(item),
+                                   supported: "regression, single_label_classification, multi_label_classification")
+            }
+            problemType = type
+        }
+        if let item = object["architectures"], !item.isNull {
+            guard let names = item.arrayValue?.compactMap(\.stringValue) else { throw .wrongType(key: "architectures", expected: "a list of strings") }
+            architectures = names
+        }
+        if let item = object["tie_word_embeddings"], let value = item.boolValue { tieWordEmbeddings = value }
+        try readLabels(object)
+        try validate()
+    }
+
+    /// `num_labels` is derived as transformers does: a `num_labels` key wins (regenerating `LABEL_i`
+    /// names when `id2label` disagrees), else `len(id2label)`, else 2.
+    private mutating func readLabels(_ object: JSONObject) throws(BertConfigError) {
+        var labels: [String]? = nil
+        if let item = object["id2label"], !item.isNull {
+            guard let map = item.objectValue else { throw .wrongType(key: "id2label", expected: "an object") }
+            var byIndex: [Int: String] = [:]
+            for (key, value) in map.members {
+                guard let index = Int(key), index >= 0 else { throw .invalid(key: "id2label", reason: "has a non-integer key '\(key)'") }
+                guard let name = value.stringValue else { throw .wrongType(key: "id2label", expected: "an object of strings") }
+                byIndex[index] = name
+            }
+            guard byIndex.keys.sorted() == Array(0..<byIndex.count) else {
+                throw .invalid(key: "id2label", reason: "must number its labels 0…\(byIndex.count - 1)")
+            }
+            labels = (0..<byIndex.count).map { byIndex[$0]! }
+        }
+        if let item = object["num_labels"], !item.isNull {
+            guard let count = item.intValue, count > 0 else { throw .wrongType(key: "num_labels", expected: "a positive integer") }
+            if labels?.count != count { labels = (0..<count).map { "LABEL_\($0)" } }
+        }
+        if let labels, !labels.isEmpty { id2label = labels }
+    }
+
+    public func validate() throws(BertConfigError) {
+        for (key, value) in [("vocab_size", vocabSize), ("hidden_size", hiddenSize), ("num_hidden_layers", numHiddenLayers),
+                             ("num_attention_heads", numAttentionHeads), ("intermediate_size", intermediateSize),
+                             ("max_position_embeddings", maxPositionEmbeddings), ("type_vocab_size", typeVocabSize)] where value <= 0 {
+            throw .invalid(key: key, reason: "must be positive, not \(value)")
+        }
+        if hiddenSize % numAttentionHeads != 0 {
+            throw .invalid(key: "hidden_size", reason: "(\(hiddenSize)) must be a multiple of num_attention_heads (\(numAttentionHeads))")
+        }
+        if padTokenId < 0 || padTokenId >= vocabSize { throw .invalid(key: "pad_token_id", reason: "must be a token id below vocab_size") }
+    }
+
+    /// `config.json` as transformers 5.24 writes it (`json.dumps(indent=2, sort_keys=True) + "\n"`), keeping
+    /// unknown keys. `architecture` sets `architectures`. Labels are written as transformers does:
+    /// omitted for the default two `LABEL_i` labels.
+    public func jsonText(architecture: String?) -> String {
+        var object = raw
+        func set(_ key: String, _ value: JSONValue) { object.set(key, value) }
+        set("model_type", "bert")
+        if let architecture { set("architectures", [.string(architecture)]) }
+        set("vocab_size", .int(vocabSize))
+        set("hidden_size", .int(hiddenSize))
+        set("num_hidden_layers", .int(numHiddenLayers))
+        set("num_attention_heads", .int(numAttentionHeads))
+        set("intermediate_size", .int(intermediateSize))
+        set("hidden_act", .string(hiddenAct == .gelu ? "gelu" : hiddenAct == .relu ? "relu" : (raw["hidden_act"]?.stringValue ?? "gelu_new")))
+        set("hidden_dropout_prob", .double(hiddenDropoutProb.configDouble))
+        set("attention_probs_dropout_prob", .double(attentionProbsDropoutProb.configDouble))
+        set("max_position_embeddings", .int(maxPositionEmbeddings))
+        set("type_vocab_size", .int(typeVocabSize))
+        set("initializer_range", .double(initializerRange.configDouble))
+        set("layer_norm_eps", .double(layerNormEps.configDouble))
+        set("pad_token_id", .int(padTokenId))
+        set("classifier_dropout", classifierDropout.map { .double($0.configDouble) } ?? .null)
+        set("problem_type", problemType.map { .string($0.rawValue) } ?? .null)
+        set("tie_word_embeddings", .bool(tieWordEmbeddings))
+        object.members.removeAll { $0.key == "num_labels" || $0.key == "id2label" || $0.key == "label2id" }
+        if id2label != ["LABEL_0", "LABEL_1"] {
+            set("id2label", .object(JSONObject(id2label.enumerated().map { (String($0), .string($1)) })))
+            set("label2id", .object(JSONObject(id2label.enumerated().map { ($1, .int($0)) })))
+        }
+        return JSONWriter.pretty(.object(object)) + "\n"
+    }
+}
+
+extension Float {
+    /// The float's shortest decimal as a double (0.1, not 0.10000000149011612): configs hold decimal
+    /// literals, and this writes them back as they were read.
+    var configDouble: Double { Double(description) ?? Double(self) }
+}

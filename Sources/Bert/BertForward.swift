@@ -1,0 +1,115 @@
+// The BERT forward pass, straight-line over the workspace (transformers 5.24 numerics,
+// shared/specs/transformers_training.md §9): embeddings → LayerNorm → dropout; per layer
+// QKV → attention → dense → dropout → +residual → LayerNorm → dense → activation → dense → dropout
+// → +residual → LayerNorm; then the pooler and the head.
+
+extension BertModel {
+    /// Runs the model on `batch`, leaving every activation in `ws` (sized for this batch). `dropout`
+    /// nil = inference. Returns nothing: read outputs from the workspace (`BertOutputs` helps).
+    public func forward(_ batch: TokenBatch, workspace ws: BertWorkspace, dropout: DropoutPlan? = nil,
+                        computeLMLogits: Bool = true) {
+        precondition(ws.batch == batch.batchSize && ws.sequence == batch.sequenceLength && ws.head == head,
+                     "workspace shape does not match the batch")
+        let c = config, L = layout
+        let B = batch.batchSize, T = batch.sequenceLength, BT = B * T
+        let H = c.hiddenSize, I = c.intermediateSize, eps = c.layerNormEps
+        let shape = AttentionShape(batch: B, sequence: T, heads: c.numAttentionHeads, headDim: c.headDimension)
+        let keyMask: UnsafePointer<Float>? = batch.hasPadding ? UnsafePointer(ws.keyMask) : nil
+        batch.attentionMask.withUnsafeBufferPointer { ws.keyMask.update(from: $0.baseAddress!, count: BT) }
+
+        // Embeddings.
+        batch.inputIds.withUnsafeBufferPointer { ids in
+            batch.tokenTypeIds.withUnsafeBufferPointer { types in
+                Embeddings.forward(out: ws.embeddingSum, ids: ids.baseAddress!, types: types.baseAddress!,
+                                   word: p(L.wordEmbeddings), position: p(L.positionEmbeddings),
+                                   tokenType: p(L.tokenTypeEmbeddings), batch: B, sequence: T, hidden: H)
+            }
+        }
+        LayerNorm.forward(out: ws.embeddingOut, mean: ws.embeddingMean, rstd: ws.embeddingRstd, input: ws.embeddingSum,
+                          weight: p(L.embeddingNormWeight), bias: p(L.embeddingNormBias), rows: BT, dim: H, eps: eps)
+        dropout?.embeddings?.apply(ws.embeddingOut, count: BT * H)
+
+        // Encoder layers.
+        for l in 0..<c.numHiddenLayers {
+            let w = L.layers[l], a = ws.layer(l), input = ws.layerInput(l)
+            Linear.forward(out: a.qkv, input: input, weight: p(w.qkvWeight), bias: p(w.qkvBias),
+                           rows: BT, inFeatures: H, outFeatures: 3 * H)
+            Attention.forward(ctx: a.attnCtx, attnProbs: a.attnProbs, qkv: a.qkv, keyMask: keyMask, shape: shape,
+                              dropout: dropout?.attentionProbs[l], scratch: ws.scratch)
+            Linear.forward(out: a.attnResidual, input: a.attnCtx, weight: p(w.attentionOutputWeight),
+                           bias: p(w.attentionOutputBias), rows: BT, inFeatures: H, outFeatures: H)
+            dropout?.attentionOutput[l]?.apply(a.attnResidual, count: BT * H)
+            add(a.attnResidual, input, count: BT * H)
+            LayerNorm.forward(out: a.attnNormOut, mean: a.attnNormMean, rstd: a.attnNormRstd, input: a.attnResidual,
+                              weight: p(w.attentionNormWeight), bias: p(w.attentionNormBias), rows: BT, dim: H, eps: eps)
+            Linear.forward(out: a.ffnPre, input: a.attnNormOut, weight: p(w.intermediateWeight),
+                           bias: p(w.intermediateBias), rows: BT, inFeatures: H, outFeatures: I)
+            Activations.forward(c.hiddenAct, out: a.ffnAct, input: a.ffnPre, count: BT * I)
+            Linear.forward(out: a.ffnResidual, input: a.ffnAct, weight: p(w.outputWeight), bias: p(w.outputBias),
+                           rows: BT, inFeatures: I, outFeatures: H)
+            dropout?.ffnOutput[l]?.apply(a.ffnResidual, count: BT * H)
+            add(a.ffnResidual, a.attnNormOut, count: BT * H)
+            LayerNorm.forward(out: a.out, mean: a.outMean, rstd: a.outRstd, input: a.ffnResidual,
+                              weight: p(w.outputNormWeight), bias: p(w.outputNormBias), rows: BT, dim: H, eps: eps)
+        }
+        let sequence = ws.lastHiddenState
+
+        // Pooler: tanh(dense(h[:, 0])) — the first token of each row, read with a row stride of T·H.
+        if let poolerWeight = L.poolerWeight, let poolerBias = L.poolerBias {
+            Linear.forward(out: ws.pooled, input: sequence, inputStride: T * H, weight: p(poolerWeight), bias: p(poolerBias),
+                           rows: B, inFeatures: H, outFeatures: H)
+            Activations.tanhForward(out: ws.pooled, input: ws.pooled, count: B * H)
+        }
+
+        // Heads.
+        switch head {
+        case .base: break
+        case .sequenceClassification:
+            ws.headInput.update(from: ws.pooled, count: B * H)
+            dropout?.classifier?.apply(ws.headInput, count: B * H)
+            Linear.forward(out: ws.logits, input: ws.headInput, weight: p(L.classifierWeight!), bias: p(L.classifierBias!),
+                           rows: B, inFeatures: H, outFeatures: c.numLabels)
+        case .tokenClassification:
+            ws.headInput.update(from: sequence, count: BT * H)
+            dropout?.classifier?.apply(ws.headInput, count: BT * H)
+            Linear.forward(out: ws.logits, input: ws.headInput, weight: p(L.classifierWeight!), bias: p(L.classifierBias!),
+                           rows: BT, inFeatures: H, outFeatures: c.numLabels)
+        case .questionAnswering:
+            Linear.forward(out: ws.logits, input: sequence, weight: p(L.classifierWeight!), bias: p(L.classifierBias!),
+                           rows: BT, inFeatures: H, outFeatures: 2)
+        case .maskedLM:
+            Linear.forward(out: ws.lmTransformPre, input: sequence, weight: p(L.lmTransformWeight!), bias: p(L.lmTransformBias!),
+                           rows: BT, inFeatures: H, outFeatures: H)
+            Activations.forward(c.hiddenAct, out: ws.lmTransformAct, input: ws.lmTransformPre, count: BT * H)
+            LayerNorm.forward(out: ws.lmTransformOut, mean: ws.lmNormMean, rstd: ws.lmNormRstd, input: ws.lmTransformAct,
+                              weight: p(L.lmNormWeight!), bias: p(L.lmNormBias!), rows: BT, dim: H, eps: eps)
+            if computeLMLogits {
+                // The decoder is the word-embedding matrix (tied), plus `cls.predictions.bias`.
+                Linear.forward(out: ws.lmLogits, input: ws.lmTransformOut, weight: p(L.wordEmbeddings), bias: p(L.lmBias!),
+                               rows: BT, inFeatures: H, outFeatures: c.vocabSize)
+            }
+        }
+    }
+
+    /// Masked-LM logits for selected rows only (fill-mask needs a handful of positions, not B·T·V).
+    public func lmLogits(rows: [Int], workspace ws: BertWorkspace) -> [[Float]] {
+        precondition(head == .maskedLM)
+        let H = config.hiddenSize, V = config.vocabSize
+        return rows.map { row in
+            var out = [Float](repeating: 0, count: V)
+            out.withUnsafeMutableBufferPointer { buffer in
+                Linear.forward(out: buffer.baseAddress!, input: ws.lmTransformOut + row * H, weight: p(layout.wordEmbeddings),
+                               bias: p(layout.lmBias!), rows: 1, inFeatures: H, outFeatures: V)
+            }
+            return out
+        }
+    }
+}
+
+/// a[i] += b[i]
+@inline(__always)
+func add(_ a: UnsafeMutablePointer<Float>, _ b: UnsafePointer<Float>, count: Int) {
+    Parallel.forEachRange(count, grain: 16384) { range in
+        for i in range { a[i] += b[i] }
+    }
+}

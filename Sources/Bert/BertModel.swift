@@ -1,0 +1,81 @@
+// A BERT encoder with one task head: its config, its parameter table and the flat parameter buffer.
+// The forward pass is in BertForward.swift, the backward beside it in BertBackward.swift.
+
+public final class BertModel: @unchecked Sendable {
+    public let config: BertConfig
+    public let head: BertHead
+    public let layout: ParameterLayout
+    public let parameters: FloatBuffer
+
+    /// A model with all parameters zero (load or initialise them next).
+    public init(config: BertConfig, head: BertHead) {
+        self.config = config
+        self.head = head
+        layout = ParameterLayout(config: config, head: head)
+        parameters = FloatBuffer(count: layout.count)
+    }
+
+    /// Pointer to the parameter at `offset` of the layout.
+    @inline(__always) public func p(_ offset: Int) -> UnsafeMutablePointer<Float> { parameters.pointer + offset }
+
+    /// The values of one named parameter (tests, export).
+    public func values(of name: String) -> [Float]? {
+        layout.spec(named: name).map { parameters.array(offset: $0.offset, count: $0.count) }
+    }
+
+    /// Initialises every parameter as transformers' `_init_weights` does: Linear and Embedding weights
+    /// ~ N(0, initializer_range), the padding row of the word embeddings zero, biases 0, LayerNorm 1 / 0.
+    public func initialiseAll(seed: UInt64) {
+        initialise(names: layout.specs.map(\.name), seed: seed)
+    }
+
+    /// Initialises only the named parameters (a new head on a pretrained encoder).
+    public func initialise(names: [String], seed: UInt64) {
+        var generator = NormalGenerator(seed: seed)
+        for name in names {
+            guard let spec = layout.spec(named: name) else { continue }
+            let values = p(spec.offset)
+            if name.hasSuffix("LayerNorm.weight") {
+                values.update(repeating: 1, count: spec.count)
+            } else if name.hasSuffix("bias") {
+                values.update(repeating: 0, count: spec.count)
+            } else {
+                for i in 0..<spec.count { values[i] = Float(generator.next()) * config.initializerRange }
+                if name.hasSuffix("word_embeddings.weight") {
+                    (values + config.padTokenId * config.hiddenSize).update(repeating: 0, count: config.hiddenSize)
+                }
+            }
+        }
+    }
+}
+
+/// Standard normal samples (Box–Muller over SplitMix64), reproducible from a seed.
+public struct NormalGenerator {
+    private var state: UInt64
+    private var spare: Double?
+
+    public init(seed: UInt64) { state = seed }
+
+    public mutating func nextUInt64() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Uniform in (0, 1).
+    public mutating func nextUniform() -> Double { (Double(nextUInt64() >> 11) + 0.5) / 9007199254740992.0 }
+
+    public mutating func next() -> Double {
+        if let value = spare { spare = nil; return value }
+        let u = nextUniform(), v = nextUniform()
+        let radius = (-2 * log(u)).squareRoot()
+        spare = radius * sin(2 * Double.pi * v)
+        return radius * cos(2 * Double.pi * v)
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -1,0 +1,98 @@
+// Every activation of one forward pass, in one buffer sized for a (batch, sequence) shape and reused
+// between calls: no allocation per token or per layer in the hot path. Training keeps one slot of
+// layer activations per layer (the backward needs them all); inference reuses a single slot.
+
+public struct LayerActivations {
+    public let qkv: UnsafeMutablePointer<Float>                 // [B·T, 3H]   query | key | value
+    public let attnProbs: UnsafeMutablePointer<Float>           // [B, heads, T, T] softmax, before dropout
+    public let attnCtx: UnsafeMutablePointer<Float>             // [B·T, H]    heads merged
+    public let attnResidual: UnsafeMutablePointer<Float>        // [B·T, H]    input + dropout(dense(ctx)), before LayerNorm
+    public let attnNormOut: UnsafeMutablePointer<Float>         // [B·T, H]
+    public let attnNormMean: UnsafeMutablePointer<Float>        // [B·T]
+    public let attnNormRstd: UnsafeMutablePointer<Float>        // [B·T]
+    public let ffnPre: UnsafeMutablePointer<Float>              // [B·T, I]    before the activation
+    public let ffnAct: UnsafeMutablePointer<Float>              // [B·T, I]    after it
+    public let ffnResidual: UnsafeMutablePointer<Float>         // [B·T, H]    attnNormOut + dropout(dense(ffnAct))
+    public let out: UnsafeMutablePointer<Float>                 // [B·T, H]    the layer's output
+    public let outMean: UnsafeMutablePointer<Float>             // [B·T]
+    public let outRstd: UnsafeMutablePointer<Float>             // [B·T]
+}
+
+public final class BertWorkspace {
+    public let config: BertConfig
+    public let head: BertHead
+    public let batch: Int
+    public let sequence: Int
+    public let keepsEveryLayer: Bool
+    private let storage: FloatBuffer
+
+    public let keyMask: UnsafeMutablePointer<Float>             // [B·T] 1 = token, 0 = padding
+    public let embeddingSum: UnsafeMutablePointer<Float>        // [B·T, H] before LayerNorm
+    public let embeddingMean: UnsafeMutablePointer<Float>       // [B·T]
+    public let embeddingRstd: UnsafeMutablePointer<Float>       // [B·T]
+    public let embeddingOut: UnsafeMutablePointer<Float>        // [B·T, H] after LayerNorm and dropout
+    public let layers: [LayerActivations]
+    public let pooled: UnsafeMutablePointer<Float>              // [B, H] tanh(dense(h[:,0]))
+    public let headInput: UnsafeMutablePointer<Float>           // [B·T, H] dropout(pooled or sequence): the classifier's input
+    public let logits: UnsafeMutablePointer<Float>              // [B, L] | [B·T, L] | [B·T, 2]
+    public let lmTransformPre: UnsafeMutablePointer<Float>      // [B·T, H] masked-LM transform before the activation
+    public let lmTransformAct: UnsafeMutablePointer<Float>      // [B·T, H]
+    public let lmTransformOut: UnsafeMutablePointer<Float>      // [B·T, H] after LayerNorm
+    public let lmNormMean: UnsafeMutablePointer<Float>          // [B·T]
+    public let lmNormRstd: UnsafeMutablePointer<Float>          // [B·T]
+    public let lmLogits: UnsafeMutablePointer<Float>            // [B·T, V]
+    public let scratch: UnsafeMutablePointer<Float>             // 2·T·T, attention's per-head scratch
+
+    public init(config: BertConfig, head: BertHead, batch: Int, sequence: Int, keepsEveryLayer: Bool) {
+        self.config = config
+        self.head = head
+        self.batch = batch
+        self.sequence = sequence
+        self.keepsEveryLayer = keepsEveryLayer
+        let BT = batch * sequence, H = config.hiddenSize, I = config.intermediateSize, T = sequence
+        let probs = batch * config.numAttentionHeads * T * T
+        let perLayer = BT * 3 * H + probs + BT * H * 2 + BT * H + 2 * BT + 2 * BT * I + BT * H * 2 + 2 * BT
+        let slots = keepsEveryLayer ? config.numHiddenLayers : 1
+        let headWidth = max(config.numLabels, 2)
+        let isLM = head == .maskedLM
+        var total = BT + BT * H + 2 * BT + BT * H + slots * perLayer + batch * H + BT * H + BT * headWidth + 2 * T * T
+        if isLM { total += 3 * BT * H + 2 * BT + BT * config.vocabSize }
+        storage = FloatBuffer(count: total)
+        var cursor = storage.pointer
+        func take(_ n: Int) -> UnsafeMutablePointer<Float> { defer { cursor += n }; return cursor }
+        keyMask = take(BT)
+        embeddingSum = take(BT * H)
+        embeddingMean = take(BT)
+        embeddingRstd = take(BT)
+        embeddingOut = take(BT * H)
+        layers = (0..<slots).map { _ in
+            LayerActivations(qkv: take(BT * 3 * H), attnProbs: take(probs), attnCtx: take(BT * H),
+                             attnResidual: take(BT * H), attnNormOut: take(BT * H), attnNormMean: take(BT),
+                             attnNormRstd: take(BT), ffnPre: take(BT * I), ffnAct: take(BT * I),
+                             ffnResidual: take(BT * H), out: take(BT * H), outMean: take(BT), outRstd: take(BT))
+        }
+        pooled = take(batch * H)
+        headInput = take(BT * H)
+        logits = take(BT * headWidth)
+        scratch = take(2 * T * T)
+        if isLM {
+            lmTransformPre = take(BT * H); lmTransformAct = take(BT * H); lmTransformOut = take(BT * H)
+            lmNormMean = take(BT); lmNormRstd = take(BT); lmLogits = take(BT * config.vocabSize)
+        } else {
+            lmTransformPre = scratch; lmTransformAct = scratch; lmTransformOut = scratch
+            lmNormMean = scratch; lmNormRstd = scratch; lmLogits = scratch
+        }
+    }
+
+    /// The activation slot of layer `l`.
+    public func layer(_ l: Int) -> LayerActivations { layers[keepsEveryLayer ? l : 0] }
+
+    /// The input of layer `l`: the embeddings for layer 0, else the previous layer's output.
+    public func layerInput(_ l: Int) -> UnsafeMutablePointer<Float> { l == 0 ? embeddingOut : layer(l - 1).out }
+
+    /// The encoder's last hidden state [B·T, H].
+    public var lastHiddenState: UnsafeMutablePointer<Float> { layer(config.numHiddenLayers - 1).out }
+
+    /// Bytes held (for memory reports).
+    public var byteCount: Int { storage.count * 4 }
+}

@@ -1,0 +1,74 @@
+// Inverted dropout with counter-based masks: whether element i of a site is kept is a hash of
+// (seed, site, i), never stored. The forward and the backward regenerate the same mask, nothing is
+// kept in memory between them, and a resumed run reproduces the masks from the step number alone.
+// (torch's masks cannot be reproduced bit for bit — shared/specs/transformers_training.md §6 — so
+// golden training tests run with dropout off.)
+
+public struct DropoutMask: Sendable {
+    public let probability: Float
+    /// Mixes the run seed, the optimizer step and the micro-batch.
+    public let seed: UInt64
+    /// Which dropout site (layer and position in the layer).
+    public let site: UInt64
+    private let threshold: UInt32
+    public let keepScale: Float
+
+    public init(probability: Float, seed: UInt64, site: UInt64) {
+        self.probability = probability
+        self.seed = seed
+        self.site = site
+        threshold = UInt32(min(Double(probability) * 4294967296.0, 4294967295.0))
+        keepScale = probability < 1 ? 1 / (1 - probability) : 0
+    }
+
+    /// True when element `index` survives.
+    @inline(__always)
+    public func keeps(_ index: Int) -> Bool {
+        var z = seed &+ site &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(index) &* 0xD1B5_4A32_D192_ED03
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        return UInt32(truncatingIfNeeded: z >> 32) >= threshold
+    }
+
+    /// values[i] ← values[i] · mask(first + i) / (1 − p), for i in 0..<count. Used by the forward on
+    /// activations and by the backward on gradients (the same mask and scale).
+    public func apply(_ values: UnsafeMutablePointer<Float>, count: Int, first: Int = 0) {
+        Parallel.forEachRange(count, grain: 8192) { range in
+            for i in range { values[i] = keeps(first + i) ? values[i] * keepScale : 0 }
+        }
+    }
+
+    /// out[i] = values[i] · mask(first + i) / (1 − p).
+    public func apply(to values: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, count: Int, first: Int = 0) {
+        for i in 0..<count { out[i] = keeps(first + i) ? values[i] * keepScale : 0 }
+    }
+}
+
+/// Where dropout applies in one forward pass; nil members mean "no dropout" (inference, or p = 0).
+public struct DropoutPlan: Sendable {
+    public var embeddings: DropoutMask?
+    public var attentionProbs: [DropoutMask?]
+    public var attentionOutput: [DropoutMask?]
+    public var ffnOutput: [DropoutMask?]
+    public var classifier: DropoutMask?
+
+    public static func none(layers: Int) -> DropoutPlan {
+        DropoutPlan(embeddings: nil, attentionProbs: Array(repeating: nil, count: layers),
+                    attentionOutput: Array(repeating: nil, count: layers), ffnOutput: Array(repeating: nil, count: layers),
+                    classifier: nil)
+    }
+
+    /// Masks for one micro-batch of a training run: `seed` is the run's seed, `step` counts micro-batches.
+    public static func training(config: BertConfig, seed: UInt64, step: UInt64) -> DropoutPlan {
+        let base = seed &* 0x2545_F491_4F6C_DD1D &+ step &* 0x9E37_79B9_7F4A_7C15
+        func mask(_ p: Float, _ site: UInt64) -> DropoutMask? { p > 0 ? DropoutMask(probability: p, seed: base, site: site) : nil }
+        let L = config.numHiddenLayers
+        return DropoutPlan(
+            embeddings: mask(config.hiddenDropoutProb, 1),
+            attentionProbs: (0..<L).map { mask(config.attentionProbsDropoutProb, UInt64(16 + 4 * $0)) },
+            attentionOutput: (0..<L).map { mask(config.hiddenDropoutProb, UInt64(17 + 4 * $0)) },
+            ffnOutput: (0..<L).map { mask(config.hiddenDropoutProb, UInt64(18 + 4 * $0)) },
+            classifier: mask(config.effectiveClassifierDropout, 2))
+    }
+}

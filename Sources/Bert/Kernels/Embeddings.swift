@@ -1,0 +1,41 @@
+// BERT's input embeddings before their LayerNorm, forward and backward side by side:
+//   e[b,t] = (word[ids[b,t]] + tokenType[types[b,t]]) + position[t]   (transformers' addition order)
+
+public enum Embeddings {
+    /// out [B·T, H]. ids and types are validated by the caller (in range).
+    public static func forward(out: UnsafeMutablePointer<Float>, ids: UnsafePointer<Int32>, types: UnsafePointer<Int32>,
+                               word: UnsafePointer<Float>, position: UnsafePointer<Float>, tokenType: UnsafePointer<Float>,
+                               batch: Int, sequence: Int, hidden: Int) {
+        Parallel.forEachRange(batch * sequence, grain: 32) { range in
+            for row in range {
+                let t = row % sequence
+                let w = word + Int(ids[row]) * hidden, tt = tokenType + Int(types[row]) * hidden, p = position + t * hidden
+                let e = out + row * hidden
+                for i in 0..<hidden { e[i] = (w[i] + tt[i]) + p[i] }
+            }
+        }
+    }
+
+    /// Scatter-adds dOut [B·T, H] into the three tables. Rows whose id is `paddingId` get nothing, as
+    /// nn.Embedding(padding_idx=) never updates that row.
+    public static func backward(dWord: UnsafeMutablePointer<Float>?, dPosition: UnsafeMutablePointer<Float>?,
+                                dTokenType: UnsafeMutablePointer<Float>?, dOut: UnsafePointer<Float>,
+                                ids: UnsafePointer<Int32>, types: UnsafePointer<Int32>, paddingId: Int,
+                                batch: Int, sequence: Int, hidden: Int) {
+        for row in 0..<batch * sequence {
+            let g = dOut + row * hidden, t = row % sequence
+            if let dWord, Int(ids[row]) != paddingId {
+                let w = dWord + Int(ids[row]) * hidden
+                for i in 0..<hidden { w[i] += g[i] }
+            }
+            if let dTokenType {
+                let tt = dTokenType + Int(types[row]) * hidden
+                for i in 0..<hidden { tt[i] += g[i] }
+            }
+            if let dPosition {
+                let p = dPosition + t * hidden
+                for i in 0..<hidden { p[i] += g[i] }
+            }
+        }
+    }
+}

@@ -1,0 +1,39 @@
+// Splitting elementwise and row-wise work across cores. Matrix products are threaded by OpenBLAS
+// itself; everything else (LayerNorm, GELU, softmax …) goes through here. The thread count is
+// BERTKIT_THREADS if set, else the number of active processors.
+
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public enum Parallel {
+    nonisolated(unsafe) public private(set) static var threadCount: Int = {
+        if let text = getenv("BERTKIT_THREADS").map({ String(cString: $0) }), let n = Int(text), n > 0 { return n }
+        return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    }()
+
+    /// Sets the thread count for our loops and for OpenBLAS.
+    public static func setThreadCount(_ n: Int) {
+        threadCount = max(1, n)
+        BLAS.setThreadCount(threadCount)
+    }
+
+    /// Runs `body` over [0, count) split into contiguous ranges, one per thread, when there is enough
+    /// work (`grain` items or more per thread); otherwise inline.
+    @inline(__always)
+    public static func forEachRange(_ count: Int, grain: Int = 1, _ body: (Range<Int>) -> Void) {
+        let chunks = min(threadCount, max(1, count / max(grain, 1)))
+        if chunks <= 1 {
+            if count > 0 { body(0..<count) }
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            nonisolated(unsafe) let body = body
+            DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                let start = count * chunk / chunks, end = count * (chunk + 1) / chunks
+                if start < end { body(start..<end) }
+            }
+        }
+    }
+}

@@ -1,0 +1,62 @@
+// A padded batch of token ids, ready for the model: [B, T] ids, token types and attention mask.
+
+public enum BertInputError: Error, CustomStringConvertible {
+    case empty
+    case ragged(row: Int, length: Int, expected: Int)
+    case tokenOutOfRange(row: Int, position: Int, id: Int, vocabSize: Int)
+    case tokenTypeOutOfRange(row: Int, position: Int, type: Int, typeVocabSize: Int)
+    case tooLong(length: Int, maxPositions: Int)
+
+    public var description: String {
+        switch self {
+        case .empty: return "the batch has no tokens"
+        case .ragged(let row, let length, let expected): return "row \(row) has \(length) tokens, expected \(expected) (pad the batch)"
+        case .tokenOutOfRange(let row, let position, let id, let vocabSize):
+            return "token id \(id) at row \(row), position \(position) is outside the vocabulary (size \(vocabSize))"
+        case .tokenTypeOutOfRange(let row, let position, let type, let typeVocabSize):
+            return "token type \(type) at row \(row), position \(position) is outside 0..<\(typeVocabSize)"
+        case .tooLong(let length, let maxPositions):
+            return "sequence length \(length) exceeds max_position_embeddings (\(maxPositions))"
+        }
+    }
+}
+
+public struct TokenBatch: Sendable {
+    public let batchSize: Int
+    public let sequenceLength: Int
+    /// [B·T] row-major.
+    public let inputIds: [Int32]
+    public let tokenTypeIds: [Int32]
+    /// 1 = real token, 0 = padding.
+    public let attentionMask: [Float]
+
+    /// Rows must all have the same length. Missing masks mean "all ones"; missing types mean 0.
+    public init(inputIds: [[Int]], attentionMask: [[Int]]? = nil, tokenTypeIds: [[Int]]? = nil) throws(BertInputError) {
+        guard let first = inputIds.first, !first.isEmpty else { throw .empty }
+        let T = first.count
+        for (row, ids) in inputIds.enumerated() where ids.count != T { throw .ragged(row: row, length: ids.count, expected: T) }
+        for rows in [attentionMask, tokenTypeIds].compactMap({ $0 }) {
+            if rows.count != inputIds.count { throw .ragged(row: rows.count, length: 0, expected: inputIds.count) }
+            for (row, values) in rows.enumerated() where values.count != T { throw .ragged(row: row, length: values.count, expected: T) }
+        }
+        batchSize = inputIds.count
+        sequenceLength = T
+        self.inputIds = inputIds.flatMap { $0.map { Int32(clamping: $0) } }
+        self.tokenTypeIds = tokenTypeIds?.flatMap { $0.map { Int32(clamping: $0) } } ?? [Int32](repeating: 0, count: batchSize * T)
+        self.attentionMask = attentionMask?.flatMap { $0.map { Float($0 != 0 ? 1 : 0) } } ?? [Float](repeating: 1, count: batchSize * T)
+    }
+
+    /// True when some position is padding (the attention mask is needed at all).
+    public var hasPadding: Bool { attentionMask.contains(0) }
+
+    /// Checks ids and types against the model's tables before any memory is touched.
+    public func validate(for config: BertConfig) throws(BertInputError) {
+        if sequenceLength > config.maxPositionEmbeddings { throw .tooLong(length: sequenceLength, maxPositions: config.maxPositionEmbeddings) }
+        for (i, id) in inputIds.enumerated() where id < 0 || Int(id) >= config.vocabSize {
+            throw .tokenOutOfRange(row: i / sequenceLength, position: i % sequenceLength, id: Int(id), vocabSize: config.vocabSize)
+        }
+        for (i, type) in tokenTypeIds.enumerated() where type < 0 || Int(type) >= config.typeVocabSize {
+            throw .tokenTypeOutOfRange(row: i / sequenceLength, position: i % sequenceLength, type: Int(type), typeVocabSize: config.typeVocabSize)
+        }
+    }
+}
