@@ -1,0 +1,186 @@
+// Each BLAS call against its naive twin on odd, non-square shapes, and each layer's backward against
+// finite differences of its forward.
+
+import Testing
+import Bert
+import TestSupport
+import Foundation
+
+struct Random {
+    var generator: NormalGenerator
+    init(_ seed: UInt64) { generator = NormalGenerator(seed: seed) }
+    mutating func values(_ n: Int, scale: Float = 1) -> [Float] { (0..<n).map { _ in Float(generator.next()) * scale } }
+}
+
+/// Central finite differences of `loss` with respect to `x`, in float (h chosen for float32 inputs).
+func numericGradient(_ x: inout [Float], h: Float = 1e-2, loss: ([Float]) -> Double) -> [Float] {
+    (0..<x.count).map { i in
+        let saved = x[i]
+        x[i] = saved + h; let up = loss(x)
+        x[i] = saved - h; let down = loss(x)
+        x[i] = saved
+        return Float((up - down) / Double(2 * h))
+    }
+}
+
+func weightedSum(_ values: [Float], _ weights: [Float]) -> Double { zip(values, weights).reduce(0) { $0 + Double($1.0) * Double($1.1) } }
+
+@Suite struct KernelTests {
+    @Test(arguments: [(false, false), (false, true), (true, false), (true, true)])
+    func sgemmMatchesNaiveTwin(_ transA: Bool, _ transB: Bool) {
+        var random = Random(1)
+        let m = 7, n = 13, k = 5, lda = (transA ? m : k) + 3, ldb = (transB ? k : n) + 2, ldc = n + 1
+        let a = random.values((transA ? k : m) * lda), b = random.values((transB ? n : k) * ldb)
+        var fast = random.values(m * ldc), naive = fast
+        BLAS.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 0.7, a: a, lda: lda, b: b, ldb: ldb,
+                   beta: 0.3, c: &fast, ldc: ldc)
+        BLAS.naiveSgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 0.7, a: a, lda: lda, b: b, ldb: ldb,
+                        beta: 0.3, c: &naive, ldc: ldc)
+        assertClose(fast, naive, rtol: 1e-5, atol: 1e-5)
+    }
+
+    @Test func linearMatchesNaiveTwinForwardAndBackward() {
+        var random = Random(2)
+        let rows = 9, inF = 11, outF = 6
+        let x = random.values(rows * inF), w = random.values(outF * inF), bias = random.values(outF), dy = random.values(rows * outF)
+        var y = [Float](repeating: 0, count: rows * outF), yNaive = y
+        Linear.forward(out: &y, input: x, weight: w, bias: bias, rows: rows, inFeatures: inF, outFeatures: outF)
+        Linear.naiveForward(out: &yNaive, input: x, weight: w, bias: bias, rows: rows, inFeatures: inF, outFeatures: outF)
+        assertClose(y, yNaive, rtol: 1e-5, atol: 1e-5)
+        var dx = [Float](repeating: 0.5, count: rows * inF), dw = [Float](repeating: 0.25, count: outF * inF), db = [Float](repeating: 1, count: outF)
+        var dxN = dx, dwN = dw, dbN = db
+        Linear.backward(dInput: &dx, dWeight: &dw, dBias: &db, dOut: dy, input: x, weight: w, rows: rows, inFeatures: inF, outFeatures: outF)
+        Linear.naiveBackward(dInput: &dxN, dWeight: &dwN, dBias: &dbN, dOut: dy, input: x, weight: w, rows: rows, inFeatures: inF, outFeatures: outF)
+        assertClose(dx, dxN, rtol: 1e-5, atol: 1e-5, "dInput")
+        assertClose(dw, dwN, rtol: 1e-5, atol: 1e-5, "dWeight")
+        assertClose(db, dbN, rtol: 1e-5, atol: 1e-5, "dBias")
+    }
+
+    @Test func linearWithRowStrideReadsEveryTthRow() {
+        var random = Random(3)
+        let rows = 3, stride = 4, inF = 4, outF = 5
+        let x = random.values(rows * stride * inF), w = random.values(outF * inF)
+        var y = [Float](repeating: 0, count: rows * outF), yNaive = y
+        Linear.forward(out: &y, input: x, inputStride: stride * inF, weight: w, bias: nil, rows: rows, inFeatures: inF, outFeatures: outF)
+        Linear.naiveForward(out: &yNaive, input: x, inputStride: stride * inF, weight: w, bias: nil, rows: rows, inFeatures: inF, outFeatures: outF)
+        assertClose(y, yNaive, rtol: 1e-5, atol: 1e-5)
+    }
+
+    @Test func attentionMatchesNaiveAttention() {
+        var random = Random(4)
+        let shape = AttentionShape(batch: 2, sequence: 5, heads: 3, headDim: 4)
+        let T = 5, H = 12
+        let qkv = random.values(2 * T * 3 * H)
+        let mask: [Float] = [1, 1, 1, 0, 0, 1, 1, 1, 1, 1]
+        var ctx = [Float](repeating: 0, count: 2 * T * H), probs = [Float](repeating: 0, count: 2 * 3 * T * T)
+        var scratch = [Float](repeating: 0, count: 2 * T * T)
+        Attention.forward(ctx: &ctx, attnProbs: &probs, qkv: qkv, keyMask: mask, shape: shape, dropout: nil, scratch: &scratch)
+        // Naive: loops in double, transformers' additive mask.
+        var expected = [Float](repeating: 0, count: 2 * T * H)
+        for b in 0..<2 { for h in 0..<3 { for i in 0..<T {
+            var scores = (0..<T).map { j -> Double in
+                var s = 0.0
+                for d in 0..<4 { s += Double(qkv[(b * T + i) * 3 * H + h * 4 + d]) * Double(qkv[(b * T + j) * 3 * H + H + h * 4 + d]) }
+                return s / 2 + (mask[b * T + j] == 0 ? -1e30 : 0)
+            }
+            let top = scores.max()!
+            scores = scores.map { exp($0 - top) }
+            let total = scores.reduce(0, +)
+            for d in 0..<4 {
+                var sum = 0.0
+                for j in 0..<T { sum += scores[j] / total * Double(qkv[(b * T + j) * 3 * H + 2 * H + h * 4 + d]) }
+                expected[(b * T + i) * H + h * 4 + d] = Float(sum)
+            }
+        } } }
+        assertClose(ctx, expected, rtol: 1e-5, atol: 1e-5)
+    }
+
+    @Test func attentionBackwardMatchesFiniteDifferences() {
+        var random = Random(5)
+        let shape = AttentionShape(batch: 2, sequence: 4, heads: 2, headDim: 3)
+        let T = 4, H = 6
+        var qkv = random.values(2 * T * 3 * H, scale: 0.5)
+        let mask: [Float] = [1, 1, 1, 0, 1, 1, 1, 1]
+        let weights = random.values(2 * T * H)
+        func loss(_ input: [Float]) -> Double {
+            var ctx = [Float](repeating: 0, count: 2 * T * H), probs = [Float](repeating: 0, count: 2 * 2 * T * T)
+            var scratch = [Float](repeating: 0, count: 2 * T * T)
+            Attention.forward(ctx: &ctx, attnProbs: &probs, qkv: input, keyMask: mask, shape: shape, dropout: nil, scratch: &scratch)
+            return weightedSum(ctx, weights)
+        }
+        var ctx = [Float](repeating: 0, count: 2 * T * H), probs = [Float](repeating: 0, count: 2 * 2 * T * T)
+        var scratch = [Float](repeating: 0, count: 2 * T * T)
+        Attention.forward(ctx: &ctx, attnProbs: &probs, qkv: qkv, keyMask: mask, shape: shape, dropout: nil, scratch: &scratch)
+        var dqkv = [Float](repeating: 0, count: qkv.count)
+        Attention.backward(dQKV: &dqkv, dCtx: weights, attnProbs: probs, qkv: qkv, shape: shape, dropout: nil, scratch: &scratch)
+        let numeric = numericGradient(&qkv, loss: loss)
+        assertClose(dqkv, numeric, rtol: 3e-3, atol: 2e-4)
+    }
+
+    @Test func layerNormBackwardMatchesFiniteDifferences() {
+        var random = Random(6)
+        let rows = 3, dim = 7
+        var x = random.values(rows * dim, scale: 2)
+        var gamma = random.values(dim), beta = random.values(dim)
+        let weights = random.values(rows * dim)
+        func forward(_ x: [Float], _ g: [Float], _ b: [Float]) -> [Float] {
+            var y = [Float](repeating: 0, count: rows * dim)
+            LayerNorm.forward(out: &y, mean: nil, rstd: nil, input: x, weight: g, bias: b, rows: rows, dim: dim, eps: 1e-12)
+            return y
+        }
+        var mean = [Float](repeating: 0, count: rows), rstd = mean, y = [Float](repeating: 0, count: rows * dim)
+        LayerNorm.forward(out: &y, mean: &mean, rstd: &rstd, input: x, weight: gamma, bias: beta, rows: rows, dim: dim, eps: 1e-12)
+        var dx = [Float](repeating: 0, count: rows * dim), dg = [Float](repeating: 0, count: dim), db = dg
+        LayerNorm.backward(dInput: &dx, dWeight: &dg, dBias: &db, dOut: weights, input: x, mean: mean, rstd: rstd,
+                           weight: gamma, rows: rows, dim: dim)
+        let g0 = gamma, b0 = beta, x0 = x
+        assertClose(dx, numericGradient(&x) { weightedSum(forward($0, g0, b0), weights) }, rtol: 3e-3, atol: 2e-4, "dInput")
+        assertClose(dg, numericGradient(&gamma) { weightedSum(forward(x0, $0, b0), weights) }, rtol: 3e-3, atol: 2e-4, "dWeight")
+        assertClose(db, numericGradient(&beta) { weightedSum(forward(x0, g0, $0), weights) }, rtol: 3e-3, atol: 2e-4, "dBias")
+    }
+
+    @Test(arguments: [Activation.gelu, .geluTanh, .relu])
+    func activationBackwardMatchesFiniteDifferences(_ activation: Activation) {
+        var random = Random(7)
+        var x = random.values(40, scale: 2).map { abs($0) < 0.05 ? $0 + 0.2 : $0 }   // keep off relu's kink
+        let weights = random.values(40)
+        var dx = [Float](repeating: 0, count: 40)
+        Activations.backward(activation, dInput: &dx, dOut: weights, input: x, count: 40)
+        let numeric = numericGradient(&x, h: 1e-3) { input in
+            var y = [Float](repeating: 0, count: 40)
+            Activations.forward(activation, out: &y, input: input, count: 40)
+            return weightedSum(y, weights)
+        }
+        assertClose(dx, numeric, rtol: 3e-3, atol: 2e-4)
+    }
+
+    @Test func tanhBackwardMatchesFiniteDifferences() {
+        var random = Random(8)
+        var x = random.values(20)
+        let weights = random.values(20)
+        var y = [Float](repeating: 0, count: 20), dx = y
+        Activations.tanhForward(out: &y, input: x, count: 20)
+        Activations.tanhBackward(dInput: &dx, dOut: weights, out: y, count: 20)
+        let numeric = numericGradient(&x, h: 1e-3) { input in
+            var out = [Float](repeating: 0, count: 20)
+            Activations.tanhForward(out: &out, input: input, count: 20)
+            return weightedSum(out, weights)
+        }
+        assertClose(dx, numeric, rtol: 3e-3, atol: 2e-4)
+    }
+
+    @Test func dropoutMasksAreReproducibleAndScaled() {
+        let mask = DropoutMask(probability: 0.25, seed: 99, site: 3)
+        var values = [Float](repeating: 1, count: 10_000)
+        mask.apply(&values, count: values.count)
+        let kept = values.filter { $0 != 0 }
+        #expect(abs(Double(kept.count) / 10_000 - 0.75) < 0.02)
+        #expect(kept.allSatisfy { abs($0 - 4 / 3) < 1e-6 })
+        var again = [Float](repeating: 1, count: 10_000)
+        mask.apply(&again, count: again.count)
+        #expect(again == values)
+        var other = [Float](repeating: 1, count: 10_000)
+        DropoutMask(probability: 0.25, seed: 99, site: 4).apply(&other, count: other.count)
+        #expect(other != values)
+    }
+}
