@@ -34,8 +34,12 @@ let package = Package(
         // The BERT: parameters, forward and backward over OpenBLAS.
         .target(name: "Bert", dependencies: ["TensorCore", "CBLAS"], path: "Sources/Bert"),
 
+        // Model directories, inference and parity: what the CLI's model commands call.
+        .target(name: "Pipelines", dependencies: ["TensorCore", "Safetensors", "Checkpoints", "Bert"],
+                path: "Sources/Pipelines"),
+
         // The umbrella library: re-exports only.
-        .target(name: "BertKit", dependencies: ["TensorCore", "Safetensors", "Checkpoints", "Bert"],
+        .target(name: "BertKit", dependencies: ["TensorCore", "Safetensors", "Checkpoints", "Bert", "Pipelines"],
                 path: "Sources/BertKit"),
 
         .executableTarget(name: "BertKitCLI",
@@ -46,7 +50,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["TensorCore"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
         .testTarget(name: "SafetensorsTests", dependencies: ["Safetensors", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["BertKitCLI", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["BertKitCLI", "BertKit", "TestSupport"]),
         .testTarget(name: "BertTests", dependencies: ["Bert", "Safetensors", "TestSupport"]),
     ]
 )

@@ -2,3 +2,4 @@
 @_exported import Safetensors
 @_exported import Checkpoints
 @_exported import Bert
+@_exported import Pipelines

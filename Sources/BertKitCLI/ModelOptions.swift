@@ -1,0 +1,30 @@
+// Options shared by every command that loads a model.
+
+import ArgumentParser
+import BertKit
+
+struct ModelOptions: ParsableArguments {
+    @Option(help: "A model directory (safetensors, PyTorch or tf_model.h5 weights + config.json) or a Hub id in the local Hugging Face cache.")
+    var model: String
+
+    @Option(help: "The head: base, sequence-classification, token-classification, question-answering, masked-lm (default: from config.json's architectures).")
+    var head: String?
+
+    @Option(help: "Threads for matrix work and loops (default: all cores).")
+    var threads: Int?
+
+    func validate() throws {
+        if let head, BertHead(rawValue: head) == nil {
+            throw ValidationError("--head must be one of \(BertHead.allCases.map(\.rawValue).joined(separator: ", ")), not '\(head)'")
+        }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+    }
+
+    /// Loads the model, printing transformers-style load warnings on stderr.
+    func load(quiet: Bool = false) throws -> PretrainedBert {
+        if let threads { Parallel.setThreadCount(threads) }
+        let loaded = try PretrainedBert.load(model, head: head.flatMap(BertHead.init(rawValue:)))
+        if !quiet { for line in loaded.loadWarnings { Console.warning(line) } }
+        return loaded
+    }
+}

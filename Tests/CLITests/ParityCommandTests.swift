@@ -1,0 +1,74 @@
+// `bertkit parity` on the tiny fixtures: passes on transformers' own outputs, and fails (exit 2) when one
+// reference value is moved by 0.05 — the check can fail.
+
+import Testing
+import Foundation
+import BertKit
+import TestSupport
+
+@Suite struct ParityCommandTests {
+    @Test(arguments: ["tiny-base", "tiny-seqcls", "tiny-tokcls", "tiny-qa", "tiny-mlm", "tiny-bert-base-uncased-layout"])
+    func passesOnTransformersOutputs(_ fixture: String) throws {
+        let directory = Fixtures.path("bert/" + fixture)
+        let result = try Bertkit.run(["parity", "--model", directory, "--reference", directory + "/reference.safetensors",
+                                      "--atol", "1e-5", "--json"])
+        #expect(result.status == 0, "\(result.stdout) \(result.stderr)")
+        let json = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as! [String: Any]
+        #expect(json["ok"] as? Bool == true)
+        #expect(!(json["outputs"] as! [String: Any]).isEmpty)
+    }
+
+    @Test(arguments: [("tiny-seqcls", "logits"), ("tiny-qa", "end_logits"), ("tiny-base", "pooler_output")])
+    func failsWhenOneValueIsPerturbed(_ fixture: String, _ output: String) throws {
+        let directory = Fixtures.path("bert/" + fixture)
+        var reference = try SafetensorsReader.read(path: directory + "/reference.safetensors")
+        var values = reference[output]!.float32Values()!
+        values[values.count / 2] += 0.05
+        reference[output] = Tensor(float32: values, shape: reference[output]!.shape)
+        let folder = TemporaryDirectory()
+        try SafetensorsWriter.write(reference, to: folder.file("perturbed.safetensors"))
+        let result = try Bertkit.run(["parity", "--model", directory, "--reference", folder.file("perturbed.safetensors"), "--json"])
+        #expect(result.status == 2, "\(result.stdout) \(result.stderr)")
+        let json = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as! [String: Any]
+        let outputs = json["outputs"] as! [String: [String: Any]]
+        #expect(json["ok"] as? Bool == false)
+        #expect(outputs[output]?["ok"] as? Bool == false)
+        #expect(abs((outputs[output]?["max_abs_diff"] as? Double ?? 0) - 0.05) < 1e-3)
+    }
+
+    @Test func errorsExitOne() throws {
+        let missing = try Bertkit.run(["parity", "--model", Fixtures.path("bert/tiny-seqcls"), "--reference", "/nonexistent.safetensors"])
+        #expect(missing.status == 1 && missing.stderr.hasPrefix("error: /nonexistent.safetensors"))
+        let notCached = try Bertkit.run(["parity", "--model", "no-such-org/no-such-model", "--reference", "x"],
+                                        environment: ["HF_HUB_CACHE": "/nonexistent-cache"])
+        #expect(notCached.status == 1 && notCached.stderr.contains("/nonexistent-cache/models--no-such-org--no-such-model"), "\(notCached.stderr)")
+        // A masked-LM reference against a classifier: the outputs do not fit.
+        let wrong = try Bertkit.run(["parity", "--model", Fixtures.path("bert/tiny-seqcls"),
+                                     "--reference", Fixtures.path("bert/tiny-qa/reference.safetensors")])
+        #expect(wrong.status == 1 && wrong.stderr.hasPrefix("error: "), "\(wrong.stderr)")
+    }
+
+    @Test func resolvesHubIdsInTheCache() throws {
+        // A cache laid out as huggingface_hub lays it out: blobs, relative symlinks, refs/main without newline.
+        let cache = TemporaryDirectory()
+        let repo = cache.path + "/models--tiny-org--tiny-seqcls"
+        let commit = String(repeating: "a1", count: 20)
+        let snapshot = repo + "/snapshots/" + commit
+        try FileManager.default.createDirectory(atPath: snapshot, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: repo + "/blobs", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: repo + "/refs", withIntermediateDirectories: true)
+        for (i, name) in ["config.json", "model.safetensors"].enumerated() {
+            try FileManager.default.copyItem(atPath: Fixtures.path("bert/tiny-seqcls/" + name), toPath: repo + "/blobs/blob\(i)")
+            try FileManager.default.createSymbolicLink(atPath: snapshot + "/" + name, withDestinationPath: "../../blobs/blob\(i)")
+        }
+        try commit.write(toFile: repo + "/refs/main", atomically: true, encoding: .utf8)
+        let result = try Bertkit.run(["parity", "--model", "tiny-org/tiny-seqcls",
+                                      "--reference", Fixtures.path("bert/tiny-seqcls/reference.safetensors")],
+                                     environment: ["HF_HUB_CACHE": cache.path])
+        #expect(result.status == 0, "\(result.stderr)")
+        let viaHome = try Bertkit.run(["parity", "--model", "tiny-org/tiny-seqcls",
+                                       "--reference", Fixtures.path("bert/tiny-seqcls/reference.safetensors")],
+                                      environment: ["HF_HUB_CACHE": "", "HF_HOME": cache.path + "/home"])
+        #expect(viaHome.status == 1 && viaHome.stderr.contains(cache.path + "/home/hub/models--tiny-org--tiny-seqcls"), "\(viaHome.stderr)")
+    }
+}
