@@ -13,7 +13,7 @@ struct BertKitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bertkit",
         abstract: "Move BERT checkpoints between safetensors, PyTorch and HDF5, and run them in Swift.",
-        subcommands: [InspectCommand.self, ConvertCommand.self, ParityCommand.self])
+        subcommands: [InspectCommand.self, ConvertCommand.self, ParityCommand.self, BenchmarkCommand.self])
 
     static func main() {
         do {

@@ -1,0 +1,44 @@
+// `bertkit benchmark`: how fast this machine runs the model (and OpenBLAS alone), as JSON lines.
+
+import ArgumentParser
+import BertKit
+
+struct BenchmarkCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "benchmark",
+        abstract: "Time the forward pass on random tokens, or the raw sgemm rate.",
+        subcommands: [Forward.self, Sgemm.self])
+
+    struct Forward: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Forward passes of a model on random tokens.")
+        @OptionGroup var modelOptions: ModelOptions
+        @Option(help: "Batch size.") var batch = 8
+        @Option(help: "Sequence length.") var sequence = 128
+        @Option(help: "Timed iterations (after one warm-up).") var iterations = 10
+
+        func run() throws {
+            let start = Benchmarks.now()
+            let loaded = try modelOptions.load(quiet: true)
+            let loadSeconds = Benchmarks.now() - start
+            let timing = try Benchmarks.forward(model: loaded.model, batch: batch, sequence: sequence, iterations: iterations)
+            Console.out(JSONWriter.compact(.object(JSONObject([
+                ("load_seconds", .double(loadSeconds)), ("batch", .int(batch)), ("sequence", .int(sequence)),
+                ("median_seconds", .double(timing.median)), ("gflops_per_second", .double(timing.gflopsPerSecond)),
+                ("seconds", .array(timing.seconds.map { .double($0) })), ("threads", .int(Parallel.threadCount))]))))
+        }
+    }
+
+    struct Sgemm: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "GFLOP/s of an n×n×n cblas_sgemm.")
+        @Option(help: "Matrix size.") var size = 2048
+        @Option(help: "Timed iterations.") var iterations = 10
+        @Option(help: "Threads.") var threads: Int?
+
+        func run() throws {
+            if let threads { Parallel.setThreadCount(threads) }
+            let rate = Benchmarks.sgemmRate(size: size, iterations: iterations)
+            Console.out(JSONWriter.compact(.object(JSONObject([("size", .int(size)), ("gflops_per_second", .double(rate)),
+                                                               ("threads", .int(Parallel.threadCount))]))))
+        }
+    }
+}

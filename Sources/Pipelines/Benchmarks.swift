@@ -1,0 +1,64 @@
+// Timing helpers behind `bertkit benchmark`: the forward pass on random tokens and the raw sgemm rate,
+// so a user can see what their machine does and Tools/bench can compare against PyTorch in one run.
+
+import Bert
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public struct ForwardTiming: Sendable {
+    public let batch: Int, sequence: Int, iterations: Int
+    /// Seconds per forward pass: each iteration, and their median.
+    public let seconds: [Double]
+    public var median: Double { seconds.sorted()[seconds.count / 2] }
+    /// Floating-point operations of one forward pass (matrix products only).
+    public let flops: Double
+    public var gflopsPerSecond: Double { flops / median / 1e9 }
+}
+
+public enum Benchmarks {
+    public static func now() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
+    }
+
+    /// FLOPs of the encoder's matrix products for a [batch, sequence] input (2 per multiply-add).
+    public static func encoderFlops(_ c: BertConfig, batch: Int, sequence: Int) -> Double {
+        let rows = Double(batch * sequence), H = Double(c.hiddenSize), I = Double(c.intermediateSize)
+        let linear = 2 * rows * (4 * H * H + 2 * H * I)
+        let attention = 4 * Double(batch) * Double(sequence) * Double(sequence) * H
+        return Double(c.numHiddenLayers) * (linear + attention)
+    }
+
+    /// Runs the forward pass `iterations` times (after one warm-up) on random in-vocabulary tokens.
+    public static func forward(model: BertModel, batch: Int, sequence: Int, iterations: Int, seed: UInt64 = 1) throws -> ForwardTiming {
+        var generator = NormalGenerator(seed: seed)
+        let ids = (0..<batch).map { _ in (0..<sequence).map { _ in Int(generator.nextUInt64() % UInt64(model.config.vocabSize)) } }
+        let tokens = try TokenBatch(inputIds: ids)
+        let ws = BertWorkspace(config: model.config, head: model.head, batch: batch, sequence: sequence, keepsEveryLayer: false)
+        model.forward(tokens, workspace: ws)
+        var seconds: [Double] = []
+        for _ in 0..<iterations {
+            let start = now()
+            model.forward(tokens, workspace: ws)
+            seconds.append(now() - start)
+        }
+        return ForwardTiming(batch: batch, sequence: sequence, iterations: iterations, seconds: seconds,
+                             flops: encoderFlops(model.config, batch: batch, sequence: sequence))
+    }
+
+    /// GFLOP/s of one n×n×n sgemm through OpenBLAS (median of `iterations`).
+    public static func sgemmRate(size n: Int, iterations: Int) -> Double {
+        let a = FloatBuffer(count: n * n), b = FloatBuffer(count: n * n), c = FloatBuffer(count: n * n)
+        for i in 0..<n * n { a.pointer[i] = Float(i % 7) * 0.1; b.pointer[i] = Float(i % 5) * 0.1 }
+        BLAS.sgemm(transA: false, transB: true, m: n, n: n, k: n, a: a.pointer, lda: n, b: b.pointer, ldb: n, beta: 0, c: c.pointer, ldc: n)
+        var times: [Double] = []
+        for _ in 0..<iterations {
+            let start = now()
+            BLAS.sgemm(transA: false, transB: true, m: n, n: n, k: n, a: a.pointer, lda: n, b: b.pointer, ldb: n, beta: 0, c: c.pointer, ldc: n)
+            times.append(now() - start)
+        }
+        return 2 * Double(n) * Double(n) * Double(n) / times.sorted()[times.count / 2] / 1e9
+    }
+}
