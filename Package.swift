@@ -34,12 +34,15 @@ let package = Package(
         // The BERT: parameters, forward and backward over OpenBLAS.
         .target(name: "Bert", dependencies: ["TensorCore", "CBLAS"], path: "Sources/Bert"),
 
+        // Fine-tuning: AdamW, schedule, clipping, the training loop.
+        .target(name: "Training", dependencies: ["TensorCore", "Bert"], path: "Sources/Training"),
+
         // Model directories, inference and parity: what the CLI's model commands call.
         .target(name: "Pipelines", dependencies: ["TensorCore", "Safetensors", "Checkpoints", "Bert"],
                 path: "Sources/Pipelines"),
 
         // The umbrella library: re-exports only.
-        .target(name: "BertKit", dependencies: ["TensorCore", "Safetensors", "Checkpoints", "Bert", "Pipelines"],
+        .target(name: "BertKit", dependencies: ["TensorCore", "Safetensors", "Checkpoints", "Bert", "Training", "Pipelines"],
                 path: "Sources/BertKit"),
 
         .executableTarget(name: "BertKitCLI",
@@ -52,5 +55,6 @@ let package = Package(
         .testTarget(name: "SafetensorsTests", dependencies: ["Safetensors", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["BertKitCLI", "BertKit", "TestSupport"]),
         .testTarget(name: "BertTests", dependencies: ["Bert", "Safetensors", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Bert", "Safetensors", "TestSupport"]),
     ]
 )

@@ -3,3 +3,4 @@
 @_exported import Checkpoints
 @_exported import Bert
 @_exported import Pipelines
+@_exported import Training

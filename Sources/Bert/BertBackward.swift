@@ -1,0 +1,175 @@
+// The BERT backward pass: the forward (BertForward.swift) undone line by line in reverse, accumulating
+// into a gradient buffer with the parameters' layout. Only `zeroGradients` clears gradients.
+
+/// Gradient buffers for one (batch, sequence) shape, reused between steps.
+public final class BertBackwardWorkspace {
+    public let batch: Int, sequence: Int
+    private let storage: FloatBuffer
+    let g0: UnsafeMutablePointer<Float>, g1: UnsafeMutablePointer<Float>, g2: UnsafeMutablePointer<Float>   // [B·T, H]
+    let dFFN: UnsafeMutablePointer<Float>       // [B·T, I]
+    let dQKV: UnsafeMutablePointer<Float>       // [B·T, 3H]
+    let dPooled: UnsafeMutablePointer<Float>    // [B, H]
+    let scratch: UnsafeMutablePointer<Float>    // 2·T·T
+    /// ∂loss/∂logits, filled by the loss: [B, L] | [B·T, L] | [B·T, 2] | [B·T, V].
+    public let dLogits: UnsafeMutablePointer<Float>
+
+    public init(config: BertConfig, head: BertHead, batch: Int, sequence: Int) {
+        self.batch = batch
+        self.sequence = sequence
+        let BT = batch * sequence, H = config.hiddenSize, I = config.intermediateSize
+        let logitsWidth = head == .maskedLM ? config.vocabSize : max(config.numLabels, 2)
+        storage = FloatBuffer(count: 3 * BT * H + BT * I + 3 * BT * H + batch * H + 2 * sequence * sequence + BT * logitsWidth)
+        var cursor = storage.pointer
+        func take(_ n: Int) -> UnsafeMutablePointer<Float> { defer { cursor += n }; return cursor }
+        g0 = take(BT * H); g1 = take(BT * H); g2 = take(BT * H)
+        dFFN = take(BT * I); dQKV = take(BT * 3 * H); dPooled = take(batch * H)
+        scratch = take(2 * sequence * sequence)
+        dLogits = take(BT * logitsWidth)
+    }
+}
+
+extension BertModel {
+    /// The head's loss for `labels` (summed over items, divided by `normaliser`) and ∂loss/∂logits into
+    /// `bw.dLogits`. Call after `forward` with the same workspace.
+    public func loss(_ labels: Labels, workspace ws: BertWorkspace, backward bw: BertBackwardWorkspace,
+                     normaliser: Double) throws(LossError) -> Double {
+        let B = ws.batch, T = ws.sequence, L = config.numLabels
+        func expectCount(_ n: Int, _ expected: Int) throws(LossError) { if n != expected { throw .wrongCount(expected: expected, actual: n) } }
+        switch (head, labels) {
+        case (.sequenceClassification, .classes(let targets)):
+            try expectCount(targets.count, B)
+            return try Losses.crossEntropy(logits: ws.logits, dLogits: bw.dLogits, targets: targets, classes: L, normaliser: normaliser)
+        case (.sequenceClassification, .regression(let targets)):
+            try expectCount(targets.count, B * L)
+            return Losses.meanSquaredError(logits: ws.logits, dLogits: bw.dLogits, targets: targets, normaliser: normaliser)
+        case (.sequenceClassification, .multiLabel(let targets)):
+            try expectCount(targets.count, B * L)
+            return Losses.binaryCrossEntropyWithLogits(logits: ws.logits, dLogits: bw.dLogits, targets: targets, normaliser: normaliser)
+        case (.tokenClassification, .tokenClasses(let targets)):
+            try expectCount(targets.count, B * T)
+            return try Losses.crossEntropy(logits: ws.logits, dLogits: bw.dLogits, targets: targets, classes: L, normaliser: normaliser)
+        case (.maskedLM, .maskedTokens(let targets)):
+            try expectCount(targets.count, B * T)
+            return try Losses.crossEntropy(logits: ws.lmLogits, dLogits: bw.dLogits, targets: targets, classes: config.vocabSize,
+                                           normaliser: normaliser)
+        case (.questionAnswering, .spans(let starts, let ends)):
+            try expectCount(starts.count, B)
+            try expectCount(ends.count, B)
+            // transformers clamps positions to [0, T] and ignores T; loss = (start + end) / 2.
+            let clamp = { (p: Int) -> Int in let q = min(max(p, 0), T); return q == T ? Labels.ignoreIndex : q }
+            var startLogits = [Float](repeating: 0, count: B * T), endLogits = startLogits
+            for i in 0..<B * T { startLogits[i] = ws.logits[2 * i]; endLogits[i] = ws.logits[2 * i + 1] }
+            var dStart = startLogits, dEnd = endLogits
+            let startLoss = try Losses.crossEntropy(logits: startLogits, dLogits: &dStart, targets: starts.map(clamp), classes: T,
+                                                    normaliser: 2 * normaliser)
+            let endLoss = try Losses.crossEntropy(logits: endLogits, dLogits: &dEnd, targets: ends.map(clamp), classes: T,
+                                                  normaliser: 2 * normaliser)
+            for i in 0..<B * T { bw.dLogits[2 * i] = dStart[i]; bw.dLogits[2 * i + 1] = dEnd[i] }
+            return (startLoss + endLoss) / 2
+        default:
+            throw .wrongHead("labels of this kind do not fit a \(head.rawValue) model")
+        }
+    }
+
+    /// Accumulates ∂loss/∂parameters into `gradients` (same layout as `parameters`), from `bw.dLogits`.
+    /// `dropout` must be the plan the forward used. `frozen` parameters get no gradient.
+    public func backward(_ batch: TokenBatch, workspace ws: BertWorkspace, backward bw: BertBackwardWorkspace,
+                         gradients grads: FloatBuffer, dropout: DropoutPlan? = nil, frozen: Set<String> = []) {
+        precondition(ws.keepsEveryLayer, "the backward needs a workspace that keeps every layer's activations")
+        let c = config, L = layout
+        let B = batch.batchSize, T = batch.sequenceLength, BT = B * T
+        let H = c.hiddenSize, I = c.intermediateSize
+        let shape = AttentionShape(batch: B, sequence: T, heads: c.numAttentionHeads, headDim: c.headDimension)
+        func g(_ offset: Int) -> UnsafeMutablePointer<Float>? {
+            frozen.isEmpty || !frozen.contains(layout.specs.first { $0.offset == offset }?.name ?? "") ? grads.pointer + offset : nil
+        }
+        var dOut = bw.g0, gA = bw.g1, gB = bw.g2
+        dOut.update(repeating: 0, count: BT * H)
+        let sequence = ws.lastHiddenState
+
+        // Heads: from dLogits to ∂loss/∂(last hidden state) in dOut.
+        switch head {
+        case .base:
+            preconditionFailure("BertModel has no loss to differentiate")
+        case .sequenceClassification:
+            bw.dPooled.update(repeating: 0, count: B * H)
+            Linear.backward(dInput: bw.dPooled, dWeight: g(L.classifierWeight!), dBias: g(L.classifierBias!), dOut: bw.dLogits,
+                            input: ws.headInput, weight: p(L.classifierWeight!), rows: B, inFeatures: H, outFeatures: c.numLabels)
+            dropout?.classifier?.apply(bw.dPooled, count: B * H)
+            // pooled = tanh(pre): dPre = dPooled · (1 − pooled²), kept in gA's first B·H floats.
+            gA.update(repeating: 0, count: B * H)
+            Activations.tanhBackward(dInput: gA, dOut: bw.dPooled, out: ws.pooled, count: B * H)
+            Linear.backward(dInput: dOut, dInputStride: T * H, dWeight: g(L.poolerWeight!), dBias: g(L.poolerBias!), dOut: gA,
+                            input: sequence, inputStride: T * H, weight: p(L.poolerWeight!), rows: B, inFeatures: H, outFeatures: H)
+        case .tokenClassification:
+            Linear.backward(dInput: dOut, dWeight: g(L.classifierWeight!), dBias: g(L.classifierBias!), dOut: bw.dLogits,
+                            input: ws.headInput, weight: p(L.classifierWeight!), rows: BT, inFeatures: H, outFeatures: c.numLabels)
+            dropout?.classifier?.apply(dOut, count: BT * H)
+        case .questionAnswering:
+            Linear.backward(dInput: dOut, dWeight: g(L.classifierWeight!), dBias: g(L.classifierBias!), dOut: bw.dLogits,
+                            input: sequence, weight: p(L.classifierWeight!), rows: BT, inFeatures: H, outFeatures: 2)
+        case .maskedLM:
+            // logits = transformOut · wordEmbeddingsᵀ + bias (tied decoder: its gradient lands on the embeddings).
+            gA.update(repeating: 0, count: BT * H)
+            Linear.backward(dInput: gA, dWeight: g(L.wordEmbeddings), dBias: g(L.lmBias!), dOut: bw.dLogits,
+                            input: ws.lmTransformOut, weight: p(L.wordEmbeddings), rows: BT, inFeatures: H, outFeatures: c.vocabSize)
+            gB.update(repeating: 0, count: BT * H)
+            LayerNorm.backward(dInput: gB, dWeight: g(L.lmNormWeight!), dBias: g(L.lmNormBias!), dOut: gA, input: ws.lmTransformAct,
+                               mean: ws.lmNormMean, rstd: ws.lmNormRstd, weight: p(L.lmNormWeight!), rows: BT, dim: H)
+            Activations.backward(c.hiddenAct, dInput: gB, dOut: gB, input: ws.lmTransformPre, count: BT * H)
+            Linear.backward(dInput: dOut, dWeight: g(L.lmTransformWeight!), dBias: g(L.lmTransformBias!), dOut: gB,
+                            input: sequence, weight: p(L.lmTransformWeight!), rows: BT, inFeatures: H, outFeatures: H)
+        }
+
+        // Encoder layers, last to first. dOut = ∂loss/∂(layer output) on entry, ∂loss/∂(layer input) on exit.
+        for l in stride(from: c.numHiddenLayers - 1, through: 0, by: -1) {
+            let w = L.layers[l], a = ws.layer(l), input = ws.layerInput(l)
+            // out = LayerNorm(ffnResidual)
+            gA.update(repeating: 0, count: BT * H)
+            LayerNorm.backward(dInput: gA, dWeight: g(w.outputNormWeight), dBias: g(w.outputNormBias), dOut: dOut,
+                               input: a.ffnResidual, mean: a.outMean, rstd: a.outRstd, weight: p(w.outputNormWeight), rows: BT, dim: H)
+            // ffnResidual = attnNormOut + dropout(dense(ffnAct)): the residual path goes to gB, the rest through dense.
+            gB.update(from: gA, count: BT * H)
+            dropout?.ffnOutput[l]?.apply(gA, count: BT * H)
+            bw.dFFN.update(repeating: 0, count: BT * I)
+            Linear.backward(dInput: bw.dFFN, dWeight: g(w.outputWeight), dBias: g(w.outputBias), dOut: gA, input: a.ffnAct,
+                            weight: p(w.outputWeight), rows: BT, inFeatures: I, outFeatures: H)
+            // ffnAct = act(ffnPre); ffnPre = dense(attnNormOut)
+            Activations.backward(c.hiddenAct, dInput: bw.dFFN, dOut: bw.dFFN, input: a.ffnPre, count: BT * I)
+            Linear.backward(dInput: gB, dWeight: g(w.intermediateWeight), dBias: g(w.intermediateBias), dOut: bw.dFFN,
+                            input: a.attnNormOut, weight: p(w.intermediateWeight), rows: BT, inFeatures: H, outFeatures: I)
+            // attnNormOut = LayerNorm(attnResidual)
+            dOut.update(repeating: 0, count: BT * H)
+            LayerNorm.backward(dInput: dOut, dWeight: g(w.attentionNormWeight), dBias: g(w.attentionNormBias), dOut: gB,
+                               input: a.attnResidual, mean: a.attnNormMean, rstd: a.attnNormRstd, weight: p(w.attentionNormWeight),
+                               rows: BT, dim: H)
+            // attnResidual = input + dropout(dense(attnCtx)): residual path to gA (the layer input's gradient).
+            gA.update(from: dOut, count: BT * H)
+            dropout?.attentionOutput[l]?.apply(dOut, count: BT * H)
+            gB.update(repeating: 0, count: BT * H)
+            Linear.backward(dInput: gB, dWeight: g(w.attentionOutputWeight), dBias: g(w.attentionOutputBias), dOut: dOut,
+                            input: a.attnCtx, weight: p(w.attentionOutputWeight), rows: BT, inFeatures: H, outFeatures: H)
+            // attnCtx = attention(qkv); qkv = dense(input)
+            bw.dQKV.update(repeating: 0, count: BT * 3 * H)
+            Attention.backward(dQKV: bw.dQKV, dCtx: gB, attnProbs: a.attnProbs, qkv: a.qkv, shape: shape,
+                               dropout: dropout?.attentionProbs[l], scratch: bw.scratch)
+            Linear.backward(dInput: gA, dWeight: g(w.qkvWeight), dBias: g(w.qkvBias), dOut: bw.dQKV, input: input,
+                            weight: p(w.qkvWeight), rows: BT, inFeatures: H, outFeatures: 3 * H)
+            swap(&dOut, &gA)
+        }
+
+        // Embeddings: embeddingOut = dropout(LayerNorm(embeddingSum)).
+        dropout?.embeddings?.apply(dOut, count: BT * H)
+        gA.update(repeating: 0, count: BT * H)
+        LayerNorm.backward(dInput: gA, dWeight: g(L.embeddingNormWeight), dBias: g(L.embeddingNormBias), dOut: dOut,
+                           input: ws.embeddingSum, mean: ws.embeddingMean, rstd: ws.embeddingRstd, weight: p(L.embeddingNormWeight),
+                           rows: BT, dim: H)
+        batch.inputIds.withUnsafeBufferPointer { ids in
+            batch.tokenTypeIds.withUnsafeBufferPointer { types in
+                Embeddings.backward(dWord: g(L.wordEmbeddings), dPosition: g(L.positionEmbeddings), dTokenType: g(L.tokenTypeEmbeddings),
+                                    dOut: gA, ids: ids.baseAddress!, types: types.baseAddress!, paddingId: c.padTokenId,
+                                    batch: B, sequence: T, hidden: H)
+            }
+        }
+    }
+}

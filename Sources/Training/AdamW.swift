@@ -1,0 +1,117 @@
+// AdamW exactly as torch.optim.AdamW computes it (shared/specs/transformers_training.md §2), over one flat
+// buffer of parameters with one flat buffer each of gradients and moments in the same layout:
+//   p ← p·(1 − lr·λ) ;  m ← β1·m + (1−β1)·g ;  v ← β2·v + (1−β2)·g²
+//   p ← p − (lr / (1−β1^t)) · m / (√v / √(1−β2^t) + ε)
+// λ comes from a per-element decay mask (the Trainer's no-decay group: biases and LayerNorm weights).
+
+import Bert
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public struct AdamWSettings: Sendable {
+    public var beta1: Float = 0.9
+    public var beta2: Float = 0.999
+    public var epsilon: Float = 1e-8
+    public var weightDecay: Float = 0.01
+    public init() {}
+}
+
+public final class AdamW {
+    public let settings: AdamWSettings
+    /// First and second moments, same layout as the parameters (only the trainable ranges are used).
+    public let m: FloatBuffer
+    public let v: FloatBuffer
+    /// Updates applied so far (t in the bias corrections).
+    public private(set) var step = 0
+    /// (offset, count, decays) of every trainable parameter, in layout order.
+    public let ranges: [(offset: Int, count: Int, decays: Bool)]
+
+    public init(settings: AdamWSettings, parameterCount: Int, ranges: [(offset: Int, count: Int, decays: Bool)]) {
+        self.settings = settings
+        self.ranges = ranges
+        m = FloatBuffer(count: parameterCount)
+        v = FloatBuffer(count: parameterCount)
+    }
+
+    /// Restores the state of a checkpoint.
+    public func restore(step: Int, m: [Float], v: [Float]) {
+        self.step = step
+        m.withUnsafeBufferPointer { self.m.pointer.update(from: $0.baseAddress!, count: min($0.count, self.m.count)) }
+        v.withUnsafeBufferPointer { self.v.pointer.update(from: $0.baseAddress!, count: min($0.count, self.v.count)) }
+    }
+
+    /// One update with learning rate `lr`.
+    public func update(parameters: FloatBuffer, gradients: FloatBuffer, lr: Float) {
+        step += 1
+        let s = settings
+        let bias1 = 1 - pow(s.beta1, Float(step)), bias2 = 1 - pow(s.beta2, Float(step))
+        let stepSize = lr / bias1, bias2Root = bias2.squareRoot()
+        let p = parameters.pointer, g = gradients.pointer, m = m.pointer, v = v.pointer
+        for range in ranges {
+            let decay = 1 - lr * (range.decays ? s.weightDecay : 0)
+            Parallel.forEachRange(range.count, grain: 1 << 14) { chunk in
+                for i in chunk {
+                    let j = range.offset + i
+                    p[j] *= decay
+                    m[j] = s.beta1 * m[j] + (1 - s.beta1) * g[j]
+                    v[j] = s.beta2 * v[j] + (1 - s.beta2) * g[j] * g[j]
+                    p[j] -= stepSize * m[j] / (v[j].squareRoot() / bias2Root + s.epsilon)
+                }
+            }
+        }
+    }
+}
+
+/// transformers' `get_linear_schedule_with_warmup`: linear warmup from 0 over `warmupSteps`, then linear
+/// decay to 0 at `totalSteps`. Update k (0-based) uses lr · f(k).
+public struct LinearSchedule: Sendable, Codable {
+    public let peak: Float
+    public let warmupSteps: Int
+    public let totalSteps: Int
+
+    public init(peak: Float, warmupSteps: Int, totalSteps: Int) {
+        self.peak = peak
+        self.warmupSteps = warmupSteps
+        self.totalSteps = totalSteps
+    }
+
+    /// The Trainer's warmup: `warmup_steps` ≥ 1 is a count; below 1 it is a ratio of the total, rounded up.
+    public static func warmupSteps(ratio: Double?, steps: Int?, total: Int) -> Int {
+        if let steps, steps > 0 { return steps }
+        if let ratio, ratio > 0 { return Int((Double(total) * ratio).rounded(.up)) }
+        return 0
+    }
+
+    public func learningRate(update k: Int) -> Float {
+        if k < warmupSteps { return peak * Float(k) / Float(max(1, warmupSteps)) }
+        return peak * max(0, Float(totalSteps - k) / Float(max(1, totalSteps - warmupSteps)))
+    }
+}
+
+public enum GradientClipping {
+    /// The global L2 norm of the gradients over `ranges`.
+    public static func norm(_ gradients: FloatBuffer, ranges: [(offset: Int, count: Int, decays: Bool)]) -> Float {
+        var total = 0.0
+        for range in ranges {
+            var sum = 0.0
+            let g = gradients.pointer + range.offset
+            for i in 0..<range.count { sum += Double(g[i]) * Double(g[i]) }
+            total += sum
+        }
+        return Float(total.squareRoot())
+    }
+
+    /// torch's `clip_grad_norm_`: scale by min(1, maxNorm / (norm + 1e-6)). Returns the norm before clipping.
+    @discardableResult
+    public static func clip(_ gradients: FloatBuffer, ranges: [(offset: Int, count: Int, decays: Bool)], maxNorm: Float) -> Float {
+        let total = norm(gradients, ranges: ranges)
+        guard maxNorm > 0 else { return total }
+        let coefficient = min(1, maxNorm / (total + 1e-6))
+        for range in ranges {
+            let g = gradients.pointer + range.offset
+            for i in 0..<range.count { g[i] *= coefficient }
+        }
+        return total
+    }
+}
