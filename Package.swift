@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "Bert", dependencies: ["TensorCore", "CBLAS"], path: "Sources/Bert"),
 
         // Fine-tuning: AdamW, schedule, clipping, the training loop.
-        .target(name: "Training", dependencies: ["TensorCore", "Bert"], path: "Sources/Training"),
+        .target(name: "Training", dependencies: ["TensorCore", "Safetensors", "Bert"], path: "Sources/Training"),
 
         // Model directories, inference and parity: what the CLI's model commands call.
         .target(name: "Pipelines", dependencies: ["TensorCore", "Safetensors", "Checkpoints", "Bert"],

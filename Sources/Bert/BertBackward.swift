@@ -13,12 +13,20 @@ public final class BertBackwardWorkspace {
     /// ∂loss/∂logits, filled by the loss: [B, L] | [B·T, L] | [B·T, 2] | [B·T, V].
     public let dLogits: UnsafeMutablePointer<Float>
 
-    public init(config: BertConfig, head: BertHead, batch: Int, sequence: Int) {
+    public static func requiredCount(config: BertConfig, head: BertHead, batch: Int, sequence: Int) -> Int {
+        let BT = batch * sequence, H = config.hiddenSize, I = config.intermediateSize
+        let logitsWidth = head == .maskedLM ? config.vocabSize : max(config.numLabels, 2)
+        return 3 * BT * H + BT * I + 3 * BT * H + batch * H + 2 * sequence * sequence + BT * logitsWidth
+    }
+
+    /// `storage`, when given and large enough, is reused.
+    public init(config: BertConfig, head: BertHead, batch: Int, sequence: Int, storage reuse: FloatBuffer? = nil) {
         self.batch = batch
         self.sequence = sequence
         let BT = batch * sequence, H = config.hiddenSize, I = config.intermediateSize
         let logitsWidth = head == .maskedLM ? config.vocabSize : max(config.numLabels, 2)
-        storage = FloatBuffer(count: 3 * BT * H + BT * I + 3 * BT * H + batch * H + 2 * sequence * sequence + BT * logitsWidth)
+        let total = Self.requiredCount(config: config, head: head, batch: batch, sequence: sequence)
+        storage = reuse.flatMap { $0.count >= total ? $0 : nil } ?? FloatBuffer(count: total)
         var cursor = storage.pointer
         func take(_ n: Int) -> UnsafeMutablePointer<Float> { defer { cursor += n }; return cursor }
         g0 = take(BT * H); g1 = take(BT * H); g2 = take(BT * H)
@@ -26,6 +34,8 @@ public final class BertBackwardWorkspace {
         scratch = take(2 * sequence * sequence)
         dLogits = take(BT * logitsWidth)
     }
+
+    public var buffer: FloatBuffer { storage }
 }
 
 extension BertModel {

@@ -79,3 +79,20 @@ public struct NormalGenerator {
 #if canImport(Glibc)
 import Glibc
 #endif
+
+import TensorCore
+
+extension BertModel {
+    /// The parameters as a state dict under Hugging Face names (float32 copies), in the order
+    /// transformers' `state_dict()` lists them — what `model.safetensors` holds. Tied decoder copies are
+    /// left out, as `save_pretrained` leaves them out.
+    public func stateDict() -> TensorStore {
+        var store = TensorStore()
+        for spec in layout.stateDictOrder {
+            let bytes = UnsafeRawBufferPointer(start: parameters.pointer + spec.offset, count: spec.count * 4)
+            store[spec.name] = Tensor(dtype: .f32, shape: spec.shape, copying: bytes)
+        }
+        store.metadata = ["format": "pt"]
+        return store
+    }
+}

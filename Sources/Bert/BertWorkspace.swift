@@ -43,7 +43,21 @@ public final class BertWorkspace {
     public let lmLogits: UnsafeMutablePointer<Float>            // [B·T, V]
     public let scratch: UnsafeMutablePointer<Float>             // 2·T·T, attention's per-head scratch
 
-    public init(config: BertConfig, head: BertHead, batch: Int, sequence: Int, keepsEveryLayer: Bool) {
+    /// Floats a workspace of this shape needs.
+    public static func requiredCount(config: BertConfig, head: BertHead, batch: Int, sequence: Int, keepsEveryLayer: Bool) -> Int {
+        let BT = batch * sequence, H = config.hiddenSize, I = config.intermediateSize, T = sequence
+        let probs = batch * config.numAttentionHeads * T * T
+        let perLayer = BT * 3 * H + probs + BT * H * 2 + BT * H + 2 * BT + 2 * BT * I + BT * H * 2 + 2 * BT
+        let slots = keepsEveryLayer ? config.numHiddenLayers : 1
+        let headWidth = max(config.numLabels, 2)
+        var total = BT + BT * H + 2 * BT + BT * H + slots * perLayer + batch * H + BT * H + BT * headWidth + 2 * T * T
+        if head == .maskedLM { total += 3 * BT * H + 2 * BT + BT * config.vocabSize }
+        return total
+    }
+
+    /// `storage`, when given and large enough, is reused (a training run pads every batch to its own
+    /// length; one buffer sized for the longest serves them all).
+    public init(config: BertConfig, head: BertHead, batch: Int, sequence: Int, keepsEveryLayer: Bool, storage reuse: FloatBuffer? = nil) {
         self.config = config
         self.head = head
         self.batch = batch
@@ -51,13 +65,11 @@ public final class BertWorkspace {
         self.keepsEveryLayer = keepsEveryLayer
         let BT = batch * sequence, H = config.hiddenSize, I = config.intermediateSize, T = sequence
         let probs = batch * config.numAttentionHeads * T * T
-        let perLayer = BT * 3 * H + probs + BT * H * 2 + BT * H + 2 * BT + 2 * BT * I + BT * H * 2 + 2 * BT
         let slots = keepsEveryLayer ? config.numHiddenLayers : 1
         let headWidth = max(config.numLabels, 2)
         let isLM = head == .maskedLM
-        var total = BT + BT * H + 2 * BT + BT * H + slots * perLayer + batch * H + BT * H + BT * headWidth + 2 * T * T
-        if isLM { total += 3 * BT * H + 2 * BT + BT * config.vocabSize }
-        storage = FloatBuffer(count: total)
+        let total = Self.requiredCount(config: config, head: head, batch: batch, sequence: sequence, keepsEveryLayer: keepsEveryLayer)
+        storage = reuse.flatMap { $0.count >= total ? $0 : nil } ?? FloatBuffer(count: total)
         var cursor = storage.pointer
         func take(_ n: Int) -> UnsafeMutablePointer<Float> { defer { cursor += n }; return cursor }
         keyMask = take(BT)
@@ -95,4 +107,7 @@ public final class BertWorkspace {
 
     /// Bytes held (for memory reports).
     public var byteCount: Int { storage.count * 4 }
+
+    /// The underlying buffer, to hand to the next workspace.
+    public var buffer: FloatBuffer { storage }
 }

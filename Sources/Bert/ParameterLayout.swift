@@ -116,6 +116,28 @@ public struct ParameterLayout: Sendable {
 
     public func spec(named name: String) -> ParameterSpec? { indexByName[name].map { specs[$0] } }
 
+    /// The parameters in the order transformers' `state_dict()` lists them: each projection's weight then
+    /// bias, and the masked-LM `cls.predictions.bias` before the transform (hf_conventions.md §3).
+    public var stateDictOrder: [ParameterSpec] {
+        var ordered: [ParameterSpec] = []
+        for spec in specs {
+            if spec.name.hasSuffix("attention.self.query.weight") {
+                let stem = String(spec.name.dropLast("query.weight".count))
+                for part in ["query", "key", "value"] {
+                    ordered.append(self.spec(named: stem + part + ".weight")!)
+                    ordered.append(self.spec(named: stem + part + ".bias")!)
+                }
+            } else if !spec.name.contains("attention.self.") {
+                ordered.append(spec)
+            }
+        }
+        if let index = ordered.firstIndex(where: { $0.name == "cls.predictions.bias" }) {
+            let bias = ordered.remove(at: index)
+            ordered.insert(bias, at: ordered.firstIndex { $0.name.hasPrefix("cls.") } ?? ordered.endIndex)
+        }
+        return ordered
+    }
+
     /// Parameter names of the tied copies transformers keeps out of `model.safetensors`
     /// (`cls.predictions.decoder.weight` ≡ word embeddings, `cls.predictions.decoder.bias` ≡ `cls.predictions.bias`).
     public var tiedAliases: [(alias: String, target: String)] {

@@ -2,6 +2,7 @@
 // so a user can see what their machine does and Tools/bench can compare against PyTorch in one run.
 
 import Bert
+import TensorCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -17,11 +18,7 @@ public struct ForwardTiming: Sendable {
 }
 
 public enum Benchmarks {
-    public static func now() -> Double {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
-    }
+    public static func now() -> Double { MonotonicClock.seconds() }
 
     /// FLOPs of the encoder's matrix products for a [batch, sequence] input (2 per multiply-add).
     public static func encoderFlops(_ c: BertConfig, batch: Int, sequence: Int) -> Double {

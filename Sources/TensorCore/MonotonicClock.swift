@@ -1,0 +1,13 @@
+// Wall-clock seconds from a monotonic clock, for timings and throughput.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public enum MonotonicClock {
+    public static func seconds() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
+    }
+}

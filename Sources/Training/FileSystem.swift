@@ -1,0 +1,66 @@
+// The few folder operations the trainer needs, with errors that name the path.
+
+import TensorCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+func makeDirectory(_ path: String) throws {
+    if isDirectory(path) { return }
+    var prefix = path.hasPrefix("/") ? "" : "."
+    for component in path.split(separator: "/") {
+        prefix += "/" + component
+        if !isDirectory(prefix) && mkdir(prefix, 0o755) != 0 && errno != EEXIST {
+            throw FileError(path: prefix, cause: SystemError.lastError("cannot create the folder"))
+        }
+    }
+}
+
+func listDirectory(_ path: String) -> [String] {
+    guard let handle = opendir(path) else { return [] }
+    defer { closedir(handle) }
+    var names: [String] = []
+    while let entry = readdir(handle) {
+        let name = withUnsafePointer(to: entry.pointee.d_name) { $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) } }
+        if name != "." && name != ".." { names.append(name) }
+    }
+    return names.sorted()
+}
+
+/// Deletes a file or a folder tree (best effort).
+func removeTree(_ path: String) {
+    if isDirectory(path) {
+        for name in listDirectory(path) { removeTree(path + "/" + name) }
+        rmdir(path)
+    } else {
+        unlink(path)
+    }
+}
+
+/// Fills a temporary sibling folder with `body`, then renames it onto `path` (replacing an old one):
+/// a crash leaves either the old folder or the new one, never half of it.
+func writeAtomicFolder(_ path: String, _ body: (String) throws -> Void) throws {
+    let temporary = path + ".tmp-\(getpid())"
+    removeTree(temporary)
+    try makeDirectory(temporary)
+    do {
+        try body(temporary)
+        if isDirectory(path) {
+            let old = path + ".old-\(getpid())"
+            guard rename(path, old) == 0 else { throw FileError(path: path, cause: SystemError.lastError("cannot replace")) }
+            removeTree(old)
+        }
+        guard rename(temporary, path) == 0 else { throw FileError(path: path, cause: SystemError.lastError("cannot rename into place")) }
+    } catch {
+        removeTree(temporary)
+        throw error
+    }
+}
+
+func appendLine(_ line: String, to path: String) {
+    let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+    guard fd >= 0 else { return }
+    defer { close(fd) }
+    let bytes = Array((line + "\n").utf8)
+    _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+}

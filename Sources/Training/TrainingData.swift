@@ -1,0 +1,81 @@
+// Token-id examples ready for training, and how they become padded micro-batches with labels.
+
+import Bert
+
+/// What one example should produce.
+public enum TrainingTarget: Sendable, Equatable {
+    /// Single-label classification.
+    case classIndex(Int)
+    /// Regression (one value per label) or multi-label (0/1 per label).
+    case values([Float])
+    /// Token classification or masked LM: one target per token id, -100 where nothing is predicted.
+    case tokens([Int])
+    /// Question answering: start and end token.
+    case span(start: Int, end: Int)
+}
+
+public struct EncodedExample: Sendable, Equatable {
+    public var ids: [Int32]
+    public var typeIds: [Int32]
+    public var target: TrainingTarget
+    /// Where it came from (file line), for messages.
+    public var line: Int
+
+    public init(ids: [Int32], typeIds: [Int32], target: TrainingTarget, line: Int = 0) {
+        self.ids = ids; self.typeIds = typeIds; self.target = target; self.line = line
+    }
+}
+
+public enum MicroBatch {
+    /// Pads `examples` to the longest (dynamic padding) and builds the labels for `head`.
+    public static func make(_ examples: [EncodedExample], head: BertHead, problemType: ProblemType?, padId: Int) throws -> (TokenBatch, Labels) {
+        let T = examples.map(\.ids.count).max() ?? 0
+        let ids = examples.map { $0.ids.map(Int.init) + [Int](repeating: padId, count: T - $0.ids.count) }
+        let types = examples.map { $0.typeIds.map(Int.init) + [Int](repeating: 0, count: T - $0.typeIds.count) }
+        let mask = examples.map { [Int](repeating: 1, count: $0.ids.count) + [Int](repeating: 0, count: T - $0.ids.count) }
+        let batch = try TokenBatch(inputIds: ids, attentionMask: mask, tokenTypeIds: types)
+        let labels: Labels
+        switch head {
+        case .sequenceClassification:
+            if problemType == .regression || problemType == .multiLabelClassification {
+                let values = examples.flatMap { if case .values(let v) = $0.target { return v } else { return [] } }
+                labels = problemType == .regression ? .regression(values) : .multiLabel(values)
+            } else {
+                labels = .classes(examples.map { if case .classIndex(let c) = $0.target { return c } else { return Labels.ignoreIndex } })
+            }
+        case .tokenClassification, .maskedLM:
+            let tokens = examples.flatMap { example -> [Int] in
+                guard case .tokens(let t) = example.target else { return [Int](repeating: Labels.ignoreIndex, count: T) }
+                return t + [Int](repeating: Labels.ignoreIndex, count: T - t.count)
+            }
+            labels = head == .maskedLM ? .maskedTokens(tokens) : .tokenClasses(tokens)
+        case .questionAnswering:
+            let spans = examples.map { if case .span(let s, let e) = $0.target { return (s, e) } else { return (T, T) } }
+            labels = .spans(start: spans.map(\.0), end: spans.map(\.1))
+        case .base:
+            throw LossError.wrongHead("a BertModel has no head to train: choose a task")
+        }
+        return (batch, labels)
+    }
+}
+
+/// Reproducible permutations from a seed (Fisher–Yates over SplitMix64).
+public enum Shuffle {
+    public static func permutation(_ count: Int, seed: UInt64) -> [Int] {
+        var generator = NormalGenerator(seed: seed)
+        var order = Array(0..<count)
+        if count > 1 {
+            for i in stride(from: count - 1, to: 0, by: -1) {
+                let j = Int(generator.nextUInt64() % UInt64(i + 1))
+                order.swapAt(i, j)
+            }
+        }
+        return order
+    }
+
+    /// `n` distinct indices of 0..<count chosen at random from `seed` (in their original order).
+    public static func sample(_ count: Int, _ n: Int, seed: UInt64) -> [Int] {
+        guard n < count else { return Array(0..<count) }
+        return Array(permutation(count, seed: seed).prefix(n)).sorted()
+    }
+}
