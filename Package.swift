@@ -20,6 +20,9 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
 
+        // Hot elementwise kernels, built for baseline x86-64 and x86-64-v3 (function multi-versioning).
+        .target(name: "CKernels", path: "Sources/CKernels"),
+
         // Format-neutral tensors, dtypes, JSON and atomic files.
         .target(name: "TensorCore", dependencies: ["CZlib"], path: "Sources/TensorCore"),
 
@@ -32,7 +35,7 @@ let package = Package(
                 path: "Sources/Checkpoints"),
 
         // The BERT: parameters, forward and backward over OpenBLAS.
-        .target(name: "Bert", dependencies: ["TensorCore", "CBLAS"], path: "Sources/Bert"),
+        .target(name: "Bert", dependencies: ["TensorCore", "CBLAS", "CKernels"], path: "Sources/Bert"),
 
         // Fine-tuning: AdamW, schedule, clipping, the training loop.
         .target(name: "Training", dependencies: ["TensorCore", "Safetensors", "Bert"], path: "Sources/Training"),

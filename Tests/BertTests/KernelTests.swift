@@ -184,3 +184,67 @@ func weightedSum(_ values: [Float], _ weights: [Float]) -> Double { zip(values, 
         #expect(other != values)
     }
 }
+
+/// The multi-versioned C kernels (both builds) against double-precision references.
+@Suite(.serialized) struct VectorKernelTests {
+    func withBothBuilds(_ body: (String) -> Void) {
+        let saved = VectorKernels.portable
+        for portable in [false, true] {
+            VectorKernels.portable = portable
+            body(portable ? "portable" : "multi-versioned")
+        }
+        VectorKernels.portable = saved
+    }
+
+    @Test func geluMatchesLibmErf() {
+        var random = Random(9)
+        let x = random.values(5000, scale: 3) + [0, -0, 1e-8, -10, 10, 40, -40, 100]
+        withBothBuilds { build in
+            var y = [Float](repeating: 0, count: x.count), dy = y
+            Activations.forward(.gelu, out: &y, input: x, count: x.count)
+            Activations.backward(.gelu, dInput: &dy, dOut: [Float](repeating: 1, count: x.count), input: x, count: x.count)
+            assertClose(y, x.map(Activations.referenceGELU), rtol: 1e-5, atol: 5e-7, "gelu (\(build))")
+            assertClose(dy, x.map(Activations.referenceGELUDerivative), rtol: 1e-5, atol: 5e-7, "gelu' (\(build))")
+        }
+    }
+
+    @Test func softmaxMatchesDoublePrecision() {
+        var random = Random(10)
+        let shape = AttentionShape(batch: 2, sequence: 37, heads: 3, headDim: 4)
+        let scores = random.values(2 * 3 * 37 * 37, scale: 5)
+        var mask = [Float](repeating: 1, count: 2 * 37)
+        for j in 30..<37 { mask[j] = 0 }
+        withBothBuilds { build in
+            var probs = scores
+            Attention.softmaxRows(&probs, shape: shape, keyMask: mask)
+            var expected = [Float](repeating: 0, count: scores.count)
+            for row in 0..<(2 * 3 * 37) {
+                let b = row / (3 * 37)
+                let s = (0..<37).map { Double(scores[row * 37 + $0]) }
+                let top = (0..<37).filter { mask[b * 37 + $0] != 0 }.map { s[$0] }.max()!
+                let e = (0..<37).map { mask[b * 37 + $0] != 0 ? exp(s[$0] - top) : 0 }
+                let total = e.reduce(0, +)
+                for j in 0..<37 { expected[row * 37 + j] = Float(e[j] / total) }
+            }
+            assertClose(probs, expected, rtol: 1e-5, atol: 1e-7, "softmax (\(build))")
+        }
+    }
+
+    @Test func layerNormMatchesDoublePrecision() {
+        var random = Random(11)
+        let rows = 5, dim = 45
+        let x = random.values(rows * dim, scale: 4), w = random.values(dim), b = random.values(dim)
+        withBothBuilds { build in
+            var y = [Float](repeating: 0, count: rows * dim)
+            LayerNorm.forward(out: &y, mean: nil, rstd: nil, input: x, weight: w, bias: b, rows: rows, dim: dim, eps: 1e-12)
+            var expected = [Float](repeating: 0, count: rows * dim)
+            for r in 0..<rows {
+                let row = (0..<dim).map { Double(x[r * dim + $0]) }
+                let mean = row.reduce(0, +) / Double(dim)
+                let variance = row.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(dim)
+                for i in 0..<dim { expected[r * dim + i] = Float((row[i] - mean) / (variance + 1e-12).squareRoot() * Double(w[i]) + Double(b[i])) }
+            }
+            assertClose(y, expected, rtol: 1e-5, atol: 1e-5, "layer norm (\(build))")
+        }
+    }
+}

@@ -18,7 +18,7 @@ public enum Activations {
         Parallel.forEachRange(count, grain: 4096) { range in
             switch activation {
             case .gelu:
-                for i in range { let x = input[i]; out[i] = 0.5 * x * (1 + erff(x * inverseSqrt2)) }
+                VectorKernels.geluForward(out + range.lowerBound, input + range.lowerBound, range.count)
             case .geluTanh:
                 for i in range {
                     let x = input[i]
@@ -36,12 +36,7 @@ public enum Activations {
         Parallel.forEachRange(count, grain: 4096) { range in
             switch activation {
             case .gelu:
-                for i in range {
-                    let x = input[i]
-                    let cdf = 0.5 * (1 + erff(x * inverseSqrt2))
-                    let pdf = expf(-0.5 * x * x) * inverseSqrt2Pi
-                    dInput[i] = dOut[i] * (cdf + x * pdf)
-                }
+                VectorKernels.geluBackward(dInput + range.lowerBound, dOut + range.lowerBound, input + range.lowerBound, range.count)
             case .geluTanh:
                 for i in range {
                     let x = input[i]
@@ -54,6 +49,14 @@ public enum Activations {
                 for i in range { dInput[i] = input[i] > 0 ? dOut[i] : 0 }
             }
         }
+    }
+
+    /// The exact GELU with libm's erf: the reference the vector kernel is tested against.
+    public static func referenceGELU(_ x: Float) -> Float { 0.5 * x * (1 + erff(x * inverseSqrt2)) }
+
+    /// gelu'(x) with libm's erf and exp.
+    public static func referenceGELUDerivative(_ x: Float) -> Float {
+        0.5 * (1 + erff(x * inverseSqrt2)) + x * expf(-0.5 * x * x) * inverseSqrt2Pi
     }
 
     /// out = tanh(input).

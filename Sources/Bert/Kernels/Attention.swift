@@ -50,28 +50,16 @@ public enum Attention {
     }
 
     /// In-place masked softmax over every row of attnProbs [B, heads, T, T].
-    static func softmaxRows(_ attnProbs: UnsafeMutablePointer<Float>, shape: AttentionShape, keyMask: UnsafePointer<Float>?) {
-        let T = shape.sequence
-        Parallel.forEachRange(shape.batch * shape.heads * T, grain: 64) { range in
-            for row in range {
-                let b = row / (shape.heads * T)
-                let scores = attnProbs + row * T
-                let mask = keyMask.map { $0 + b * T }
-                var maximum = -Float.infinity
-                for j in 0..<T where mask == nil || mask![j] != 0 { maximum = max(maximum, scores[j]) }
-                if maximum == -Float.infinity {
-                    for j in 0..<T { scores[j] = 1 / Float(T) }   // every key masked
-                    continue
-                }
-                var sum: Float = 0
-                for j in 0..<T {
-                    if let mask, mask[j] == 0 { scores[j] = 0; continue }
-                    let e = expf(scores[j] - maximum)
-                    scores[j] = e
-                    sum += e
-                }
-                let inverse = 1 / sum
-                for j in 0..<T { scores[j] *= inverse }
+    public static func softmaxRows(_ attnProbs: UnsafeMutablePointer<Float>, shape: AttentionShape, keyMask: UnsafePointer<Float>?) {
+        let T = shape.sequence, rowsPerBatch = shape.heads * T
+        Parallel.forEachRange(shape.batch * rowsPerBatch, grain: 64) { range in
+            // Split each range at batch boundaries: the key mask is per batch row.
+            var row = range.lowerBound
+            while row < range.upperBound {
+                let b = row / rowsPerBatch
+                let end = min(range.upperBound, (b + 1) * rowsPerBatch)
+                VectorKernels.softmaxRows(attnProbs + row * T, rows: end - row, length: T, mask: keyMask.map { $0 + b * T })
+                row = end
             }
         }
     }

@@ -13,18 +13,9 @@ public enum LayerNorm {
                                weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
                                rows: Int, dim: Int, eps: Float) {
         Parallel.forEachRange(rows, grain: 16) { range in
-            for r in range {
-                let x = input + r * dim, y = out + r * dim
-                var sum: Float = 0
-                for i in 0..<dim { sum += x[i] }
-                let lnMean = sum / Float(dim)
-                var squares: Float = 0
-                for i in 0..<dim { let d = x[i] - lnMean; squares += d * d }
-                let lnRstd = 1 / (squares / Float(dim) + eps).squareRoot()
-                for i in 0..<dim { y[i] = (x[i] - lnMean) * lnRstd * weight[i] + bias[i] }
-                mean?[r] = lnMean
-                rstd?[r] = lnRstd
-            }
+            let first = range.lowerBound
+            VectorKernels.layerNormForward(out + first * dim, mean.map { $0 + first }, rstd.map { $0 + first }, input + first * dim,
+                                           weight, bias, rows: range.count, dim: dim, eps: eps)
         }
     }
 

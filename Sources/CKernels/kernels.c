@@ -1,0 +1,146 @@
+// See include/ckernels.h. Each public kernel is a `target_clones` function (baseline + x86-64-v3) whose
+// body is a static inline function, compiled once per target; `_portable` calls the same body built for
+// the baseline only.
+
+#include "ckernels.h"
+#include <math.h>
+
+#if defined(__x86_64__) && defined(__clang__)
+#define BK_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define BK_CLONES
+#endif
+
+// exp(x) for float: range reduction by ln 2 and a degree-6 polynomial (Cephes expf), about 1 ulp;
+// branch-free so the loops around it vectorise.
+static inline __attribute__((always_inline)) float bk_expf(float x) {
+    x = fminf(fmaxf(x, -87.33654f), 88.72283f);
+    float n = floorf(x * 1.44269504088896341f + 0.5f);
+    float r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * (r * r) + r + 1.0f;
+    union { int i; float f; } scale;
+    scale.i = ((int)n + 127) << 23;
+    return p * scale.f;
+}
+
+// erf(x), Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7): the formula of torch's Vectorized<float>::erf.
+static inline __attribute__((always_inline)) float bk_erff(float x) {
+    float a = fabsf(x);
+    float t = 1.0f / (0.3275911f * a + 1.0f);
+    float r = ((((1.061405429f * t - 1.453152027f) * t + 1.421413741f) * t - 0.284496736f) * t + 0.254829592f);
+    float e = 1.0f - r * t * bk_expf(-x * x);
+    return copysignf(e, x);
+}
+
+static inline __attribute__((always_inline)) void gelu_forward_body(float *restrict out, const float *restrict x, long n) {
+    for (long i = 0; i < n; i++) {
+        float v = x[i];
+        out[i] = 0.5f * v * (1.0f + bk_erff(v * 0.70710678118654752440f));
+    }
+}
+
+static inline __attribute__((always_inline)) void gelu_backward_body(float *dx, const float *dy, const float *restrict x, long n) {
+    for (long i = 0; i < n; i++) {
+        float v = x[i];
+        float cdf = 0.5f * (1.0f + bk_erff(v * 0.70710678118654752440f));
+        float pdf = 0.39894228040143267794f * bk_expf(-0.5f * v * v);
+        dx[i] = dy[i] * (cdf + v * pdf);
+    }
+}
+
+// Reductions: their additions may be reassociated (summed in several vector lanes), the only place where
+// float operation order is relaxed; `#pragma clang fp` applies to these bodies alone.
+// The maximum over unmasked keys, in eight lanes (the loop vectoriser does not take float max reductions).
+static inline __attribute__((always_inline)) float row_max(const float *restrict s, const float *restrict mask, long n) {
+    float lanes[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+    long j = 0;
+    for (; j + 8 <= n; j += 8) {
+        for (int k = 0; k < 8; k++) {
+            float v = (mask == 0 || mask[j + k] != 0.0f) ? s[j + k] : -INFINITY;
+            lanes[k] = v > lanes[k] ? v : lanes[k];
+        }
+    }
+    float maximum = -INFINITY;
+    for (int k = 0; k < 8; k++) maximum = lanes[k] > maximum ? lanes[k] : maximum;
+    for (; j < n; j++) {
+        float v = (mask == 0 || mask[j] != 0.0f) ? s[j] : -INFINITY;
+        maximum = v > maximum ? v : maximum;
+    }
+    return maximum;
+}
+
+static inline __attribute__((always_inline)) float exp_shifted_sum(float *restrict s, const float *restrict mask, long n, float shift) {
+#pragma clang fp reassociate(on)
+    float sum = 0.0f;
+    // Masked keys: exp is computed anyway (branch-free, so the loop vectorises) and multiplied by 0;
+    // bk_expf clamps its argument, so the product is never inf · 0.
+    if (mask) { for (long j = 0; j < n; j++) { float e = bk_expf(s[j] - shift) * (mask[j] != 0.0f ? 1.0f : 0.0f); s[j] = e; sum += e; } }
+    else { for (long j = 0; j < n; j++) { float e = bk_expf(s[j] - shift); s[j] = e; sum += e; } }
+    return sum;
+}
+
+static inline __attribute__((always_inline)) float row_sum(const float *restrict x, long n) {
+#pragma clang fp reassociate(on)
+    float sum = 0.0f;
+    for (long i = 0; i < n; i++) sum += x[i];
+    return sum;
+}
+
+static inline __attribute__((always_inline)) float row_squared_deviation(const float *restrict x, long n, float m) {
+#pragma clang fp reassociate(on)
+    float sum = 0.0f;
+    for (long i = 0; i < n; i++) { float d = x[i] - m; sum += d * d; }
+    return sum;
+}
+
+static inline __attribute__((always_inline)) void softmax_rows_body(float *scores, long rows, long n, const float *restrict mask) {
+    for (long row = 0; row < rows; row++) {
+        float *restrict s = scores + row * n;
+        float maximum = row_max(s, mask, n);
+        if (maximum == -INFINITY) {   // every key masked
+            for (long j = 0; j < n; j++) s[j] = 1.0f / (float)n;
+            continue;
+        }
+        float inverse = 1.0f / exp_shifted_sum(s, mask, n, maximum);
+        for (long j = 0; j < n; j++) s[j] *= inverse;
+    }
+}
+
+static inline __attribute__((always_inline)) void layernorm_forward_body(float *restrict out, float *mean, float *rstd, const float *restrict x,
+                                          const float *restrict weight, const float *restrict bias,
+                                          long rows, long dim, float eps) {
+    for (long row = 0; row < rows; row++) {
+        const float *restrict xr = x + row * dim;
+        float *restrict yr = out + row * dim;
+        float m = row_sum(xr, dim) / (float)dim;
+        float r = 1.0f / sqrtf(row_squared_deviation(xr, dim, m) / (float)dim + eps);
+        for (long i = 0; i < dim; i++) yr[i] = (xr[i] - m) * r * weight[i] + bias[i];
+        if (mean) mean[row] = m;
+        if (rstd) rstd[row] = r;
+    }
+}
+
+BK_CLONES void bk_gelu_forward(float *out, const float *x, long n) { gelu_forward_body(out, x, n); }
+void bk_gelu_forward_portable(float *out, const float *x, long n) { gelu_forward_body(out, x, n); }
+
+BK_CLONES void bk_gelu_backward(float *dx, const float *dy, const float *x, long n) { gelu_backward_body(dx, dy, x, n); }
+void bk_gelu_backward_portable(float *dx, const float *dy, const float *x, long n) { gelu_backward_body(dx, dy, x, n); }
+
+BK_CLONES void bk_softmax_rows(float *scores, long rows, long n, const float *mask) { softmax_rows_body(scores, rows, n, mask); }
+void bk_softmax_rows_portable(float *scores, long rows, long n, const float *mask) { softmax_rows_body(scores, rows, n, mask); }
+
+BK_CLONES void bk_layernorm_forward(float *out, float *mean, float *rstd, const float *x, const float *weight,
+                                    const float *bias, long rows, long dim, float eps) {
+    layernorm_forward_body(out, mean, rstd, x, weight, bias, rows, dim, eps);
+}
+void bk_layernorm_forward_portable(float *out, float *mean, float *rstd, const float *x, const float *weight,
+                                   const float *bias, long rows, long dim, float eps) {
+    layernorm_forward_body(out, mean, rstd, x, weight, bias, rows, dim, eps);
+}
