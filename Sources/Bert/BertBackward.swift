@@ -38,6 +38,22 @@ public final class BertBackwardWorkspace {
     public var buffer: FloatBuffer { storage }
 }
 
+/// Where each parameter's gradient goes: a pointer per parameter offset, absent for frozen parameters.
+public struct GradientTargets {
+    private var pointers: [Int: UnsafeMutablePointer<Float>] = [:]
+
+    public init() {}
+
+    /// Every parameter except `excluding`, at its own offset in `buffer` (the parameters' layout).
+    public init(layout: ParameterLayout, buffer: FloatBuffer, excluding: Set<String> = []) {
+        for spec in layout.specs where !excluding.contains(spec.name) { pointers[spec.offset] = buffer.pointer + spec.offset }
+    }
+
+    public mutating func set(_ offset: Int, _ pointer: UnsafeMutablePointer<Float>) { pointers[offset] = pointer }
+
+    public subscript(offset: Int) -> UnsafeMutablePointer<Float>? { pointers[offset] }
+}
+
 extension BertModel {
     /// The head's loss for `labels` (summed over items, divided by `normaliser`) and ∂loss/∂logits into
     /// `bw.dLogits`. Call after `forward` with the same workspace.
@@ -81,18 +97,35 @@ extension BertModel {
         }
     }
 
-    /// Accumulates ∂loss/∂parameters into `gradients` (same layout as `parameters`), from `bw.dLogits`.
-    /// `dropout` must be the plan the forward used. `frozen` parameters get no gradient.
+    /// Accumulates ∂loss/∂parameters from `bw.dLogits` into `gradients` (a buffer with the parameters'
+    /// layout). `dropout` must be the plan the forward used. `frozen` parameters get no gradient.
     public func backward(_ batch: TokenBatch, workspace ws: BertWorkspace, backward bw: BertBackwardWorkspace,
                          gradients grads: FloatBuffer, dropout: DropoutPlan? = nil, frozen: Set<String> = []) {
+        let targets = GradientTargets(layout: layout, buffer: grads, excluding: frozen)
+        backward(batch, workspace: ws, backward: bw, gradients: targets, dropout: dropout)
+    }
+
+    /// The backward pass proper: gradients go wherever `gradients` points each parameter (nowhere for
+    /// frozen ones, whose weight-gradient products are then skipped); `adapters` get theirs too.
+    public func backward(_ batch: TokenBatch, workspace ws: BertWorkspace, backward bw: BertBackwardWorkspace,
+                         gradients: GradientTargets, dropout: DropoutPlan? = nil,
+                         adapters: (adapters: LoRAAdapters, gradients: FloatBuffer)? = nil) {
         precondition(ws.keepsEveryLayer, "the backward needs a workspace that keeps every layer's activations")
         let c = config, L = layout
         let B = batch.batchSize, T = batch.sequenceLength, BT = B * T
         let H = c.hiddenSize, I = c.intermediateSize
         let shape = AttentionShape(batch: B, sequence: T, heads: c.numAttentionHeads, headDim: c.headDimension)
-        func g(_ offset: Int) -> UnsafeMutablePointer<Float>? {
-            frozen.isEmpty || !frozen.contains(layout.specs.first { $0.offset == offset }?.name ?? "") ? grads.pointer + offset : nil
+        func g(_ offset: Int) -> UnsafeMutablePointer<Float>? { gradients[offset] }
+        func lora(_ kind: LoRAModuleKind, _ l: Int, dOut: UnsafePointer<Float>, _ outStride: Int, input: UnsafePointer<Float>,
+                  inStride: Int? = nil, dInput: UnsafeMutablePointer<Float>?, dInputStride: Int? = nil, rows: Int = BT) {
+            guard let (adapters, adapterGradients) = adapters else { return }
+            adapters.backward(kind, layer: l, dOut: dOut, outStride: outStride, input: input, inStride: inStride, dInput: dInput,
+                              dInputStride: dInputStride, rows: rows, gradients: adapterGradients,
+                              dropout: dropout?.lora(kind, layer: l, probability: adapters.config.dropout))
         }
+        // Nothing below the encoder is trained (LoRA): the first layer need not pass gradients down.
+        let embeddingsTrain = [L.wordEmbeddings, L.positionEmbeddings, L.tokenTypeEmbeddings, L.embeddingNormWeight,
+                               L.embeddingNormBias].contains { g($0) != nil }
         var dOut = bw.g0, gA = bw.g1, gB = bw.g2
         dOut.update(repeating: 0, count: BT * H)
         let sequence = ws.lastHiddenState
@@ -111,6 +144,7 @@ extension BertModel {
             Activations.tanhBackward(dInput: gA, dOut: bw.dPooled, out: ws.pooled, count: B * H)
             Linear.backward(dInput: dOut, dInputStride: T * H, dWeight: g(L.poolerWeight!), dBias: g(L.poolerBias!), dOut: gA,
                             input: sequence, inputStride: T * H, weight: p(L.poolerWeight!), rows: B, inFeatures: H, outFeatures: H)
+            lora(.pooler, 0, dOut: gA, H, input: sequence, inStride: T * H, dInput: dOut, dInputStride: T * H, rows: B)
         case .tokenClassification:
             Linear.backward(dInput: dOut, dWeight: g(L.classifierWeight!), dBias: g(L.classifierBias!), dOut: bw.dLogits,
                             input: ws.headInput, weight: p(L.classifierWeight!), rows: BT, inFeatures: H, outFeatures: c.numLabels)
@@ -144,10 +178,12 @@ extension BertModel {
             bw.dFFN.update(repeating: 0, count: BT * I)
             Linear.backward(dInput: bw.dFFN, dWeight: g(w.outputWeight), dBias: g(w.outputBias), dOut: gA, input: a.ffnAct,
                             weight: p(w.outputWeight), rows: BT, inFeatures: I, outFeatures: H)
+            lora(.output, l, dOut: gA, H, input: a.ffnAct, dInput: bw.dFFN)
             // ffnAct = act(ffnPre); ffnPre = dense(attnNormOut)
             Activations.backward(c.hiddenAct, dInput: bw.dFFN, dOut: bw.dFFN, input: a.ffnPre, count: BT * I)
             Linear.backward(dInput: gB, dWeight: g(w.intermediateWeight), dBias: g(w.intermediateBias), dOut: bw.dFFN,
                             input: a.attnNormOut, weight: p(w.intermediateWeight), rows: BT, inFeatures: H, outFeatures: I)
+            lora(.intermediate, l, dOut: bw.dFFN, I, input: a.attnNormOut, dInput: gB)
             // attnNormOut = LayerNorm(attnResidual)
             dOut.update(repeating: 0, count: BT * H)
             LayerNorm.backward(dInput: dOut, dWeight: g(w.attentionNormWeight), dBias: g(w.attentionNormBias), dOut: gB,
@@ -159,14 +195,20 @@ extension BertModel {
             gB.update(repeating: 0, count: BT * H)
             Linear.backward(dInput: gB, dWeight: g(w.attentionOutputWeight), dBias: g(w.attentionOutputBias), dOut: dOut,
                             input: a.attnCtx, weight: p(w.attentionOutputWeight), rows: BT, inFeatures: H, outFeatures: H)
+            lora(.attentionOutput, l, dOut: dOut, H, input: a.attnCtx, dInput: gB)
             // attnCtx = attention(qkv); qkv = dense(input)
             bw.dQKV.update(repeating: 0, count: BT * 3 * H)
             Attention.backward(dQKV: bw.dQKV, dCtx: gB, attnProbs: a.attnProbs, qkv: a.qkv, shape: shape,
                                dropout: dropout?.attentionProbs[l], scratch: bw.scratch)
-            Linear.backward(dInput: gA, dWeight: g(w.qkvWeight), dBias: g(w.qkvBias), dOut: bw.dQKV, input: input,
+            let dInput: UnsafeMutablePointer<Float>? = l > 0 || embeddingsTrain ? gA : nil
+            Linear.backward(dInput: dInput, dWeight: g(w.qkvWeight), dBias: g(w.qkvBias), dOut: bw.dQKV, input: input,
                             weight: p(w.qkvWeight), rows: BT, inFeatures: H, outFeatures: 3 * H)
+            lora(.query, l, dOut: bw.dQKV, 3 * H, input: input, dInput: dInput)
+            lora(.key, l, dOut: bw.dQKV + H, 3 * H, input: input, dInput: dInput)
+            lora(.value, l, dOut: bw.dQKV + 2 * H, 3 * H, input: input, dInput: dInput)
             swap(&dOut, &gA)
         }
+        guard embeddingsTrain else { return }
 
         // Embeddings: embeddingOut = dropout(LayerNorm(embeddingSum)).
         dropout?.embeddings?.apply(dOut, count: BT * H)

@@ -6,8 +6,9 @@
 extension BertModel {
     /// Runs the model on `batch`, leaving every activation in `ws` (sized for this batch). `dropout`
     /// nil = inference. Returns nothing: read outputs from the workspace (`BertOutputs` helps).
+    /// `adapters`: LoRA adapters added to their linear layers.
     public func forward(_ batch: TokenBatch, workspace ws: BertWorkspace, dropout: DropoutPlan? = nil,
-                        computeLMLogits: Bool = true) {
+                        adapters: LoRAAdapters? = nil, computeLMLogits: Bool = true) {
         precondition(ws.batch == batch.batchSize && ws.sequence == batch.sequenceLength && ws.head == head,
                      "workspace shape does not match the batch")
         let c = config, L = layout
@@ -16,6 +17,12 @@ extension BertModel {
         let shape = AttentionShape(batch: B, sequence: T, heads: c.numAttentionHeads, headDim: c.headDimension)
         let keyMask: UnsafePointer<Float>? = batch.hasPadding ? UnsafePointer(ws.keyMask) : nil
         batch.attentionMask.withUnsafeBufferPointer { ws.keyMask.update(from: $0.baseAddress!, count: BT) }
+        adapters?.prepare(rows: BT, training: ws.keepsEveryLayer)
+        func lora(_ kind: LoRAModuleKind, _ l: Int, _ input: UnsafePointer<Float>, inStride: Int? = nil,
+                  _ output: UnsafeMutablePointer<Float>, _ outStride: Int, rows: Int = BT) {
+            adapters?.forward(kind, layer: l, input: input, inStride: inStride, output: output, outStride: outStride, rows: rows,
+                              dropout: dropout?.lora(kind, layer: l, probability: adapters?.config.dropout ?? 0))
+        }
 
         // Embeddings.
         batch.inputIds.withUnsafeBufferPointer { ids in
@@ -34,19 +41,25 @@ extension BertModel {
             let w = L.layers[l], a = ws.layer(l), input = ws.layerInput(l)
             Linear.forward(out: a.qkv, input: input, weight: p(w.qkvWeight), bias: p(w.qkvBias),
                            rows: BT, inFeatures: H, outFeatures: 3 * H)
+            lora(.query, l, input, a.qkv, 3 * H)
+            lora(.key, l, input, a.qkv + H, 3 * H)
+            lora(.value, l, input, a.qkv + 2 * H, 3 * H)
             Attention.forward(ctx: a.attnCtx, attnProbs: a.attnProbs, qkv: a.qkv, keyMask: keyMask, shape: shape,
                               dropout: dropout?.attentionProbs[l], scratch: ws.scratch)
             Linear.forward(out: a.attnResidual, input: a.attnCtx, weight: p(w.attentionOutputWeight),
                            bias: p(w.attentionOutputBias), rows: BT, inFeatures: H, outFeatures: H)
+            lora(.attentionOutput, l, a.attnCtx, a.attnResidual, H)
             dropout?.attentionOutput[l]?.apply(a.attnResidual, count: BT * H)
             add(a.attnResidual, input, count: BT * H)
             LayerNorm.forward(out: a.attnNormOut, mean: a.attnNormMean, rstd: a.attnNormRstd, input: a.attnResidual,
                               weight: p(w.attentionNormWeight), bias: p(w.attentionNormBias), rows: BT, dim: H, eps: eps)
             Linear.forward(out: a.ffnPre, input: a.attnNormOut, weight: p(w.intermediateWeight),
                            bias: p(w.intermediateBias), rows: BT, inFeatures: H, outFeatures: I)
+            lora(.intermediate, l, a.attnNormOut, a.ffnPre, I)
             Activations.forward(c.hiddenAct, out: a.ffnAct, input: a.ffnPre, count: BT * I)
             Linear.forward(out: a.ffnResidual, input: a.ffnAct, weight: p(w.outputWeight), bias: p(w.outputBias),
                            rows: BT, inFeatures: I, outFeatures: H)
+            lora(.output, l, a.ffnAct, a.ffnResidual, H)
             dropout?.ffnOutput[l]?.apply(a.ffnResidual, count: BT * H)
             add(a.ffnResidual, a.attnNormOut, count: BT * H)
             LayerNorm.forward(out: a.out, mean: a.outMean, rstd: a.outRstd, input: a.ffnResidual,
@@ -58,6 +71,7 @@ extension BertModel {
         if let poolerWeight = L.poolerWeight, let poolerBias = L.poolerBias {
             Linear.forward(out: ws.pooled, input: sequence, inputStride: T * H, weight: p(poolerWeight), bias: p(poolerBias),
                            rows: B, inFeatures: H, outFeatures: H)
+            lora(.pooler, 0, sequence, inStride: T * H, ws.pooled, H, rows: B)
             Activations.tanhForward(out: ws.pooled, input: ws.pooled, count: B * H)
         }
 

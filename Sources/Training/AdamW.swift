@@ -19,19 +19,19 @@ public struct AdamWSettings: Sendable {
 
 public final class AdamW {
     public let settings: AdamWSettings
-    /// First and second moments, same layout as the parameters (only the trainable ranges are used).
+    public let tensors: [TrainableTensor]
+    /// First and second moments, one slot per trainable element (tensors back to back).
     public let m: FloatBuffer
     public let v: FloatBuffer
     /// Updates applied so far (t in the bias corrections).
     public private(set) var step = 0
-    /// (offset, count, decays) of every trainable parameter, in layout order.
-    public let ranges: [(offset: Int, count: Int, decays: Bool)]
 
-    public init(settings: AdamWSettings, parameterCount: Int, ranges: [(offset: Int, count: Int, decays: Bool)]) {
+    public init(settings: AdamWSettings, tensors: [TrainableTensor]) {
         self.settings = settings
-        self.ranges = ranges
-        m = FloatBuffer(count: parameterCount)
-        v = FloatBuffer(count: parameterCount)
+        self.tensors = tensors
+        let count = tensors.reduce(0) { $0 + $1.count }
+        m = FloatBuffer(count: count)
+        v = FloatBuffer(count: count)
     }
 
     /// Restores the state of a checkpoint.
@@ -42,23 +42,24 @@ public final class AdamW {
     }
 
     /// One update with learning rate `lr`.
-    public func update(parameters: FloatBuffer, gradients: FloatBuffer, lr: Float) {
+    public func update(lr: Float) {
         step += 1
         let s = settings
         let bias1 = 1 - pow(s.beta1, Float(step)), bias2 = 1 - pow(s.beta2, Float(step))
         let stepSize = lr / bias1, bias2Root = bias2.squareRoot()
-        let p = parameters.pointer, g = gradients.pointer, m = m.pointer, v = v.pointer
-        for range in ranges {
-            let decay = 1 - lr * (range.decays ? s.weightDecay : 0)
-            Parallel.forEachRange(range.count, grain: 1 << 14) { chunk in
+        var momentOffset = 0
+        for tensor in tensors {
+            let decay = 1 - lr * (tensor.decays ? s.weightDecay : 0)
+            let p = tensor.values, g = tensor.gradient, m = m.pointer + momentOffset, v = v.pointer + momentOffset
+            Parallel.forEachRange(tensor.count, grain: 1 << 14) { chunk in
                 for i in chunk {
-                    let j = range.offset + i
-                    p[j] *= decay
-                    m[j] = s.beta1 * m[j] + (1 - s.beta1) * g[j]
-                    v[j] = s.beta2 * v[j] + (1 - s.beta2) * g[j] * g[j]
-                    p[j] -= stepSize * m[j] / (v[j].squareRoot() / bias2Root + s.epsilon)
+                    p[i] *= decay
+                    m[i] = s.beta1 * m[i] + (1 - s.beta1) * g[i]
+                    v[i] = s.beta2 * v[i] + (1 - s.beta2) * g[i] * g[i]
+                    p[i] -= stepSize * m[i] / (v[i].squareRoot() / bias2Root + s.epsilon)
                 }
             }
+            momentOffset += tensor.count
         }
     }
 }
@@ -90,13 +91,12 @@ public struct LinearSchedule: Sendable, Codable {
 }
 
 public enum GradientClipping {
-    /// The global L2 norm of the gradients over `ranges`.
-    public static func norm(_ gradients: FloatBuffer, ranges: [(offset: Int, count: Int, decays: Bool)]) -> Float {
+    /// The global L2 norm of the tensors' gradients.
+    public static func norm(_ tensors: [TrainableTensor]) -> Float {
         var total = 0.0
-        for range in ranges {
+        for tensor in tensors {
             var sum = 0.0
-            let g = gradients.pointer + range.offset
-            for i in 0..<range.count { sum += Double(g[i]) * Double(g[i]) }
+            for i in 0..<tensor.count { sum += Double(tensor.gradient[i]) * Double(tensor.gradient[i]) }
             total += sum
         }
         return Float(total.squareRoot())
@@ -104,14 +104,11 @@ public enum GradientClipping {
 
     /// torch's `clip_grad_norm_`: scale by min(1, maxNorm / (norm + 1e-6)). Returns the norm before clipping.
     @discardableResult
-    public static func clip(_ gradients: FloatBuffer, ranges: [(offset: Int, count: Int, decays: Bool)], maxNorm: Float) -> Float {
-        let total = norm(gradients, ranges: ranges)
+    public static func clip(_ tensors: [TrainableTensor], maxNorm: Float) -> Float {
+        let total = norm(tensors)
         guard maxNorm > 0 else { return total }
         let coefficient = min(1, maxNorm / (total + 1e-6))
-        for range in ranges {
-            let g = gradients.pointer + range.offset
-            for i in 0..<range.count { g[i] *= coefficient }
-        }
+        for tensor in tensors { for i in 0..<tensor.count { tensor.gradient[i] *= coefficient } }
         return total
     }
 }

@@ -84,18 +84,26 @@ public final class Trainer {
     /// Writes a loadable model directory (weights, config, tokenizer files) into a folder.
     public let exportModel: (BertModel, String) throws -> Void
     public var onEvent: (TrainingEvent) -> Void = { _ in }
-    /// Parameters that are not trained.
-    public var frozen: Set<String> = []
+    /// LoRA adapters: when set, only they and their `modules_to_save` are trained.
+    public let adapters: LoRAAdapters?
 
     public private(set) var state = TrainerState()
     private var optimizer: AdamW!
-    private var gradients: FloatBuffer!
+    public let trainable: TrainableParameters
     private var workspaceStorage: FloatBuffer?
     private var backwardStorage: FloatBuffer?
 
     public init(model: BertModel, options: TrainingOptions, train: [EncodedExample], eval: [EncodedExample],
-                problemType: ProblemType?, outputDirectory: String, exportModel: @escaping (BertModel, String) throws -> Void) {
+                problemType: ProblemType?, outputDirectory: String, adapters: LoRAAdapters? = nil,
+                exportModel: @escaping (BertModel, String) throws -> Void) {
         self.model = model
+        self.adapters = adapters
+        if let adapters {
+            let saved = Set(adapters.savedModuleParameters(of: model).map(\.name))
+            trainable = TrainableParameters(model: model, include: { saved.contains($0) }, adapters: adapters)
+        } else {
+            trainable = TrainableParameters(model: model, include: { _ in true })
+        }
         self.options = options
         self.train = train
         self.eval = eval
@@ -110,15 +118,12 @@ public final class Trainer {
     public var updatesPerEpoch: Int { max(1, (batchesPerEpoch + options.gradientAccumulation - 1) / options.gradientAccumulation) }
     public var totalSteps: Int { options.maxSteps ?? options.epochs * updatesPerEpoch }
 
-    var trainableRanges: [(offset: Int, count: Int, decays: Bool)] {
-        model.layout.specs.filter { !frozen.contains($0.name) }.map { ($0.offset, $0.count, $0.decays) }
-    }
-
     /// What must not change between a run and its resume.
     var fingerprint: String {
         "examples=\(train.count) eval=\(eval.count) batch=\(options.batchSize) accumulation=\(options.gradientAccumulation) "
             + "epochs=\(options.epochs) maxSteps=\(options.maxSteps.map(String.init) ?? "-") seed=\(options.seed) "
-            + "lr=\(options.learningRate) head=\(model.head.rawValue) labels=\(model.config.numLabels)"
+            + "lr=\(options.learningRate) head=\(model.head.rawValue) labels=\(model.config.numLabels) "
+            + "lora=\(adapters.map { "r\($0.config.rank)/\($0.modules.count)" } ?? "none")"
     }
 
     // MARK: The loop
@@ -129,10 +134,9 @@ public final class Trainer {
             throw TrainerError.invalidOptions("batch size, accumulation and epochs must be positive")
         }
         try makeDirectory(outputDirectory)
-        gradients = FloatBuffer(count: model.layout.count)
         var settings = AdamWSettings()
         settings.weightDecay = options.weightDecay
-        optimizer = AdamW(settings: settings, parameterCount: model.layout.count, ranges: trainableRanges)
+        optimizer = AdamW(settings: settings, tensors: trainable.tensors)
         state = TrainerState()
         state.fingerprint = fingerprint
         var resumedAt: Int? = nil
@@ -158,16 +162,16 @@ public final class Trainer {
                     try MicroBatch.make(indices.map { train[$0] }, head: model.head, problemType: problemType, padId: model.config.padTokenId)
                 }
                 let items = prepared.reduce(0) { $0 + $1.1.itemCount(numLabels: model.config.numLabels, sequence: $1.0.sequenceLength) }
-                gradients.zero()
+                trainable.zeroGradients()
                 var groupLoss = 0.0
                 for (batch, labels) in prepared {
                     groupLoss += try trainMicroBatch(batch, labels, normaliser: Double(max(items, 1)))
                     state.microBatches += 1
                 }
                 guard groupLoss.isFinite else { throw TrainerError.notFinite(step: state.globalStep + 1) }
-                lastNorm = GradientClipping.clip(gradients, ranges: trainableRanges, maxNorm: options.maxGradNorm)
+                lastNorm = GradientClipping.clip(trainable.tensors, maxNorm: options.maxGradNorm)
                 let lr = schedule.learningRate(update: state.globalStep)
-                optimizer.update(parameters: model.parameters, gradients: gradients, lr: lr)
+                optimizer.update(lr: lr)
                 state.globalStep += 1
                 state.batchInEpoch += group.count
                 windowLoss += groupLoss
@@ -202,10 +206,7 @@ public final class Trainer {
                 if endOfEpoch { continue training }
             }
         }
-        if options.loadBestAtEnd, state.bestStep != nil {
-            let best = try SafetensorsReader.read(path: bestFolder + "/model.safetensors")
-            _ = try BertCheckpointMapping.load(best, into: model)
-        }
+        if options.loadBestAtEnd, state.bestStep != nil { try restoreTrainedWeights(from: bestFolder) }
         var final: EvaluationResult? = nil
         if !eval.isEmpty { final = try evaluate(eval) }
         try exportModel(model, outputDirectory)
@@ -232,9 +233,10 @@ public final class Trainer {
                                        storage: backwardStorage)
         backwardStorage = bw.buffer
         let dropout = DropoutPlan.training(config: c, seed: options.seed, step: UInt64(state.microBatches))
-        model.forward(batch, workspace: ws, dropout: dropout)
+        model.forward(batch, workspace: ws, dropout: dropout, adapters: adapters)
         let loss = try model.loss(labels, workspace: ws, backward: bw, normaliser: normaliser)
-        model.backward(batch, workspace: ws, backward: bw, gradients: gradients, dropout: dropout, frozen: frozen)
+        model.backward(batch, workspace: ws, backward: bw, gradients: trainable.targets, dropout: dropout,
+                       adapters: adapters.map { ($0, trainable.adapterGradients!) })
         return loss / normaliser
     }
 
@@ -242,16 +244,18 @@ public final class Trainer {
 
     /// Loss (sample-weighted mean of batch means, as the Trainer reports it) and metrics on `examples`.
     public func evaluate(_ examples: [EncodedExample]) throws -> EvaluationResult {
-        try Trainer.evaluate(model: model, examples: examples, batchSize: options.evalBatchSize ?? options.batchSize,
+        try Trainer.evaluate(model: model, adapters: adapters, examples: examples, batchSize: options.evalBatchSize ?? options.batchSize,
                              problemType: problemType, storage: &workspaceStorage, backwardStorage: &backwardStorage)
     }
 
-    public static func evaluate(model: BertModel, examples: [EncodedExample], batchSize: Int, problemType: ProblemType?) throws -> EvaluationResult {
+    public static func evaluate(model: BertModel, adapters: LoRAAdapters? = nil, examples: [EncodedExample], batchSize: Int,
+                                problemType: ProblemType?) throws -> EvaluationResult {
         var a: FloatBuffer? = nil, b: FloatBuffer? = nil
-        return try evaluate(model: model, examples: examples, batchSize: batchSize, problemType: problemType, storage: &a, backwardStorage: &b)
+        return try evaluate(model: model, adapters: adapters, examples: examples, batchSize: batchSize, problemType: problemType,
+                            storage: &a, backwardStorage: &b)
     }
 
-    static func evaluate(model: BertModel, examples: [EncodedExample], batchSize: Int, problemType: ProblemType?,
+    static func evaluate(model: BertModel, adapters: LoRAAdapters?, examples: [EncodedExample], batchSize: Int, problemType: ProblemType?,
                          storage: inout FloatBuffer?, backwardStorage: inout FloatBuffer?) throws -> EvaluationResult {
         let c = model.config
         var weightedLoss = 0.0
@@ -267,7 +271,7 @@ public final class Trainer {
             let bw = BertBackwardWorkspace(config: c, head: model.head, batch: batch.batchSize, sequence: batch.sequenceLength,
                                            storage: backwardStorage)
             backwardStorage = bw.buffer
-            model.forward(batch, workspace: ws)
+            model.forward(batch, workspace: ws, adapters: adapters)
             let items = max(labels.itemCount(numLabels: c.numLabels, sequence: batch.sequenceLength), 1)
             let loss = try model.loss(labels, workspace: ws, backward: bw, normaliser: Double(items)) / Double(items)
             weightedLoss += loss * Double(chunk.count)
@@ -378,7 +382,7 @@ public final class Trainer {
         try writeAtomicFolder(folder) { temporary in
             try self.exportModel(self.model, temporary)
             var moments = TensorStore()
-            let count = self.model.layout.count
+            let count = self.optimizer.m.count
             moments["exp_avg"] = Tensor(dtype: .f32, shape: [count], copying: UnsafeRawBufferPointer(start: self.optimizer.m.pointer, count: count * 4))
             moments["exp_avg_sq"] = Tensor(dtype: .f32, shape: [count], copying: UnsafeRawBufferPointer(start: self.optimizer.v.pointer, count: count * 4))
             try SafetensorsWriter.write(moments, to: temporary + "/optimizer.safetensors",
@@ -413,19 +417,34 @@ public final class Trainer {
             throw TrainerError.resumeMismatch("the checkpoint was made with [\(saved.fingerprint)], this run is [\(fingerprint)]")
         }
         state = saved
-        let weights = try SafetensorsReader.read(path: folder + "/model.safetensors")
-        let report = try withFileContext(folder + "/model.safetensors") { try BertCheckpointMapping.load(weights, into: model) }
-        guard report.missing.isEmpty else { throw TrainerError.badCheckpoint("\(folder) lacks \(report.missing.joined(separator: ", "))") }
+        try restoreTrainedWeights(from: folder)
         let moments = try SafetensorsReader.read(path: folder + "/optimizer.safetensors")
         guard let m = moments["exp_avg"]?.float32Values(), let v = moments["exp_avg_sq"]?.float32Values(),
-              m.count == model.layout.count, let step = moments.metadata["step"].flatMap(Int.init) else {
+              m.count == optimizer.m.count, let step = moments.metadata["step"].flatMap(Int.init) else {
             throw TrainerError.badCheckpoint("\(folder)/optimizer.safetensors does not fit this model")
         }
         optimizer.restore(step: step, m: m, v: v)
     }
 
+    /// The trained weights of a checkpoint or of the best model: a model directory's `model.safetensors`,
+    /// or a PEFT adapter's `adapter_model.safetensors`.
+    private func restoreTrainedWeights(from folder: String) throws {
+        if let adapters {
+            let path = folder + "/adapter_model.safetensors"
+            try withFileContext(path) { try adapters.loadPEFT(try SafetensorsReader.read(path: path), into: model) }
+        } else {
+            let path = folder + "/model.safetensors"
+            let report = try withFileContext(path) { try BertCheckpointMapping.load(try SafetensorsReader.read(path: path), into: model) }
+            guard report.missing.isEmpty else { throw TrainerError.badCheckpoint("\(folder) lacks \(report.missing.joined(separator: ", "))") }
+        }
+    }
+
     private func writeParameters(into folder: String) throws {
-        try SafetensorsWriter.write(model.stateDict(), to: folder + "/model.safetensors")
+        if let adapters {
+            try SafetensorsWriter.write(adapters.peftStateDict(model: model), to: folder + "/adapter_model.safetensors")
+        } else {
+            try SafetensorsWriter.write(model.stateDict(), to: folder + "/model.safetensors")
+        }
     }
 }
 

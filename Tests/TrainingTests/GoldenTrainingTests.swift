@@ -120,9 +120,9 @@ func lossAndGradients(_ model: BertModel, _ batch: TokenBatch, _ labels: Labels,
         let golden = try GoldenCase("seqcls")
         let model = golden.model
         let steps = try SafetensorsReader.read(path: Fixtures.path("training/seqcls/adamw_steps.safetensors"))
-        let grads = FloatBuffer(count: model.layout.count)
-        let ranges = model.layout.specs.map { (offset: $0.offset, count: $0.count, decays: $0.decays) }
-        let optimizer = AdamW(settings: AdamWSettings(), parameterCount: model.layout.count, ranges: ranges)
+        let trainable = TrainableParameters(model: model, include: { _ in true })
+        let grads = trainable.modelGradients   // every parameter: the same layout as the model
+        let optimizer = AdamW(settings: AdamWSettings(), tensors: trainable.tensors)
         let schedule = LinearSchedule(peak: 1e-3, warmupSteps: 1, totalSteps: 3)
         for step in 0..<3 {
             grads.zero()
@@ -131,11 +131,11 @@ func lossAndGradients(_ model: BertModel, _ batch: TokenBatch, _ labels: Labels,
             let batch = try TokenBatch(inputIds: ids)
             let loss = try lossAndGradients(model, batch, .classes(labels), gradients: grads, normaliser: Double(labels.count))
             #expect(abs(loss - Double(steps["step\(step).loss"]!.float32Values()![0])) < 1e-5)
-            let norm = GradientClipping.clip(grads, ranges: ranges, maxNorm: 0.5)
+            let norm = GradientClipping.clip(trainable.tensors, maxNorm: 0.5)
             #expect(abs(Double(norm) - Double(steps["step\(step).grad_norm"]!.float32Values()![0])) < 1e-4 * Double(norm))
             let lr = schedule.learningRate(update: step)
             #expect(abs(Double(lr) - Double(steps["step\(step).lr"]!.float32Values()![0])) < 1e-9)
-            optimizer.update(parameters: model.parameters, gradients: grads, lr: lr)
+            optimizer.update(lr: lr)
         }
         for spec in model.layout.specs {
             let expected = try #require(steps["after." + spec.name]).float32Values()!

@@ -47,6 +47,8 @@ public struct DropoutMask: Sendable {
 
 /// Where dropout applies in one forward pass; nil members mean "no dropout" (inference, or p = 0).
 public struct DropoutPlan: Sendable {
+    /// The micro-batch's seed; every mask below derives from it.
+    public var seed: UInt64 = 0
     public var embeddings: DropoutMask?
     public var attentionProbs: [DropoutMask?]
     public var attentionOutput: [DropoutMask?]
@@ -54,9 +56,16 @@ public struct DropoutPlan: Sendable {
     public var classifier: DropoutMask?
 
     public static func none(layers: Int) -> DropoutPlan {
-        DropoutPlan(embeddings: nil, attentionProbs: Array(repeating: nil, count: layers),
+        DropoutPlan(seed: 0, embeddings: nil, attentionProbs: Array(repeating: nil, count: layers),
                     attentionOutput: Array(repeating: nil, count: layers), ffnOutput: Array(repeating: nil, count: layers),
                     classifier: nil)
+    }
+
+    /// The mask of the LoRA adapter on (kind, layer), PEFT's `lora_dropout` on the adapter's input.
+    public func lora(_ kind: LoRAModuleKind, layer: Int, probability: Float) -> DropoutMask? {
+        guard probability > 0 else { return nil }
+        let kinds: [LoRAModuleKind] = [.query, .key, .value, .attentionOutput, .intermediate, .output, .pooler]
+        return DropoutMask(probability: probability, seed: seed, site: UInt64(10_000 + 16 * layer + kinds.firstIndex(of: kind)!))
     }
 
     /// Masks for one micro-batch of a training run: `seed` is the run's seed, `step` counts micro-batches.
@@ -65,6 +74,7 @@ public struct DropoutPlan: Sendable {
         func mask(_ p: Float, _ site: UInt64) -> DropoutMask? { p > 0 ? DropoutMask(probability: p, seed: base, site: site) : nil }
         let L = config.numHiddenLayers
         return DropoutPlan(
+            seed: base,
             embeddings: mask(config.hiddenDropoutProb, 1),
             attentionProbs: (0..<L).map { mask(config.attentionProbsDropoutProb, UInt64(16 + 4 * $0)) },
             attentionOutput: (0..<L).map { mask(config.hiddenDropoutProb, UInt64(17 + 4 * $0)) },

@@ -1,0 +1,287 @@
+// LoRA adapters on the encoder's linear layers, as PEFT 0.21 implements them
+// (shared/specs/hf_conventions.md §6): y = W·x + b + s · B·(A·dropout(x)), A [r, in], B [out, r],
+// s = alpha / r (alpha / √r with rsLoRA); A Kaiming-uniform (a = √5), B zero, so a fresh adapter leaves
+// the model's outputs exactly unchanged. The adapters live in their own buffer, the base weights stay
+// frozen, and forward / backward of the low-rank path sit side by side here.
+
+import TensorCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public struct LoRAConfig: Sendable, Equatable {
+    public enum Targets: Sendable, Equatable {
+        /// PEFT's list form: a module matches when its name equals an entry or ends with "." + entry.
+        case names([String])
+        /// PEFT's string form: the whole module name must match the regular expression.
+        case regex(String)
+    }
+
+    public var rank = 8
+    public var alpha: Float = 8
+    public var dropout: Float = 0
+    public var useRSLoRA = false
+    public var targets: Targets = .names(["query", "value"])
+    /// Modules trained in full beside the adapters (PEFT adds `classifier` and `score` for SEQ_CLS).
+    public var modulesToSave: [String] = ["classifier", "score"]
+
+    public init() {}
+
+    public var scaling: Float { useRSLoRA ? alpha / Float(rank).squareRoot() : alpha / Float(rank) }
+}
+
+/// The linear layers an adapter can sit on.
+public enum LoRAModuleKind: Sendable, Hashable {
+    case query, key, value, attentionOutput, intermediate, output, pooler
+}
+
+public struct LoRAModule: Sendable {
+    /// The module's name in the model ("bert.encoder.layer.0.attention.self.query").
+    public let path: String
+    public let kind: LoRAModuleKind
+    public let layer: Int
+    public let inFeatures: Int
+    public let outFeatures: Int
+    /// Offsets of A [r, in] and B [out, r] in the adapter buffer.
+    public let aOffset: Int
+    public let bOffset: Int
+}
+
+public enum LoRAError: Error, CustomStringConvertible {
+    case noTargets(String)
+    case badRegex(String)
+    case unsupported(String)
+    case missingTensor(String)
+    case shapeMismatch(name: String, expected: [Int], found: [Int])
+
+    public var description: String {
+        switch self {
+        case .noTargets(let targets): return "the LoRA targets \(targets) match no linear layer of this model"
+        case .badRegex(let pattern): return "target_modules '\(pattern)' is not a valid regular expression"
+        case .unsupported(let what): return what
+        case .missingTensor(let name): return "the adapter has no tensor '\(name)'"
+        case .shapeMismatch(let name, let expected, let found):
+            return "adapter tensor '\(name)' is \(Shape.describe(found)), the model needs \(Shape.describe(expected))"
+        }
+    }
+}
+
+public final class LoRAAdapters: @unchecked Sendable {
+    public let config: LoRAConfig
+    public let modules: [LoRAModule]
+    /// A and B of every module.
+    public let parameters: FloatBuffer
+    private var index: [LoRAModuleKind: [Int: Int]] = [:]
+    /// x·Aᵀ of every module for the last forward: [modules][rows, r] (kept for the backward).
+    private var projections: FloatBuffer
+    private var projectionRows = 0
+    private var keepsProjections = false
+
+    /// Adapters on every linear layer of `model` that `config.targets` selects.
+    public init(model: BertModel, config: LoRAConfig) throws {
+        self.config = config
+        let c = model.config, H = c.hiddenSize, I = c.intermediateSize, p = model.head.namePrefix
+        var candidates: [(String, LoRAModuleKind, Int, Int, Int)] = []
+        for l in 0..<c.numHiddenLayers {
+            let stem = p + "encoder.layer.\(l)."
+            candidates += [(stem + "attention.self.query", .query, l, H, H), (stem + "attention.self.key", .key, l, H, H),
+                           (stem + "attention.self.value", .value, l, H, H), (stem + "attention.output.dense", .attentionOutput, l, H, H),
+                           (stem + "intermediate.dense", .intermediate, l, H, I), (stem + "output.dense", .output, l, I, H)]
+        }
+        if model.head.hasPooler { candidates.append((p + "pooler.dense", .pooler, 0, H, H)) }
+        let matcher = try LoRAAdapters.matcher(config.targets)
+        var modules: [LoRAModule] = []
+        var offset = 0
+        let r = config.rank
+        for (path, kind, layer, inFeatures, outFeatures) in candidates where matcher(path) {
+            modules.append(LoRAModule(path: path, kind: kind, layer: layer, inFeatures: inFeatures, outFeatures: outFeatures,
+                                      aOffset: offset, bOffset: offset + r * inFeatures))
+            offset += r * inFeatures + outFeatures * r
+        }
+        guard !modules.isEmpty else { throw LoRAError.noTargets("\(config.targets)") }
+        self.modules = modules
+        parameters = FloatBuffer(count: offset)
+        projections = FloatBuffer(count: 1)
+        for (i, module) in modules.enumerated() { index[module.kind, default: [:]][module.layer] = i }
+    }
+
+    /// PEFT's `check_target_module_exists` for the list and string forms.
+    static func matcher(_ targets: LoRAConfig.Targets) throws -> (String) -> Bool {
+        switch targets {
+        case .names(let names):
+            return { path in names.contains { path == $0 || path.hasSuffix("." + $0) } }
+        case .regex(let pattern):
+            guard let regex = try? Regex(pattern) else { throw LoRAError.badRegex(pattern) }
+            return { path in (try? regex.wholeMatch(in: path)) != nil }
+        }
+    }
+
+    public func module(_ kind: LoRAModuleKind, layer: Int) -> LoRAModule? { index[kind]?[layer].map { modules[$0] } }
+
+    /// PEFT's initialisation: A ~ U(−1/√in, 1/√in) (kaiming_uniform_ with a = √5), B = 0.
+    public func initialise(seed: UInt64) {
+        var generator = NormalGenerator(seed: seed)
+        parameters.zero()
+        for module in modules {
+            let bound = 1 / Float(module.inFeatures).squareRoot()
+            let a = parameters.pointer + module.aOffset
+            for i in 0..<(config.rank * module.inFeatures) { a[i] = Float(generator.nextUniform() * 2 - 1) * bound }
+        }
+    }
+
+    /// Sizes the saved projections for `rows` rows; `training` keeps one slot per module for the backward.
+    public func prepare(rows: Int, training: Bool) {
+        let needed = (training ? modules.count : 1) * rows * config.rank
+        if projections.count < needed { projections = FloatBuffer(count: needed) }
+        projectionRows = rows
+        keepsProjections = training
+    }
+
+    private func projection(_ moduleIndex: Int) -> UnsafeMutablePointer<Float> {
+        projections.pointer + (keepsProjections ? moduleIndex * projectionRows * config.rank : 0)
+    }
+
+    // MARK: Forward and backward of the low-rank path
+
+    /// out[rows, out] (row stride `outStride`) += s · (dropout(x)·Aᵀ)·Bᵀ for the adapter on (kind, layer),
+    /// if there is one. x has row stride `inStride`.
+    public func forward(_ kind: LoRAModuleKind, layer: Int, input x: UnsafePointer<Float>, inStride: Int? = nil,
+                        output out: UnsafeMutablePointer<Float>, outStride: Int, rows: Int, dropout: DropoutMask? = nil) {
+        guard let i = index[kind]?[layer] else { return }
+        let m = modules[i], r = config.rank
+        let loraProjection = projection(i)                          // [rows, r] = dropout(x)·Aᵀ
+        var source = x, sourceStride = inStride ?? m.inFeatures
+        var dropped: [Float] = []
+        if let dropout {
+            dropped = [Float](repeating: 0, count: rows * m.inFeatures)
+            for row in 0..<rows { dropout.apply(to: x + row * sourceStride, out: &dropped[row * m.inFeatures], count: m.inFeatures, first: row * m.inFeatures) }
+            sourceStride = m.inFeatures
+        }
+        dropped.withUnsafeBufferPointer { buffer in
+            if dropout != nil { source = buffer.baseAddress! }
+            BLAS.sgemm(transA: false, transB: true, m: rows, n: r, k: m.inFeatures, a: source, lda: sourceStride,
+                       b: parameters.pointer + m.aOffset, ldb: m.inFeatures, beta: 0, c: loraProjection, ldc: r)
+        }
+        BLAS.sgemm(transA: false, transB: true, m: rows, n: m.outFeatures, k: r, alpha: config.scaling, a: loraProjection, lda: r,
+                   b: parameters.pointer + m.bOffset, ldb: r, beta: 1, c: out, ldc: outStride)
+    }
+
+    /// Given dOut [rows, out] (stride `outStride`): dB += s·dOutᵀ·P, dP = s·dOut·B, dA += dPᵀ·dropout(x),
+    /// dx += dropoutᵀ(dP·A) (dx nil: not needed). `gradients` has the adapter buffer's layout.
+    public func backward(_ kind: LoRAModuleKind, layer: Int, dOut: UnsafePointer<Float>, outStride: Int,
+                         input x: UnsafePointer<Float>, inStride: Int? = nil, dInput: UnsafeMutablePointer<Float>?,
+                         dInputStride: Int? = nil, rows: Int, gradients: FloatBuffer, dropout: DropoutMask? = nil) {
+        guard let i = index[kind]?[layer] else { return }
+        let m = modules[i], r = config.rank, s = config.scaling
+        let loraProjection = projection(i)
+        var dProjection = [Float](repeating: 0, count: rows * r)
+        dProjection.withUnsafeMutableBufferPointer { dP in
+            BLAS.sgemm(transA: true, transB: false, m: m.outFeatures, n: r, k: rows, alpha: s, a: dOut, lda: outStride,
+                       b: loraProjection, ldb: r, beta: 1, c: gradients.pointer + m.bOffset, ldc: r)
+            BLAS.sgemm(transA: false, transB: false, m: rows, n: r, k: m.outFeatures, alpha: s, a: dOut, lda: outStride,
+                       b: parameters.pointer + m.bOffset, ldb: r, beta: 0, c: dP.baseAddress!, ldc: r)
+            var source = x, sourceStride = inStride ?? m.inFeatures
+            var dropped: [Float] = []
+            if let dropout {
+                dropped = [Float](repeating: 0, count: rows * m.inFeatures)
+                for row in 0..<rows { dropout.apply(to: x + row * sourceStride, out: &dropped[row * m.inFeatures], count: m.inFeatures, first: row * m.inFeatures) }
+                sourceStride = m.inFeatures
+            }
+            dropped.withUnsafeBufferPointer { buffer in
+                if dropout != nil { source = buffer.baseAddress! }
+                BLAS.sgemm(transA: true, transB: false, m: r, n: m.inFeatures, k: rows, a: dP.baseAddress!, lda: r,
+                           b: source, ldb: sourceStride, beta: 1, c: gradients.pointer + m.aOffset, ldc: m.inFeatures)
+            }
+            guard let dInput else { return }
+            if let dropout {
+                var dx = [Float](repeating: 0, count: rows * m.inFeatures)
+                BLAS.sgemm(transA: false, transB: false, m: rows, n: m.inFeatures, k: r, a: dP.baseAddress!, lda: r,
+                           b: parameters.pointer + m.aOffset, ldb: m.inFeatures, beta: 0, c: &dx, ldc: m.inFeatures)
+                dropout.apply(&dx, count: dx.count)
+                let stride = dInputStride ?? m.inFeatures
+                for row in 0..<rows { for j in 0..<m.inFeatures { dInput[row * stride + j] += dx[row * m.inFeatures + j] } }
+            } else {
+                BLAS.sgemm(transA: false, transB: false, m: rows, n: m.inFeatures, k: r, a: dP.baseAddress!, lda: r,
+                           b: parameters.pointer + m.aOffset, ldb: m.inFeatures, beta: 1, c: dInput, ldc: dInputStride ?? m.inFeatures)
+            }
+        }
+    }
+
+    // MARK: Merging and files
+
+    /// W ← W + s·B·A in `model` for every module (PEFT's `merge_and_unload`).
+    public func merge(into model: BertModel) {
+        for m in modules {
+            guard let spec = model.layout.spec(named: m.path + ".weight") else { continue }
+            BLAS.sgemm(transA: false, transB: false, m: m.outFeatures, n: m.inFeatures, k: config.rank, alpha: config.scaling,
+                       a: parameters.pointer + m.bOffset, lda: config.rank, b: parameters.pointer + m.aOffset, ldb: m.inFeatures,
+                       beta: 1, c: model.p(spec.offset), ldc: m.inFeatures)
+        }
+    }
+
+    /// PEFT's on-disk names: `base_model.model.<module>.lora_A.weight` [r, in], `….lora_B.weight` [out, r].
+    public func stateDict() -> TensorStore {
+        var store = TensorStore()
+        for m in modules {
+            for (suffix, offset, shape) in [("lora_A", m.aOffset, [config.rank, m.inFeatures]), ("lora_B", m.bOffset, [m.outFeatures, config.rank])] {
+                let bytes = UnsafeRawBufferPointer(start: parameters.pointer + offset, count: shape[0] * shape[1] * 4)
+                store["base_model.model.\(m.path).\(suffix).weight"] = Tensor(dtype: .f32, shape: shape, copying: bytes)
+            }
+        }
+        return store
+    }
+
+    /// Loads A and B from PEFT-named tensors.
+    public func load(_ store: TensorStore) throws {
+        for m in modules {
+            for (suffix, offset, shape) in [("lora_A", m.aOffset, [config.rank, m.inFeatures]), ("lora_B", m.bOffset, [m.outFeatures, config.rank])] {
+                let name = "base_model.model.\(m.path).\(suffix).weight"
+                guard let tensor = store[name] else { throw LoRAError.missingTensor(name) }
+                guard tensor.shape == shape else { throw LoRAError.shapeMismatch(name: name, expected: shape, found: tensor.shape) }
+                guard let values = tensor.float32Values() else { throw LoRAError.unsupported("adapter tensor '\(name)' is not a float tensor") }
+                values.withUnsafeBufferPointer { (parameters.pointer + offset).update(from: $0.baseAddress!, count: values.count) }
+            }
+        }
+    }
+}
+
+extension LoRAAdapters {
+    /// The model parameters PEFT trains in full and saves beside the adapters (`modules_to_save`): those of
+    /// modules whose name equals an entry or ends with "." + entry.
+    public func savedModuleParameters(of model: BertModel) -> [ParameterSpec] {
+        model.layout.specs.filter { spec in
+            let module = spec.name.split(separator: ".").dropLast().joined(separator: ".")
+            return config.modulesToSave.contains { module == $0 || module.hasSuffix("." + $0) }
+        }
+    }
+
+    /// `adapter_model.safetensors` as PEFT writes it: the adapters and the saved modules, under
+    /// `base_model.model.` names without the adapter name.
+    public func peftStateDict(model: BertModel) -> TensorStore {
+        var store = stateDict()
+        for spec in savedModuleParameters(of: model) {
+            let bytes = UnsafeRawBufferPointer(start: model.p(spec.offset), count: spec.count * 4)
+            store["base_model.model." + spec.name] = Tensor(dtype: .f32, shape: spec.shape, copying: bytes)
+        }
+        store.metadata = ["format": "pt"]
+        return store
+    }
+
+    /// Loads adapters and saved modules from PEFT's `adapter_model.safetensors` tensors. Also accepts the
+    /// in-memory names PEFT uses (`…lora_A.default.weight`, `…modules_to_save.default.…`).
+    public func loadPEFT(_ raw: TensorStore, into model: BertModel) throws {
+        var store = TensorStore()
+        for (name, tensor) in raw.entries {
+            store[name.replacing(".modules_to_save.default.", with: ".").replacing(".lora_A.default.", with: ".lora_A.")
+                .replacing(".lora_B.default.", with: ".lora_B.")] = tensor
+        }
+        try load(store)
+        for spec in savedModuleParameters(of: model) {
+            let name = "base_model.model." + spec.name
+            guard let tensor = store[name] else { continue }   // not saved: keep the base model's own
+            guard tensor.shape == spec.shape else { throw LoRAError.shapeMismatch(name: name, expected: spec.shape, found: tensor.shape) }
+            guard let values = tensor.float32Values() else { throw LoRAError.unsupported("adapter tensor '\(name)' is not a float tensor") }
+            values.withUnsafeBufferPointer { model.p(spec.offset).update(from: $0.baseAddress!, count: values.count) }
+        }
+    }
+}
