@@ -41,7 +41,7 @@ let package = Package(
         .target(name: "Training", dependencies: ["TensorCore", "Safetensors", "Bert"], path: "Sources/Training"),
 
         // Model directories, inference and parity: what the CLI's model commands call.
-        .target(name: "Pipelines", dependencies: ["TensorCore", "Safetensors", "Checkpoints", "Bert"],
+        .target(name: "Pipelines", dependencies: ["TensorCore", "Safetensors", "Checkpoints", "Bert", "Training"],
                 path: "Sources/Pipelines"),
 
         // The umbrella library: re-exports only.

@@ -176,6 +176,7 @@ extension BertModel {
             gB.update(from: gA, count: BT * H)
             dropout?.ffnOutput[l]?.apply(gA, count: BT * H)
             bw.dFFN.update(repeating: 0, count: BT * I)
+            Activations.forward(c.hiddenAct, out: a.ffnAct, input: a.ffnPre, count: BT * I)   // recomputed, not kept
             Linear.backward(dInput: bw.dFFN, dWeight: g(w.outputWeight), dBias: g(w.outputBias), dOut: gA, input: a.ffnAct,
                             weight: p(w.outputWeight), rows: BT, inFeatures: I, outFeatures: H)
             lora(.output, l, dOut: gA, H, input: a.ffnAct, dInput: bw.dFFN)

@@ -11,7 +11,9 @@ public struct LayerActivations {
     public let attnNormMean: UnsafeMutablePointer<Float>        // [B·T]
     public let attnNormRstd: UnsafeMutablePointer<Float>        // [B·T]
     public let ffnPre: UnsafeMutablePointer<Float>              // [B·T, I]    before the activation
-    public let ffnAct: UnsafeMutablePointer<Float>              // [B·T, I]    after it
+    /// [B·T, I] after the activation. Training keeps no copy per layer (the backward recomputes it from
+    /// ffnPre into one shared buffer): this is the largest activation, and GELU is cheap to redo.
+    public let ffnAct: UnsafeMutablePointer<Float>
     public let ffnResidual: UnsafeMutablePointer<Float>         // [B·T, H]    attnNormOut + dropout(dense(ffnAct))
     public let out: UnsafeMutablePointer<Float>                 // [B·T, H]    the layer's output
     public let outMean: UnsafeMutablePointer<Float>             // [B·T]
@@ -47,10 +49,10 @@ public final class BertWorkspace {
     public static func requiredCount(config: BertConfig, head: BertHead, batch: Int, sequence: Int, keepsEveryLayer: Bool) -> Int {
         let BT = batch * sequence, H = config.hiddenSize, I = config.intermediateSize, T = sequence
         let probs = batch * config.numAttentionHeads * T * T
-        let perLayer = BT * 3 * H + probs + BT * H * 2 + BT * H + 2 * BT + 2 * BT * I + BT * H * 2 + 2 * BT
+        let perLayer = BT * 3 * H + probs + BT * H * 2 + BT * H + 2 * BT + BT * I + BT * H * 2 + 2 * BT
         let slots = keepsEveryLayer ? config.numHiddenLayers : 1
         let headWidth = max(config.numLabels, 2)
-        var total = BT + BT * H + 2 * BT + BT * H + slots * perLayer + batch * H + BT * H + BT * headWidth + 2 * T * T
+        var total = BT + BT * H + 2 * BT + BT * H + slots * perLayer + BT * I + batch * H + BT * H + BT * headWidth + 2 * T * T
         if head == .maskedLM { total += 3 * BT * H + 2 * BT + BT * config.vocabSize }
         return total
     }
@@ -77,10 +79,11 @@ public final class BertWorkspace {
         embeddingMean = take(BT)
         embeddingRstd = take(BT)
         embeddingOut = take(BT * H)
+        let sharedFFNAct = take(BT * I)
         layers = (0..<slots).map { _ in
             LayerActivations(qkv: take(BT * 3 * H), attnProbs: take(probs), attnCtx: take(BT * H),
                              attnResidual: take(BT * H), attnNormOut: take(BT * H), attnNormMean: take(BT),
-                             attnNormRstd: take(BT), ffnPre: take(BT * I), ffnAct: take(BT * I),
+                             attnNormRstd: take(BT), ffnPre: take(BT * I), ffnAct: sharedFFNAct,
                              ffnResidual: take(BT * H), out: take(BT * H), outMean: take(BT), outRstd: take(BT))
         }
         pooled = take(batch * H)

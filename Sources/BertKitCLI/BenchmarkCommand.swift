@@ -7,7 +7,7 @@ struct BenchmarkCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "benchmark",
         abstract: "Time the forward pass on random tokens, or the raw sgemm rate.",
-        subcommands: [Forward.self, Sgemm.self])
+        subcommands: [Forward.self, TrainStep.self, Sgemm.self])
 
     struct Forward: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Forward passes of a model on random tokens.")
@@ -23,6 +23,35 @@ struct BenchmarkCommand: ParsableCommand {
             let timing = try Benchmarks.forward(model: loaded.model, batch: batch, sequence: sequence, iterations: iterations)
             Console.out(JSONWriter.compact(.object(JSONObject([
                 ("load_seconds", .double(loadSeconds)), ("batch", .int(batch)), ("sequence", .int(sequence)),
+                ("median_seconds", .double(timing.median)), ("gflops_per_second", .double(timing.gflopsPerSecond)),
+                ("seconds", .array(timing.seconds.map { .double($0) })), ("threads", .int(Parallel.threadCount))]))))
+        }
+    }
+
+    struct TrainStep: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "train-step",
+                                                        abstract: "Training steps (forward, backward, AdamW) on random tokens.")
+        @OptionGroup var modelOptions: ModelOptions
+        @Option(help: "Batch size.") var batch = 16
+        @Option(help: "Sequence length.") var sequence = 128
+        @Option(help: "Timed iterations (after one warm-up).") var iterations = 3
+        @Option(help: "Train LoRA adapters of this rank on query,value instead of every parameter.") var loraR: Int?
+
+        func run() throws {
+            let loaded = try PretrainedBert.load(modelOptions.model, head: .sequenceClassification)
+            if let threads = modelOptions.threads { Parallel.setThreadCount(threads) }
+            var adapters: LoRAAdapters? = nil
+            if let loraR {
+                var config = LoRAConfig()
+                config.rank = loraR
+                config.alpha = Float(loraR)
+                adapters = try LoRAAdapters(model: loaded.model, config: config)
+                adapters!.initialise(seed: 1)
+            }
+            let timing = try Benchmarks.trainingStep(model: loaded.model, adapters: adapters, batch: batch, sequence: sequence,
+                                                     iterations: iterations)
+            Console.out(JSONWriter.compact(.object(JSONObject([
+                ("batch", .int(batch)), ("sequence", .int(sequence)), ("lora_r", loraR.map { .int($0) } ?? nil),
                 ("median_seconds", .double(timing.median)), ("gflops_per_second", .double(timing.gflopsPerSecond)),
                 ("seconds", .array(timing.seconds.map { .double($0) })), ("threads", .int(Parallel.threadCount))]))))
         }

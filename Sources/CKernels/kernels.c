@@ -144,3 +144,29 @@ void bk_layernorm_forward_portable(float *out, float *mean, float *rstd, const f
                                    const float *bias, long rows, long dim, float eps) {
     layernorm_forward_body(out, mean, rstd, x, weight, bias, rows, dim, eps);
 }
+
+// murmur3's 32-bit finaliser over the element counter mixed with the site's key: 32-bit multiplies only,
+// so the loop vectorises with AVX2 (which has no 64-bit multiply).
+static inline __attribute__((always_inline)) uint32_t bk_fmix32(uint32_t h) {
+    h ^= h >> 16;
+    h *= 0x85EBCA6Bu;
+    h ^= h >> 13;
+    h *= 0xC2B2AE35u;
+    h ^= h >> 16;
+    return h;
+}
+
+static inline __attribute__((always_inline)) void dropout_body(float *out, const float *in, long count, long first,
+                                                               uint32_t key, uint32_t threshold, float scale) {
+    for (long i = 0; i < count; i++) {
+        uint32_t h = bk_fmix32(((uint32_t)(first + i) * 0x9E3779B1u) ^ key);
+        out[i] = h >= threshold ? in[i] * scale : 0.0f;
+    }
+}
+
+BK_CLONES void bk_dropout(float *out, const float *in, long count, long first, uint32_t key, uint32_t threshold, float scale) {
+    dropout_body(out, in, count, first, key, threshold, scale);
+}
+void bk_dropout_portable(float *out, const float *in, long count, long first, uint32_t key, uint32_t threshold, float scale) {
+    dropout_body(out, in, count, first, key, threshold, scale);
+}

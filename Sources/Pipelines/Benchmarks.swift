@@ -2,6 +2,7 @@
 // so a user can see what their machine does and Tools/bench can compare against PyTorch in one run.
 
 import Bert
+import Training
 import TensorCore
 #if canImport(Glibc)
 import Glibc
@@ -57,5 +58,49 @@ public enum Benchmarks {
             times.append(now() - start)
         }
         return 2 * Double(n) * Double(n) * Double(n) / times.sorted()[times.count / 2] / 1e9
+    }
+}
+
+extension Benchmarks {
+    /// One training step (forward, loss, backward, AdamW) on random tokens and labels, `iterations` times
+    /// after a warm-up; with `adapters` only they (and the classifier) are trained.
+    public static func trainingStep(model: BertModel, adapters: LoRAAdapters?, batch: Int, sequence: Int, iterations: Int,
+                                    seed: UInt64 = 1) throws -> ForwardTiming {
+        var generator = NormalGenerator(seed: seed)
+        let ids = (0..<batch).map { _ in (0..<sequence).map { _ in Int(generator.nextUInt64() % UInt64(model.config.vocabSize)) } }
+        let tokens = try TokenBatch(inputIds: ids)
+        let labels = (0..<batch).map { _ in Int(generator.nextUInt64() % UInt64(max(model.config.numLabels, 1))) }
+        let trainable: TrainableParameters
+        if let adapters {
+            let saved = Set(adapters.savedModuleParameters(of: model).map(\.name))
+            trainable = TrainableParameters(model: model, include: saved.contains, adapters: adapters)
+        } else {
+            trainable = TrainableParameters(model: model, include: { _ in true })
+        }
+        let optimizer = AdamW(settings: AdamWSettings(), tensors: trainable.tensors)
+        let ws = BertWorkspace(config: model.config, head: model.head, batch: batch, sequence: sequence, keepsEveryLayer: true)
+        let bw = BertBackwardWorkspace(config: model.config, head: model.head, batch: batch, sequence: sequence)
+        func step(_ index: Int) throws {
+            trainable.zeroGradients()
+            let dropout = DropoutPlan.training(config: model.config, seed: seed, step: UInt64(index))
+            model.forward(tokens, workspace: ws, dropout: dropout, adapters: adapters)
+            _ = try model.loss(.classes(labels), workspace: ws, backward: bw, normaliser: Double(batch))
+            model.backward(tokens, workspace: ws, backward: bw, gradients: trainable.targets, dropout: dropout,
+                           adapters: adapters.map { ($0, trainable.adapterGradients!) })
+            GradientClipping.clip(trainable.tensors, maxNorm: 1)
+            optimizer.update(lr: 2e-5)
+        }
+        try step(0)
+        var seconds: [Double] = []
+        for i in 0..<iterations {
+            let start = now()
+            try step(i + 1)
+            seconds.append(now() - start)
+        }
+        // forward + backward ≈ 3 × the forward's products (2× for the backward's two GEMMs per layer),
+        // less the skipped weight gradients when the base is frozen.
+        let forward = encoderFlops(model.config, batch: batch, sequence: sequence)
+        return ForwardTiming(batch: batch, sequence: sequence, iterations: iterations, seconds: seconds,
+                             flops: adapters == nil ? 3 * forward : 2 * forward)
     }
 }

@@ -10,7 +10,10 @@ public struct PretrainedBert {
     public let config: BertConfig
     public let model: BertModel
     public let report: BertLoadReport
-    public let weights: LoadedCheckpoint
+    /// Where the weights came from. (The tensors themselves are not kept: they were copied into the
+    /// model, and holding the mapped file would double the memory.)
+    public let weightsFormat: CheckpointFormat
+    public let weightsFiles: [String]
 
     /// `argument` is a directory or a Hub id in the local cache. `head` nil → from config.json's
     /// `architectures` (BertModel when it names none we know).
@@ -21,12 +24,15 @@ public struct PretrainedBert {
         var config = try withFileContext(configPath) { try BertConfig(json: JSONReader.parse(try readFileBytes(configPath))) }
         configOverride?(&config)
         let chosenHead = head ?? config.architectures.lazy.compactMap(BertHead.init(architecture:)).first ?? .base
-        let weights = try CheckpointReader.load(path: directory)
         let model = BertModel(config: config, head: chosenHead)
-        let report = try withFileContext(weights.files.first ?? directory) {
-            try BertCheckpointMapping.load(weights.store, into: model, seed: seed, reinitialiseMismatched: reinitialiseMismatched)
-        }
-        return PretrainedBert(directory: directory, config: config, model: model, report: report, weights: weights)
+        let (report, format, files) = try { () throws -> (BertLoadReport, CheckpointFormat, [String]) in
+            let weights = try CheckpointReader.load(path: directory)
+            let report = try withFileContext(weights.files.first ?? directory) {
+                try BertCheckpointMapping.load(weights.store, into: model, seed: seed, reinitialiseMismatched: reinitialiseMismatched)
+            }
+            return (report, weights.format, weights.files)
+        }()
+        return PretrainedBert(directory: directory, config: config, model: model, report: report, weightsFormat: format, weightsFiles: files)
     }
 
     /// Warnings in transformers' words, for the CLI to print.

@@ -248,3 +248,16 @@ func weightedSum(_ values: [Float], _ weights: [Float]) -> Double { zip(values, 
         }
     }
 }
+
+extension VectorKernelTests {
+    @Test func dropoutKernelFollowsTheMaskRuleInBothBuilds() {
+        let mask = DropoutMask(probability: 0.3, seed: 12, site: 7)
+        let values = (0..<5000).map { Float($0 % 13) + 1 }
+        withBothBuilds { build in
+            var out = [Float](repeating: -1, count: values.count)
+            mask.apply(to: values, out: &out, count: values.count, first: 100)
+            let expected = values.indices.map { mask.keeps(100 + $0) ? values[$0] / 0.7 : 0 }
+            assertClose(out, expected, rtol: 1e-6, atol: 0, "dropout (\(build))")
+        }
+    }
+}

@@ -10,38 +10,46 @@ public struct DropoutMask: Sendable {
     public let seed: UInt64
     /// Which dropout site (layer and position in the layer).
     public let site: UInt64
-    private let threshold: UInt32
+    /// The 32-bit key the per-element hash starts from.
+    let key: UInt32
+    let threshold: UInt32
     public let keepScale: Float
 
     public init(probability: Float, seed: UInt64, site: UInt64) {
         self.probability = probability
         self.seed = seed
         self.site = site
+        var z = seed &+ site &* 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        key = UInt32(truncatingIfNeeded: z ^ (z >> 31))
         threshold = UInt32(min(Double(probability) * 4294967296.0, 4294967295.0))
         keepScale = probability < 1 ? 1 / (1 - probability) : 0
     }
 
-    /// True when element `index` survives.
-    @inline(__always)
+    /// True when element `index` survives (the C kernel's rule, for tests and scalar use).
     public func keeps(_ index: Int) -> Bool {
-        var z = seed &+ site &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(index) &* 0xD1B5_4A32_D192_ED03
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        z ^= z >> 31
-        return UInt32(truncatingIfNeeded: z >> 32) >= threshold
+        var h = UInt32(truncatingIfNeeded: index) &* 0x9E37_79B1 ^ key
+        h ^= h >> 16
+        h = h &* 0x85EB_CA6B
+        h ^= h >> 13
+        h = h &* 0xC2B2_AE35
+        h ^= h >> 16
+        return h >= threshold
     }
 
     /// values[i] ← values[i] · mask(first + i) / (1 − p), for i in 0..<count. Used by the forward on
     /// activations and by the backward on gradients (the same mask and scale).
     public func apply(_ values: UnsafeMutablePointer<Float>, count: Int, first: Int = 0) {
         Parallel.forEachRange(count, grain: 8192) { range in
-            for i in range { values[i] = keeps(first + i) ? values[i] * keepScale : 0 }
+            VectorKernels.dropout(values + range.lowerBound, values + range.lowerBound, count: range.count,
+                                  first: first + range.lowerBound, key: key, threshold: threshold, scale: keepScale)
         }
     }
 
     /// out[i] = values[i] · mask(first + i) / (1 − p).
     public func apply(to values: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, count: Int, first: Int = 0) {
-        for i in 0..<count { out[i] = keeps(first + i) ? values[i] * keepScale : 0 }
+        VectorKernels.dropout(out, values, count: count, first: first, key: key, threshold: threshold, scale: keepScale)
     }
 }
 

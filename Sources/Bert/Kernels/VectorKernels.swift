@@ -32,4 +32,11 @@ public enum VectorKernels {
         portable ? bk_layernorm_forward_portable(out, mean, rstd, x, weight, bias, rows, dim, eps)
                  : bk_layernorm_forward(out, mean, rstd, x, weight, bias, rows, dim, eps)
     }
+
+    @inline(__always)
+    static func dropout(_ out: UnsafeMutablePointer<Float>, _ input: UnsafePointer<Float>, count: Int, first: Int,
+                        key: UInt32, threshold: UInt32, scale: Float) {
+        portable ? bk_dropout_portable(out, input, count, first, key, threshold, scale)
+                 : bk_dropout(out, input, count, first, key, threshold, scale)
+    }
 }

@@ -26,4 +26,12 @@ void bk_layernorm_forward(float *out, float *mean, float *rstd, const float *x, 
 void bk_layernorm_forward_portable(float *out, float *mean, float *rstd, const float *x, const float *weight,
                                    const float *bias, long rows, long dim, float eps);
 
+#include <stdint.h>
+
+/// Inverted dropout with a counter-based mask: element i (counted from `first`) is kept when
+/// fmix32(((first + i) · 0x9E3779B1) ^ key) >= threshold, and then multiplied by `scale`; else zeroed.
+/// `out` may equal `in`.
+void bk_dropout(float *out, const float *in, long count, long first, uint32_t key, uint32_t threshold, float scale);
+void bk_dropout_portable(float *out, const float *in, long count, long first, uint32_t key, uint32_t threshold, float scale);
+
 #endif
