@@ -26,13 +26,16 @@ let package = Package(
         // One target per checkpoint format.
         .target(name: "Safetensors", dependencies: ["TensorCore"], path: "Formats/Safetensors",
                 exclude: ["SPEC.md"]),
+        // PyTorch (issue 3): zip and legacy checkpoints through a pickle machine that executes nothing.
+        .target(name: "PyTorch", dependencies: ["TensorCore", "CZlib"], path: "Formats/PyTorch",
+                exclude: ["SPEC.md"]),
 
         // Format detection, model directories and the Hugging Face cache.
-        .target(name: "Checkpoints", dependencies: ["TensorCore", "Safetensors"],
+        .target(name: "Checkpoints", dependencies: ["TensorCore", "Safetensors", "PyTorch"],
                 path: "Sources/Checkpoints"),
 
         // The umbrella library: re-exports only.
-        .target(name: "BertKit", dependencies: ["TensorCore", "Safetensors", "Checkpoints"],
+        .target(name: "BertKit", dependencies: ["TensorCore", "Safetensors", "PyTorch", "Checkpoints"],
                 path: "Sources/BertKit"),
 
         .executableTarget(name: "BertKitCLI",
@@ -43,6 +46,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["TensorCore"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
         .testTarget(name: "SafetensorsTests", dependencies: ["Safetensors", "TestSupport"]),
+        .testTarget(name: "PyTorchTests", dependencies: ["PyTorch", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["BertKitCLI", "TestSupport"]),
     ]
 )
