@@ -8,6 +8,8 @@ public struct ConversionOptions: Sendable {
     public var dtype: DType?
     public var maxShardSize: Int?
     public var keepMetadata = false
+    /// Rename old `LayerNorm.gamma/beta` (and the other transformers "legacy" keys) as transformers does on load.
+    public var hfNames = false
 
     public init(family: CheckpointFormat.Family) { self.family = family }
 
@@ -33,6 +35,7 @@ public enum Conversion {
         let loaded = try CheckpointReader.load(path: input)
         var store = loaded.store
         if let dtype = options.dtype { store = castFloatingTensors(store, to: dtype) }
+        if options.hfNames { store = LegacyNames.renamed(store) }
         var dropped: [(String, String)] = []
         if options.family == .safetensors {
             (store, dropped) = TiedWeights.removeSharedDuplicates(store)
