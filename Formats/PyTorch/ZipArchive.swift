@@ -55,7 +55,7 @@ struct ZipArchive {
             }
             candidate -= 1
         }
-        guard eocd >= 0 else { throw .notZip(reason: "no end-of-central-directory record (the file is truncated or not a zip archive)") }
+        guard eocd >= 0 else { throw .notZip(reason: "no end-of-central-directory record, so the file is truncated or damaged") }
         guard u16(file, eocd + 4) == 0, u16(file, eocd + 6) == 0 else { throw .zipCorrupt(reason: "multi-disk archives are not supported") }
         var count = u16(file, eocd + 10)
         var size = u32(file, eocd + 12)
