@@ -6,6 +6,9 @@
 import TensorCore
 
 enum TensorRebuild {
+    /// Largest row-major copy of an expanded (stride-0) view that is larger than its storage.
+    static let materializationLimit = 1 << 30
+
     /// Reads a rebuild helper's arguments: `(storage, offset, size, stride[, requires_grad, hooks[, dtype]][, metadata])`.
     static func record(_ function: TorchGlobal, _ args: [PickleValue], arena: PickleArena,
                        fail: (String) -> PyTorchError) throws(PyTorchError) -> TensorRecord {
@@ -91,7 +94,14 @@ enum TensorRebuild {
         if isContiguous(record.shape, record.strides) && !record.conjugate && !record.negative {
             return Tensor(dtype: dtype, shape: record.shape, data: ByteView(buffer: storage.buffer, offset: start, count: byteCount))
         }
-        let buffer = ByteBuffer(zeroedCount: byteCount)
+        // Only an expanded view (stride 0) copies out larger than its storage; a hostile one could ask for
+        // terabytes, so its copy is bounded.
+        guard byteCount <= max(storage.count, materializationLimit) else {
+            throw .invalidTensor(tensor: name, reason: "an expanded view of \(byteCount) bytes over \(storage.count) bytes of storage '\(key)' is larger than \(materializationLimit) bytes when copied out")
+        }
+        guard let buffer = PyTorchMemory.allocate(byteCount) else {
+            throw .invalidTensor(tensor: name, reason: "cannot allocate \(byteCount) bytes to copy it out row-major")
+        }
         gather(from: storage.buffer.baseAddress + start, shape: record.shape, strides: record.strides, itemSize: itemSize,
                into: buffer.mutableBaseAddress)
         if record.conjugate || record.negative {

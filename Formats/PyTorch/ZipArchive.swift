@@ -65,7 +65,7 @@ struct ZipArchive {
         // ZIP64: a locator sits just before the end record and points at the ZIP64 end record.
         if eocd >= 20 && u32(file, eocd - 20) == 0x0706_4B50 {
             let recordOffset = u64(file, eocd - 20 + 8)
-            guard recordOffset <= UInt64(eocd - 20 - 56), u32(file, Int(recordOffset)) == 0x0606_4B50 else {
+            guard eocd >= 76, recordOffset <= UInt64(eocd - 76), u32(file, Int(recordOffset)) == 0x0606_4B50 else {
                 throw .zipCorrupt(reason: "the ZIP64 locator points at byte \(recordOffset), where there is no ZIP64 end record")
             }
             let record = Int(recordOffset)
@@ -174,7 +174,9 @@ struct ZipArchive {
         guard overflow || entry.size <= ceiling + 64 else {
             throw .inflateFailed(record: entry.name, reason: "\(entry.size) bytes cannot come from \(entry.compressedSize) deflated bytes")
         }
-        let output = ByteBuffer(zeroedCount: entry.size)
+        guard let output = PyTorchMemory.allocate(entry.size) else {
+            throw .inflateFailed(record: entry.name, reason: "cannot allocate \(entry.size) bytes to inflate it")
+        }
         var stream = z_stream()
         guard inflateInit2_(&stream, -15, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
             throw .inflateFailed(record: entry.name, reason: "zlib could not start")

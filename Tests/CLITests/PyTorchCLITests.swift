@@ -92,6 +92,21 @@ import TestSupport
         for entry in report["tensors"] as! [[String: Any]] { #expect(entry["crc32"] as? String == crcs[entry["name"] as! String]) }
     }
 
+    /// Casting keeps ties: the decoder is still recognised as the embedding's alias afterwards.
+    @Test func castingKeepsTiedWeightsTied() throws {
+        let folder = TemporaryDirectory()
+        let result = try Bertkit.run(["convert", Fixtures.path("pytorch/tiny_bert_mlm.bin"), folder.file("m.safetensors"), "--dtype", "bf16"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("'cls.predictions.decoder.weight' shares storage"))
+        #expect(try Bertkit.run(["convert", Fixtures.path("pytorch/tiny_bert_mlm.bin"), folder.file("m.bin"), "--dtype", "f16"]).status == 0)
+        let report = try json(try Bertkit.run(["inspect", "--json", folder.file("m.bin")]).stdout)
+        let embedding = (report["tensors"] as! [[String: Any]]).first { $0["name"] as? String == "bert.embeddings.word_embeddings.weight" }
+        #expect(embedding?["dtype"] as? String == "F16")
+        // Written once as a shared storage, the pair reads back as aliases.
+        let again = try Bertkit.run(["convert", folder.file("m.bin"), folder.file("again.safetensors")])
+        #expect(again.stderr.contains("'cls.predictions.decoder.weight' shares storage with 'bert.embeddings.word_embeddings.weight'"))
+    }
+
     /// safetensors → pytorch → safetensors gives back the very same file.
     @Test func safetensorsThroughPyTorchAndBackIsIdentical() throws {
         let folder = TemporaryDirectory()
