@@ -148,13 +148,16 @@ struct ExpectedCheckpoint {
     }
 
     /// A fuzz entry point: seeded random corruptions of valid zip and legacy files are refused or read,
-    /// never crash, and whatever is read lies inside its buffers.
-    @Test(arguments: ["views.pt", "views_legacy.pt", "deflated.pt", "nested_state_dict.pt"])
+    /// never crash, and whatever is read lies inside its buffers. `BERTKIT_FUZZ_ROUNDS` (and
+    /// `BERTKIT_FUZZ_SEED`) run it longer.
+    @Test(arguments: ["views.pt", "views_legacy.pt", "deflated.pt", "nested_state_dict.pt", "big_endian.pt", "protocol4.pt",
+                      "tiny_bert_mlm_legacy.bin"])
     func randomCorruptionsNeverCrash(_ fixture: String) throws {
         let original = [UInt8](try Fixtures.data("pytorch/" + fixture))
-        var generator = SplitMix64(seed: 17)
+        let environment = ProcessInfo.processInfo.environment
+        var generator = SplitMix64(seed: environment["BERTKIT_FUZZ_SEED"].flatMap(UInt64.init) ?? 17)
         var refused = 0
-        let rounds = 1500
+        let rounds = environment["BERTKIT_FUZZ_ROUNDS"].flatMap(Int.init) ?? 1000
         for round in 0..<rounds {
             var bytes = original
             for _ in 0..<(1 + Int(generator.next() % 4)) {
@@ -180,6 +183,66 @@ struct ExpectedCheckpoint {
         }
         #expect(refused > rounds / 10, "\(refused) of \(rounds) refused")
     }
+}
+
+extension PyTorchReaderTests {
+    /// The pickle machine under fire: corruptions inside `data.pkl` of real archives, with the CRC in
+    /// the central directory patched so they reach the machine instead of failing the checksum.
+    @Test(arguments: ["tiny_bert_4x/pytorch_model.bin", "nested_state_dict.pt", "views.pt", "protocol4.pt", "parameters.pt"])
+    func pickleCorruptionsNeverCrash(_ fixture: String) throws {
+        let original = [UInt8](try Fixtures.data("pytorch/" + fixture))
+        let (pickle, crcField) = try #require(Self.locatePickle(original))
+        let environment = ProcessInfo.processInfo.environment
+        var generator = SplitMix64(seed: environment["BERTKIT_FUZZ_SEED"].flatMap(UInt64.init) ?? 29)
+        let rounds = environment["BERTKIT_FUZZ_ROUNDS"].flatMap(Int.init) ?? 1000
+        let opcodes = PickleOpcodeBytes.all
+        var refused = 0
+        for _ in 0..<rounds {
+            var bytes = original
+            for _ in 0..<(1 + Int(generator.next() % 3)) {
+                let position = pickle.lowerBound + Int(generator.next() % UInt64(pickle.count))
+                switch generator.next() % 3 {
+                case 0: bytes[position] = opcodes[Int(generator.next() % UInt64(opcodes.count))]
+                case 1: bytes[position] = UInt8(truncatingIfNeeded: generator.next())
+                default: bytes[position] ^= 1 << UInt8(generator.next() % 8)
+                }
+            }
+            let crc = bytes[pickle].withUnsafeBytes { CRC32.checksum($0) }
+            withUnsafeBytes(of: crc.littleEndian) { for i in 0..<4 { bytes[crcField + i] = $0[i] } }
+            do {
+                let checkpoint = try PyTorchReader.read(buffer: ByteBuffer(copying: bytes))
+                for (_, tensor) in checkpoint.store.entries { #expect(tensor.data.offset + tensor.data.count <= tensor.data.buffer.count) }
+            } catch {
+                refused += 1
+            }
+        }
+        #expect(refused > rounds / 4, "\(refused) of \(rounds) refused")
+    }
+
+    /// (byte range of data.pkl's data, offset of its CRC in the central directory), by walking the zip.
+    static func locatePickle(_ file: [UInt8]) -> (Range<Int>, Int)? {
+        func u16(_ at: Int) -> Int { Int(file[at]) | Int(file[at + 1]) << 8 }
+        func u32(_ at: Int) -> Int { u16(at) | u16(at + 2) << 16 }
+        var entry = 0
+        while entry + 46 <= file.count {
+            if u32(entry) == 0x0201_4B50 {
+                let nameLength = u16(entry + 28)
+                let name = String(decoding: file[(entry + 46)..<(entry + 46 + nameLength)], as: UTF8.self)
+                if name.hasSuffix("/data.pkl") {
+                    let header = u32(entry + 42)
+                    let start = header + 30 + u16(header + 26) + u16(header + 28)
+                    return (start..<(start + u32(entry + 20)), entry + 16)
+                }
+            }
+            entry += 1
+        }
+        return nil
+    }
+}
+
+/// Opcode bytes of protocols 0–5 (what `pickletools` lists), for structured corruption.
+enum PickleOpcodeBytes {
+    static let all: [UInt8] = Array("(.012FIJKLMNPQRSTUVX]abcdeghijlopqrstu})G}BC".utf8) + Array(0x80...0x98)
 }
 
 /// A tiny deterministic generator for reproducible fuzzing.
