@@ -190,6 +190,11 @@ public enum PyTorchReader {
         for (name, record) in selected.tensors {
             let key = record.storage.key
             guard var bytes = located[key] else { throw .legacyMissingStorage(key: key) }
+            guard record.storage.byteCount == bytes.count else {
+                throw .storageSizeMismatch(key: key, record: "legacy storage '\(key)'", dtype: (record.storage.dtype ?? .uint8).rawValue,
+                                           elements: record.storage.elementCount, expectedBytes: record.storage.byteCount ?? -1,
+                                           actualBytes: bytes.count)
+            }
             if let view = record.storage.view {
                 let itemSize = (record.storage.dtype ?? .uint8).elementSize
                 let (start, overflow1) = view.offset.multipliedReportingOverflow(by: itemSize)
