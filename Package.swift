@@ -29,9 +29,12 @@ let package = Package(
         // One target per checkpoint format.
         .target(name: "Safetensors", dependencies: ["TensorCore"], path: "Formats/Safetensors",
                 exclude: ["SPEC.md"]),
+        // PyTorch (issue 3): zip and legacy checkpoints through a pickle machine that executes nothing.
+        .target(name: "PyTorch", dependencies: ["TensorCore", "CZlib"], path: "Formats/PyTorch",
+                exclude: ["SPEC.md"]),
 
         // Format detection, model directories and the Hugging Face cache.
-        .target(name: "Checkpoints", dependencies: ["TensorCore", "Safetensors"],
+        .target(name: "Checkpoints", dependencies: ["TensorCore", "Safetensors", "PyTorch"],
                 path: "Sources/Checkpoints"),
 
         // The BERT: parameters, forward and backward over OpenBLAS.
@@ -45,7 +48,7 @@ let package = Package(
                 path: "Sources/Pipelines"),
 
         // The umbrella library: re-exports only.
-        .target(name: "BertKit", dependencies: ["TensorCore", "Safetensors", "Checkpoints", "Bert", "Training", "Pipelines"],
+        .target(name: "BertKit", dependencies: ["TensorCore", "Safetensors", "PyTorch", "Checkpoints", "Bert", "Training", "Pipelines"],
                 path: "Sources/BertKit"),
 
         .executableTarget(name: "BertKitCLI",
@@ -56,6 +59,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["TensorCore"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
         .testTarget(name: "SafetensorsTests", dependencies: ["Safetensors", "TestSupport"]),
+        .testTarget(name: "PyTorchTests", dependencies: ["PyTorch", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["BertKitCLI", "BertKit", "TestSupport"]),
         .testTarget(name: "BertTests", dependencies: ["Bert", "Safetensors", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Bert", "Safetensors", "TestSupport"]),

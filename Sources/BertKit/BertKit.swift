@@ -1,5 +1,6 @@
 @_exported import TensorCore
 @_exported import Safetensors
+@_exported import PyTorch
 @_exported import Checkpoints
 @_exported import Bert
 @_exported import Pipelines

@@ -26,6 +26,9 @@ struct ConvertCommand: ParsableCommand {
     @Flag(help: "Keep the input's safetensors metadata instead of writing {\"format\": \"pt\"}.")
     var keepMetadata = false
 
+    @Flag(help: "Rename old LayerNorm.gamma/beta keys to weight/bias, as transformers does on load.")
+    var hfNames = false
+
     func validate() throws {
         if let to, CheckpointFormat.Family(rawValue: to) == nil {
             throw ValidationError("--to must be safetensors, pytorch or hdf5, not '\(to)'")
@@ -45,6 +48,7 @@ struct ConvertCommand: ParsableCommand {
         options.dtype = dtype.flatMap(ConversionOptions.floatDType)
         if let maxShardSize { options.maxShardSize = try ShardIndex.parseSize(maxShardSize) }
         options.keepMetadata = keepMetadata
+        options.hfNames = hfNames
         let report = try Conversion.convert(input: input, output: output, options: options)
         for (dropped, kept) in report.droppedDuplicates {
             Console.info("note: '\(dropped)' shares storage with '\(kept)'; kept '\(kept)' only")

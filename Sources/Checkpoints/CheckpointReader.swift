@@ -2,6 +2,7 @@
 
 import TensorCore
 import Safetensors
+import PyTorch
 
 /// What was loaded and from where.
 public struct LoadedCheckpoint {
@@ -31,6 +32,11 @@ public enum CheckpointReader {
             var loaded = LoadedCheckpoint(format: .safetensors, store: store, files: [path])
             loaded.hasMetadata = header.metadata != nil
             return loaded
+        case .pytorchZip, .pytorchLegacy:   // issue 3
+            let checkpoint = try PyTorchReader.read(path: path)
+            var loaded = LoadedCheckpoint(format: format, store: checkpoint.store, files: [path], notes: checkpoint.notes)
+            loaded.hasMetadata = false
+            return loaded
         default:
             throw FileError(path: path, cause: CheckpointError.notAvailable(format: format.rawValue))
         }
@@ -49,6 +55,8 @@ public enum CheckpointReader {
         }
         var files: [String] = []
         for (_, file) in weightMap where !files.contains(folder + "/" + file) { files.append(folder + "/" + file) }
-        return LoadedCheckpoint(format: format, store: store, files: files, notes: notes)
+        var loaded = LoadedCheckpoint(format: format, store: store, files: files, notes: notes)
+        loaded.hasMetadata = format == .safetensors   // PyTorch shards have no metadata (issue 3)
+        return loaded
     }
 }

@@ -2,6 +2,7 @@
 
 import TensorCore
 import Safetensors
+import PyTorch
 
 public struct CheckpointWriteOptions: Sendable {
     public var family: CheckpointFormat.Family
@@ -54,7 +55,15 @@ public enum CheckpointWriter {
             }
             try SafetensorsWriter.write(store, to: target, metadata: options.metadata)
             return [target]
-        case .pytorch, .hdf5:
+        case .pytorch:   // issue 3
+            if let maxShardSize = options.maxShardSize {
+                let stem = String(target.split(separator: "/").last!.split(separator: ".").first ?? "pytorch_model")
+                return try PyTorchWriter.writeSharded(store, directory: folder, stem: stem, maxShardSize: maxShardSize)
+                    .map { folder + "/" + $0 }
+            }
+            try PyTorchWriter.write(store, to: target)
+            return [target]
+        case .hdf5:
             throw FileError(path: target, cause: CheckpointError.notAvailable(format: options.family.rawValue))
         }
     }

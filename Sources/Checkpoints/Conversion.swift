@@ -8,6 +8,8 @@ public struct ConversionOptions: Sendable {
     public var dtype: DType?
     public var maxShardSize: Int?
     public var keepMetadata = false
+    /// Rename old `LayerNorm.gamma/beta` (and the other transformers "legacy" keys) as transformers does on load.
+    public var hfNames = false
 
     public init(family: CheckpointFormat.Family) { self.family = family }
 
@@ -33,6 +35,7 @@ public enum Conversion {
         let loaded = try CheckpointReader.load(path: input)
         var store = loaded.store
         if let dtype = options.dtype { store = castFloatingTensors(store, to: dtype) }
+        if options.hfNames { store = LegacyNames.renamed(store) }
         var dropped: [(String, String)] = []
         if options.family == .safetensors {
             (store, dropped) = TiedWeights.removeSharedDuplicates(store)
@@ -47,9 +50,20 @@ public enum Conversion {
     }
 
     /// Casts every F32/F16/BF16/F64 tensor to `dtype`; integer, bool and exotic tensors are kept.
+    /// Tensors that share their bytes (tied weights from a PyTorch file) still share them afterwards.
     public static func castFloatingTensors(_ store: TensorStore, to dtype: DType) -> TensorStore {
         var result = TensorStore()
-        for (name, tensor) in store.entries { result[name] = tensor.converted(to: dtype) ?? tensor }
+        var converted: [ObjectIdentifier: [(view: ByteView, tensor: Tensor)]] = [:]
+        for (name, tensor) in store.entries {
+            let key = ObjectIdentifier(tensor.data.buffer)
+            if tensor.byteCount > 0, let done = converted[key]?.first(where: { $0.view.isSameStorage(as: tensor.data) && $0.tensor.shape == tensor.shape }) {
+                result[name] = done.tensor
+                continue
+            }
+            let cast = tensor.converted(to: dtype) ?? tensor
+            converted[key, default: []].append((tensor.data, cast))
+            result[name] = cast
+        }
         result.metadata = store.metadata
         return result
     }
