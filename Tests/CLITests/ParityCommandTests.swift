@@ -18,6 +18,26 @@ import TestSupport
         #expect(!(json["outputs"] as! [String: Any]).isEmpty)
     }
 
+    @Test(arguments: ["tiny-seqcls-pytorch-zip", "tiny-mlm-pytorch-legacy"])
+    func passesWithPyTorchWeights(_ fixture: String) throws {
+        let directory = Fixtures.path("bert/" + fixture)
+        let result = try Bertkit.run(["parity", "--model", directory, "--reference", directory + "/reference.safetensors", "--atol", "1e-5"])
+        #expect(result.status == 0, "\(result.stdout) \(result.stderr)")
+    }
+
+    /// The published bert-base-uncased has only a legacy pytorch_model.bin: the same folder without the
+    /// safetensors file must load from the pickle, with its gamma/beta names.
+    @Test func bertBaseUncasedLayoutFromTheLegacyPickle() throws {
+        let source = Fixtures.path("bert/tiny-bert-base-uncased-layout")
+        let folder = TemporaryDirectory()
+        for name in ["config.json", "pytorch_model.bin", "vocab.txt", "tokenizer_config.json"] {
+            try FileManager.default.copyItem(atPath: source + "/" + name, toPath: folder.file(name))
+        }
+        let result = try Bertkit.run(["parity", "--model", folder.path, "--reference", source + "/reference.safetensors", "--atol", "1e-5"])
+        #expect(result.status == 0, "\(result.stdout) \(result.stderr)")
+        #expect(result.stderr.contains("cls.seq_relationship.weight") && !result.stderr.contains("newly initialized"), "\(result.stderr)")
+    }
+
     @Test(arguments: [("tiny-seqcls", "logits"), ("tiny-qa", "end_logits"), ("tiny-base", "pooler_output")])
     func failsWhenOneValueIsPerturbed(_ fixture: String, _ output: String) throws {
         let directory = Fixtures.path("bert/" + fixture)
