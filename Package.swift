@@ -26,13 +26,16 @@ let package = Package(
         // One target per checkpoint format.
         .target(name: "Safetensors", dependencies: ["TensorCore"], path: "Formats/Safetensors",
                 exclude: ["SPEC.md"]),
+        // HDF5 (issue 4): a thin layer over libhdf5, Keras `tf_model.h5` and a plain tensor layout.
+        .target(name: "HDF5", dependencies: ["TensorCore", "CHDF5"], path: "Formats/HDF5",
+                exclude: ["SPEC.md"]),
 
         // Format detection, model directories and the Hugging Face cache.
-        .target(name: "Checkpoints", dependencies: ["TensorCore", "Safetensors"],
+        .target(name: "Checkpoints", dependencies: ["TensorCore", "Safetensors", "HDF5"],
                 path: "Sources/Checkpoints"),
 
         // The umbrella library: re-exports only.
-        .target(name: "BertKit", dependencies: ["TensorCore", "Safetensors", "Checkpoints"],
+        .target(name: "BertKit", dependencies: ["TensorCore", "Safetensors", "HDF5", "Checkpoints"],
                 path: "Sources/BertKit"),
 
         .executableTarget(name: "BertKitCLI",
@@ -41,8 +44,9 @@ let package = Package(
                           path: "Sources/BertKitCLI"),
 
         .target(name: "TestSupport", dependencies: ["TensorCore"], path: "Tests/TestSupport"),
-        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
+        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "Safetensors", "TestSupport"]),
         .testTarget(name: "SafetensorsTests", dependencies: ["Safetensors", "TestSupport"]),
+        .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "Safetensors", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["BertKitCLI", "TestSupport"]),
     ]
 )
