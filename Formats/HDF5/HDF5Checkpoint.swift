@@ -45,27 +45,37 @@ public enum HDF5Checkpoint {
         }
     }
 
-    /// Writes `store` to `path` atomically in the chosen layout and returns the layout written plus a
-    /// remark (the TF class, or why the automatic choice fell back to plain). `architecture` is
-    /// config.json's first `architectures` entry, if known; `metadata` goes to the plain layout's root.
-    @discardableResult
-    public static func write(_ store: TensorStore, to path: String, layout: LayoutChoice = .automatic,
-                             architecture: String? = nil, metadata: [String: String]? = nil) throws -> (Layout, String) {
-        switch layout {
+    /// The layout `choice` resolves to for `store`, with a remark: the TF class for Keras, or why the
+    /// automatic choice is the plain layout. Throws when Keras is forced and the tensors do not fit.
+    public static func resolveLayout(_ store: TensorStore, choice: LayoutChoice, architecture: String? = nil) throws -> (Layout, String) {
+        switch choice {
         case .keras:
-            let bertClass = try KerasH5Writer.write(store, to: path, architecture: architecture)
-            return (.keras, bertClass.rawValue)
+            return (.keras, "Keras layout of \(try KerasH5Writer.kerasClass(for: store, architecture: architecture).rawValue)")
         case .plain:
-            try PlainHDF5.write(store, to: path, metadata: metadata)
-            return (.plain, "plain layout")
+            return (.plain, "plain HDF5 layout (one dataset per tensor)")
         case .automatic:
             do {
-                _ = try KerasH5Writer.kerasClass(for: store, architecture: architecture)
+                return try resolveLayout(store, choice: .keras, architecture: architecture)
             } catch let error as HDF5Error {
-                try PlainHDF5.write(store, to: path, metadata: metadata)
-                return (.plain, "plain layout: \(error)")
+                if case .notKerasBert(let reason) = error {
+                    return (.plain, "plain HDF5 layout (one dataset per tensor): not a TF BERT checkpoint (\(reason))")
+                }
+                return (.plain, "plain HDF5 layout (one dataset per tensor): \(error)")
             }
-            return try write(store, to: path, layout: .keras, architecture: architecture, metadata: metadata)
         }
+    }
+
+    /// Writes `store` to `path` atomically in the chosen layout and returns the layout written with a
+    /// remark (see `resolveLayout`). `architecture` is config.json's first `architectures` entry, if
+    /// known; `metadata` becomes the plain layout's root attributes.
+    @discardableResult
+    public static func write(_ store: TensorStore, to path: String, layout choice: LayoutChoice = .automatic,
+                             architecture: String? = nil, metadata: [String: String]? = nil) throws -> (Layout, String) {
+        let (layout, note) = try withFileContext(path) { try resolveLayout(store, choice: choice, architecture: architecture) }
+        switch layout {
+        case .keras: try KerasH5Writer.write(store, to: path, architecture: architecture)
+        case .plain: try PlainHDF5.write(store, to: path, metadata: metadata)
+        }
+        return (layout, note)
     }
 }

@@ -34,11 +34,11 @@ public enum HDF5Error: Error, CustomStringConvertible, Equatable {
         switch self {
         case .library(let operation, let object, let causes):
             let what = object.isEmpty ? operation : "\(operation) '\(object)'"
-            guard !causes.isEmpty else { return "\(what) failed" }
-            // The innermost entry is the specific reason; the outer ones say where it surfaced.
-            let reason = causes.last!
-            let context = causes.dropLast().suffix(2).map { $0 }
-            return "\(what) failed: \(reason)" + (context.isEmpty ? "" : " [" + context.joined(separator: "; ") + "]")
+            guard let reason = causes.last else { return "\(what) failed" }
+            // The innermost entry is the specific reason; the one below the API call, when it reads
+            // "unable to …", says what libhdf5 was doing when it met it ("unable to read superblock").
+            let context = causes.count >= 3 && causes[1].hasPrefix("unable to") ? " (\(causes[1]))" : ""
+            return "\(what) failed\(context): \(reason)"
         case .notFound(let path):
             return "no object '\(path)' in the file"
         case .wrongObjectKind(let path, let expected, let found):

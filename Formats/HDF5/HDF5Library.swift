@@ -115,11 +115,12 @@ enum HDF5Library {
             guard let entry, let data else { return 0 }
             let collector = Unmanaged<Collector>.fromOpaque(data).takeUnretainedValue()
             var text = entry.pointee.desc.map { String(cString: $0) } ?? ""
-            var buffer = [CChar](repeating: 0, count: 256)
-            var type = H5E_MINOR
-            if H5Eget_msg(entry.pointee.min_num, &type, &buffer, buffer.count) > 0 {
-                let minor = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-                if !minor.isEmpty && minor.lowercased() != text.lowercased() { text += text.isEmpty ? minor : " (\(minor.lowercased()))" }
+            if text.isEmpty {   // no description: the minor message ("Not an HDF5 file" …) says it
+                var buffer = [CChar](repeating: 0, count: 256)
+                var type = H5E_MINOR
+                if H5Eget_msg(entry.pointee.min_num, &type, &buffer, buffer.count) > 0 {
+                    text = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                }
             }
             if !text.isEmpty { collector.lines.append(text) }
             return 0

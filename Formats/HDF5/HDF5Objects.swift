@@ -19,10 +19,13 @@ public class HDF5Object {
     public let path: String
     private(set) var id: hid_t
     private let closeFunction: @convention(c) (hid_t) -> herr_t
+    /// Keeps the file open while any of its objects is alive.
+    let file: HDF5File
 
-    init(id: hid_t, path: String, close: @convention(c) (hid_t) -> herr_t) {
+    init(id: hid_t, path: String, file: HDF5File, close: @convention(c) (hid_t) -> herr_t) {
         self.id = id
         self.path = path
+        self.file = file
         self.closeFunction = close
     }
 
@@ -209,12 +212,13 @@ public final class HDF5File {
         try HDF5Library.run {
             let group = H5Oopen(id, "/", HDF5Library.defaultPlist)
             guard group >= 0 else { throw HDF5Library.failure("open the root group", "") }
-            return HDF5Group(id: group, path: "/")
+            return HDF5Group(id: group, path: "/", file: self)
         }
     }
 
-    /// Flushes and closes the file (and, STRONG close, anything still open in it). Errors here are
-    /// write errors, so writers must call it.
+    /// Flushes and closes the file, and (STRONG close) every object still open in it — those become
+    /// unusable. Errors here are write errors, so writers must call it. Without it, the file closes
+    /// when the last of its objects is released.
     public func close() throws {
         guard id >= 0 else { return }
         let id = self.id
@@ -232,7 +236,7 @@ public final class HDF5File {
 
 /// A group: its children, and creating groups and datasets in it.
 public final class HDF5Group: HDF5Object {
-    init(id: hid_t, path: String) { super.init(id: id, path: path, close: H5Oclose) }
+    init(id: hid_t, path: String, file: HDF5File) { super.init(id: id, path: path, file: file, close: H5Oclose) }
 
     /// The group's links in name order (libhdf5's own iteration: every child, whatever the shape of
     /// the group's B-tree or link storage), each with whether it is a hard link, a soft link or a link
@@ -306,7 +310,7 @@ public final class HDF5Group: HDF5Object {
                 H5Oclose(object)
                 throw HDF5Error.wrongObjectKind(path: full, expected: "group", found: found)
             }
-            return HDF5Group(id: object, path: full)
+            return HDF5Group(id: object, path: full, file: file)
         }
     }
 
@@ -321,7 +325,7 @@ public final class HDF5Group: HDF5Object {
                 H5Oclose(object)
                 throw HDF5Error.wrongObjectKind(path: full, expected: "dataset", found: found)
             }
-            return HDF5Dataset(id: object, path: full)
+            return HDF5Dataset(id: object, path: full, file: file)
         }
     }
 
@@ -350,7 +354,7 @@ public final class HDF5Group: HDF5Object {
             guard H5Pset_obj_track_times(gcpl, false) >= 0 else { throw HDF5Library.failure("set group creation properties", "") }
             let group = H5Gcreate2(id, relativePath, lcpl, gcpl, HDF5Library.defaultPlist)
             guard group >= 0 else { throw HDF5Library.failure("create group", full) }
-            return HDF5Group(id: group, path: full)
+            return HDF5Group(id: group, path: full, file: file)
         }
     }
 
@@ -374,7 +378,7 @@ public final class HDF5Group: HDF5Object {
             defer { H5Pclose(dcpl) }
             let dataset = H5Dcreate2(id, name, type.id, space, HDF5Library.defaultPlist, dcpl, HDF5Library.defaultPlist)
             guard dataset >= 0 else { throw HDF5Library.failure("create dataset", full) }
-            return HDF5Dataset(id: dataset, path: full)
+            return HDF5Dataset(id: dataset, path: full, file: file)
         }
     }
 }
@@ -418,7 +422,7 @@ public enum HDF5Layout: String, Sendable { case compact, contiguous, chunked, vi
 
 /// A dataset: its type, shape and storage, and reading/writing its elements.
 public final class HDF5Dataset: HDF5Object {
-    init(id: hid_t, path: String) { super.init(id: id, path: path, close: H5Dclose) }
+    init(id: hid_t, path: String, file: HDF5File) { super.init(id: id, path: path, file: file, close: H5Dclose) }
 
     public func datatype() throws -> HDF5TypeDescription {
         try HDF5Library.run {

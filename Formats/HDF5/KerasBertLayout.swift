@@ -40,30 +40,40 @@ public enum KerasBertClass: String, CaseIterable, Sendable {
 
 /// One weight: its TF variable name (`<model>/bert/.../kernel:0`), its PyTorch name, whether the
 /// PyTorch value is the transpose, and its TF shape.
-struct KerasWeight: Equatable {
-    let variableName: String
-    let pytorchName: String
-    let transposed: Bool
-    let shape: [Int]
+public struct KerasWeight: Equatable, Sendable {
+    public let variableName: String
+    public let pytorchName: String
+    public let transposed: Bool
+    public let shape: [Int]
 }
 
 /// One top-level Keras layer: a group in the file, with its `weight_names` in order.
-struct KerasLayer: Equatable {
-    let name: String
-    let weights: [KerasWeight]
+public struct KerasLayer: Equatable, Sendable {
+    public let name: String
+    public let weights: [KerasWeight]
 }
 
 /// Sizes read off a PyTorch BERT state dict.
-struct BertDimensions: Equatable {
-    var vocabulary: Int, hidden: Int, intermediate: Int, positions: Int, tokenTypes: Int, layers: Int
-    var labels: Int?
+public struct BertDimensions: Equatable, Sendable {
+    public var vocabulary: Int, hidden: Int, intermediate: Int, positions: Int, tokenTypes: Int, layers: Int
+    public var labels: Int?
+
+    public init(vocabulary: Int, hidden: Int, intermediate: Int, positions: Int, tokenTypes: Int, layers: Int, labels: Int? = nil) {
+        self.vocabulary = vocabulary
+        self.hidden = hidden
+        self.intermediate = intermediate
+        self.positions = positions
+        self.tokenTypes = tokenTypes
+        self.layers = layers
+        self.labels = labels
+    }
 }
 
-enum KerasBertLayout {
+public enum KerasBertLayout {
     /// The layers of `bertClass` for a model of `dimensions`, in `model.layers` order. `pytorchPrefix`
     /// is `"bert."` or, for a bare BertModel state dict, `""`. `withPooler` nil means the class default.
-    static func layers(_ bertClass: KerasBertClass, _ d: BertDimensions, pytorchPrefix: String = "bert.",
-                       withPooler: Bool? = nil) -> [KerasLayer] {
+    public static func layers(_ bertClass: KerasBertClass, _ d: BertDimensions, pytorchPrefix: String = "bert.",
+                              withPooler: Bool? = nil) -> [KerasLayer] {
         let model = bertClass.modelName
         func weight(_ tf: String, _ pt: String, _ shape: [Int], transposed: Bool = false) -> KerasWeight {
             KerasWeight(variableName: "\(model)/\(tf):0", pytorchName: pt, transposed: transposed, shape: shape)

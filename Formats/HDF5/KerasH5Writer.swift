@@ -80,7 +80,7 @@ public enum KerasH5Writer {
     }
 
     /// `np.array_split(n items, k)`: the first n % k pieces get one extra item.
-    static func chunkSizes(count: Int, chunks: Int) -> [Int] {
+    public static func chunkSizes(count: Int, chunks: Int) -> [Int] {
         (0..<chunks).map { count / chunks + ($0 < count % chunks ? 1 : 0) }
     }
 }
