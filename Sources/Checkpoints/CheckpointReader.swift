@@ -2,6 +2,7 @@
 
 import TensorCore
 import Safetensors
+import HDF5
 
 /// What was loaded and from where.
 public struct LoadedCheckpoint {
@@ -31,6 +32,10 @@ public enum CheckpointReader {
             var loaded = LoadedCheckpoint(format: .safetensors, store: store, files: [path])
             loaded.hasMetadata = header.metadata != nil
             return loaded
+        case .hdf5, .kerasH5:   // HDF5 (issue 4): Keras tf_model.h5 or the plain layout
+            let contents = try HDF5Checkpoint.read(path: path)
+            return LoadedCheckpoint(format: contents.layout == .keras ? .kerasH5 : .hdf5, store: contents.store,
+                                    files: [path], notes: contents.notes)
         default:
             throw FileError(path: path, cause: CheckpointError.notAvailable(format: format.rawValue))
         }
