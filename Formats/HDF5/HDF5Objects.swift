@@ -329,13 +329,15 @@ public final class HDF5Group: HDF5Object {
         }
     }
 
-    /// Link creation as h5py does it: intermediate groups created, name encoding ASCII or UTF-8.
-    static func linkCreationList(for name: String) throws -> hid_t {
+    /// Link creation as h5py does it for a `bytes` name (which is what Keras passes, and what h5py's
+    /// `create_dataset("a/b/c")` passes on for the parents): intermediate groups created, name
+    /// encoding flag ASCII whatever the bytes (UTF-8 names read back the same; the flag only changes
+    /// how libhdf5 stores the link).
+    static func linkCreationList() throws -> hid_t {
         let lcpl = H5Pcreate(HDF5Library.linkCreateClass)
         guard lcpl >= 0 else { throw HDF5Library.failure("make a link creation property list", "") }
-        let ascii = name.utf8.allSatisfy { $0 < 0x80 }
         guard H5Pset_create_intermediate_group(lcpl, 1) >= 0,
-              H5Pset_char_encoding(lcpl, ascii ? H5T_CSET_ASCII : H5T_CSET_UTF8) >= 0 else {
+              H5Pset_char_encoding(lcpl, H5T_CSET_ASCII) >= 0 else {
             H5Pclose(lcpl)
             throw HDF5Library.failure("set link creation properties", "")
         }
@@ -346,7 +348,7 @@ public final class HDF5Group: HDF5Object {
     public func createGroup(_ relativePath: String) throws -> HDF5Group {
         try HDF5Library.run {
             let full = childPath(relativePath)
-            let lcpl = try HDF5Group.linkCreationList(for: relativePath)
+            let lcpl = try HDF5Group.linkCreationList()
             defer { H5Pclose(lcpl) }
             let gcpl = H5Pcreate(HDF5Library.groupCreateClass)
             guard gcpl >= 0 else { throw HDF5Library.failure("make a group creation property list", "") }
