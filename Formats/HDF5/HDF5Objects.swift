@@ -167,13 +167,15 @@ public final class HDF5File {
     private static let latestFormat = H5F_libver_t(rawValue: H5F_LIBVER_NBOUNDS.rawValue - 1)
 
     /// File access as h5py makes it (earliest format, alignment 1), with STRONG close so that `close()`
-    /// closes and flushes every object of the file before it returns.
+    /// closes and flushes every object of the file before it returns, and file locking that is skipped
+    /// (instead of failing) on file systems without it.
     private static func accessList() throws -> hid_t {
         let fapl = H5Pcreate(HDF5Library.fileAccessClass)
         guard fapl >= 0 else { throw HDF5Library.failure("make a file access property list", "") }
         guard H5Pset_libver_bounds(fapl, H5F_LIBVER_EARLIEST, latestFormat) >= 0,
               H5Pset_alignment(fapl, 1, 1) >= 0,
-              H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) >= 0 else {
+              H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) >= 0,
+              H5Pset_file_locking(fapl, true, true) >= 0 else {
             H5Pclose(fapl)
             throw HDF5Library.failure("set file access properties", "")
         }
