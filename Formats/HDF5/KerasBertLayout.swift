@@ -143,7 +143,8 @@ enum KerasBertPlan {
     /// decides between classes the names cannot tell apart (a token classifier is a sequence classifier
     /// without a pooler, unless config.json says otherwise), and is ignored when the tensors do not
     /// fit it (bert-base-uncased's config says BertForMaskedLM over BertForPreTraining weights).
-    static func make(for store: TensorStore, architecture: String? = nil) throws -> (KerasBertClass, [KerasLayer]) {
+    static func make(for original: TensorStore, architecture: String? = nil) throws -> (KerasBertClass, [KerasLayer], TensorStore) {
+        let store = normalized(original)
         let prefixed = store.contains("bert.embeddings.word_embeddings.weight")
         guard prefixed || store.contains("embeddings.word_embeddings.weight") else {
             throw HDF5Error.notKerasBert(reason: "no 'bert.embeddings.word_embeddings.weight'")
@@ -160,12 +161,25 @@ enum KerasBertPlan {
                                                 withPooler: bertClass.hasPooler ? pooler : false)
             do {
                 try check(store, against: layers, bertClass: bertClass)
-                return (bertClass, layers)
+                return (bertClass, layers, store)
             } catch {
                 if bertClass == guessed { guessedError = error }
             }
         }
         throw guessedError ?? HDF5Error.notKerasBert(reason: "\(guessed.rawValue) needs 'bert.'-prefixed names")
+    }
+
+    /// The state dict as transformers' PyTorch → TF loading sees it: old `gamma` / `beta` LayerNorm
+    /// names read as `weight` / `bias`, and the embeddings' index buffers (`position_ids`,
+    /// `token_type_ids`, saved by older transformers), which TF has no variables for, left out.
+    static func normalized(_ store: TensorStore) -> TensorStore {
+        var result = TensorStore()
+        for (name, tensor) in store.entries {
+            if name.hasSuffix("embeddings.position_ids") || name.hasSuffix("embeddings.token_type_ids") { continue }
+            result[name.replacing("gamma", with: "weight").replacing("beta", with: "bias")] = tensor
+        }
+        result.metadata = store.metadata
+        return result
     }
 
     private static func guessClass(_ store: TensorStore, prefix: String) -> KerasBertClass {

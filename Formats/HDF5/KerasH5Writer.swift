@@ -25,8 +25,8 @@ public enum KerasH5Writer {
     @discardableResult
     public static func write(_ store: TensorStore, to path: String, architecture: String? = nil) throws -> KerasBertClass {
         try withFileContext(path) {
-            let (bertClass, layers) = try KerasBertPlan.make(for: store, architecture: architecture)
-            try HDF5Output.write(to: path) { root in try write(layers, from: store, root: root) }
+            let (bertClass, layers, normalized) = try KerasBertPlan.make(for: store, architecture: architecture)
+            try HDF5Output.write(to: path) { root in try write(layers, from: normalized, root: root) }
             return bertClass
         }
     }

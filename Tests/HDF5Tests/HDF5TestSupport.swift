@@ -45,19 +45,30 @@ func expectSameTensors(_ actual: TensorStore, _ expected: TensorStore, allowExtr
     }
 }
 
-/// Runs `body` with fd 2 redirected to a file and returns what was written there. Other tests may
-/// write to stderr meanwhile, so callers look for libhdf5's own marker ("HDF5-DIAG"), not emptiness.
+private let standardErrorLock = NSLock()
+
+/// Runs `body` with fd 2 redirected to a file and returns what was written there, then passes it on to
+/// the real stderr. Captures never overlap (a lock), and the test runner's own lines written meanwhile
+/// by other tests are passed on too, so callers look for libhdf5's marker ("HDF5-DIAG"), not emptiness.
 func capturingStandardError(_ body: () throws -> Void) rethrows -> String {
+    standardErrorLock.lock()
+    defer { standardErrorLock.unlock() }
     let path = NSTemporaryDirectory() + "bertkit-stderr-\(UUID().uuidString)"
     let file = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
     let saved = dup(2)
     dup2(file, 2)
-    defer {
+    func restore() -> String {
         dup2(saved, 2)
         close(saved)
         close(file)
+        let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
         unlink(path)
+        if !text.isEmpty { FileHandle.standardError.write(Data(text.utf8)) }
+        return text
     }
-    try body()
-    return (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+    do { try body() } catch {
+        _ = restore()
+        throw error
+    }
+    return restore()
 }

@@ -193,6 +193,20 @@ import TestSupport
         #expect(out.contents.isEmpty)
     }
 
+    @Test func legacyNamesAndIndexBuffersAreHandledAsTransformersDoes() throws {
+        // Old checkpoints: LayerNorm `gamma`/`beta`, and the `position_ids` buffer.
+        var store = TensorStore()
+        for (name, tensor) in try H5Fixtures.store("mapped/tf_bert_for_sequence_classification.safetensors").entries {
+            store[name.replacing("LayerNorm.weight", with: "LayerNorm.gamma").replacing("LayerNorm.bias", with: "LayerNorm.beta")] = tensor
+        }
+        store["bert.embeddings.position_ids"] = Tensor(int64: (0..<64).map(Int64.init), shape: [1, 64])
+        #expect(store.contains("bert.embeddings.LayerNorm.gamma"))
+        let out = TemporaryDirectory()
+        try KerasH5Writer.write(store, to: out.file("tf_model.h5"))
+        #expect(try H5Fixtures.bytes(out.file("tf_model.h5"))
+                == H5Fixtures.bytes(H5Fixtures.path("tf-h5/tf_bert_for_sequence_classification/tf_model.h5")))
+    }
+
     @Test func tiedDecoderCopiesAreAccepted() throws {
         var store = try H5Fixtures.store("mapped/tf_bert_for_masked_lm.safetensors")
         store["cls.predictions.decoder.weight"] = store["bert.embeddings.word_embeddings.weight"]

@@ -72,7 +72,7 @@ import TestSupport
         #expect(throws: HDF5Error.invalidTensorName(name: "", reason: "empty or a relative-path name")) {
             try PlainHDF5.datasetPaths(for: [""])
         }
-        let packed = Tensor(dtype: .f4, shape: [2], copying: UnsafeRawBufferPointer(start: [UInt8(0x21)], count: 1))
+        let packed = [UInt8(0x21)].withUnsafeBytes { Tensor(dtype: .f4, shape: [2], copying: $0) }
         #expect(throws: (any Error).self) { try PlainHDF5.write(TensorStore([("p", packed)]), to: out.file("x.h5"), metadata: nil) }
         #expect(out.contents.isEmpty)
     }
@@ -81,7 +81,7 @@ import TestSupport
         let out = TemporaryDirectory()
         try "old".write(toFile: out.file("x.h5"), atomically: false, encoding: .utf8)
         let bad = TensorStore([("ok", Tensor(float32: [1], shape: [1])),
-                               ("p", Tensor(dtype: .f6E2M3, shape: [4], copying: UnsafeRawBufferPointer(start: [UInt8](repeating: 0, count: 3), count: 3)))])
+                               ("p", [UInt8](repeating: 0, count: 3).withUnsafeBytes { Tensor(dtype: .f6E2M3, shape: [4], copying: $0) })])
         #expect(throws: (any Error).self) { try PlainHDF5.write(bad, to: out.file("x.h5"), metadata: nil) }
         #expect(out.contents == ["x.h5"])
         #expect(try String(contentsOfFile: out.file("x.h5"), encoding: .utf8) == "old")
