@@ -50,7 +50,11 @@ public enum HDF5Checkpoint {
     public static func resolveLayout(_ store: TensorStore, choice: LayoutChoice, architecture: String? = nil) throws -> (Layout, String) {
         switch choice {
         case .keras:
-            return (.keras, "Keras layout of \(try KerasH5Writer.kerasClass(for: store, architecture: architecture).rawValue)")
+            let bertClass = try KerasH5Writer.kerasClass(for: store, architecture: architecture)
+            let leftOut = try KerasH5Writer.leftOut(of: store, architecture: architecture)
+            return (.keras, "Keras layout of \(bertClass.rawValue)"
+                    + (leftOut.isEmpty ? "" : "; not stored (TF BERT has no variables for index buffers or a tied decoder): "
+                       + leftOut.joined(separator: ", ")))
         case .plain:
             return (.plain, "plain HDF5 layout (one dataset per tensor)")
         case .automatic:

@@ -176,10 +176,14 @@ enum KerasBertPlan {
         var result = TensorStore()
         for (name, tensor) in store.entries {
             if name.hasSuffix("embeddings.position_ids") || name.hasSuffix("embeddings.token_type_ids") { continue }
-            result[name.replacing("gamma", with: "weight").replacing("beta", with: "bias")] = tensor
+            result[normalizedName(name)] = tensor
         }
         result.metadata = store.metadata
         return result
+    }
+
+    static func normalizedName(_ name: String) -> String {
+        name.replacing("gamma", with: "weight").replacing("beta", with: "bias")
     }
 
     private static func guessClass(_ store: TensorStore, prefix: String) -> KerasBertClass {

@@ -69,23 +69,37 @@ public enum KerasH5Reader {
         let baseModel = layersWithWeights.count == 1 && KerasNames.isBaseModelName(modelName)
         let prefixToRemove = baseModel ? layersWithWeights[0] + "." : ""
 
-        var store = TensorStore()
+        // Names first (duplicates compared as stored), then every transpose in one go.
+        var mapped: [(name: String, stored: Tensor, axes: [Int]?)] = []
+        var index: [String: Int] = [:]
         var source: [String: String] = [:]
         var folded = 0
         for (layer, variable, stored) in weights {
             let (name, transpose) = KerasNames.pytorchName(forTensorFlow: variable, rank: stored.shape.count,
                                                            startPrefixToRemove: prefixToRemove)
-            let tensor = transpose.apply(to: stored)
             let origin = "/\(layer)/\(variable)"
-            if let existing = store[name] {
-                guard existing.isBitwiseEqual(to: tensor) else {
+            if let existing = index[name] {
+                guard mapped[existing].stored.isBitwiseEqual(to: stored) else {
                     throw HDF5Error.conflictingDuplicate(name: name, first: source[name]!, second: origin)
                 }
                 folded += 1
                 continue
             }
-            store[name] = tensor
+            index[name] = mapped.count
             source[name] = origin
+            mapped.append((name, stored, transpose.axes(rank: stored.shape.count)))
+        }
+        let moving = mapped.indices.filter { mapped[$0].axes != nil }
+        let transposed = TensorTranspose.permuteAll(moving.map { (mapped[$0].stored, mapped[$0].axes!) })
+        var store = TensorStore()
+        var next = 0
+        for (position, entry) in mapped.enumerated() {
+            if entry.axes != nil, moving[next] == position {
+                store[entry.name] = transposed[next]
+                next += 1
+            } else {
+                store[entry.name] = entry.stored
+            }
         }
         // The TF masked-LM head multiplies by the word embeddings; PyTorch has a decoder tied to them.
         if let bias = store["cls.predictions.bias"], let words = store["bert.embeddings.word_embeddings.weight"],

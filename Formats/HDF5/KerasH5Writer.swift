@@ -21,6 +21,15 @@ public enum KerasH5Writer {
         try KerasBertPlan.make(for: store, architecture: architecture).0
     }
 
+    /// The tensors of `store` that the Keras file leaves out: index buffers (`position_ids`, …) and
+    /// tied decoder copies, which TF BERT has no variables for.
+    public static func leftOut(of store: TensorStore, architecture: String? = nil) throws -> [String] {
+        let (_, layers, normalized) = try KerasBertPlan.make(for: store, architecture: architecture)
+        let written = Set(layers.flatMap { $0.weights.map(\.pytorchName) })
+        let kept = Set(normalized.names.filter { written.contains($0) })
+        return store.names.filter { !kept.contains(KerasBertPlan.normalizedName($0)) }
+    }
+
     /// Writes `store` (a PyTorch BERT state dict) to `path` atomically. Returns the TF class used.
     @discardableResult
     public static func write(_ store: TensorStore, to path: String, architecture: String? = nil) throws -> KerasBertClass {
@@ -32,6 +41,9 @@ public enum KerasH5Writer {
     }
 
     static func write(_ layers: [KerasLayer], from store: TensorStore, root: HDF5Group) throws {
+        // Kernels are transposed into one scratch buffer, reused for every weight.
+        let largest = layers.flatMap(\.weights).filter(\.transposed).map { store[$0.pytorchName]!.byteCount }.max() ?? 0
+        let scratch = ByteBuffer(adopting: UnsafeMutableRawPointer.allocate(byteCount: max(largest, 1), alignment: 64), count: largest)
         try saveStringList(root, "layer_names", layers.map(\.name))
         try root.writeStringAttribute("backend", [backend], scalar: true)
         try root.writeStringAttribute("keras_version", [kerasVersion], scalar: true)
@@ -40,7 +52,12 @@ public enum KerasH5Writer {
             let group = try root.createGroup(layer.name)
             try saveStringList(group, "weight_names", layer.weights.map(\.variableName))
             for weight in layer.weights {
-                let tensor = weight.transposed ? TensorTranspose.reversed(store[weight.pytorchName]!) : store[weight.pytorchName]!
+                var tensor = store[weight.pytorchName]!
+                if weight.transposed {
+                    TensorTranspose.permute(tensor, axes: [1, 0], into: scratch.mutableBaseAddress)
+                    tensor = Tensor(dtype: tensor.dtype, shape: tensor.shape.reversed(),
+                                    data: ByteView(buffer: scratch, offset: 0, count: tensor.byteCount))
+                }
                 let components = weight.variableName.split(separator: "/", omittingEmptySubsequences: false)
                 let parentPath = components.dropLast().joined(separator: "/")
                 let parent = parentPath.isEmpty ? group : try group.requireGroup(parentPath)

@@ -17,11 +17,16 @@ public enum KerasNames {
         case conv2D
 
         public func apply(to tensor: Tensor) -> Tensor {
+            axes(rank: tensor.shape.count).map { TensorTranspose.permute(tensor, axes: $0) } ?? tensor
+        }
+
+        /// The NumPy `transpose` axes for a tensor of `rank`, nil when nothing moves.
+        func axes(rank: Int) -> [Int]? {
             switch self {
-            case .none: return tensor
-            case .simple: return tensor.shape.count < 2 ? tensor : TensorTranspose.reversed(tensor)
-            case .conv1D: return TensorTranspose.permute(tensor, axes: [2, 1, 0])
-            case .conv2D: return TensorTranspose.permute(tensor, axes: [3, 2, 0, 1])
+            case .none: return nil
+            case .simple: return rank < 2 ? nil : Array((0..<rank).reversed())
+            case .conv1D: return [2, 1, 0]
+            case .conv2D: return [3, 2, 0, 1]
             }
         }
     }

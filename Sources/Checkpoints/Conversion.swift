@@ -49,8 +49,9 @@ public enum Conversion {
         var format = options.family.rawValue, notes: [String] = []
         if options.family == .hdf5 {   // HDF5 (issue 4): settle the layout first, to report it
             writeOptions.architecture = isDirectory(input) ? ModelDirectory.architecture(in: input) : nil
-            let (layout, note) = try HDF5Checkpoint.resolveLayout(store, choice: options.hdf5Layout,
-                                                                  architecture: writeOptions.architecture)
+            let (layout, note) = try withFileContext(output) {
+                try HDF5Checkpoint.resolveLayout(store, choice: options.hdf5Layout, architecture: writeOptions.architecture)
+            }
             writeOptions.hdf5Layout = layout == .keras ? .keras : .plain
             format = layout.rawValue
             notes.append(note)

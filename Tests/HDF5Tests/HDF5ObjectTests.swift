@@ -246,7 +246,7 @@ import TestSupport
         }
     }
 
-    @Test(arguments: [([37, 53], [1, 0]), ([3, 4, 5], [2, 1, 0]), ([2, 3, 4, 5], [3, 2, 0, 1]), ([1, 7], [1, 0]), ([0, 4], [1, 0])])
+    @Test(arguments: [([37, 53], [1, 0]), ([600, 701], [1, 0]), ([3, 4, 5], [2, 1, 0]), ([2, 3, 4, 5], [3, 2, 0, 1]), ([1, 7], [1, 0]), ([0, 4], [1, 0])])
     func permutationMatchesTheDefinition(_ shape: [Int], _ axes: [Int]) throws {
         let count = shape.reduce(1, *)
         let values = (0..<count).map { Float($0) * 1.5 + 0.25 }
@@ -255,5 +255,16 @@ import TestSupport
         let out = kind.apply(to: tensor)
         #expect(out.shape == axes.map { shape[$0] })
         #expect(out.float32Values() == naivePermute(values, shape: shape, axes: axes))
+    }
+
+    @Test func halfAndDoubleKernelsTransposeToo() throws {
+        let values = (0..<(33 * 65)).map { Float($0) }
+        for dtype in [DType.f16, .f64, .i8] {
+            let tensor = Tensor(float32: values, shape: [33, 65]).converted(to: dtype) ?? Tensor(
+                dtype: .i8, shape: [33, 65], data: ByteView(buffer: ByteBuffer(copying: values.map { UInt8(truncatingIfNeeded: Int($0)) })))
+            let out = KerasNames.Transpose.simple.apply(to: tensor)
+            #expect(out.dtype == dtype && out.shape == [65, 33])
+            #expect(out.float32Values() == naivePermute(tensor.float32Values()!, shape: [33, 65], axes: [1, 0]))
+        }
     }
 }
