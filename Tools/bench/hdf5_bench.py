@@ -10,6 +10,7 @@ call sequence from benchlib's random bert-base state dict), against h5py in the 
 
 bertkit's writer fsyncs before its rename (atomic and durable); h5py does not, so each write is also
 reported with an fsync added to the Python side. Every write starts from a deleted output and a synced disk."""
+import filecmp
 import os
 import subprocess
 import sys
@@ -34,6 +35,7 @@ os.replace({tf_model!r} + ".tmp", {tf_model!r})
 out_dir = os.path.join(CACHE, "bench", "out")
 os.makedirs(out_dir, exist_ok=True)
 mine_out, ref_out = os.path.join(out_dir, "bertkit_tf_model.h5"), os.path.join(out_dir, "h5py_tf_model.h5")
+mine_st, ref_st = os.path.join(out_dir, "bertkit_from_st_tf_model.h5"), os.path.join(out_dir, "h5py_from_st_tf_model.h5")
 
 PRELUDE = f"""
 import json, os, sys, time, zlib
@@ -79,11 +81,12 @@ read_ref = median_of(lambda: python_job(READ, tf_model))
 trip_mine = median_of(lambda: bertkit_job("convert", tf_model, mine_out), before=fresh_output(mine_out))
 trip_ref = median_of(lambda: python_job(ROUND_TRIP, tf_model, ref_out, "no-fsync"), before=fresh_output(ref_out))
 trip_ref_sync = median_of(lambda: python_job(ROUND_TRIP, tf_model, ref_out, "fsync"), before=fresh_output(ref_out))
-trip_identical = open(mine_out, "rb").read() == open(ref_out, "rb").read() == open(tf_model, "rb").read()
-st_mine = median_of(lambda: bertkit_job("convert", source, mine_out), before=fresh_output(mine_out))
-st_ref = median_of(lambda: python_job(FROM_SAFETENSORS, source, ref_out, "no-fsync"), before=fresh_output(ref_out))
-st_ref_sync = median_of(lambda: python_job(FROM_SAFETENSORS, source, ref_out, "fsync"), before=fresh_output(ref_out))
-st_identical = open(mine_out, "rb").read() == open(ref_out, "rb").read()
+st_mine = median_of(lambda: bertkit_job("convert", source, mine_st), before=fresh_output(mine_st))
+st_ref = median_of(lambda: python_job(FROM_SAFETENSORS, source, ref_st, "no-fsync"), before=fresh_output(ref_st))
+st_ref_sync = median_of(lambda: python_job(FROM_SAFETENSORS, source, ref_st, "fsync"), before=fresh_output(ref_st))
+# Compared last and in small pieces: this process must stay small (children inherit its peak RSS).
+trip_identical = filecmp.cmp(mine_out, ref_out, shallow=False) and filecmp.cmp(mine_out, tf_model, shallow=False)
+st_identical = filecmp.cmp(mine_st, ref_st, shallow=False)
 report(f"HDF5, bert-base-uncased-shaped tf_model.h5 ({size_mb:.0f} MB)", [
     ("read every weight (+CRC-32)", read_mine, read_ref, "h5py read all into NumPy + crc32"),
     ("read + write back (no fsync ref)", trip_mine, trip_ref, "h5py read all + Keras write"),
