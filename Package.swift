@@ -33,8 +33,12 @@ let package = Package(
         .target(name: "PyTorch", dependencies: ["TensorCore", "CZlib"], path: "Formats/PyTorch",
                 exclude: ["SPEC.md"]),
 
+        // HDF5 (issue 4): a thin layer over libhdf5, Keras `tf_model.h5` and a plain tensor layout.
+        .target(name: "HDF5", dependencies: ["TensorCore", "CHDF5"], path: "Formats/HDF5",
+                exclude: ["SPEC.md"]),
+
         // Format detection, model directories and the Hugging Face cache.
-        .target(name: "Checkpoints", dependencies: ["TensorCore", "Safetensors", "PyTorch"],
+        .target(name: "Checkpoints", dependencies: ["TensorCore", "Safetensors", "PyTorch", "HDF5"],
                 path: "Sources/Checkpoints"),
 
         // The BERT: parameters, forward and backward over OpenBLAS.
@@ -48,7 +52,7 @@ let package = Package(
                 path: "Sources/Pipelines"),
 
         // The umbrella library: re-exports only.
-        .target(name: "BertKit", dependencies: ["TensorCore", "Safetensors", "PyTorch", "Checkpoints", "Bert", "Training", "Pipelines"],
+        .target(name: "BertKit", dependencies: ["TensorCore", "Safetensors", "PyTorch", "HDF5", "Checkpoints", "Bert", "Training", "Pipelines"],
                 path: "Sources/BertKit"),
 
         .executableTarget(name: "BertKitCLI",
@@ -57,9 +61,10 @@ let package = Package(
                           path: "Sources/BertKitCLI"),
 
         .target(name: "TestSupport", dependencies: ["TensorCore"], path: "Tests/TestSupport"),
-        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
+        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "Safetensors", "TestSupport"]),
         .testTarget(name: "SafetensorsTests", dependencies: ["Safetensors", "TestSupport"]),
         .testTarget(name: "PyTorchTests", dependencies: ["PyTorch", "TestSupport"]),
+        .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "Safetensors", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["BertKitCLI", "BertKit", "TestSupport"]),
         .testTarget(name: "BertTests", dependencies: ["Bert", "Safetensors", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Bert", "Safetensors", "TestSupport"]),

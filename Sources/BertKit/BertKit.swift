@@ -1,6 +1,7 @@
 @_exported import TensorCore
 @_exported import Safetensors
 @_exported import PyTorch
+@_exported import HDF5
 @_exported import Checkpoints
 @_exported import Bert
 @_exported import Pipelines

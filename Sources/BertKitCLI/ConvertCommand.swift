@@ -29,12 +29,18 @@ struct ConvertCommand: ParsableCommand {
     @Flag(help: "Rename old LayerNorm.gamma/beta keys to weight/bias, as transformers does on load.")
     var hfNames = false
 
+    @Option(help: "HDF5 output layout: keras (tf_model.h5 of a TF BERT class), plain (one dataset per tensor) or auto (keras when the tensors are a BERT; the default).")
+    var layout: String?
+
     func validate() throws {
         if let to, CheckpointFormat.Family(rawValue: to) == nil {
             throw ValidationError("--to must be safetensors, pytorch or hdf5, not '\(to)'")
         }
         if let dtype, ConversionOptions.floatDType(dtype) == nil {
             throw ValidationError("--dtype must be f32, f16 or bf16, not '\(dtype)'")
+        }
+        if let layout, HDF5Checkpoint.LayoutChoice(rawValue: layout) == nil {
+            throw ValidationError("--layout must be keras, plain or auto, not '\(layout)'")
         }
         if to == nil && CheckpointWriter.family(forExtensionOf: output) == nil && !isDirectory(output) {
             throw ValidationError("cannot tell the output format from '\(output)': add --to safetensors|pytorch|hdf5")
@@ -49,10 +55,15 @@ struct ConvertCommand: ParsableCommand {
         if let maxShardSize { options.maxShardSize = try ShardIndex.parseSize(maxShardSize) }
         options.keepMetadata = keepMetadata
         options.hfNames = hfNames
+        if let layout {
+            guard family == .hdf5 else { throw ValidationError("--layout applies to HDF5 output only") }
+            options.hdf5Layout = HDF5Checkpoint.LayoutChoice(rawValue: layout)!
+        }
         let report = try Conversion.convert(input: input, output: output, options: options)
         for (dropped, kept) in report.droppedDuplicates {
             Console.info("note: '\(dropped)' shares storage with '\(kept)'; kept '\(kept)' only")
         }
+        for note in report.notes { Console.info("note: \(note)") }
         Console.info("wrote \(report.files.joined(separator: ", ")) (\(report.tensorCount) tensors, \(report.format))")
     }
 }

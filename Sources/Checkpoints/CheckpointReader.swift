@@ -3,6 +3,7 @@
 import TensorCore
 import Safetensors
 import PyTorch
+import HDF5
 
 /// What was loaded and from where.
 public struct LoadedCheckpoint {
@@ -37,6 +38,10 @@ public enum CheckpointReader {
             var loaded = LoadedCheckpoint(format: format, store: checkpoint.store, files: [path], notes: checkpoint.notes)
             loaded.hasMetadata = false
             return loaded
+        case .hdf5, .kerasH5:   // HDF5 (issue 4): Keras tf_model.h5 or the plain layout
+            let contents = try HDF5Checkpoint.read(path: path)
+            return LoadedCheckpoint(format: contents.layout == .keras ? .kerasH5 : .hdf5, store: contents.store,
+                                    files: [path], notes: contents.notes)
         default:
             throw FileError(path: path, cause: CheckpointError.notAvailable(format: format.rawValue))
         }

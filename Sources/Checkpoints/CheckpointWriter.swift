@@ -3,13 +3,18 @@
 import TensorCore
 import Safetensors
 import PyTorch
+import HDF5
 
 public struct CheckpointWriteOptions: Sendable {
     public var family: CheckpointFormat.Family
     /// Split into shards plus an index when set.
     public var maxShardSize: Int?
-    /// safetensors `__metadata__`; nil omits it.
+    /// safetensors `__metadata__`; nil omits it. (Also the plain HDF5 layout's root attributes.)
     public var metadata: [String: String]?
+    /// HDF5 only: Keras tf_model.h5, plain, or Keras when the tensors are a BERT; and config.json's
+    /// first `architectures` entry, which picks the TF class where the names leave a choice.
+    public var hdf5Layout: HDF5Checkpoint.LayoutChoice = .automatic
+    public var architecture: String?
 
     public init(family: CheckpointFormat.Family, maxShardSize: Int? = nil,
                 metadata: [String: String]? = SafetensorsWriter.defaultMetadata) {
@@ -64,7 +69,9 @@ public enum CheckpointWriter {
             try PyTorchWriter.write(store, to: target)
             return [target]
         case .hdf5:
-            throw FileError(path: target, cause: CheckpointError.notAvailable(format: options.family.rawValue))
+            try HDF5Checkpoint.write(store, to: target, layout: options.hdf5Layout, architecture: options.architecture,
+                                     metadata: options.metadata)
+            return [target]
         }
     }
 }

@@ -2,6 +2,7 @@
 
 import TensorCore
 import Safetensors
+import HDF5
 
 public struct ConversionOptions: Sendable {
     public var family: CheckpointFormat.Family
@@ -10,6 +11,9 @@ public struct ConversionOptions: Sendable {
     public var keepMetadata = false
     /// Rename old `LayerNorm.gamma/beta` (and the other transformers "legacy" keys) as transformers does on load.
     public var hfNames = false
+
+    /// HDF5 output: which layout (`--layout`).
+    public var hdf5Layout: HDF5Checkpoint.LayoutChoice = .automatic
 
     public init(family: CheckpointFormat.Family) { self.family = family }
 
@@ -28,6 +32,8 @@ public struct ConversionReport: Sendable {
     public var tensorCount: Int
     public var format: String
     public var droppedDuplicates: [(dropped: String, kept: String)]
+    /// Remarks for the user (e.g. which TF class a tf_model.h5 was written as).
+    public var notes: [String] = []
 }
 
 public enum Conversion {
@@ -44,9 +50,21 @@ public enum Conversion {
         if options.keepMetadata && loaded.format == .safetensors {
             writeOptions.metadata = loaded.hasMetadata ? loaded.store.metadata : nil
         }
+        var format = options.family.rawValue, notes: [String] = []
+        if options.family == .hdf5 {   // HDF5 (issue 4): settle the layout first, to report it
+            writeOptions.architecture = isDirectory(input) ? ModelDirectory.architecture(in: input) : nil
+            let (layout, note) = try withFileContext(output) {
+                try HDF5Checkpoint.resolveLayout(store, choice: options.hdf5Layout, architecture: writeOptions.architecture)
+            }
+            writeOptions.hdf5Layout = layout == .keras ? .keras : .plain
+            format = layout.rawValue
+            notes.append(note)
+        }
         let files = try CheckpointWriter.write(store, to: output, options: writeOptions)
-        return ConversionReport(files: files, tensorCount: store.count, format: options.family.rawValue,
-                                droppedDuplicates: dropped)
+        var report = ConversionReport(files: files, tensorCount: store.count, format: format,
+                                      droppedDuplicates: dropped)
+        report.notes = notes
+        return report
     }
 
     /// Casts every F32/F16/BF16/F64 tensor to `dtype`; integer, bool and exotic tensors are kept.

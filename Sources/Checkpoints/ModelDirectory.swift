@@ -14,4 +14,12 @@ public enum ModelDirectory {
         for name in weightFileNames where fileExists(directory + "/" + name) { return directory + "/" + name }
         throw FileError(path: directory, cause: CheckpointError.noWeightsInDirectory(directory: directory, looked: weightFileNames))
     }
+
+    /// The first `architectures` entry of the directory's config.json, if it has one (HDF5 writing
+    /// uses it to pick the TF class).
+    public static func architecture(in directory: String) -> String? {
+        guard let bytes = try? readFileBytes(directory + "/config.json"),
+              let config = try? JSONReader.parse(bytes) else { return nil }
+        return config["architectures"]?.arrayValue?.first?.stringValue
+    }
 }
