@@ -66,7 +66,7 @@ let package = Package(
         .testTarget(name: "PyTorchTests", dependencies: ["PyTorch", "TestSupport"]),
         .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "Safetensors", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["BertKitCLI", "BertKit", "TestSupport"]),
-        .testTarget(name: "BertTests", dependencies: ["Bert", "Safetensors", "TestSupport"]),
+        .testTarget(name: "BertTests", dependencies: ["Bert", "Safetensors", "Checkpoints", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Bert", "Safetensors", "TestSupport"]),
     ]
 )
