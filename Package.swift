@@ -31,8 +31,11 @@ let package = Package(
         .target(name: "Checkpoints", dependencies: ["TensorCore", "Safetensors"],
                 path: "Sources/Checkpoints"),
 
+        // WordPiece tokenizer identical to Hugging Face's BertTokenizer (issue 5).
+        .target(name: "Tokenizer", dependencies: ["TensorCore"], path: "Sources/Tokenizer"),
+
         // The umbrella library: re-exports only.
-        .target(name: "BertKit", dependencies: ["TensorCore", "Safetensors", "Checkpoints"],
+        .target(name: "BertKit", dependencies: ["TensorCore", "Safetensors", "Checkpoints", "Tokenizer"],
                 path: "Sources/BertKit"),
 
         .executableTarget(name: "BertKitCLI",
@@ -44,5 +47,6 @@ let package = Package(
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
         .testTarget(name: "SafetensorsTests", dependencies: ["Safetensors", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["BertKitCLI", "TestSupport"]),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "TensorCore", "TestSupport"]),
     ]
 )

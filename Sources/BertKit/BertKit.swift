@@ -1,3 +1,4 @@
 @_exported import TensorCore
 @_exported import Safetensors
 @_exported import Checkpoints
+@_exported import Tokenizer
