@@ -28,6 +28,9 @@ public struct BertTokenizer: Sendable {
     let addedByID: [Int32: String]
     let specialContents: Set<[UInt8]>     // UTF-8 bytes: exact, unlike String ==
     let padID: Int32?
+    let classes = CharacterClasses.shared
+    /// Flags of the ASCII scalars, looked up without touching the tables.
+    let asciiFlags: [CharacterFlags] = (0..<128).map { CharacterClasses.shared.flags(UInt32($0)) }
 
     public init(model: WordPieceModel, normalizer: BertNormalizerOptions?, addedTokens: [AddedToken] = [],
                 postProcessor: PostProcessorTemplate, decoder: WordPieceDecoder? = WordPieceDecoder(),
@@ -226,23 +229,19 @@ public struct BertTokenizer: Sendable {
             w.normalized.removeAll()
             for i in range { w.normalized.append(input[i], Int32(i)) }
         }
-        let normalized = w.normalized
-        normalized.scalars.withUnsafeBufferPointer { scalars in
-            normalized.origins.withUnsafeBufferPointer { origins in
-                let all = 0..<scalars.count
-                guard !normalizedMatcher.isEmpty && normalizedMatcher.mayMatch(scalars, all) else {
-                    preTokenizeAndModel(scalars, origins, all, &w, into: &out)
-                    return
-                }
-                for split in normalizedMatcher.splits(scalars, all) {
-                    if let token = split.token {
-                        // The value is the matched normalized text (with any lstrip/rstrip spaces).
-                        let value = String(decoding: split.range.map { scalars[$0] }, as: UTF32.self)
-                        out.append(token.id, value, Self.offset(origins, split.range))
-                    } else {
-                        preTokenizeAndModel(scalars, origins, split.range, &w, into: &out)
-                    }
-                }
+        let scalars = w.normalized.scalarView, origins = w.normalized.originView
+        let all = 0..<scalars.count
+        guard !normalizedMatcher.isEmpty && normalizedMatcher.mayMatch(scalars, all) else {
+            preTokenizeAndModel(scalars, origins, all, &w, into: &out)
+            return
+        }
+        for split in normalizedMatcher.splits(scalars, all) {
+            if let token = split.token {
+                // The value is the matched normalized text (with any lstrip/rstrip spaces).
+                let value = String(decoding: split.range.map { scalars[$0] }, as: UTF32.self)
+                out.append(token.id, value, Self.offset(origins, split.range))
+            } else {
+                preTokenizeAndModel(scalars, origins, split.range, &w, into: &out)
             }
         }
     }
@@ -250,11 +249,11 @@ public struct BertTokenizer: Sendable {
     /// BertPreTokenizer (split on whitespace, isolate punctuation), then WordPiece on each word.
     private func preTokenizeAndModel(_ scalars: UnsafeBufferPointer<UInt32>, _ origins: UnsafeBufferPointer<Int32>,
                                      _ range: Range<Int>, _ w: inout Workspace, into out: inout SequenceTokens) {
-        let classes = CharacterClasses.shared
+        let classes = self.classes
         var wordStart = -1
         for i in range {
             let c = scalars[i]
-            let f: CharacterFlags = c < 0x80 ? asciiFlags[Int(c)] : classes.flags(c)
+            let f = c < 0x80 ? asciiFlags[Int(c)] : classes.flags(c)
             if f.contains(.whitespace) {
                 if wordStart >= 0 { modelWord(scalars, origins, wordStart..<i, &w, into: &out); wordStart = -1 }
             } else if f.contains(.punctuation) {
@@ -286,10 +285,9 @@ public struct BertTokenizer: Sendable {
         return TokenOffset(first < 0 ? 0 : Int(first), last < 0 ? 0 : Int(last) + 1)
     }
 
-    static var processorCount: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+    /// Online processors: the default thread count of `encodeBatch`.
+    public static var processorCount: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 }
-
-private let asciiFlags: [CharacterFlags] = (0..<128).map { CharacterClasses.shared.flags(UInt32($0)) }
 
 extension SequenceTokens {
     @inline(__always)

@@ -27,23 +27,53 @@ public struct BertNormalizerOptions: Sendable, Equatable {
 
 let emptyOrigin: Int32 = -1
 
-/// Scalars with their origins, reused between calls to avoid allocation.
-struct ScalarBuffer {
-    var scalars: [UInt32] = []
-    var origins: [Int32] = []
+/// Scalars with their origins, reused between calls: manually managed storage, so appending in
+/// the hot loops costs no uniqueness or bounds checks. One per thread (it is not shared).
+final class ScalarBuffer {
+    private(set) var scalars: UnsafeMutablePointer<UInt32>
+    private(set) var origins: UnsafeMutablePointer<Int32>
+    private(set) var count = 0
+    private var capacity: Int
 
-    var count: Int { scalars.count }
+    init(capacity: Int = 256) {
+        self.capacity = capacity
+        scalars = .allocate(capacity: capacity)
+        origins = .allocate(capacity: capacity)
+    }
 
-    mutating func removeAll() {
-        scalars.removeAll(keepingCapacity: true)
-        origins.removeAll(keepingCapacity: true)
+    deinit {
+        scalars.deallocate()
+        origins.deallocate()
+    }
+
+    func removeAll() { count = 0 }
+
+    /// Room for `extra` more elements.
+    func reserve(_ extra: Int) {
+        guard count + extra > capacity else { return }
+        var newCapacity = capacity * 2
+        while newCapacity < count + extra { newCapacity *= 2 }
+        let newScalars = UnsafeMutablePointer<UInt32>.allocate(capacity: newCapacity)
+        let newOrigins = UnsafeMutablePointer<Int32>.allocate(capacity: newCapacity)
+        newScalars.update(from: scalars, count: count)
+        newOrigins.update(from: origins, count: count)
+        scalars.deallocate()
+        origins.deallocate()
+        scalars = newScalars
+        origins = newOrigins
+        capacity = newCapacity
     }
 
     @inline(__always)
-    mutating func append(_ scalar: UInt32, _ origin: Int32) {
-        scalars.append(scalar)
-        origins.append(origin)
+    func append(_ scalar: UInt32, _ origin: Int32) {
+        if count == capacity { reserve(1) }
+        scalars[count] = scalar
+        origins[count] = origin
+        count += 1
     }
+
+    var scalarView: UnsafeBufferPointer<UInt32> { UnsafeBufferPointer(start: scalars, count: count) }
+    var originView: UnsafeBufferPointer<Int32> { UnsafeBufferPointer(start: origins, count: count) }
 }
 
 struct BertNormalizer: Sendable {
@@ -56,6 +86,7 @@ struct BertNormalizer: Sendable {
     func normalize(_ input: UnsafeBufferPointer<UInt32>, _ range: Range<Int>,
                    into output: inout ScalarBuffer, scratch: inout ScalarBuffer) {
         output.removeAll()
+        output.reserve(range.count)
         var ascii = true
         for i in range where input[i] >= 0x80 { ascii = false; break }
         if ascii {
@@ -94,14 +125,13 @@ struct BertNormalizer: Sendable {
 
     /// The same steps for ASCII input: only control characters, whitespace and case are affected.
     private func normalizeASCII(_ input: UnsafeBufferPointer<UInt32>, _ range: Range<Int>, into output: inout ScalarBuffer) {
+        let clean = options.cleanText, lower = options.lowercase
         for i in range {
             var c = input[i]
-            if options.cleanText {
-                if c < 0x20 || c == 0x7F {
-                    if c == 0x09 || c == 0x0A || c == 0x0D { c = 0x20 } else { continue }
-                }
+            if clean && (c < 0x20 || c == 0x7F) {
+                if c == 0x09 || c == 0x0A || c == 0x0D { c = 0x20 } else { continue }
             }
-            if options.lowercase && c >= 0x41 && c <= 0x5A { c += 0x20 }
+            if lower && c &- 0x41 < 26 { c += 0x20 }
             output.append(c, Int32(i))
         }
     }
@@ -113,7 +143,7 @@ struct BertNormalizer: Sendable {
         var inserted: [Bool] = []
         scalars.reserveCapacity(input.count + 8)
         inserted.reserveCapacity(input.count + 8)
-        for c in input.scalars {
+        for c in input.scalarView {
             if classes.flags(c).contains(.decomposes), let run = classes.decomposition(c) {
                 for k in 0..<run.count { scalars.append(run[k]); inserted.append(k > 0) }
             } else {
@@ -159,7 +189,8 @@ struct BertNormalizer: Sendable {
 
     /// Per-scalar full lowercase mapping (Rust `char::to_lowercase`, no final-sigma context).
     private func lowercase(_ input: ScalarBuffer, into output: inout ScalarBuffer) {
-        for (c, origin) in zip(input.scalars, input.origins) {
+        output.reserve(input.count)
+        for (c, origin) in zip(input.scalarView, input.originView) {
             if c < 0x80 {
                 output.append(c >= 0x41 && c <= 0x5A ? c + 0x20 : c, origin)
             } else if classes.flags(c).contains(.lowercases), let run = classes.lowercase(c) {
@@ -175,8 +206,6 @@ struct BertNormalizer: Sendable {
         let scalars = text.unicodeScalars.map(\.value)
         var output = ScalarBuffer(), scratch = ScalarBuffer()
         scalars.withUnsafeBufferPointer { normalize($0, 0..<scalars.count, into: &output, scratch: &scratch) }
-        var result = String.UnicodeScalarView()
-        for s in output.scalars { result.append(Unicode.Scalar(s)!) }
-        return String(result)
+        return String(decoding: output.scalarView, as: UTF32.self)
     }
 }

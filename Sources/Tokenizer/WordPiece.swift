@@ -17,11 +17,19 @@ public struct WordPieceModel: Sendable {
         self.maxInputCharsPerWord = maxInputCharsPerWord
     }
 
-    /// Scratch space for one thread.
+    /// Scratch space for one thread, grown to the longest word seen.
     struct Workspace {
-        var bytes: [UInt8] = []
+        var bytes: [UInt8] = []        // the word in UTF-8
         var charStarts: [Int] = []     // byte offset of each scalar, plus the end
         var hashes: [UInt64] = []      // hashes[k]: FNV of bytes[pieceStart..<k]
+
+        mutating func fit(scalars: Int) {
+            if charStarts.count < scalars + 1 {
+                bytes = [UInt8](repeating: 0, count: 4 * scalars)
+                charStarts = [Int](repeating: 0, count: scalars + 1)
+                hashes = [UInt64](repeating: 0, count: 4 * scalars + 1)
+            }
+        }
     }
 
     /// A piece of the word: vocabulary id and the scalar range it covers in the word.
@@ -39,40 +47,39 @@ public struct WordPieceModel: Sendable {
             pieces.append(Piece(id: unknownID, start: 0, end: charCount))
             return
         }
-        w.bytes.removeAll(keepingCapacity: true)
-        w.charStarts.removeAll(keepingCapacity: true)
-        for i in range {
-            w.charStarts.append(w.bytes.count)
-            appendUTF8(scalars[i], to: &w.bytes)
-        }
-        w.charStarts.append(w.bytes.count)
-        if w.hashes.count < w.bytes.count + 1 { w.hashes = [UInt64](repeating: 0, count: w.bytes.count + 1) }
-
-        let table = vocabulary.table
+        w.fit(scalars: charCount)
         let firstPiece = pieces.count
-        var start = 0
-        let matched: Bool = w.bytes.withUnsafeBufferPointer { bytes in
-            w.charStarts.withUnsafeBufferPointer { charStarts in
+        let table = vocabulary.table
+        let matched: Bool = w.bytes.withUnsafeMutableBufferPointer { bytes in
+            w.charStarts.withUnsafeMutableBufferPointer { charStarts in
                 w.hashes.withUnsafeMutableBufferPointer { hashes in
+                    var byteCount = 0
+                    for (k, i) in range.enumerated() {
+                        charStarts[k] = byteCount
+                        byteCount = writeUTF8(scalars[i], to: bytes, at: byteCount)
+                    }
+                    charStarts[charCount] = byteCount
+                    let word = UnsafeBufferPointer(start: bytes.baseAddress, count: byteCount)
+                    var start = 0
                     while start < charCount {
                         let continuation = start > 0
                         let maxLength = continuation ? table.maxContinuationLength : table.maxWordLength
                         let byteStart = charStarts[start]
-                        let byteLimit = min(bytes.count, byteStart + maxLength)
+                        let byteLimit = min(byteCount, byteStart + maxLength)
+                        // Hashes of every prefix of the rest of the word, in one pass.
                         var h = continuation ? ByteTable.seedContinuation : ByteTable.seedWord
-                        hashes[byteStart] = h
                         var k = byteStart
                         while k < byteLimit {
-                            h = ByteTable.step(h, bytes[k])
+                            h = ByteTable.step(h, word[k])
                             k += 1
                             hashes[k] = h
                         }
+                        // Longest first: the end moves back one scalar at a time.
                         var end = charCount
                         var found: Int32? = nil
                         while end > start {
                             let byteEnd = charStarts[end]
-                            if byteEnd <= byteLimit,
-                               let id = table.lookup(hash: hashes[byteEnd], bytes, byteStart, byteEnd) {
+                            if byteEnd <= byteLimit, let id = table.lookup(hash: hashes[byteEnd], word, byteStart, byteEnd) {
                                 found = id
                                 break
                             }
@@ -93,22 +100,27 @@ public struct WordPieceModel: Sendable {
     }
 }
 
+/// Writes `scalar` as UTF-8 at `offset`; returns the offset after it.
 @inline(__always)
-func appendUTF8(_ scalar: UInt32, to bytes: inout [UInt8]) {
+func writeUTF8(_ scalar: UInt32, to bytes: UnsafeMutableBufferPointer<UInt8>, at offset: Int) -> Int {
     switch scalar {
     case 0..<0x80:
-        bytes.append(UInt8(scalar))
+        bytes[offset] = UInt8(scalar)
+        return offset + 1
     case 0x80..<0x800:
-        bytes.append(UInt8(0xC0 | (scalar >> 6)))
-        bytes.append(UInt8(0x80 | (scalar & 0x3F)))
+        bytes[offset] = UInt8(0xC0 | (scalar >> 6))
+        bytes[offset + 1] = UInt8(0x80 | (scalar & 0x3F))
+        return offset + 2
     case 0x800..<0x10000:
-        bytes.append(UInt8(0xE0 | (scalar >> 12)))
-        bytes.append(UInt8(0x80 | ((scalar >> 6) & 0x3F)))
-        bytes.append(UInt8(0x80 | (scalar & 0x3F)))
+        bytes[offset] = UInt8(0xE0 | (scalar >> 12))
+        bytes[offset + 1] = UInt8(0x80 | ((scalar >> 6) & 0x3F))
+        bytes[offset + 2] = UInt8(0x80 | (scalar & 0x3F))
+        return offset + 3
     default:
-        bytes.append(UInt8(0xF0 | (scalar >> 18)))
-        bytes.append(UInt8(0x80 | ((scalar >> 12) & 0x3F)))
-        bytes.append(UInt8(0x80 | ((scalar >> 6) & 0x3F)))
-        bytes.append(UInt8(0x80 | (scalar & 0x3F)))
+        bytes[offset] = UInt8(0xF0 | (scalar >> 18))
+        bytes[offset + 1] = UInt8(0x80 | ((scalar >> 12) & 0x3F))
+        bytes[offset + 2] = UInt8(0x80 | ((scalar >> 6) & 0x3F))
+        bytes[offset + 3] = UInt8(0x80 | (scalar & 0x3F))
+        return offset + 4
     }
 }
