@@ -163,7 +163,7 @@ public struct BertTokenizer: Sendable {
         return sequenceTokens(text, workspace: &workspace).tokens
     }
 
-    private func pad(_ encodings: inout [Encoding], _ padding: Padding) throws(TokenizerError) {
+    func pad(_ encodings: inout [Encoding], _ padding: Padding) throws(TokenizerError) {
         guard let padID, let padToken else { throw .invalidOptions("padding needs a pad token, and this tokenizer has none") }
         Padder.pad(&encodings, padding, padID: padID, padToken: padToken, padTypeID: padTypeID)
     }
@@ -249,21 +249,9 @@ public struct BertTokenizer: Sendable {
     /// BertPreTokenizer (split on whitespace, isolate punctuation), then WordPiece on each word.
     private func preTokenizeAndModel(_ scalars: UnsafeBufferPointer<UInt32>, _ origins: UnsafeBufferPointer<Int32>,
                                      _ range: Range<Int>, _ w: inout Workspace, into out: inout SequenceTokens) {
-        let classes = self.classes
-        var wordStart = -1
-        for i in range {
-            let c = scalars[i]
-            let f = c < 0x80 ? asciiFlags[Int(c)] : classes.flags(c)
-            if f.contains(.whitespace) {
-                if wordStart >= 0 { modelWord(scalars, origins, wordStart..<i, &w, into: &out); wordStart = -1 }
-            } else if f.contains(.punctuation) {
-                if wordStart >= 0 { modelWord(scalars, origins, wordStart..<i, &w, into: &out); wordStart = -1 }
-                modelWord(scalars, origins, i..<(i + 1), &w, into: &out)
-            } else if wordStart < 0 {
-                wordStart = i
-            }
+        BertPreTokenizer.forEachWord(scalars, range, asciiFlags: asciiFlags, classes: classes) { word in
+            modelWord(scalars, origins, word, &w, into: &out)
         }
-        if wordStart >= 0 { modelWord(scalars, origins, wordStart..<range.upperBound, &w, into: &out) }
     }
 
     private func modelWord(_ scalars: UnsafeBufferPointer<UInt32>, _ origins: UnsafeBufferPointer<Int32>, _ word: Range<Int>,

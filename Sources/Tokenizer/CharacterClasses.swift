@@ -75,7 +75,7 @@ final class CharacterClasses: Sendable {
         }
         var classes: [UInt32: UInt8] = [:]
         for item in UnicodeTables.combiningClasses.split(whereSeparator: { $0 == "," || $0.isNewline || $0 == " " }) {
-            let parts = item.split(separator: ":")
+            let parts = item.split(separator: ":")     // "first-last:class", the class in decimal
             let value = UInt8(parts[1])!
             for (first, last) in Self.parseRanges(String(parts[0])) {
                 for cp in first...last {
@@ -88,16 +88,20 @@ final class CharacterClasses: Sendable {
         // Two-level table: identical 256-entry blocks are stored once.
         var index = [UInt16](repeating: 0, count: 0x1100)
         var unique: [UInt8] = []
-        var seen: [[UInt8]: UInt16] = [:]
-        for block in 0..<0x1100 {
-            let slice = Array(flags[(block << 8)..<((block + 1) << 8)])
-            if let number = seen[slice] {
-                index[block] = number
-            } else {
-                let number = UInt16(seen.count)
-                seen[slice] = number
-                unique.append(contentsOf: slice)
-                index[block] = number
+        var seen: [UInt64: [UInt16]] = [:]     // block hash → candidate block numbers
+        flags.withUnsafeBufferPointer { all in
+            for block in 0..<0x1100 {
+                let slice = UnsafeBufferPointer(rebasing: all[(block << 8)..<((block + 1) << 8)])
+                var h: UInt64 = 0xcbf2_9ce4_8422_2325
+                for b in slice { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+                if let number = seen[h]?.first(where: { unique[Int($0) << 8..<(Int($0) + 1) << 8].elementsEqual(slice) }) {
+                    index[block] = number
+                } else {
+                    let number = UInt16(unique.count >> 8)
+                    seen[h, default: []].append(number)
+                    unique.append(contentsOf: slice)
+                    index[block] = number
+                }
             }
         }
         blockIndex = index
@@ -128,22 +132,53 @@ final class CharacterClasses: Sendable {
 
     /// "a,b-c,…" in hex → inclusive ranges.
     static func parseRanges(_ text: String) -> [(UInt32, UInt32)] {
-        text.split(whereSeparator: { $0 == "," || $0.isNewline || $0 == " " }).map { item in
-            let bounds = item.split(separator: "-")
-            let first = UInt32(bounds[0], radix: 16)!
-            return (first, bounds.count > 1 ? UInt32(bounds[1], radix: 16)! : first)
+        var result: [(UInt32, UInt32)] = []
+        var scanner = HexScanner(text)
+        while let first = scanner.next() {
+            result.append((first, scanner.separator == UInt8(ascii: "-") ? scanner.next() ?? first : first))
         }
+        return result
     }
 
     /// "cp:x y,…" in hex → (cp, [x, y]).
     static func parseMappings(_ text: String) -> [(UInt32, ScalarRun)] {
-        text.split(whereSeparator: { $0 == "," || $0.isNewline }).compactMap { item in
-            let trimmed = item.trimmingPrefix(while: { $0 == " " })
-            guard !trimmed.isEmpty else { return nil }
-            let parts = trimmed.split(separator: ":")
-            let values = parts[1].split(separator: " ").map { UInt32($0, radix: 16)! }
-            return (UInt32(parts[0], radix: 16)!, ScalarRun(values))
+        var result: [(UInt32, ScalarRun)] = []
+        var scanner = HexScanner(text)
+        while let key = scanner.next() {
+            var values: [UInt32] = []
+            while let value = scanner.next() {
+                values.append(value)
+                if scanner.separator != UInt8(ascii: " ") { break }
+            }
+            result.append((key, ScalarRun(values)))
         }
+        return result
+    }
+}
+
+/// Reads hex numbers from the generated tables; `separator` is the byte that ended the last one.
+struct HexScanner {
+    private let bytes: [UInt8]
+    private var position = 0
+    private(set) var separator: UInt8 = 0
+
+    init(_ text: String) { bytes = Array(text.utf8) }
+
+    mutating func next() -> UInt32? {
+        while position < bytes.count && !Self.isHex(bytes[position]) { position += 1 }
+        guard position < bytes.count else { return nil }
+        var value: UInt32 = 0
+        while position < bytes.count && Self.isHex(bytes[position]) {
+            let b = bytes[position]
+            value = value << 4 | UInt32(b <= UInt8(ascii: "9") ? b - UInt8(ascii: "0") : b - UInt8(ascii: "a") + 10)
+            position += 1
+        }
+        separator = position < bytes.count ? bytes[position] : 0
+        return value
+    }
+
+    private static func isHex(_ b: UInt8) -> Bool {
+        (b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9")) || (b >= UInt8(ascii: "a") && b <= UInt8(ascii: "f"))
     }
 }
 

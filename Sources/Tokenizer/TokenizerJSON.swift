@@ -30,7 +30,12 @@ enum TokenizerJSON {
         guard let vocab = value["vocab"]?.objectValue else { throw .invalidField(path: "model.vocab", expected: "an object of token ids") }
         var entries: [(String, Int32)] = []
         entries.reserveCapacity(vocab.members.count)
-        for (token, id) in vocab.members { entries.append((token, try Field.id(id, "model.vocab[\(JSONWriter.quote(token))]"))) }
+        for (token, id) in vocab.members {
+            guard let n = id.intValue, n >= 0, n <= Int(Int32.max) else {
+                throw .invalidField(path: "model.vocab[\(JSONWriter.quote(token))]", expected: "a token id (a non-negative integer)")
+            }
+            entries.append((token, Int32(n)))
+        }
         guard !entries.isEmpty else { throw .emptyVocabulary }
         let prefix = try value["continuing_subword_prefix"].map { v throws(TokenizerError) in try Field.string(v, "model.continuing_subword_prefix") } ?? "##"
         let unknown = try value["unk_token"].map { v throws(TokenizerError) in try Field.string(v, "model.unk_token") } ?? "[UNK]"

@@ -26,7 +26,8 @@ public struct Vocabulary: Sendable {
         let table = ByteTable(tokenIDs, prefix: Array(continuingSubwordPrefix.utf8))
         self.table = table
         var reverse = [String?](repeating: nil, count: Int((tokenIDs.map(\.1).max() ?? -1) + 1))
-        for (token, id) in tokenIDs where id >= 0 && table.lookup(token) == id && reverse[Int(id)] == nil {
+        // With a token listed twice only its last id maps back to it (the table knows which).
+        for (token, id) in tokenIDs where reverse[Int(id)] == nil && (!table.hasDuplicates || table.lookup(token) == id) {
             reverse[Int(id)] = token
         }
         idToToken = reverse
@@ -55,6 +56,8 @@ struct ByteTable: Sendable {
     private let mask: Int
     /// Distinct whole tokens.
     private(set) var wordCount = 0
+    /// Whether a whole token was inserted twice.
+    private(set) var hasDuplicates = false
     /// Longest key in bytes, per kind (longer slices cannot match).
     private(set) var maxWordLength = 0
     private(set) var maxContinuationLength = 0
@@ -66,7 +69,7 @@ struct ByteTable: Sendable {
         mask = capacity - 1
         for (token, id) in tokens {
             let bytes = Array(token.utf8)
-            if insert(bytes[...], id: id, seed: Self.seedWord) { wordCount += 1 }
+            if insert(bytes[...], id: id, seed: Self.seedWord) { wordCount += 1 } else { hasDuplicates = true }
             maxWordLength = max(maxWordLength, bytes.count)
             if !prefix.isEmpty && bytes.count >= prefix.count && bytes.starts(with: prefix) {
                 insert(bytes[prefix.count...], id: id, seed: Self.seedContinuation)

@@ -12,6 +12,9 @@ import TestSupport
 @Suite struct GoldenTests {
     static let uncasedDirectory = Fixtures.cacheDirectory + "/models/all-MiniLM-L6-v2"
 
+    /// The real uncased tokenizer from the fetched cache; records an issue (and throws) when missing.
+    static func loadUncasedOrFail() throws -> BertTokenizer { try GoldenTests().loadUncased { $0 } }
+
     @Test func uncasedFromTokenizerJSON() throws {
         let tokenizer = try loadUncased { $0 }
         let report = try Golden.run("tokenizer/uncased_golden.json", tokenizer)
@@ -37,7 +40,7 @@ import TestSupport
         try Golden.run("tokenizer/\(name)_golden.json", tokenizer)
     }
 
-    private func loadUncased(_ prepare: (String) throws -> String) throws -> BertTokenizer {
+    func loadUncased(_ prepare: (String) throws -> String) throws -> BertTokenizer {
         let source = Self.uncasedDirectory
         guard fileExists(source + "/vocab.txt") && fileExists(source + "/tokenizer.json") else {
             Issue.record("\(source) is missing: run Tools/fetch (Tools/test does) to fetch the bert-base-uncased vocabulary")
