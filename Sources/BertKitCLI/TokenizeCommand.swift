@@ -48,7 +48,7 @@ struct TokenizeCommand: ParsableCommand {
     @Flag(help: "Print one JSON object per text (the fields of --json), one per line.")
     var jsonLines = false
 
-    @Flag(help: "Print only counts (texts, tokens, lengths, [UNK]s, truncated texts) and the encoding time.")
+    @Flag(help: "Print only counts (texts, tokens, lengths, [UNK]s, texts at max length) and the encoding time (with --json: as JSON).")
     var summary = false
 
     @Option(help: "Threads for encoding many texts (default: $BERTKIT_THREADS or all cores).")
@@ -61,7 +61,7 @@ struct TokenizeCommand: ParsableCommand {
         if file == nil && texts.isEmpty { throw ValidationError("give texts after --, or --file PATH") }
         if file != nil && !texts.isEmpty { throw ValidationError("give either texts or --file, not both") }
         if pair && file == nil && texts.count % 2 != 0 { throw ValidationError("--pair needs an even number of texts") }
-        if [json, jsonLines, summary].filter({ $0 }).count > 1 { throw ValidationError("choose one of --json, --json-lines, --summary") }
+        if jsonLines && (json || summary) { throw ValidationError("--json-lines goes with neither --json nor --summary") }
         if let maxLength, maxLength < 0 { throw ValidationError("--max-length must be at least 0") }
         if let truncation, truncation != "none" && TruncationStrategy(rawValue: truncation) == nil {
             throw ValidationError("--truncation must be longest_first, only_first, only_second or none, not '\(truncation)'")
