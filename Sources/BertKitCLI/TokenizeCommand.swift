@@ -80,12 +80,12 @@ struct TokenizeCommand: ParsableCommand {
         else if pair { (firsts, seconds) = (stride(from: 0, to: texts.count, by: 2).map { texts[$0] },
                                             stride(from: 1, to: texts.count, by: 2).map { texts[$0] }) }
         let threadCount = threads ?? Int(getenv("BERTKIT_THREADS").flatMap { Int(String(cString: $0)) } ?? 0)
-        let start = Clock.now()
+        let start = MonotonicClock.seconds()
         let encodings = try tokenizer.encodeBatch(firsts, pairs: pair ? seconds : nil, options: options,
                                                   threads: threadCount > 0 ? threadCount : nil)
-        let seconds_ = Clock.now() - start
+        let elapsed = MonotonicClock.seconds() - start
         if summary {
-            printSummary(encodings, tokenizer, options, seconds: seconds_, threads: threadCount > 0 ? threadCount : BertTokenizer.processorCount)
+            printSummary(encodings, tokenizer, options, seconds: elapsed, threads: threadCount > 0 ? threadCount : BertTokenizer.processorCount)
         } else if json || jsonLines {
             var out = OutputBuffer()
             if json { out.append("{\"encodings\": [\n") }
@@ -145,9 +145,10 @@ struct TokenizeCommand: ParsableCommand {
                         + "\"mean_tokens\": \(JSONWriter.formatDouble((mean * 100).rounded() / 100)), \"unknown\": \(unknown), "
                         + "\"at_max_length\": \(truncated), \"seconds\": \(JSONWriter.formatDouble(seconds)), \"threads\": \(threads)}")
         } else {
-            Console.out("texts: \(encodings.count), tokens: \(tokens) (mean \(String(format1: mean)), max \(maxLength)), "
+            Console.out("texts: \(encodings.count), tokens: \(tokens) (mean \(Format.oneDecimal(mean)), max \(maxLength)), "
                         + "[UNK]: \(unknown)" + (limit.map { ", at max length \($0): \(truncated)" } ?? ""))
-            Console.out("encoded in \(String(format3: seconds)) s (\(String(format1: rate / 1e6)) M tokens/s, \(threads) thread\(threads == 1 ? "" : "s"))")
+            Console.out("encoded in \(Format.threeDecimals(seconds)) s (\(Format.oneDecimal(rate / 1e6)) M tokens/s, "
+                        + "\(threads) thread\(threads == 1 ? "" : "s"))")
         }
     }
 }
@@ -225,19 +226,21 @@ struct OutputBuffer {
     }
 }
 
-enum Clock {
-    static func now() -> Double {
+enum MonotonicClock {
+    static func seconds() -> Double {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
     }
 }
 
-extension String {
-    init(format1 value: Double) { self = String((value * 10).rounded() / 10) }
-    init(format3 value: Double) {
+enum Format {
+    /// 2.345 → "2.3"
+    static func oneDecimal(_ value: Double) -> String { String((value * 10).rounded() / 10) }
+    /// 0.2 → "0.200"
+    static func threeDecimals(_ value: Double) -> String {
         let scaled = Int((value * 1000).rounded())
         let fraction = String(scaled % 1000)
-        self = "\(scaled / 1000)." + String(repeating: "0", count: 3 - fraction.count) + fraction
+        return "\(scaled / 1000)." + String(repeating: "0", count: 3 - fraction.count) + fraction
     }
 }

@@ -163,7 +163,14 @@ public struct BertTokenizer: Sendable {
         return sequenceTokens(text, workspace: &workspace).tokens
     }
 
-    func pad(_ encodings: inout [Encoding], _ padding: Padding) throws(TokenizerError) {
+    /// The words the pre-tokenizer makes of an (already normalized) text, with scalar offsets, as
+    /// `BertPreTokenizer().pre_tokenize_str(text)`.
+    public static func preTokenize(_ text: String) -> [(word: String, start: Int, end: Int)] {
+        BertPreTokenizer.split(text)
+    }
+
+    /// Pads encodings to a common length (`.longest`: the longest of them), on `padding.side`.
+    public func pad(_ encodings: inout [Encoding], _ padding: Padding) throws(TokenizerError) {
         guard let padID, let padToken else { throw .invalidOptions("padding needs a pad token, and this tokenizer has none") }
         Padder.pad(&encodings, padding, padID: padID, padToken: padToken, padTypeID: padTypeID)
     }

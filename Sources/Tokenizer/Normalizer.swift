@@ -23,6 +23,9 @@ public struct BertNormalizerOptions: Sendable, Equatable {
     }
 
     var stripsAccents: Bool { stripAccents ?? lowercase }
+
+    /// The normalized text, as the reference's `BertNormalizer(…).normalize_str(text)`.
+    public func normalize(_ text: String) -> String { BertNormalizer(self).normalize(text) }
 }
 
 let emptyOrigin: Int32 = -1

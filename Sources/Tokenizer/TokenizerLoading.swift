@@ -4,6 +4,12 @@
 // (+ special_tokens_map.json), built as transformers 5.24's BertTokenizer builds it.
 // Like transformers, the `truncation` and `padding` stored in tokenizer.json are not applied:
 // callers ask for them per call (EncodeOptions).
+//
+// One deliberate difference: when tokenizer.json and tokenizer_config.json disagree (say
+// `"lowercase": true` in the file's normalizer but `"do_lower_case": false` in the config),
+// transformers 5.24's BertTokenizer rebuilds the normalizer, the WordPiece limit and the template
+// from the config, while `tokenizers` keeps tokenizer.json; bertkit keeps tokenizer.json. Directories
+// written by transformers or the Hub never disagree.
 
 import TensorCore
 

@@ -17,6 +17,15 @@ public struct WordPieceModel: Sendable {
         self.maxInputCharsPerWord = maxInputCharsPerWord
     }
 
+    /// The pieces of one word (ids and tokens), as the reference's `model.tokenize(word)`.
+    public func tokenize(word: String) -> [(id: Int32, token: String)] {
+        let scalars = word.unicodeScalars.map(\.value)
+        var workspace = Workspace()
+        var pieces: [Piece] = []
+        scalars.withUnsafeBufferPointer { tokenize($0, 0..<scalars.count, workspace: &workspace, into: &pieces) }
+        return pieces.map { ($0.id, vocabulary.idToToken[Int($0.id)] ?? unknownToken) }
+    }
+
     /// Scratch space for one thread, grown to the longest word seen.
     struct Workspace {
         var bytes: [UInt8] = []        // the word in UTF-8

@@ -7,7 +7,7 @@ import Foundation
 import Testing
 import TensorCore
 import TestSupport
-@testable import Tokenizer
+import Tokenizer
 
 @Suite struct GoldenTests {
     static let uncasedDirectory = Fixtures.cacheDirectory + "/models/all-MiniLM-L6-v2"

@@ -5,7 +5,7 @@ import Foundation
 import Testing
 import TensorCore
 import TestSupport
-@testable import Tokenizer
+import Tokenizer
 
 @Suite struct LoadingErrorTests {
     /// Writes `files` into a fresh directory and loads it; returns the error it throws.
