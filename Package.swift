@@ -41,6 +41,9 @@ let package = Package(
         .target(name: "Checkpoints", dependencies: ["TensorCore", "Safetensors", "PyTorch", "HDF5"],
                 path: "Sources/Checkpoints"),
 
+        // WordPiece tokenizer identical to Hugging Face's BertTokenizer (issue 5).
+        .target(name: "Tokenizer", dependencies: ["TensorCore"], path: "Sources/Tokenizer"),
+
         // The BERT: parameters, forward and backward over OpenBLAS.
         .target(name: "Bert", dependencies: ["TensorCore", "CBLAS", "CKernels"], path: "Sources/Bert"),
 
@@ -48,11 +51,11 @@ let package = Package(
         .target(name: "Training", dependencies: ["TensorCore", "Safetensors", "Bert"], path: "Sources/Training"),
 
         // Model directories, inference and parity: what the CLI's model commands call.
-        .target(name: "Pipelines", dependencies: ["TensorCore", "Safetensors", "Checkpoints", "Bert", "Training"],
+        .target(name: "Pipelines", dependencies: ["TensorCore", "Safetensors", "Checkpoints", "Tokenizer", "Bert", "Training"],
                 path: "Sources/Pipelines"),
 
         // The umbrella library: re-exports only.
-        .target(name: "BertKit", dependencies: ["TensorCore", "Safetensors", "PyTorch", "HDF5", "Checkpoints", "Bert", "Training", "Pipelines"],
+        .target(name: "BertKit", dependencies: ["TensorCore", "Safetensors", "PyTorch", "HDF5", "Checkpoints", "Tokenizer", "Bert", "Training", "Pipelines"],
                 path: "Sources/BertKit"),
 
         .executableTarget(name: "BertKitCLI",
@@ -68,5 +71,6 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["BertKitCLI", "BertKit", "TestSupport"]),
         .testTarget(name: "BertTests", dependencies: ["Bert", "Safetensors", "Checkpoints", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Bert", "Safetensors", "TestSupport"]),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "TensorCore", "TestSupport"]),
     ]
 )

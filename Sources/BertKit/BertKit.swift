@@ -6,3 +6,4 @@
 @_exported import Bert
 @_exported import Pipelines
 @_exported import Training
+@_exported import Tokenizer

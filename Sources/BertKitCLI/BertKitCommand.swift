@@ -13,7 +13,8 @@ struct BertKitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bertkit",
         abstract: "Move BERT checkpoints between safetensors, PyTorch and HDF5, and run them in Swift.",
-        subcommands: [InspectCommand.self, ConvertCommand.self, ParityCommand.self, BenchmarkCommand.self])
+        subcommands: [InspectCommand.self, ConvertCommand.self, TokenizeCommand.self, ParityCommand.self,
+                      BenchmarkCommand.self])
 
     static func main() {
         do {

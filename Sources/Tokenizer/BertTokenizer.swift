@@ -1,0 +1,295 @@
+// BERT's tokenizer, identical to Hugging Face's BertTokenizer (transformers 5.24, backed by
+// tokenizers 0.23.3): added tokens → BertNormalizer → BertPreTokenizer → WordPiece → truncation →
+// template → padding (tokenizers/src/tokenizer/mod.rs, `encode_single_sequence` and `post_process`).
+// Works on Unicode scalars; offsets are scalar indices into the input, as Python `str` indices are.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import Dispatch
+
+public struct BertTokenizer: Sendable {
+    public let model: WordPieceModel
+    /// `nil`: the tokenizer has no normalizer.
+    public let normalizerOptions: BertNormalizerOptions?
+    public let addedTokens: [AddedToken]
+    public let postProcessor: PostProcessorTemplate
+    /// `nil`: tokens are joined with spaces.
+    public let decoder: WordPieceDecoder?
+    /// The padding token (`nil` when the tokenizer has none; padding is then refused).
+    public let padToken: String?
+    public let padTypeID: Int32
+    /// `model_max_length` of tokenizer_config.json, when it states a real one.
+    public let modelMaxLength: Int?
+
+    let normalizer: BertNormalizer?
+    let rawMatcher: AddedTokenMatcher
+    let normalizedMatcher: AddedTokenMatcher
+    let addedByID: [Int32: String]
+    let specialContents: Set<[UInt8]>     // UTF-8 bytes: exact, unlike String ==
+    let padID: Int32?
+    let classes = CharacterClasses.shared
+    /// Flags of the ASCII scalars, looked up without touching the tables.
+    let asciiFlags: [CharacterFlags] = (0..<128).map { CharacterClasses.shared.flags(UInt32($0)) }
+
+    public init(model: WordPieceModel, normalizer: BertNormalizerOptions?, addedTokens: [AddedToken] = [],
+                postProcessor: PostProcessorTemplate, decoder: WordPieceDecoder? = WordPieceDecoder(),
+                padToken: String? = "[PAD]", padTypeID: Int32 = 0, modelMaxLength: Int? = nil) {
+        self.model = model
+        self.normalizerOptions = normalizer
+        self.addedTokens = addedTokens
+        self.postProcessor = postProcessor
+        self.decoder = decoder
+        self.padTypeID = padTypeID
+        self.modelMaxLength = modelMaxLength
+        let normalizer = normalizer.map(BertNormalizer.init)
+        self.normalizer = normalizer
+        rawMatcher = AddedTokenMatcher(addedTokens.filter { !$0.normalized }.map {
+            .init(scalars: $0.content.unicodeScalars.map(\.value), token: $0)
+        })
+        normalizedMatcher = AddedTokenMatcher(addedTokens.filter(\.normalized).map {
+            .init(scalars: (normalizer?.normalize($0.content) ?? $0.content).unicodeScalars.map(\.value), token: $0)
+        })
+        // An added token's string for decoding (and id → token) is its normalized form when it is
+        // matched after normalization, as the reference caches it.
+        var byID: [Int32: String] = [:]
+        for token in addedTokens {
+            byID[token.id] = token.normalized ? normalizer?.normalize(token.content) ?? token.content : token.content
+        }
+        addedByID = byID
+        specialContents = Set(addedTokens.filter(\.special).map { Array($0.content.utf8) })
+        let padID = padToken.flatMap { token in
+            addedTokens.first(where: { $0.content.utf8.elementsEqual(token.utf8) })?.id ?? model.vocabulary.id(of: token)
+        }
+        self.padID = padID
+        self.padToken = padID == nil ? nil : padToken
+    }
+
+    // MARK: Vocabulary
+
+    /// The id of a token (added tokens first, then the vocabulary), as `token_to_id`.
+    public func id(of token: String) -> Int32? {
+        addedTokens.first(where: { $0.content.utf8.elementsEqual(token.utf8) })?.id ?? model.vocabulary.id(of: token)
+    }
+
+    /// The token of an id (added tokens first, in the form decoding uses), as `id_to_token`.
+    public func token(of id: Int32) -> String? {
+        if let added = addedByID[id] { return added }
+        let table = model.vocabulary.idToToken
+        return id >= 0 && Int(id) < table.count ? table[Int(id)] : nil
+    }
+
+    /// Vocabulary size including added tokens (`len(tokenizer)`).
+    public var count: Int {
+        model.vocabulary.count + addedTokens.filter { model.vocabulary.id(of: $0.content) == nil }.count
+    }
+
+    // MARK: Decoding
+
+    /// Ids back to text, as `tokenizer.decode(ids, skip_special_tokens=…)`: unknown ids are dropped,
+    /// special tokens optionally skipped, and the WordPiece decoder joins `##` pieces.
+    public func decode(_ ids: [Int32], skipSpecialTokens: Bool = false) -> String {
+        let tokens = ids.compactMap { id -> String? in
+            guard let token = token(of: id) else { return nil }
+            return skipSpecialTokens && specialContents.contains(Array(token.utf8)) ? nil : token
+        }
+        return decoder?.decode(tokens) ?? tokens.joined(separator: " ")
+    }
+
+    // MARK: Encoding
+
+    /// Encodes one text, or a pair, as `tokenizer(text, pair, …)` does.
+    public func encode(_ text: String, pair: String? = nil, options: EncodeOptions = EncodeOptions()) throws(TokenizerError) -> Encoding {
+        var workspace = Workspace()
+        var encoding = try encode(text, pair: pair, options: options, workspace: &workspace)
+        if let padding = options.padding {
+            var single = [encoding]
+            try pad(&single, padding)
+            encoding = single[0]
+        }
+        return encoding
+    }
+
+    /// Encodes many texts (or pairs) on `threads` threads; padding `.longest` pads to the batch's longest.
+    public func encodeBatch(_ texts: [String], pairs: [String]? = nil, options: EncodeOptions = EncodeOptions(),
+                            threads: Int? = nil) throws(TokenizerError) -> [Encoding] {
+        if let pairs, pairs.count != texts.count {
+            throw .invalidOptions("\(texts.count) texts but \(pairs.count) pairs")
+        }
+        var results = [Encoding](repeating: Encoding(), count: texts.count)
+        let workers = max(1, min(threads ?? Self.processorCount, (texts.count + 63) / 64))
+        var failure: TokenizerError? = nil
+        if workers == 1 {
+            var workspace = Workspace()
+            for i in texts.indices {
+                results[i] = try encode(texts[i], pair: pairs?[i], options: options, workspace: &workspace)
+            }
+        } else {
+            let chunk = 64
+            let chunks = (texts.count + chunk - 1) / chunk
+            // Each worker writes only its own results and its own error slot.
+            var errors = [(index: Int, error: TokenizerError)?](repeating: nil, count: workers)
+            results.withUnsafeMutableBufferPointer { out in
+                errors.withUnsafeMutableBufferPointer { errorSlots in
+                    nonisolated(unsafe) let out = out, errorSlots = errorSlots
+                    DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                        var workspace = Workspace()
+                        var c = worker
+                        while c < chunks {
+                            for i in (c * chunk)..<min(texts.count, (c + 1) * chunk) {
+                                do throws(TokenizerError) {
+                                    out[i] = try encode(texts[i], pair: pairs?[i], options: options, workspace: &workspace)
+                                } catch {
+                                    errorSlots[worker] = (i, error)
+                                    return
+                                }
+                            }
+                            c += workers
+                        }
+                    }
+                }
+            }
+            // The lowest failing input wins, so the message does not depend on scheduling.
+            failure = errors.compactMap { $0 }.min { $0.index < $1.index }?.error
+        }
+        if let failure { throw failure }
+        if let padding = options.padding { try pad(&results, padding) }
+        return results
+    }
+
+    /// The tokens of a text without special tokens (`tokenizer.tokenize`).
+    public func tokenize(_ text: String) -> [String] {
+        var workspace = Workspace()
+        return sequenceTokens(text, workspace: &workspace).tokens
+    }
+
+    /// The words the pre-tokenizer makes of an (already normalized) text, with scalar offsets, as
+    /// `BertPreTokenizer().pre_tokenize_str(text)`.
+    public static func preTokenize(_ text: String) -> [(word: String, start: Int, end: Int)] {
+        BertPreTokenizer.split(text)
+    }
+
+    /// Pads encodings to a common length (`.longest`: the longest of them), on `padding.side`.
+    public func pad(_ encodings: inout [Encoding], _ padding: Padding) throws(TokenizerError) {
+        guard let padID, let padToken else { throw .invalidOptions("padding needs a pad token, and this tokenizer has none") }
+        Padder.pad(&encodings, padding, padID: padID, padToken: padToken, padTypeID: padTypeID)
+    }
+
+    private func encode(_ text: String, pair: String?, options: EncodeOptions,
+                        workspace: inout Workspace) throws(TokenizerError) -> Encoding {
+        var first = sequenceTokens(text, workspace: &workspace)
+        var second = pair.map { sequenceTokens($0, workspace: &workspace) }
+        if let truncation = options.truncation {
+            let added = options.addSpecialTokens ? postProcessor.addedTokens(pair: second != nil) : 0
+            // The reference subtracts in unsigned arithmetic: a max_length below the number of special
+            // tokens wraps around to a huge limit, i.e. no truncation at all.
+            if truncation.maxLength >= added {
+                try Truncator.truncate(&first, &second, maxLength: truncation.maxLength - added,
+                                       strategy: truncation.strategy, direction: truncation.direction)
+            }
+        }
+        return postProcessor.apply(first, second, addSpecialTokens: options.addSpecialTokens)
+    }
+
+    // MARK: Tokenization of one text
+
+    struct Workspace {
+        var input: [UInt32] = []
+        var normalized = ScalarBuffer()
+        var scratch = ScalarBuffer()
+        var wordPiece = WordPieceModel.Workspace()
+        var pieces: [WordPieceModel.Piece] = []
+    }
+
+    func sequenceTokens(_ text: String, workspace w: inout Workspace) -> SequenceTokens {
+        w.input.removeAll(keepingCapacity: true)
+        for scalar in text.unicodeScalars { w.input.append(scalar.value) }
+        var out = SequenceTokens()
+        out.ids.reserveCapacity(w.input.count / 3 + 4)
+        out.tokens.reserveCapacity(w.input.count / 3 + 4)
+        out.offsets.reserveCapacity(w.input.count / 3 + 4)
+        let input = w.input
+        input.withUnsafeBufferPointer { input in
+            let all = 0..<input.count
+            guard !rawMatcher.isEmpty && rawMatcher.mayMatch(input, all) else {
+                normalizeAndTokenize(input, all, &w, into: &out)
+                return
+            }
+            for split in rawMatcher.splits(input, all) {
+                if let token = split.token {
+                    // The token's value is the matched text (with any lstrip/rstrip spaces).
+                    let value = String(decoding: split.range.map { input[$0] }, as: UTF32.self)
+                    out.append(token.id, value, TokenOffset(split.range.lowerBound, split.range.upperBound))
+                } else {
+                    normalizeAndTokenize(input, split.range, &w, into: &out)
+                }
+            }
+        }
+        return out
+    }
+
+    private func normalizeAndTokenize(_ input: UnsafeBufferPointer<UInt32>, _ range: Range<Int>, _ w: inout Workspace,
+                                      into out: inout SequenceTokens) {
+        if let normalizer {
+            normalizer.normalize(input, range, into: &w.normalized, scratch: &w.scratch)
+        } else {
+            w.normalized.removeAll()
+            for i in range { w.normalized.append(input[i], Int32(i)) }
+        }
+        let scalars = w.normalized.scalarView, origins = w.normalized.originView
+        let all = 0..<scalars.count
+        guard !normalizedMatcher.isEmpty && normalizedMatcher.mayMatch(scalars, all) else {
+            preTokenizeAndModel(scalars, origins, all, &w, into: &out)
+            return
+        }
+        for split in normalizedMatcher.splits(scalars, all) {
+            if let token = split.token {
+                // The value is the matched normalized text (with any lstrip/rstrip spaces).
+                let value = String(decoding: split.range.map { scalars[$0] }, as: UTF32.self)
+                out.append(token.id, value, Self.offset(origins, split.range))
+            } else {
+                preTokenizeAndModel(scalars, origins, split.range, &w, into: &out)
+            }
+        }
+    }
+
+    /// BertPreTokenizer (split on whitespace, isolate punctuation), then WordPiece on each word.
+    private func preTokenizeAndModel(_ scalars: UnsafeBufferPointer<UInt32>, _ origins: UnsafeBufferPointer<Int32>,
+                                     _ range: Range<Int>, _ w: inout Workspace, into out: inout SequenceTokens) {
+        BertPreTokenizer.forEachWord(scalars, range, asciiFlags: asciiFlags, classes: classes) { word in
+            modelWord(scalars, origins, word, &w, into: &out)
+        }
+    }
+
+    private func modelWord(_ scalars: UnsafeBufferPointer<UInt32>, _ origins: UnsafeBufferPointer<Int32>, _ word: Range<Int>,
+                           _ w: inout Workspace, into out: inout SequenceTokens) {
+        w.pieces.removeAll(keepingCapacity: true)
+        model.tokenize(scalars, word, workspace: &w.wordPiece, into: &w.pieces)
+        let idToToken = model.vocabulary.idToToken
+        for piece in w.pieces {
+            let range = (word.lowerBound + piece.start)..<(word.lowerBound + piece.end)
+            let token = Int(piece.id) < idToToken.count ? idToToken[Int(piece.id)] ?? model.unknownToken : model.unknownToken
+            out.append(piece.id, token, Self.offset(origins, range))
+        }
+    }
+
+    /// Input offsets of normalized scalars `range`: from the first one's origin to the last one's end.
+    @inline(__always)
+    static func offset(_ origins: UnsafeBufferPointer<Int32>, _ range: Range<Int>) -> TokenOffset {
+        let first = origins[range.lowerBound], last = origins[range.upperBound - 1]
+        return TokenOffset(first < 0 ? 0 : Int(first), last < 0 ? 0 : Int(last) + 1)
+    }
+
+    /// Online processors: the default thread count of `encodeBatch`.
+    public static var processorCount: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+}
+
+extension SequenceTokens {
+    @inline(__always)
+    mutating func append(_ id: Int32, _ token: String, _ offset: TokenOffset) {
+        ids.append(id)
+        tokens.append(token)
+        offsets.append(offset)
+    }
+}
+

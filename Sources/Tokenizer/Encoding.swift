@@ -1,0 +1,190 @@
+// An encoded text (or pair) and the steps after tokenization, as tokenizers 0.23.3 runs them in
+// `TokenizerImpl::post_process`: truncate the raw sequences (utils/truncation.rs), add the special
+// tokens of the template (processors/template.rs), then pad (utils/padding.rs).
+
+/// Start and end of a token in its input text, in Unicode scalars (Python `str` indices).
+public struct TokenOffset: Sendable, Equatable, CustomStringConvertible {
+    public var start: Int
+    public var end: Int
+    public init(_ start: Int, _ end: Int) { self.start = start; self.end = end }
+    public var description: String { "(\(start), \(end))" }
+}
+
+public struct Encoding: Sendable, Equatable {
+    public var ids: [Int32] = []
+    public var tokens: [String] = []
+    public var typeIDs: [Int32] = []
+    public var attentionMask: [Int32] = []
+    /// 1 for tokens added by the template or padding, 0 for tokens of the texts.
+    public var specialTokensMask: [Int32] = []
+    public var offsets: [TokenOffset] = []
+    /// Which input each token came from: 0, 1, or nil for special and padding tokens.
+    public var sequenceIDs: [Int8?] = []
+
+    public init() {}
+    public var count: Int { ids.count }
+
+    mutating func reserve(_ n: Int) {
+        ids.reserveCapacity(n); tokens.reserveCapacity(n); typeIDs.reserveCapacity(n)
+        attentionMask.reserveCapacity(n); specialTokensMask.reserveCapacity(n)
+        offsets.reserveCapacity(n); sequenceIDs.reserveCapacity(n)
+    }
+
+    mutating func append(id: Int32, token: String, typeID: Int32, offset: TokenOffset, special: Bool, sequence: Int8?,
+                         attention: Int32 = 1) {
+        ids.append(id)
+        tokens.append(token)
+        typeIDs.append(typeID)
+        attentionMask.append(attention)
+        specialTokensMask.append(special ? 1 : 0)
+        offsets.append(offset)
+        sequenceIDs.append(sequence)
+    }
+}
+
+/// The tokens of one input before post-processing.
+struct SequenceTokens: Sendable {
+    var ids: [Int32] = []
+    var tokens: [String] = []
+    var offsets: [TokenOffset] = []
+
+    var count: Int { ids.count }
+
+    /// `Encoding::truncate` (the overflowing part is dropped: bertkit does not return overflows).
+    mutating func truncate(to length: Int, direction: TruncationDirection) {
+        guard ids.count > length else { return }
+        switch direction {
+        case .right:
+            ids.removeSubrange(length...)
+            tokens.removeSubrange(length...)
+            offsets.removeSubrange(length...)
+        case .left:
+            let cut = ids.count - length
+            ids.removeSubrange(..<cut)
+            tokens.removeSubrange(..<cut)
+            offsets.removeSubrange(..<cut)
+        }
+    }
+}
+
+public enum TruncationStrategy: String, Sendable, CaseIterable {
+    case longestFirst = "longest_first"
+    case onlyFirst = "only_first"
+    case onlySecond = "only_second"
+}
+
+public enum TruncationDirection: String, Sendable, CaseIterable {
+    case right, left
+}
+
+public struct Truncation: Sendable, Equatable {
+    /// Length of the final encoding, special tokens included.
+    public var maxLength: Int
+    public var strategy: TruncationStrategy
+    public var direction: TruncationDirection
+    public init(maxLength: Int, strategy: TruncationStrategy = .longestFirst, direction: TruncationDirection = .right) {
+        self.maxLength = maxLength
+        self.strategy = strategy
+        self.direction = direction
+    }
+}
+
+public struct Padding: Sendable, Equatable {
+    public enum Length: Sendable, Equatable {
+        /// To the longest encoding of the batch.
+        case longest
+        /// To a fixed length (longer encodings are left alone).
+        case fixed(Int)
+    }
+    public enum Side: String, Sendable { case right, left }
+    public var length: Length
+    public var side: Side
+    public var multipleOf: Int?
+    public init(length: Length = .longest, side: Side = .right, multipleOf: Int? = nil) {
+        self.length = length
+        self.side = side
+        self.multipleOf = multipleOf
+    }
+}
+
+public struct EncodeOptions: Sendable, Equatable {
+    public var addSpecialTokens: Bool
+    public var truncation: Truncation?
+    public var padding: Padding?
+    public init(addSpecialTokens: Bool = true, truncation: Truncation? = nil, padding: Padding? = nil) {
+        self.addSpecialTokens = addSpecialTokens
+        self.truncation = truncation
+        self.padding = padding
+    }
+}
+
+enum Truncator {
+    /// `truncate_encodings`, with max_length already reduced by the special tokens to add.
+    static func truncate(_ first: inout SequenceTokens, _ second: inout SequenceTokens?, maxLength: Int,
+                         strategy: TruncationStrategy, direction: TruncationDirection) throws(TokenizerError) {
+        if maxLength == 0 {
+            first.truncate(to: 0, direction: direction)
+            second?.truncate(to: 0, direction: direction)
+            return
+        }
+        let total = first.count + (second?.count ?? 0)
+        guard total > maxLength else { return }
+        let toRemove = total - maxLength
+        switch strategy {
+        case .longestFirst:
+            guard var other = second else {
+                first.truncate(to: total - toRemove, direction: direction)
+                return
+            }
+            var n1 = first.count, n2 = other.count
+            let swapped = n1 > n2
+            if swapped { swap(&n1, &n2) }
+            n2 = n1 > maxLength ? n1 : max(n1, maxLength - n1)
+            if n1 + n2 > maxLength {
+                n1 = maxLength / 2
+                n2 = n1 + maxLength % 2
+            }
+            if swapped { swap(&n1, &n2) }
+            first.truncate(to: n1, direction: direction)
+            other.truncate(to: n2, direction: direction)
+            second = other
+        case .onlyFirst, .onlySecond:
+            if strategy == .onlySecond && second == nil { throw .secondSequenceNotProvided }
+            let length = strategy == .onlyFirst ? first.count : second!.count
+            guard length > toRemove else { throw .sequenceTooShort }
+            if strategy == .onlyFirst { first.truncate(to: length - toRemove, direction: direction) }
+            else { second!.truncate(to: length - toRemove, direction: direction) }
+        }
+    }
+}
+
+enum Padder {
+    /// `pad_encodings`: every encoding to the same length (fixed or the batch's longest).
+    static func pad(_ encodings: inout [Encoding], _ padding: Padding, padID: Int32, padToken: String, padTypeID: Int32) {
+        guard !encodings.isEmpty else { return }
+        var length: Int
+        switch padding.length {
+        case .fixed(let n): length = n
+        case .longest: length = encodings.map(\.count).max() ?? 0
+        }
+        if let multiple = padding.multipleOf, multiple > 0, length % multiple > 0 { length += multiple - length % multiple }
+        for i in encodings.indices { pad(&encodings[i], to: length, padding.side, padID, padToken, padTypeID) }
+    }
+
+    static func pad(_ e: inout Encoding, to length: Int, _ side: Padding.Side, _ padID: Int32, _ padToken: String,
+                    _ padTypeID: Int32) {
+        let missing = length - e.count
+        guard missing > 0 else { return }
+        func fill<T>(_ array: inout [T], _ value: T) {
+            if side == .right { array.append(contentsOf: repeatElement(value, count: missing)) }
+            else { array.insert(contentsOf: repeatElement(value, count: missing), at: 0) }
+        }
+        fill(&e.ids, padID)
+        fill(&e.tokens, padToken)
+        fill(&e.typeIDs, padTypeID)
+        fill(&e.attentionMask, 0)
+        fill(&e.specialTokensMask, 1)
+        fill(&e.offsets, TokenOffset(0, 0))
+        fill(&e.sequenceIDs, nil)
+    }
+}
