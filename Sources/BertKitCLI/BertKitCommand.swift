@@ -13,7 +13,8 @@ struct BertKitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bertkit",
         abstract: "Move BERT checkpoints between safetensors, PyTorch and HDF5, and run them in Swift.",
-        subcommands: [InspectCommand.self, ConvertCommand.self, TokenizeCommand.self, ParityCommand.self,
+        subcommands: [InspectCommand.self, ConvertCommand.self, TokenizeCommand.self, PredictCommand.self, EmbedCommand.self,
+                      FillMaskCommand.self, ParityCommand.self,
                       BenchmarkCommand.self])
 
     static func main() {

@@ -13,6 +13,9 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Threads for matrix work and loops (default: all cores).")
     var threads: Int?
 
+    @Option(help: "A PEFT LoRA adapter folder (adapter_config.json + adapter_model.safetensors) to apply to the model.")
+    var adapter: String?
+
     func validate() throws {
         if let head, BertHead(rawValue: head) == nil {
             throw ValidationError("--head must be one of \(BertHead.allCases.map(\.rawValue).joined(separator: ", ")), not '\(head)'")
@@ -23,7 +26,8 @@ struct ModelOptions: ParsableArguments {
     /// Loads the model, printing transformers-style load warnings on stderr.
     func load(quiet: Bool = false) throws -> PretrainedBert {
         if let threads { Parallel.setThreadCount(threads) }
-        let loaded = try PretrainedBert.load(model, head: head.flatMap(BertHead.init(rawValue:)))
+        let chosen = head.flatMap(BertHead.init(rawValue:))
+        let loaded = try adapter.map { try PretrainedBert.load(model, head: chosen, adapter: $0) } ?? PretrainedBert.load(model, head: chosen)
         if !quiet { for line in loaded.loadWarnings { Console.warning(line) } }
         return loaded
     }

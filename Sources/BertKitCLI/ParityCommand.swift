@@ -32,7 +32,7 @@ struct ParityCommand: ParsableCommand {
         let loaded = try modelOptions.load(quiet: json)
         let referenceStore = try SafetensorsReader.read(path: reference)
         let result = try withFileContext(reference) {
-            try ParityCheck.run(model: loaded.model, reference: referenceStore, atol: atol, rtol: rtol)
+            try ParityCheck.run(model: loaded.model, adapters: loaded.adapters, reference: referenceStore, atol: atol, rtol: rtol)
         }
         if json {
             var outputs = JSONObject()

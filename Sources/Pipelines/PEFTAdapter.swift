@@ -47,7 +47,10 @@ public struct PEFTAdapterConfig: Sendable {
     }
 
     public init(json: JSONValue) throws {
-        func value(_ key: String) -> JSONValue? { json[key].flatMap { $0.isNull ? nil : $0 } }
+        func value(_ key: String) -> JSONValue? {
+            guard let item = json[key], !item.isNull else { return Optional<JSONValue>.none }
+            return item
+        }
         if let type = value("peft_type")?.stringValue, type != "LORA" { throw PEFTAdapterError.notLoRA(type) }
         guard let rank = value("r")?.intValue else { throw PEFTAdapterError.missingKey("r") }
         lora.rank = rank

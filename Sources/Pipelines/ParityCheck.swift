@@ -63,14 +63,14 @@ public enum ParityCheck {
     }
 
     /// Runs `model` on the reference inputs and compares each output present in the reference.
-    public static func run(model: BertModel, reference: TensorStore, atol: Double, rtol: Double) throws -> ParityResult {
+    public static func run(model: BertModel, adapters: LoRAAdapters? = nil, reference: TensorStore, atol: Double, rtol: Double) throws -> ParityResult {
         let batch = try batch(from: reference)
         try batch.validate(for: model.config)
         let present = outputNames.filter { reference.contains($0) }
         guard !present.isEmpty else { throw ParityError.noOutputs }
         let ws = BertWorkspace(config: model.config, head: model.head, batch: batch.batchSize, sequence: batch.sequenceLength,
                                keepsEveryLayer: false)
-        model.forward(batch, workspace: ws, computeLMLogits: present.contains("logits"))
+        model.forward(batch, workspace: ws, adapters: adapters, computeLMLogits: present.contains("logits"))
         let B = batch.batchSize, T = batch.sequenceLength, H = model.config.hiddenSize
         var comparisons: [OutputComparison] = []
         for name in present {

@@ -2,7 +2,9 @@
 // supported format (transformers' order of preference), key repair and the load report.
 
 import TensorCore
+import Safetensors
 import Checkpoints
+import Tokenizer
 import Bert
 
 public struct PretrainedBert {
@@ -14,6 +16,8 @@ public struct PretrainedBert {
     /// model, and holding the mapped file would double the memory.)
     public let weightsFormat: CheckpointFormat
     public let weightsFiles: [String]
+    /// A PEFT LoRA adapter attached with `adapter:`.
+    public var adapters: LoRAAdapters? = nil
 
     /// `argument` is a directory or a Hub id in the local cache. `head` nil → from config.json's
     /// `architectures` (BertModel when it names none we know).
@@ -35,6 +39,39 @@ public struct PretrainedBert {
         return PretrainedBert(directory: directory, config: config, model: model, report: report, weightsFormat: format, weightsFiles: files)
     }
 
+    /// Loads a base model and attaches the PEFT adapter in `adapter`. The head follows the adapter's task
+    /// (a SEQ_CLS adapter on a plain BertModel makes a sequence classifier, as PeftModel does), and the
+    /// label count follows the adapter's saved classifier; label names come from the adapter folder's
+    /// config.json when bertkit wrote one.
+    public static func load(_ argument: String, head: BertHead?, adapter: String) throws -> PretrainedBert {
+        let adapterConfig = try PEFTAdapter.readConfig(folder: adapter)
+        let taskHead: BertHead? = ["SEQ_CLS": .sequenceClassification, "TOKEN_CLS": .tokenClassification,
+                                   "QUESTION_ANS": .questionAnswering][adapterConfig.taskType]
+        let weightsPath = adapter + "/adapter_model.safetensors"
+        let weights = try withFileContext(weightsPath) { try SafetensorsReader.read(path: weightsPath) }
+        var labelNames: [String]? = nil
+        if let classifier = weights["base_model.model.classifier.weight"] ?? weights["base_model.model.classifier.modules_to_save.default.weight"] {
+            let count = classifier.shape.first ?? 2
+            labelNames = (0..<count).map { "LABEL_\($0)" }
+            if fileExists(adapter + "/config.json"),
+               let named = try? BertConfig(json: JSONReader.parse(try readFileBytes(adapter + "/config.json"))), named.numLabels == count {
+                labelNames = named.id2label
+            }
+        }
+        var loaded = try load(argument, head: head ?? taskHead, configOverride: { config in
+            if let labelNames, config.numLabels != labelNames.count || config.id2label.starts(with: ["LABEL_0"]) {
+                config.id2label = labelNames
+            }
+        }, reinitialiseMismatched: true)
+        let adapters = try withFileContext(adapter + "/adapter_config.json") { try LoRAAdapters(model: loaded.model, config: adapterConfig.lora) }
+        try withFileContext(weightsPath) { try adapters.loadPEFT(weights, into: loaded.model) }
+        loaded.adapters = adapters
+        return loaded
+    }
+
+    /// The directory's tokenizer.
+    public func tokenizer() throws -> BertTokenizer { try BertTokenizer.load(directory: directory) }
+
     /// Warnings in transformers' words, for the CLI to print.
     public var loadWarnings: [String] {
         var lines: [String] = []
@@ -43,12 +80,14 @@ public struct PretrainedBert {
             lines.append("Some weights of the model checkpoint at \(directory) were not used when initializing \(className): "
                          + report.unexpected.sorted().joined(separator: ", "))
         }
-        if !report.missing.isEmpty {
+        let replacedByAdapter = Set(adapters.map { $0.savedModuleParameters(of: model).map(\.name) } ?? [])
+        let missing = report.missing.filter { !replacedByAdapter.contains($0) }
+        if !missing.isEmpty {
             lines.append("Some weights of \(className) were not initialized from the model checkpoint at \(directory) and are newly initialized: "
-                         + report.missing.joined(separator: ", ")
+                         + missing.joined(separator: ", ")
                          + ". You should probably TRAIN this model on a down-stream task to be able to use it for predictions and inference.")
         }
-        for item in report.mismatched {
+        for item in report.mismatched where !replacedByAdapter.contains(item.name) {
             lines.append("\(item.name) has shape \(Shape.describe(item.checkpoint)) in the checkpoint but \(Shape.describe(item.model)) in the model: newly initialized")
         }
         return lines

@@ -1,0 +1,173 @@
+// Text in, model outputs out: tokenization, batching with padding, the forward pass, and the head's
+// answer (classification, embeddings, masked-token fill) — what `predict`, `embed` and `fill-mask` print.
+
+import TensorCore
+import Tokenizer
+import Bert
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public enum InferenceError: Error, CustomStringConvertible {
+    case wrongHead(command: String, head: String, needed: String)
+    case noMaskToken(text: String)
+    case emptyInput
+
+    public var description: String {
+        switch self {
+        case .wrongHead(let command, let head, let needed):
+            return "\(command) needs a \(needed) model, this one is \(head) (pass --head or use another model)"
+        case .noMaskToken(let text): return "no [MASK] token in \"\(text)\""
+        case .emptyInput: return "no texts given"
+        }
+    }
+}
+
+public struct Prediction: Sendable {
+    public let text: String
+    public let label: String
+    public let probabilities: [(label: String, probability: Double)]
+    public let logits: [Float]
+}
+
+public struct FillMaskCandidate: Sendable {
+    public let token: String
+    public let id: Int
+    public let score: Double
+    public let sequence: String
+}
+
+public enum PoolingMode: String, Sendable, CaseIterable { case cls, mean, pooler }
+
+public final class TextInference {
+    public let model: BertModel
+    public let tokenizer: BertTokenizer
+    public let adapters: LoRAAdapters?
+    public var maxLength: Int
+    public var batchSize = 32
+
+    public init(model: BertModel, tokenizer: BertTokenizer, adapters: LoRAAdapters? = nil, maxLength: Int? = nil) {
+        self.model = model
+        self.tokenizer = tokenizer
+        self.adapters = adapters
+        self.maxLength = min(maxLength ?? tokenizer.modelMaxLength ?? model.config.maxPositionEmbeddings, model.config.maxPositionEmbeddings)
+    }
+
+    /// Encodes texts (or pairs) with truncation to `maxLength` and padding to the longest.
+    public func encode(_ texts: [String], pairs: [String]? = nil) throws -> (TokenBatch, [Encoding]) {
+        guard !texts.isEmpty else { throw InferenceError.emptyInput }
+        let options = EncodeOptions(truncation: Truncation(maxLength: maxLength), padding: Padding(length: .longest))
+        let encodings = try tokenizer.encodeBatch(texts, pairs: pairs, options: options)
+        let batch = try TokenBatch(inputIds: encodings.map { $0.ids.map(Int.init) },
+                                   attentionMask: encodings.map { $0.attentionMask.map(Int.init) },
+                                   tokenTypeIds: encodings.map { $0.typeIDs.map(Int.init) })
+        try batch.validate(for: model.config)
+        return (batch, encodings)
+    }
+
+    /// Runs the model on batches of texts; `body` reads each batch's workspace.
+    func run(_ texts: [String], pairs: [String]? = nil, computeLMLogits: Bool = false,
+             _ body: (Range<Int>, TokenBatch, [Encoding], BertWorkspace) throws -> Void) throws {
+        var storage: FloatBuffer? = nil
+        for start in stride(from: 0, to: texts.count, by: batchSize) {
+            let range = start..<min(start + batchSize, texts.count)
+            let (batch, encodings) = try encode(Array(texts[range]), pairs: pairs.map { Array($0[range]) })
+            let ws = BertWorkspace(config: model.config, head: model.head, batch: batch.batchSize, sequence: batch.sequenceLength,
+                                   keepsEveryLayer: false, storage: storage)
+            storage = ws.buffer
+            model.forward(batch, workspace: ws, adapters: adapters, computeLMLogits: computeLMLogits)
+            try body(range, batch, encodings, ws)
+        }
+    }
+
+    /// Sequence classification: label, probabilities (softmax, or sigmoid for multi-label) and logits.
+    public func predict(_ texts: [String], pairs: [String]? = nil) throws -> [Prediction] {
+        guard model.head == .sequenceClassification else {
+            throw InferenceError.wrongHead(command: "predict", head: model.head.rawValue, needed: "sequence-classification")
+        }
+        let names = model.config.id2label, L = model.config.numLabels
+        var results: [Prediction] = []
+        try run(texts, pairs: pairs) { range, _, _, ws in
+            for (row, index) in range.enumerated() {
+                let logits = Array(UnsafeBufferPointer(start: ws.logits + row * L, count: L))
+                let probabilities: [Double]
+                if model.config.problemType == .multiLabelClassification {
+                    probabilities = logits.map { 1 / (1 + exp(-Double($0))) }
+                } else if model.config.problemType == .regression {
+                    probabilities = logits.map(Double.init)
+                } else {
+                    let top = Double(logits.max()!)
+                    let e = logits.map { exp(Double($0) - top) }
+                    let total = e.reduce(0, +)
+                    probabilities = e.map { $0 / total }
+                }
+                let best = logits.indices.max { logits[$0] < logits[$1] }!
+                results.append(Prediction(text: texts[index], label: names[best],
+                                          probabilities: zip(names, probabilities).map { ($0, $1) }, logits: logits))
+            }
+        }
+        return results
+    }
+
+    /// One vector per text: the [CLS] hidden state, the mean over real tokens, or the pooler output.
+    public func embed(_ texts: [String], pooling: PoolingMode, normalize: Bool = false) throws -> [[Float]] {
+        if pooling == .pooler && !model.head.hasPooler {
+            throw InferenceError.wrongHead(command: "embed --pooling pooler", head: model.head.rawValue, needed: "base or sequence-classification")
+        }
+        let H = model.config.hiddenSize
+        var vectors: [[Float]] = []
+        try run(texts) { range, batch, _, ws in
+            let T = batch.sequenceLength
+            for row in 0..<range.count {
+                var vector = [Float](repeating: 0, count: H)
+                switch pooling {
+                case .cls:
+                    for i in 0..<H { vector[i] = ws.lastHiddenState[row * T * H + i] }
+                case .pooler:
+                    for i in 0..<H { vector[i] = ws.pooled[row * H + i] }
+                case .mean:
+                    // sentence-transformers' mean pooling: Σ(h · mask) / max(Σ mask, 1e-9).
+                    var count: Float = 0
+                    for t in 0..<T where batch.attentionMask[row * T + t] != 0 {
+                        count += 1
+                        for i in 0..<H { vector[i] += ws.lastHiddenState[(row * T + t) * H + i] }
+                    }
+                    for i in 0..<H { vector[i] /= max(count, 1e-9) }
+                }
+                if normalize {
+                    let norm = max(vector.reduce(0) { $0 + $1 * $1 }.squareRoot(), 1e-12)
+                    vector = vector.map { $0 / norm }
+                }
+                vectors.append(vector)
+            }
+        }
+        return vectors
+    }
+
+    /// The `topK` most likely tokens for each [MASK] of `text` (one list per mask, in order).
+    public func fillMask(_ text: String, topK: Int) throws -> [[FillMaskCandidate]] {
+        guard model.head == .maskedLM else {
+            throw InferenceError.wrongHead(command: "fill-mask", head: model.head.rawValue, needed: "masked-lm")
+        }
+        let (batch, encodings) = try encode([text])
+        guard let maskID = tokenizer.id(of: "[MASK]") else { throw InferenceError.noMaskToken(text: text) }
+        let positions = encodings[0].ids.indices.filter { encodings[0].ids[$0] == maskID }
+        guard !positions.isEmpty else { throw InferenceError.noMaskToken(text: text) }
+        let ws = BertWorkspace(config: model.config, head: model.head, batch: 1, sequence: batch.sequenceLength, keepsEveryLayer: false)
+        model.forward(batch, workspace: ws, adapters: adapters, computeLMLogits: false)
+        let rows = model.lmLogits(rows: positions, workspace: ws)
+        return positions.enumerated().map { maskIndex, position in
+            let logits = rows[maskIndex]
+            let top = Double(logits.max()!)
+            let e = logits.map { exp(Double($0) - top) }
+            let total = e.reduce(0, +)
+            let best = logits.indices.sorted { logits[$0] > logits[$1] }.prefix(topK)
+            return best.map { id in
+                var ids = encodings[0].ids
+                ids[position] = Int32(id)
+                let sequence = tokenizer.decode(ids, skipSpecialTokens: true)
+                return FillMaskCandidate(token: tokenizer.token(of: Int32(id)) ?? "[\(id)]", id: id, score: e[id] / total, sequence: sequence)
+            }
+        }
+    }
+}
