@@ -1,11 +1,9 @@
-// The few folder operations the trainer needs, with errors that name the path.
-
-import TensorCore
+// Folder operations (create, list, remove, replace atomically), with errors that name the path.
 #if canImport(Glibc)
 import Glibc
 #endif
 
-func makeDirectory(_ path: String) throws {
+public func makeDirectory(_ path: String) throws {
     if isDirectory(path) { return }
     var prefix = path.hasPrefix("/") ? "" : "."
     for component in path.split(separator: "/") {
@@ -16,7 +14,7 @@ func makeDirectory(_ path: String) throws {
     }
 }
 
-func listDirectory(_ path: String) -> [String] {
+public func listDirectory(_ path: String) -> [String] {
     guard let handle = opendir(path) else { return [] }
     defer { closedir(handle) }
     var names: [String] = []
@@ -28,7 +26,7 @@ func listDirectory(_ path: String) -> [String] {
 }
 
 /// Deletes a file or a folder tree (best effort).
-func removeTree(_ path: String) {
+public func removeTree(_ path: String) {
     if isDirectory(path) {
         for name in listDirectory(path) { removeTree(path + "/" + name) }
         rmdir(path)
@@ -39,7 +37,7 @@ func removeTree(_ path: String) {
 
 /// Fills a temporary sibling folder with `body`, then renames it onto `path` (replacing an old one):
 /// a crash leaves either the old folder or the new one, never half of it.
-func writeAtomicFolder(_ path: String, _ body: (String) throws -> Void) throws {
+public func writeAtomicFolder(_ path: String, _ body: (String) throws -> Void) throws {
     let temporary = path + ".tmp-\(getpid())"
     removeTree(temporary)
     try makeDirectory(temporary)
@@ -57,7 +55,7 @@ func writeAtomicFolder(_ path: String, _ body: (String) throws -> Void) throws {
     }
 }
 
-func appendLine(_ line: String, to path: String) {
+public func appendLine(_ line: String, to path: String) {
     let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
     guard fd >= 0 else { return }
     defer { close(fd) }

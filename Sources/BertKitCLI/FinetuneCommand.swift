@@ -1,0 +1,175 @@
+// `bertkit finetune`: the reference recipe by default (BertForSequenceClassification, AdamW 2e-5, batch 16,
+// 3 epochs, weight decay 0.01, evaluation every epoch), LoRA with --lora-r.
+
+import ArgumentParser
+import BertKit
+import Foundation
+
+struct FinetuneCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "finetune",
+        abstract: "Fine-tune a model on labelled text (CSV, TSV or JSONL) and export a Hugging Face directory.")
+
+    @Option(help: "Pretrained model directory or Hub id in the local cache.") var model: String
+    @Option(help: "Training data: .csv, .tsv or .jsonl with a text column and a label column.") var train: String
+    @Option(help: "Evaluation data, same format.") var eval: String?
+    @Option(help: "Output directory (a Hugging Face model directory, or a PEFT adapter with --lora-r).") var output: String
+    @Option(help: "The task head.") var task: String = "sequence-classification"
+
+    @Option(help: "Epochs.") var epochs = 3
+    @Option(help: "Stop after this many optimizer steps.") var maxSteps: Int?
+    @Option(help: "Peak learning rate.") var lr: Float = 2e-5
+    @Option(help: "Examples per micro-batch.") var batchSize = 16
+    @Option(help: "Micro-batches per optimizer step (the loss is averaged over all of their examples).") var gradAccum = 1
+    @Option(help: "AdamW weight decay (biases and LayerNorm weights excluded).") var weightDecay: Float = 0.01
+    @Option(help: "Warmup as a fraction of all steps.") var warmupRatio: Double = 0
+    @Option(help: "Warmup steps (wins over --warmup-ratio).") var warmupSteps: Int = 0
+    @Option(help: "Global gradient-norm clipping (0 disables).") var maxGradNorm: Float = 1.0
+    @Option(help: "Tokens per example (longer texts are truncated).") var maxLength = 128
+    @Option(help: "Seed for the new head, data order, dropout and sampling.") var seed: UInt64 = 42
+    @Option(help: "Train on a seeded random sample of this many examples.") var maxTrainExamples: Int?
+    @Option(help: "Evaluate on a seeded random sample of this many examples.") var maxEvalExamples: Int?
+    @Option(help: "Evaluate every epoch or every N steps.") var evalEvery = "epoch"
+    @Option(help: "Checkpoint every epoch, every N steps, or never.") var saveEvery = "epoch"
+    @Option(help: "Keep at most this many checkpoints (the best one is always kept).") var saveTotalLimit: Int?
+    @Option(help: "Log the training loss every N steps.") var loggingSteps = 10
+    @Option(help: "Stop after this many evaluations without improvement.") var earlyStoppingPatience: Int?
+    @Option(help: "Minimum improvement that counts.") var earlyStoppingThreshold: Double = 0
+    @Flag(help: "At the end, load the weights of the best evaluation.") var loadBestAtEnd = false
+    @Option(help: "eval_loss, accuracy or f1: what 'best' and early stopping look at.") var metric = "eval_loss"
+    @Flag(help: "Continue from the newest checkpoint in --output.") var resume = false
+    @Option(help: "Also write pytorch_model.bin (pytorch) or tf_model.h5 (hdf5).") var saveFormat: [String] = []
+
+    @Option(help: "Text column.") var textColumn = "text"
+    @Option(help: "Second text column, for pairs.") var pairColumn: String?
+    @Option(help: "Label column.") var labelColumn = "label"
+    @Option(help: "Comma-separated label names, in id order (default: the config's, else sorted from the data).") var labels: String?
+    @Option(help: "single_label_classification, multi_label_classification or regression (default: from the labels).") var problemType: String?
+    @Option(help: "Threads (default: all cores).") var threads: Int?
+
+    @Option(help: "Train a LoRA adapter of this rank instead of every weight (PEFT-compatible output).") var loraR: Int?
+    @Option(help: "LoRA alpha.") var loraAlpha: Float = 8
+    @Option(help: "LoRA dropout.") var loraDropout: Float = 0
+    @Option(help: "Comma-separated modules to adapt (PEFT's matching: query, key, value, attention.output.dense, intermediate.dense, output.dense, dense).")
+    var loraTargets = "query,value"
+    @Flag(help: "rsLoRA scaling: alpha / sqrt(r).") var loraRslora = false
+    @Option(help: "Continue training an existing PEFT adapter folder.") var adapter: String?
+
+    func validate() throws {
+        guard BertHead(rawValue: task) == .sequenceClassification else { throw ValidationError("--task: only sequence-classification can be fine-tuned") }
+        guard epochs > 0 || (maxSteps ?? 0) > 0 else { throw ValidationError("--epochs must be positive") }
+        guard batchSize > 0, gradAccum > 0, maxLength > 1, loggingSteps > 0 else { throw ValidationError("--batch-size, --grad-accum, --max-length and --logging-steps must be positive") }
+        guard lr > 0 else { throw ValidationError("--lr must be positive") }
+        _ = try every(evalEvery, "--eval-every")
+        _ = try every(saveEvery, "--save-every")
+        guard TrainingOptions.Metric(rawValue: metric) != nil else { throw ValidationError("--metric must be eval_loss, accuracy or f1") }
+        for format in saveFormat where !["pytorch", "hdf5"].contains(format) { throw ValidationError("--save-format must be pytorch or hdf5") }
+        if let problemType, ProblemType(rawValue: problemType) == nil { throw ValidationError("unknown --problem-type '\(problemType)'") }
+        if let loraR, loraR < 1 { throw ValidationError("--lora-r must be at least 1") }
+        if earlyStoppingPatience != nil && eval == nil { throw ValidationError("--early-stopping-patience needs --eval") }
+        if loadBestAtEnd && eval == nil { throw ValidationError("--load-best-at-end needs --eval") }
+    }
+
+    private func every(_ text: String, _ option: String) throws -> TrainingOptions.Every {
+        if text == "epoch" { return .epoch }
+        if text == "never" || text == "no" { return .never }
+        guard let n = Int(text), n > 0 else { throw ValidationError("\(option) must be epoch, never or a number of steps") }
+        return .steps(n)
+    }
+
+    func run() throws {
+        if let threads { Parallel.setThreadCount(threads) }
+        var settings = FineTuneSettings(model: model, train: train, output: output)
+        settings.eval = eval
+        settings.columns = ColumnNames(text: textColumn, pair: pairColumn, label: labelColumn)
+        settings.labels = labels?.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+        settings.problemType = problemType.flatMap(ProblemType.init(rawValue:))
+        settings.maxLength = maxLength
+        settings.maxTrainExamples = maxTrainExamples
+        settings.maxEvalExamples = maxEvalExamples
+        settings.resume = resume
+        settings.saveFormats = saveFormat.compactMap(CheckpointFormat.Family.init(rawValue:))
+        settings.adapter = adapter
+        var t = TrainingOptions()
+        t.epochs = epochs; t.maxSteps = maxSteps; t.learningRate = lr; t.batchSize = batchSize
+        t.gradientAccumulation = gradAccum; t.weightDecay = weightDecay; t.warmupRatio = warmupRatio; t.warmupSteps = warmupSteps
+        t.maxGradNorm = maxGradNorm; t.seed = seed; t.evalEvery = try every(evalEvery, "--eval-every")
+        t.saveEvery = try every(saveEvery, "--save-every"); t.saveTotalLimit = saveTotalLimit; t.loggingSteps = loggingSteps
+        t.earlyStoppingPatience = earlyStoppingPatience; t.earlyStoppingThreshold = earlyStoppingThreshold
+        t.loadBestAtEnd = loadBestAtEnd; t.metric = TrainingOptions.Metric(rawValue: metric)!
+        settings.training = t
+        if let loraR {
+            var lora = LoRAConfig()
+            lora.rank = loraR
+            lora.alpha = loraAlpha
+            lora.dropout = loraDropout
+            lora.useRSLoRA = loraRslora
+            lora.targets = .names(loraTargets.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
+            settings.lora = lora
+        }
+        let progress = ProgressReporter(interactive: isatty(2) != 0)
+        let result = try FineTuneJob.run(settings) { progress.handle($0) }
+        progress.finish()
+        for line in result.loadWarnings { Console.warning(line) }
+        let state = result.summary.state
+        Console.info("finished: \(state.globalStep) steps on \(result.trainExamples) examples in \(String(format: "%.1f", result.summary.seconds)) s"
+                     + (state.stoppedEarly ? " (stopped early)" : ""))
+        if let final = result.summary.finalEvaluation {
+            var line = "evaluation (\(final.count) examples): loss \(String(format: "%.4f", final.loss))"
+            if let accuracy = final.accuracy { line += ", accuracy \(String(format: "%.4f", accuracy))" }
+            if let f1 = final.f1 { line += ", macro-F1 \(String(format: "%.4f", f1))" }
+            Console.out(line)
+        }
+        if let best = state.bestStep { Console.info("best \(metric): \(state.bestMetric.map { String(format: "%.4f", $0) } ?? "-") at step \(best)") }
+        Console.info("labels: \(result.labels.names.joined(separator: ", ")) (\(result.labels.problemType.rawValue))")
+        Console.info("wrote \(output): \(result.outputFiles.filter { !$0.hasPrefix(".") }.joined(separator: ", "))")
+    }
+}
+
+/// Training progress on stderr: a redrawn bar on a terminal, plain log lines otherwise.
+final class ProgressReporter {
+    let interactive: Bool
+    private var lastDraw = 0.0
+    private var drawn = false
+
+    init(interactive: Bool) { self.interactive = interactive }
+
+    func handle(_ event: TrainingEvent) {
+        switch event {
+        case .started(let total, let examples, let resumedAt):
+            Console.info("training: \(examples) examples, \(total) optimizer steps" + (resumedAt.map { ", resumed at step \($0)" } ?? ""))
+        case .progress(let step, let total, let epoch, let loss, let lr, let rate):
+            guard interactive else { return }
+            let now = MonotonicClock.seconds()
+            if now - lastDraw < 0.2 && step < total { return }
+            lastDraw = now
+            let width = 24, filled = total > 0 ? width * step / total : 0
+            let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+            Console.write(2, String(format: "\r[%@] step %d/%d  epoch %.2f  loss %.4f  lr %.2e  %.1f ex/s\u{1B}[K",
+                                    bar, step, total, epoch, loss, lr, rate))
+            drawn = true
+        case .logged(let entry):
+            guard !interactive else { return }
+            Console.info(String(format: "step %d  epoch %.2f  loss %.4f  lr %.3e  grad_norm %.3f  %.1f ex/s", entry.step, entry.epoch,
+                                entry.loss ?? .nan, entry.learningRate ?? .nan, entry.gradNorm ?? .nan, entry.examplesPerSecond ?? .nan))
+        case .evaluated(let entry):
+            clearLine()
+            var line = String(format: "eval at step %d (epoch %.2f): loss %.4f", entry.step, entry.epoch, entry.evalLoss ?? .nan)
+            if let accuracy = entry.evalAccuracy { line += String(format: ", accuracy %.4f", accuracy) }
+            if let f1 = entry.evalF1 { line += String(format: ", macro-F1 %.4f", f1) }
+            Console.info(line)
+        case .checkpointSaved(let folder):
+            clearLine()
+            Console.info("saved \(folder)")
+        case .stoppedEarly(let step):
+            clearLine()
+            Console.info("early stopping at step \(step)")
+        }
+    }
+
+    func finish() { clearLine() }
+
+    private func clearLine() {
+        if drawn { Console.write(2, "\r\u{1B}[K"); drawn = false }
+    }
+}

@@ -1,0 +1,37 @@
+// Writing a model as a Hugging Face directory: model.safetensors ({"format": "pt"}), config.json (the
+// architecture, labels and problem type), the tokenizer files, and optionally pytorch_model.bin /
+// tf_model.h5 through the codecs — so `AutoModelFor….from_pretrained(dir)` gives the same logits.
+
+import TensorCore
+import Safetensors
+import Checkpoints
+import Bert
+
+public enum ModelExport {
+    public static let tokenizerFileNames = ["vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"]
+
+    /// Writes `model` into `folder` (created if needed). `extraFormats` adds PyTorch / HDF5 weight files.
+    public static func write(_ model: BertModel, to folder: String, tokenizerFrom source: String?,
+                             extraFormats: [CheckpointFormat.Family] = []) throws {
+        try makeDirectory(folder)
+        let store = model.stateDict()
+        try SafetensorsWriter.write(store, to: folder + "/model.safetensors")
+        try withFileContext(folder + "/config.json") {
+            try AtomicFileWriter.write(model.config.jsonText(architecture: model.head.architecture), to: folder + "/config.json")
+        }
+        if let source { try copyTokenizerFiles(from: source, to: folder) }
+        for family in extraFormats where family != .safetensors {
+            var options = CheckpointWriteOptions(family: family)
+            options.architecture = model.head.architecture
+            try CheckpointWriter.write(store, to: folder + "/" + CheckpointWriter.directoryFileName(for: family), options: options)
+        }
+    }
+
+    /// Copies whichever tokenizer files `source` has (atomically each).
+    public static func copyTokenizerFiles(from source: String, to folder: String) throws {
+        for name in tokenizerFileNames where fileExists(source + "/" + name) {
+            let bytes = try withFileContext(source + "/" + name) { try readFileBytes(source + "/" + name) }
+            try withFileContext(folder + "/" + name) { try AtomicFileWriter.write(bytes, to: folder + "/" + name) }
+        }
+    }
+}
