@@ -26,25 +26,28 @@ struct EvaluateCommand: ParsableCommand {
         let examples = try FineTuneJob.encode(rows, file: data, labels: labels, tokenizer: try loaded.tokenizer(), maxLength: maxLength)
         let result = try Trainer.evaluate(model: loaded.model, adapters: loaded.adapters, examples: examples, batchSize: batchSize,
                                           problemType: labels.problemType)
+        // Plain locals: Swift 6.3's optimiser crashes on optional chains through `result` here.
+        let accuracy: Double? = result.accuracy, f1: Double? = result.f1
+        let confusion: [[Int]]? = result.metrics?.confusion
         if json {
             var object = JSONObject([("loss", .double(result.loss)), ("n", .int(result.count))])
-            object.set("accuracy", result.accuracy.map { .double($0) } ?? .null)
-            object.set("f1", result.f1.map { .double($0) } ?? .null)
-            if let metrics = result.metrics {
+            object.set("accuracy", accuracy.map { .double($0) } ?? .null)
+            object.set("f1", f1.map { .double($0) } ?? .null)
+            if let confusion {
                 object.set("labels", .array(labels.names.map { .string($0) }))
-                object.set("confusion", .array(metrics.confusion.map { .array($0.map { .int($0) }) }))
+                object.set("confusion", .array(confusion.map { .array($0.map { .int($0) }) }))
             }
             Console.out(JSONWriter.pretty(.object(object), sortKeys: false, ensureASCII: false))
             return
         }
         Console.out("examples: \(result.count)")
         Console.out(String(format: "loss: %.4f", result.loss))
-        if let accuracy = result.accuracy { Console.out(String(format: "accuracy: %.4f", accuracy)) }
-        if let f1 = result.f1 { Console.out(String(format: "macro-F1: %.4f", f1)) }
-        if let metrics = result.metrics {
+        if let accuracy { Console.out(String(format: "accuracy: %.4f", accuracy)) }
+        if let f1 { Console.out(String(format: "macro-F1: %.4f", f1)) }
+        if let confusion {
             Console.out("confusion matrix (rows: truth, columns: prediction):")
             var rows = [[""] + labels.names]
-            for (i, name) in labels.names.enumerated() { rows.append([name] + metrics.confusion[i].map(String.init)) }
+            for (i, name) in labels.names.enumerated() { rows.append([name] + confusion[i].map(String.init)) }
             Console.out(Console.table(rows, rightAligned: Set(1...labels.count)))
         }
     }
