@@ -150,15 +150,7 @@ public final class LoRAAdapters: @unchecked Sendable {
         guard let i = index[kind]?[layer] else { return }
         let m = modules[i], r = config.rank
         let loraProjection = projection(i)                          // [rows, r] = dropout(x)·Aᵀ
-        var source = x, sourceStride = inStride ?? m.inFeatures
-        var dropped: [Float] = []
-        if let dropout {
-            dropped = [Float](repeating: 0, count: rows * m.inFeatures)
-            for row in 0..<rows { dropout.apply(to: x + row * sourceStride, out: &dropped[row * m.inFeatures], count: m.inFeatures, first: row * m.inFeatures) }
-            sourceStride = m.inFeatures
-        }
-        dropped.withUnsafeBufferPointer { buffer in
-            if dropout != nil { source = buffer.baseAddress! }
+        withDroppedInput(x, stride: inStride ?? m.inFeatures, rows: rows, width: m.inFeatures, dropout: dropout) { source, sourceStride in
             BLAS.sgemm(transA: false, transB: true, m: rows, n: r, k: m.inFeatures, a: source, lda: sourceStride,
                        b: parameters.pointer + m.aOffset, ldb: m.inFeatures, beta: 0, c: loraProjection, ldc: r)
         }
@@ -180,15 +172,7 @@ public final class LoRAAdapters: @unchecked Sendable {
                        b: loraProjection, ldb: r, beta: 1, c: gradients.pointer + m.bOffset, ldc: r)
             BLAS.sgemm(transA: false, transB: false, m: rows, n: r, k: m.outFeatures, alpha: s, a: dOut, lda: outStride,
                        b: parameters.pointer + m.bOffset, ldb: r, beta: 0, c: dP.baseAddress!, ldc: r)
-            var source = x, sourceStride = inStride ?? m.inFeatures
-            var dropped: [Float] = []
-            if let dropout {
-                dropped = [Float](repeating: 0, count: rows * m.inFeatures)
-                for row in 0..<rows { dropout.apply(to: x + row * sourceStride, out: &dropped[row * m.inFeatures], count: m.inFeatures, first: row * m.inFeatures) }
-                sourceStride = m.inFeatures
-            }
-            dropped.withUnsafeBufferPointer { buffer in
-                if dropout != nil { source = buffer.baseAddress! }
+            withDroppedInput(x, stride: inStride ?? m.inFeatures, rows: rows, width: m.inFeatures, dropout: dropout) { source, sourceStride in
                 BLAS.sgemm(transA: true, transB: false, m: r, n: m.inFeatures, k: rows, a: dP.baseAddress!, lda: r,
                            b: source, ldb: sourceStride, beta: 1, c: gradients.pointer + m.aOffset, ldc: m.inFeatures)
             }
@@ -205,6 +189,18 @@ public final class LoRAAdapters: @unchecked Sendable {
                            b: parameters.pointer + m.aOffset, ldb: m.inFeatures, beta: 1, c: dInput, ldc: dInputStride ?? m.inFeatures)
             }
         }
+    }
+
+    /// Calls `body` with the adapter's input: `x` itself, or, with dropout, a packed copy of dropout(x)
+    /// (element (row, j) masked as element row·width + j, the same in the forward and the backward).
+    private func withDroppedInput(_ x: UnsafePointer<Float>, stride: Int, rows: Int, width: Int, dropout: DropoutMask?,
+                                  _ body: (UnsafePointer<Float>, Int) -> Void) {
+        guard let dropout else { return body(x, stride) }
+        var dropped = [Float](repeating: 0, count: rows * width)
+        dropped.withUnsafeMutableBufferPointer { out in
+            for row in 0..<rows { dropout.apply(to: x + row * stride, out: out.baseAddress! + row * width, count: width, first: row * width) }
+        }
+        dropped.withUnsafeBufferPointer { body($0.baseAddress!, width) }
     }
 
     // MARK: Merging and files

@@ -226,12 +226,7 @@ public final class Trainer {
     private func trainMicroBatch(_ batch: TokenBatch, _ labels: Labels, normaliser: Double) throws -> Double {
         let c = model.config
         try batch.validate(for: c)
-        let ws = BertWorkspace(config: c, head: model.head, batch: batch.batchSize, sequence: batch.sequenceLength,
-                               keepsEveryLayer: true, storage: workspaceStorage)
-        workspaceStorage = ws.buffer
-        let bw = BertBackwardWorkspace(config: c, head: model.head, batch: batch.batchSize, sequence: batch.sequenceLength,
-                                       storage: backwardStorage)
-        backwardStorage = bw.buffer
+        let (ws, bw) = Trainer.workspaces(model, batch, training: true, storage: &workspaceStorage, backwardStorage: &backwardStorage)
         let dropout = DropoutPlan.training(config: c, seed: options.seed, step: UInt64(state.microBatches))
         model.forward(batch, workspace: ws, dropout: dropout, adapters: adapters)
         let loss = try model.loss(labels, workspace: ws, backward: bw, normaliser: normaliser)
@@ -265,12 +260,7 @@ public final class Trainer {
             let chunk = Array(examples[start..<min(start + batchSize, examples.count)])
             let (batch, labels) = try MicroBatch.make(chunk, head: model.head, problemType: problemType, padId: c.padTokenId)
             try batch.validate(for: c)
-            let ws = BertWorkspace(config: c, head: model.head, batch: batch.batchSize, sequence: batch.sequenceLength,
-                                   keepsEveryLayer: false, storage: storage)
-            storage = ws.buffer
-            let bw = BertBackwardWorkspace(config: c, head: model.head, batch: batch.batchSize, sequence: batch.sequenceLength,
-                                           storage: backwardStorage)
-            backwardStorage = bw.buffer
+            let (ws, bw) = workspaces(model, batch, training: false, storage: &storage, backwardStorage: &backwardStorage)
             model.forward(batch, workspace: ws, adapters: adapters)
             let items = max(labels.itemCount(numLabels: c.numLabels, sequence: batch.sequenceLength), 1)
             let loss = try model.loss(labels, workspace: ws, backward: bw, normaliser: Double(items)) / Double(items)
@@ -315,6 +305,19 @@ public final class Trainer {
                                       metrics: truth.isEmpty ? nil : ClassificationMetrics(truth: truth, predicted: predicted, classes: classes))
         if exactTotal > 0 { result.exactAccuracy = Double(exactRight) / Double(exactTotal) }
         return result
+    }
+
+    /// Workspaces for `batch`, carved from the buffers of earlier batches when those are large enough
+    /// (every batch is padded to its own length; the buffers grow to the longest and stay).
+    static func workspaces(_ model: BertModel, _ batch: TokenBatch, training: Bool, storage: inout FloatBuffer?,
+                           backwardStorage: inout FloatBuffer?) -> (BertWorkspace, BertBackwardWorkspace) {
+        let ws = BertWorkspace(config: model.config, head: model.head, batch: batch.batchSize, sequence: batch.sequenceLength,
+                               keepsEveryLayer: training, storage: storage)
+        storage = ws.buffer
+        let bw = BertBackwardWorkspace(config: model.config, head: model.head, batch: batch.batchSize, sequence: batch.sequenceLength,
+                                       storage: backwardStorage)
+        backwardStorage = bw.buffer
+        return (ws, bw)
     }
 
     private func evaluateAndTrack(epoch: Double) throws {
