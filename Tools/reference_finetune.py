@@ -3,7 +3,7 @@ accuracies in one run (the demo and the end-to-end test use it; pinned stack in 
 
     Tools/python Tools/reference_finetune.py --model DIR --train train.csv --eval validation.csv
         --test test.csv [--max-train-examples N] [--epochs 1] [--lr 5e-5] [--batch-size 16]
-        [--max-length 64] [--weight-decay 0.01] [--seed 42] [--output DIR]
+        [--max-length 64] [--weight-decay 0.01] [--seed 42] [--output DIR] [--lora-r 8 --lora-alpha 16]
 
 Prints one JSON object: the test loss and accuracy, the validation metrics, the seconds taken.
 """
@@ -36,6 +36,9 @@ def main():
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--output", default="/tmp/bertkit-reference-finetune")
+    parser.add_argument("--lora-r", type=int, help="train a PEFT LoRA adapter (query, value) of this rank")
+    parser.add_argument("--lora-alpha", type=float, default=8)
+    parser.add_argument("--lora-targets", default="query,value")
     args = parser.parse_args()
 
     import numpy as np
@@ -58,6 +61,11 @@ def main():
 
     model = AutoModelForSequenceClassification.from_pretrained(
         args.model, num_labels=len(labels), id2label=dict(enumerate(labels)), label2id=label2id)
+
+    if args.lora_r:
+        from peft import LoraConfig, TaskType, get_peft_model
+        model = get_peft_model(model, LoraConfig(task_type=TaskType.SEQ_CLS, r=args.lora_r, lora_alpha=args.lora_alpha,
+                                                 lora_dropout=0.0, target_modules=args.lora_targets.split(",")))
 
     def metrics(prediction):
         predicted = np.argmax(prediction.predictions, axis=-1)
