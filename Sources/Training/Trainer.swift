@@ -133,6 +133,8 @@ public final class Trainer {
         guard options.batchSize > 0, options.gradientAccumulation > 0, options.epochs > 0 || (options.maxSteps ?? 0) > 0 else {
             throw TrainerError.invalidOptions("batch size, accumulation and epochs must be positive")
         }
+        // An epoch without batches would never reach the last step.
+        guard !train.isEmpty else { throw TrainerError.invalidOptions("no training examples") }
         try makeDirectory(outputDirectory)
         var settings = AdamWSettings()
         settings.weightDecay = options.weightDecay
