@@ -68,6 +68,17 @@ struct FinetuneCommand: ParsableCommand {
         if let loraR, loraR < 1 { throw ValidationError("--lora-r must be at least 1") }
         if earlyStoppingPatience != nil && eval == nil { throw ValidationError("--early-stopping-patience needs --eval") }
         if loadBestAtEnd && eval == nil { throw ValidationError("--load-best-at-end needs --eval") }
+        if let maxSteps, maxSteps < 1 { throw ValidationError("--max-steps must be positive") }
+        if let maxTrainExamples, maxTrainExamples < 1 { throw ValidationError("--max-train-examples must be positive") }
+        if let maxEvalExamples, maxEvalExamples < 1 { throw ValidationError("--max-eval-examples must be positive") }
+        guard (0...1).contains(warmupRatio) else { throw ValidationError("--warmup-ratio must be between 0 and 1") }
+        if let labels {
+            let names = labels.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+            if let repeated = names.first(where: { name in names.filter { $0 == name }.count > 1 }) {
+                throw ValidationError("--labels names '\(repeated)' twice")
+            }
+            if names.isEmpty { throw ValidationError("--labels names no label") }
+        }
     }
 
     private func every(_ text: String, _ option: String) throws -> TrainingOptions.Every {

@@ -21,7 +21,7 @@ public enum RawLabel: Sendable, Equatable {
 
 public enum DatasetError: Error, CustomStringConvertible {
     case empty
-    case missingColumn(column: String, available: [String])
+    case missingColumn(line: Int, column: String, available: [String])
     case missingField(line: Int, column: String)
     case badJSON(line: Int, reason: String)
     case badCSV(line: Int, reason: String)
@@ -32,8 +32,8 @@ public enum DatasetError: Error, CustomStringConvertible {
     public var description: String {
         switch self {
         case .empty: return "no examples"
-        case .missingColumn(let column, let available):
-            return "no column '\(column)' (columns: \(available.joined(separator: ", ")))"
+        case .missingColumn(let line, let column, let available):
+            return "line \(line): no column '\(column)' (columns: \(available.joined(separator: ", ")))"
         case .missingField(let line, let column): return "line \(line): no '\(column)'"
         case .badJSON(let line, let reason): return "line \(line): not a JSON object: \(reason)"
         case .badCSV(let line, let reason): return "line \(line): \(reason)"
@@ -121,7 +121,7 @@ public enum DatasetReader {
         guard let header = records.first else { return [] }
         func column(_ name: String) throws -> Int {
             guard let index = header.fields.firstIndex(of: name) else {
-                throw DatasetError.missingColumn(column: name, available: header.fields)
+                throw DatasetError.missingColumn(line: header.line, column: name, available: header.fields)
             }
             return index
         }

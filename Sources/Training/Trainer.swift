@@ -133,6 +133,8 @@ public final class Trainer {
         guard options.batchSize > 0, options.gradientAccumulation > 0, options.epochs > 0 || (options.maxSteps ?? 0) > 0 else {
             throw TrainerError.invalidOptions("batch size, accumulation and epochs must be positive")
         }
+        // An epoch without batches would never reach the last step.
+        guard !train.isEmpty else { throw TrainerError.invalidOptions("no training examples") }
         try makeDirectory(outputDirectory)
         var settings = AdamWSettings()
         settings.weightDecay = options.weightDecay
@@ -396,13 +398,19 @@ public final class Trainer {
         try pruneCheckpoints()
     }
 
+    /// transformers 5.24's `rotate_checkpoints`: the newest and the best checkpoint are protected, the oldest
+    /// others are deleted until `limit` remain (never fewer than the protected ones, so a limit of 1 keeps 2
+    /// while the best is not the newest).
     private func pruneCheckpoints() throws {
         guard let limit = options.saveTotalLimit, limit > 0 else { return }
-        var steps = checkpointSteps()
-        // Like the Trainer, never delete the best checkpoint.
-        if let best = state.bestStep { steps.removeAll { $0 == best } }
-        let keep = options.loadBestAtEnd && state.bestStep != nil ? max(limit - 1, 1) : limit
-        for step in steps.dropLast(keep) { removeTree(outputDirectory + "/checkpoint-\(step)") }
+        let steps = checkpointSteps()
+        guard let newest = steps.last else { return }
+        let protected = Set([newest] + (state.bestStep.map { steps.contains($0) ? [$0] : [] } ?? []))
+        var remaining = steps.count
+        for step in steps where remaining > max(limit, protected.count) && !protected.contains(step) {
+            removeTree(outputDirectory + "/checkpoint-\(step)")
+            remaining -= 1
+        }
     }
 
     func checkpointSteps() -> [Int] {
