@@ -126,6 +126,30 @@ static inline __attribute__((always_inline)) void layernorm_forward_body(float *
     }
 }
 
+// The residual connection and the LayerNorm after it in one pass over each row: x ← x + residual (kept:
+// it is the LayerNorm's input the backward needs), then out = LayerNorm(x). The same float operations as
+// adding first and normalising after.
+static inline __attribute__((always_inline)) void add_layernorm_forward_body(float *restrict out, float *mean, float *rstd,
+                                                                             float *restrict x, const float *restrict residual,
+                                                                             const float *restrict weight, const float *restrict bias,
+                                                                             long rows, long dim, float eps) {
+    for (long row = 0; row < rows; row++) {
+        float *restrict xr = x + row * dim;
+        const float *restrict rr = residual + row * dim;
+        for (long i = 0; i < dim; i++) xr[i] += rr[i];
+        layernorm_forward_body(out + row * dim, mean ? mean + row : 0, rstd ? rstd + row : 0, xr, weight, bias, 1, dim, eps);
+    }
+}
+
+BK_CLONES void bk_add_layernorm_forward(float *out, float *mean, float *rstd, float *x, const float *residual, const float *weight,
+                                        const float *bias, long rows, long dim, float eps) {
+    add_layernorm_forward_body(out, mean, rstd, x, residual, weight, bias, rows, dim, eps);
+}
+void bk_add_layernorm_forward_portable(float *out, float *mean, float *rstd, float *x, const float *residual, const float *weight,
+                                       const float *bias, long rows, long dim, float eps) {
+    add_layernorm_forward_body(out, mean, rstd, x, residual, weight, bias, rows, dim, eps);
+}
+
 BK_CLONES void bk_gelu_forward(float *out, const float *x, long n) { gelu_forward_body(out, x, n); }
 void bk_gelu_forward_portable(float *out, const float *x, long n) { gelu_forward_body(out, x, n); }
 

@@ -66,53 +66,40 @@ func weightedSum(_ values: [Float], _ weights: [Float]) -> Double { zip(values, 
         assertClose(y, yNaive, rtol: 1e-5, atol: 1e-5)
     }
 
-    @Test func attentionMatchesNaiveAttention() {
+    @Test(arguments: [1, 2, 3])
+    func attentionMatchesNaiveAttention(_ threads: Int) {
+        // Heads run as parallel tasks with one scratch slot each: any task count gives the same result.
         var random = Random(4)
         let shape = AttentionShape(batch: 2, sequence: 5, heads: 3, headDim: 4)
         let T = 5, H = 12
         let qkv = random.values(2 * T * 3 * H)
         let mask: [Float] = [1, 1, 1, 0, 0, 1, 1, 1, 1, 1]
-        var ctx = [Float](repeating: 0, count: 2 * T * H), probs = [Float](repeating: 0, count: 2 * 3 * T * T)
-        var scratch = [Float](repeating: 0, count: 2 * T * T)
-        Attention.forward(ctx: &ctx, attnProbs: &probs, qkv: qkv, keyMask: mask, shape: shape, dropout: nil, scratch: &scratch)
-        // Naive: loops in double, transformers' additive mask.
-        var expected = [Float](repeating: 0, count: 2 * T * H)
-        for b in 0..<2 { for h in 0..<3 { for i in 0..<T {
-            var scores = (0..<T).map { j -> Double in
-                var s = 0.0
-                for d in 0..<4 { s += Double(qkv[(b * T + i) * 3 * H + h * 4 + d]) * Double(qkv[(b * T + j) * 3 * H + H + h * 4 + d]) }
-                return s / 2 + (mask[b * T + j] == 0 ? -1e30 : 0)
-            }
-            let top = scores.max()!
-            scores = scores.map { exp($0 - top) }
-            let total = scores.reduce(0, +)
-            for d in 0..<4 {
-                var sum = 0.0
-                for j in 0..<T { sum += scores[j] / total * Double(qkv[(b * T + j) * 3 * H + 2 * H + h * 4 + d]) }
-                expected[(b * T + i) * H + h * 4 + d] = Float(sum)
-            }
-        } } }
+        var ctx = [Float](repeating: 0, count: 2 * T * H), expected = ctx
+        var scratch = [Float](repeating: 0, count: Attention.scratchCount(sequence: T, slots: threads))
+        Attention.forward(ctx: &ctx, qkv: qkv, keyMask: mask, shape: shape, dropout: nil, scratch: &scratch, slots: threads)
+        Attention.naiveForward(ctx: &expected, qkv: qkv, keyMask: mask, shape: shape)
         assertClose(ctx, expected, rtol: 1e-5, atol: 1e-5)
     }
 
-    @Test func attentionBackwardMatchesFiniteDifferences() {
+    @Test(arguments: [Float(0), 0.3])
+    func attentionBackwardMatchesFiniteDifferences(_ dropoutProbability: Float) {
+        // With dropout the mask is a fixed function of the element index, so the forward stays
+        // differentiable and the backward (which recomputes the probabilities) must match it.
         var random = Random(5)
         let shape = AttentionShape(batch: 2, sequence: 4, heads: 2, headDim: 3)
         let T = 4, H = 6
         var qkv = random.values(2 * T * 3 * H, scale: 0.5)
         let mask: [Float] = [1, 1, 1, 0, 1, 1, 1, 1]
         let weights = random.values(2 * T * H)
+        let dropout = dropoutProbability > 0 ? DropoutMask(probability: dropoutProbability, seed: 3, site: 5) : nil
+        var scratch = [Float](repeating: 0, count: Attention.scratchCount(sequence: T, slots: 2))
         func loss(_ input: [Float]) -> Double {
-            var ctx = [Float](repeating: 0, count: 2 * T * H), probs = [Float](repeating: 0, count: 2 * 2 * T * T)
-            var scratch = [Float](repeating: 0, count: 2 * T * T)
-            Attention.forward(ctx: &ctx, attnProbs: &probs, qkv: input, keyMask: mask, shape: shape, dropout: nil, scratch: &scratch)
+            var ctx = [Float](repeating: 0, count: 2 * T * H)
+            Attention.forward(ctx: &ctx, qkv: input, keyMask: mask, shape: shape, dropout: dropout, scratch: &scratch, slots: 2)
             return weightedSum(ctx, weights)
         }
-        var ctx = [Float](repeating: 0, count: 2 * T * H), probs = [Float](repeating: 0, count: 2 * 2 * T * T)
-        var scratch = [Float](repeating: 0, count: 2 * T * T)
-        Attention.forward(ctx: &ctx, attnProbs: &probs, qkv: qkv, keyMask: mask, shape: shape, dropout: nil, scratch: &scratch)
         var dqkv = [Float](repeating: 0, count: qkv.count)
-        Attention.backward(dQKV: &dqkv, dCtx: weights, attnProbs: probs, qkv: qkv, shape: shape, dropout: nil, scratch: &scratch)
+        Attention.backward(dQKV: &dqkv, dCtx: weights, qkv: qkv, keyMask: mask, shape: shape, dropout: dropout, scratch: &scratch, slots: 2)
         let numeric = numericGradient(&qkv, loss: loss)
         assertClose(dqkv, numeric, rtol: 3e-3, atol: 2e-4)
     }
@@ -382,6 +369,31 @@ extension VectorKernelTests {
             var scaled = x
             VectorKernels.scale(&scaled, count: x.count, by: 0.3)
             assertClose(scaled, x.map { Float(Double($0) * Double(Float(0.3))) }, rtol: 1e-7, atol: 0, "scale (\(build))")
+        }
+    }
+}
+
+extension VectorKernelTests {
+    @Test func residualLayerNormMatchesDoublePrecision() {
+        var random = Random(19)
+        let rows = 19, dim = 45
+        let x = random.values(rows * dim, scale: 4), residual = random.values(rows * dim), w = random.values(dim), b = random.values(dim)
+        var expected = [Float](repeating: 0, count: rows * dim), expectedMean = [Float](), expectedRstd = [Float]()
+        for r in 0..<rows {
+            let row = (0..<dim).map { Double(x[r * dim + $0] + residual[r * dim + $0]) }   // the float sum, as kept
+            let mean = row.reduce(0, +) / Double(dim)
+            let variance = row.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(dim)
+            for i in 0..<dim { expected[r * dim + i] = Float((row[i] - mean) / (variance + 1e-12).squareRoot() * Double(w[i]) + Double(b[i])) }
+            expectedMean.append(Float(mean)); expectedRstd.append(Float(1 / (variance + 1e-12).squareRoot()))
+        }
+        withBothBuilds { build in
+            var sum = x, y = [Float](repeating: 0, count: rows * dim), mean = [Float](repeating: 0, count: rows), rstd = mean
+            LayerNorm.residualForward(out: &y, mean: &mean, rstd: &rstd, sum: &sum, residual: residual, weight: w, bias: b,
+                                      rows: rows, dim: dim, eps: 1e-12)
+            #expect(sum == zip(x, residual).map { $0 + $1 }, "the sum is kept (\(build))")
+            assertClose(y, expected, rtol: 1e-5, atol: 1e-5, "residual layer norm (\(build))")
+            assertClose(mean, expectedMean, rtol: 1e-5, atol: 1e-6, "mean (\(build))")
+            assertClose(rstd, expectedRstd, rtol: 1e-5, atol: 1e-6, "rstd (\(build))")
         }
     }
 }

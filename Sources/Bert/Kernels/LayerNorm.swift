@@ -19,6 +19,19 @@ public enum LayerNorm {
         }
     }
 
+    /// A residual connection and its LayerNorm: sum ← sum + residual (the sum stays: it is the backward's
+    /// input), then out = LayerNorm(sum). Equal to `add` then `forward`, in one pass over each row.
+    public static func residualForward(out: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>?,
+                                       rstd: UnsafeMutablePointer<Float>?, sum: UnsafeMutablePointer<Float>,
+                                       residual: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+                                       rows: Int, dim: Int, eps: Float) {
+        Parallel.forEachRange(rows, grain: 16) { range in
+            let first = range.lowerBound
+            VectorKernels.addLayerNormForward(out + first * dim, mean.map { $0 + first }, rstd.map { $0 + first }, sum + first * dim,
+                                              residual + first * dim, weight, bias, rows: range.count, dim: dim, eps: eps)
+        }
+    }
+
     /// dInput += ∂L/∂x; dWeight += Σ dOut·x̂; dBias += Σ dOut. With x̂ = (x − mean)·rstd:
     ///   ∂L/∂x = rstd · (g − mean(g) − x̂ · mean(g · x̂)),   g = dOut · γ.
     /// (y = x̂·γ + β and x̂ depends on x through mean and rstd: ∂x̂_j/∂x_i = rstd·(δ_ij − 1/n − x̂_i·x̂_j/n).)

@@ -34,6 +34,14 @@ public enum VectorKernels {
     }
 
     @inline(__always)
+    static func addLayerNormForward(_ out: UnsafeMutablePointer<Float>, _ mean: UnsafeMutablePointer<Float>?,
+                                    _ rstd: UnsafeMutablePointer<Float>?, _ x: UnsafeMutablePointer<Float>, _ residual: UnsafePointer<Float>,
+                                    _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>, rows: Int, dim: Int, eps: Float) {
+        portable ? bk_add_layernorm_forward_portable(out, mean, rstd, x, residual, weight, bias, rows, dim, eps)
+                 : bk_add_layernorm_forward(out, mean, rstd, x, residual, weight, bias, rows, dim, eps)
+    }
+
+    @inline(__always)
     static func dropout(_ out: UnsafeMutablePointer<Float>, _ input: UnsafePointer<Float>, count: Int, first: Int,
                         key: UInt32, threshold: UInt32, scale: Float) {
         portable ? bk_dropout_portable(out, input, count, first, key, threshold, scale)

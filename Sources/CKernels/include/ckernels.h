@@ -26,6 +26,13 @@ void bk_layernorm_forward(float *out, float *mean, float *rstd, const float *x, 
 void bk_layernorm_forward_portable(float *out, float *mean, float *rstd, const float *x, const float *weight,
                                    const float *bias, long rows, long dim, float eps);
 
+/// x ← x + residual, then LayerNorm of x into out (one pass per row; the same arithmetic as the two
+/// separately). out must not alias x or residual.
+void bk_add_layernorm_forward(float *out, float *mean, float *rstd, float *x, const float *residual, const float *weight,
+                              const float *bias, long rows, long dim, float eps);
+void bk_add_layernorm_forward_portable(float *out, float *mean, float *rstd, float *x, const float *residual, const float *weight,
+                                       const float *bias, long rows, long dim, float eps);
+
 #include <stdint.h>
 
 /// Softmax backward over `rows` rows of length n: g ← p ⊙ (g − Σ_j g_j·p_j). g must not alias p.
