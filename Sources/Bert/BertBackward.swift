@@ -9,14 +9,16 @@ public final class BertBackwardWorkspace {
     let dFFN: UnsafeMutablePointer<Float>       // [B·T, I]
     let dQKV: UnsafeMutablePointer<Float>       // [B·T, 3H]
     let dPooled: UnsafeMutablePointer<Float>    // [B, H]
-    let scratch: UnsafeMutablePointer<Float>    // 2·T·T
+    let scratch: UnsafeMutablePointer<Float>    // attention's per-task scratch: scratchSlots × 2·T·T
+    let scratchSlots: Int
     /// ∂loss/∂logits, filled by the loss: [B, L] | [B·T, L] | [B·T, 2] | [B·T, V].
     public let dLogits: UnsafeMutablePointer<Float>
 
     public static func requiredCount(config: BertConfig, head: BertHead, batch: Int, sequence: Int) -> Int {
         let BT = batch * sequence, H = config.hiddenSize, I = config.intermediateSize
         let logitsWidth = head == .maskedLM ? config.vocabSize : max(config.numLabels, 2)
-        return 3 * BT * H + BT * I + 3 * BT * H + batch * H + 2 * sequence * sequence + BT * logitsWidth
+        return 3 * BT * H + BT * I + 3 * BT * H + batch * H + Attention.scratchCount(sequence: sequence, slots: BertWorkspace.scratchSlots)
+            + BT * logitsWidth
     }
 
     /// `storage`, when given and large enough, is reused.
@@ -31,7 +33,8 @@ public final class BertBackwardWorkspace {
         func take(_ n: Int) -> UnsafeMutablePointer<Float> { defer { cursor += n }; return cursor }
         g0 = take(BT * H); g1 = take(BT * H); g2 = take(BT * H)
         dFFN = take(BT * I); dQKV = take(BT * 3 * H); dPooled = take(batch * H)
-        scratch = take(2 * sequence * sequence)
+        scratchSlots = BertWorkspace.scratchSlots
+        scratch = take(Attention.scratchCount(sequence: sequence, slots: scratchSlots))
         dLogits = take(BT * logitsWidth)
     }
 
@@ -115,6 +118,7 @@ extension BertModel {
         let B = batch.batchSize, T = batch.sequenceLength, BT = B * T
         let H = c.hiddenSize, I = c.intermediateSize
         let shape = AttentionShape(batch: B, sequence: T, heads: c.numAttentionHeads, headDim: c.headDimension)
+        let keyMask: UnsafePointer<Float>? = batch.hasPadding ? UnsafePointer(ws.keyMask) : nil   // as the forward left it
         func g(_ offset: Int) -> UnsafeMutablePointer<Float>? { gradients[offset] }
         func lora(_ kind: LoRAModuleKind, _ l: Int, dOut: UnsafePointer<Float>, _ outStride: Int, input: UnsafePointer<Float>,
                   inStride: Int? = nil, dInput: UnsafeMutablePointer<Float>?, dInputStride: Int? = nil, rows: Int = BT) {
@@ -182,6 +186,8 @@ extension BertModel {
             lora(.output, l, dOut: gA, H, input: a.ffnAct, dInput: bw.dFFN)
             // ffnAct = act(ffnPre); ffnPre = dense(attnNormOut)
             Activations.backward(c.hiddenAct, dInput: bw.dFFN, dOut: bw.dFFN, input: a.ffnPre, count: BT * I)
+            LayerNorm.forward(out: a.attnNormOut, mean: nil, rstd: nil, input: a.attnResidual, weight: p(w.attentionNormWeight),
+                              bias: p(w.attentionNormBias), rows: BT, dim: H, eps: c.layerNormEps)   // recomputed, not kept
             Linear.backward(dInput: gB, dWeight: g(w.intermediateWeight), dBias: g(w.intermediateBias), dOut: bw.dFFN,
                             input: a.attnNormOut, weight: p(w.intermediateWeight), rows: BT, inFeatures: H, outFeatures: I)
             lora(.intermediate, l, dOut: bw.dFFN, I, input: a.attnNormOut, dInput: gB)
@@ -199,8 +205,13 @@ extension BertModel {
             lora(.attentionOutput, l, dOut: dOut, H, input: a.attnCtx, dInput: gB)
             // attnCtx = attention(qkv); qkv = dense(input)
             bw.dQKV.update(repeating: 0, count: BT * 3 * H)
-            Attention.backward(dQKV: bw.dQKV, dCtx: gB, attnProbs: a.attnProbs, qkv: a.qkv, shape: shape,
-                               dropout: dropout?.attentionProbs[l], scratch: bw.scratch)
+            Attention.backward(dQKV: bw.dQKV, dCtx: gB, qkv: a.qkv, keyMask: keyMask, shape: shape,
+                               dropout: dropout?.attentionProbs[l], scratch: bw.scratch, slots: bw.scratchSlots)
+            if l > 0 {   // this layer's input, the previous layer's output: recomputed, not kept
+                let previous = ws.layer(l - 1), pw = L.layers[l - 1]
+                LayerNorm.forward(out: previous.out, mean: nil, rstd: nil, input: previous.ffnResidual, weight: p(pw.outputNormWeight),
+                                  bias: p(pw.outputNormBias), rows: BT, dim: H, eps: c.layerNormEps)
+            }
             let dInput: UnsafeMutablePointer<Float>? = l > 0 || embeddingsTrain ? gA : nil
             Linear.backward(dInput: dInput, dWeight: g(w.qkvWeight), dBias: g(w.qkvBias), dOut: bw.dQKV, input: input,
                             weight: p(w.qkvWeight), rows: BT, inFeatures: H, outFeatures: 3 * H)

@@ -44,15 +44,15 @@ extension BertModel {
             lora(.query, l, input, a.qkv, 3 * H)
             lora(.key, l, input, a.qkv + H, 3 * H)
             lora(.value, l, input, a.qkv + 2 * H, 3 * H)
-            Attention.forward(ctx: a.attnCtx, attnProbs: a.attnProbs, qkv: a.qkv, keyMask: keyMask, shape: shape,
-                              dropout: dropout?.attentionProbs[l], scratch: ws.scratch)
+            Attention.forward(ctx: a.attnCtx, qkv: a.qkv, keyMask: keyMask, shape: shape,
+                              dropout: dropout?.attentionProbs[l], scratch: ws.scratch, slots: ws.scratchSlots)
             Linear.forward(out: a.attnResidual, input: a.attnCtx, weight: p(w.attentionOutputWeight),
                            bias: p(w.attentionOutputBias), rows: BT, inFeatures: H, outFeatures: H)
             lora(.attentionOutput, l, a.attnCtx, a.attnResidual, H)
             dropout?.attentionOutput[l]?.apply(a.attnResidual, count: BT * H)
-            add(a.attnResidual, input, count: BT * H)
-            LayerNorm.forward(out: a.attnNormOut, mean: a.attnNormMean, rstd: a.attnNormRstd, input: a.attnResidual,
-                              weight: p(w.attentionNormWeight), bias: p(w.attentionNormBias), rows: BT, dim: H, eps: eps)
+            LayerNorm.residualForward(out: a.attnNormOut, mean: a.attnNormMean, rstd: a.attnNormRstd, sum: a.attnResidual,
+                                      residual: input, weight: p(w.attentionNormWeight), bias: p(w.attentionNormBias),
+                                      rows: BT, dim: H, eps: eps)
             Linear.forward(out: a.ffnPre, input: a.attnNormOut, weight: p(w.intermediateWeight),
                            bias: p(w.intermediateBias), rows: BT, inFeatures: H, outFeatures: I)
             lora(.intermediate, l, a.attnNormOut, a.ffnPre, I)
@@ -61,9 +61,8 @@ extension BertModel {
                            rows: BT, inFeatures: I, outFeatures: H)
             lora(.output, l, a.ffnAct, a.ffnResidual, H)
             dropout?.ffnOutput[l]?.apply(a.ffnResidual, count: BT * H)
-            add(a.ffnResidual, a.attnNormOut, count: BT * H)
-            LayerNorm.forward(out: a.out, mean: a.outMean, rstd: a.outRstd, input: a.ffnResidual,
-                              weight: p(w.outputNormWeight), bias: p(w.outputNormBias), rows: BT, dim: H, eps: eps)
+            LayerNorm.residualForward(out: a.out, mean: a.outMean, rstd: a.outRstd, sum: a.ffnResidual, residual: a.attnNormOut,
+                                      weight: p(w.outputNormWeight), bias: p(w.outputNormBias), rows: BT, dim: H, eps: eps)
         }
         let sequence = ws.lastHiddenState
 
@@ -117,13 +116,5 @@ extension BertModel {
             }
             return out
         }
-    }
-}
-
-/// a[i] += b[i]
-@inline(__always)
-func add(_ a: UnsafeMutablePointer<Float>, _ b: UnsafePointer<Float>, count: Int) {
-    Parallel.forEachRange(count, grain: 16384) { range in
-        for i in range { a[i] += b[i] }
     }
 }

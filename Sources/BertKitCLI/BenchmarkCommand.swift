@@ -38,8 +38,10 @@ struct BenchmarkCommand: ParsableCommand {
         @Option(help: "Train LoRA adapters of this rank on query,value instead of every parameter.") var loraR: Int?
 
         func run() throws {
-            let loaded = try PretrainedBert.load(modelOptions.model, head: .sequenceClassification)
             if let threads = modelOptions.threads { Parallel.setThreadCount(threads) }
+            let start = Benchmarks.now()
+            let loaded = try PretrainedBert.load(modelOptions.model, head: .sequenceClassification)
+            let loadSeconds = Benchmarks.now() - start
             var adapters: LoRAAdapters? = nil
             if let loraR {
                 var config = LoRAConfig()
@@ -51,7 +53,8 @@ struct BenchmarkCommand: ParsableCommand {
             let timing = try Benchmarks.trainingStep(model: loaded.model, adapters: adapters, batch: batch, sequence: sequence,
                                                      iterations: iterations)
             Console.out(JSONWriter.compact(.object(JSONObject([
-                ("batch", .int(batch)), ("sequence", .int(sequence)), ("lora_r", loraR.map { .int($0) } ?? nil),
+                ("load_seconds", .double(loadSeconds)), ("batch", .int(batch)), ("sequence", .int(sequence)),
+                ("lora_r", loraR.map { .int($0) } ?? nil),
                 ("median_seconds", .double(timing.median)), ("gflops_per_second", .double(timing.gflopsPerSecond)),
                 ("seconds", .array(timing.seconds.map { .double($0) })), ("threads", .int(Parallel.threadCount))]))))
         }

@@ -87,8 +87,8 @@ extension Benchmarks {
             _ = try model.loss(.classes(labels), workspace: ws, backward: bw, normaliser: Double(batch))
             model.backward(tokens, workspace: ws, backward: bw, gradients: trainable.targets, dropout: dropout,
                            adapters: adapters.map { ($0, trainable.adapterGradients!) })
-            GradientClipping.clip(trainable.tensors, maxNorm: 1)
-            optimizer.update(lr: 2e-5)
+            let norm = GradientClipping.norm(trainable.tensors)
+            optimizer.update(lr: 2e-5, gradientScale: GradientClipping.coefficient(norm: norm, maxNorm: 1))
         }
         try step(0)
         var seconds: [Double] = []

@@ -41,8 +41,9 @@ public final class AdamW {
         v.withUnsafeBufferPointer { self.v.pointer.update(from: $0.baseAddress!, count: min($0.count, self.v.count)) }
     }
 
-    /// One update with learning rate `lr`.
-    public func update(lr: Float) {
+    /// One update with learning rate `lr`. `gradientScale` multiplies every gradient as it is read (the
+    /// global-norm clipping coefficient, so clipping needs no pass of its own); 1 reads them as they are.
+    public func update(lr: Float, gradientScale: Float = 1) {
         step += 1
         let s = settings
         let bias1 = 1 - pow(s.beta1, Float(step)), bias2 = 1 - pow(s.beta2, Float(step))
@@ -51,13 +52,10 @@ public final class AdamW {
         for tensor in tensors {
             let decay = 1 - lr * (tensor.decays ? s.weightDecay : 0)
             let p = tensor.values, g = tensor.gradient, m = m.pointer + momentOffset, v = v.pointer + momentOffset
-            Parallel.forEachRange(tensor.count, grain: 1 << 14) { chunk in
-                for i in chunk {
-                    p[i] *= decay
-                    m[i] = s.beta1 * m[i] + (1 - s.beta1) * g[i]
-                    v[i] = s.beta2 * v[i] + (1 - s.beta2) * g[i] * g[i]
-                    p[i] -= stepSize * m[i] / (v[i].squareRoot() / bias2Root + s.epsilon)
-                }
+            Parallel.forEachRange(tensor.count, grain: 1 << 16) { chunk in
+                let i = chunk.lowerBound
+                VectorKernels.adamW(p + i, g + i, m + i, v + i, count: chunk.count, gradientScale: gradientScale, decay: decay,
+                                    beta1: s.beta1, beta2: s.beta2, stepSize: stepSize, bias2Root: bias2Root, epsilon: s.epsilon)
             }
             momentOffset += tensor.count
         }
@@ -91,24 +89,44 @@ public struct LinearSchedule: Sendable, Codable {
 }
 
 public enum GradientClipping {
-    /// The global L2 norm of the tensors' gradients.
+    /// The global L2 norm of the tensors' gradients (sums of squares in double, tensors in parallel chunks).
     public static func norm(_ tensors: [TrainableTensor]) -> Float {
         var total = 0.0
         for tensor in tensors {
-            var sum = 0.0
-            for i in 0..<tensor.count { sum += Double(tensor.gradient[i]) * Double(tensor.gradient[i]) }
-            total += sum
+            let chunks = max(1, min(Parallel.threadCount, tensor.count >> 16))
+            var partial = [Double](repeating: 0, count: chunks)
+            partial.withUnsafeMutableBufferPointer { sums in
+                let sums = sums.baseAddress!
+                Parallel.forEachRange(chunks) { range in
+                    for chunk in range {
+                        let first = tensor.count * chunk / chunks, end = tensor.count * (chunk + 1) / chunks
+                        sums[chunk] = VectorKernels.sumOfSquares(tensor.gradient + first, count: end - first)
+                    }
+                }
+            }
+            total += partial.reduce(0, +)
         }
         return Float(total.squareRoot())
     }
 
+    /// torch's `clip_grad_norm_` coefficient for a gradient of norm `norm`: min(1, maxNorm / (norm + 1e-6)).
+    public static func coefficient(norm: Float, maxNorm: Float) -> Float {
+        maxNorm > 0 ? min(1, maxNorm / (norm + 1e-6)) : 1
+    }
+
     /// torch's `clip_grad_norm_`: scale by min(1, maxNorm / (norm + 1e-6)). Returns the norm before clipping.
+    /// (A training step can instead pass `coefficient` to `AdamW.update(lr:gradientScale:)`: the same
+    /// numbers without a pass over the gradients.)
     @discardableResult
     public static func clip(_ tensors: [TrainableTensor], maxNorm: Float) -> Float {
         let total = norm(tensors)
         guard maxNorm > 0 else { return total }
-        let coefficient = min(1, maxNorm / (total + 1e-6))
-        for tensor in tensors { for i in 0..<tensor.count { tensor.gradient[i] *= coefficient } }
+        let c = coefficient(norm: total, maxNorm: maxNorm)
+        for tensor in tensors {
+            Parallel.forEachRange(tensor.count, grain: 1 << 16) { range in
+                VectorKernels.scale(tensor.gradient + range.lowerBound, count: range.count, by: c)
+            }
+        }
         return total
     }
 }

@@ -171,9 +171,10 @@ public final class Trainer {
                     state.microBatches += 1
                 }
                 guard groupLoss.isFinite else { throw TrainerError.notFinite(step: state.globalStep + 1) }
-                lastNorm = GradientClipping.clip(trainable.tensors, maxNorm: options.maxGradNorm)
+                // Clipping folded into the update: AdamW reads each gradient times the coefficient.
+                lastNorm = GradientClipping.norm(trainable.tensors)
                 let lr = schedule.learningRate(update: state.globalStep)
-                optimizer.update(lr: lr)
+                optimizer.update(lr: lr, gradientScale: GradientClipping.coefficient(norm: lastNorm, maxNorm: options.maxGradNorm))
                 state.globalStep += 1
                 state.batchInEpoch += group.count
                 windowLoss += groupLoss

@@ -66,53 +66,40 @@ func weightedSum(_ values: [Float], _ weights: [Float]) -> Double { zip(values, 
         assertClose(y, yNaive, rtol: 1e-5, atol: 1e-5)
     }
 
-    @Test func attentionMatchesNaiveAttention() {
+    @Test(arguments: [1, 2, 3])
+    func attentionMatchesNaiveAttention(_ threads: Int) {
+        // Heads run as parallel tasks with one scratch slot each: any task count gives the same result.
         var random = Random(4)
         let shape = AttentionShape(batch: 2, sequence: 5, heads: 3, headDim: 4)
         let T = 5, H = 12
         let qkv = random.values(2 * T * 3 * H)
         let mask: [Float] = [1, 1, 1, 0, 0, 1, 1, 1, 1, 1]
-        var ctx = [Float](repeating: 0, count: 2 * T * H), probs = [Float](repeating: 0, count: 2 * 3 * T * T)
-        var scratch = [Float](repeating: 0, count: 2 * T * T)
-        Attention.forward(ctx: &ctx, attnProbs: &probs, qkv: qkv, keyMask: mask, shape: shape, dropout: nil, scratch: &scratch)
-        // Naive: loops in double, transformers' additive mask.
-        var expected = [Float](repeating: 0, count: 2 * T * H)
-        for b in 0..<2 { for h in 0..<3 { for i in 0..<T {
-            var scores = (0..<T).map { j -> Double in
-                var s = 0.0
-                for d in 0..<4 { s += Double(qkv[(b * T + i) * 3 * H + h * 4 + d]) * Double(qkv[(b * T + j) * 3 * H + H + h * 4 + d]) }
-                return s / 2 + (mask[b * T + j] == 0 ? -1e30 : 0)
-            }
-            let top = scores.max()!
-            scores = scores.map { exp($0 - top) }
-            let total = scores.reduce(0, +)
-            for d in 0..<4 {
-                var sum = 0.0
-                for j in 0..<T { sum += scores[j] / total * Double(qkv[(b * T + j) * 3 * H + 2 * H + h * 4 + d]) }
-                expected[(b * T + i) * H + h * 4 + d] = Float(sum)
-            }
-        } } }
+        var ctx = [Float](repeating: 0, count: 2 * T * H), expected = ctx
+        var scratch = [Float](repeating: 0, count: Attention.scratchCount(sequence: T, slots: threads))
+        Attention.forward(ctx: &ctx, qkv: qkv, keyMask: mask, shape: shape, dropout: nil, scratch: &scratch, slots: threads)
+        Attention.naiveForward(ctx: &expected, qkv: qkv, keyMask: mask, shape: shape)
         assertClose(ctx, expected, rtol: 1e-5, atol: 1e-5)
     }
 
-    @Test func attentionBackwardMatchesFiniteDifferences() {
+    @Test(arguments: [Float(0), 0.3])
+    func attentionBackwardMatchesFiniteDifferences(_ dropoutProbability: Float) {
+        // With dropout the mask is a fixed function of the element index, so the forward stays
+        // differentiable and the backward (which recomputes the probabilities) must match it.
         var random = Random(5)
         let shape = AttentionShape(batch: 2, sequence: 4, heads: 2, headDim: 3)
         let T = 4, H = 6
         var qkv = random.values(2 * T * 3 * H, scale: 0.5)
         let mask: [Float] = [1, 1, 1, 0, 1, 1, 1, 1]
         let weights = random.values(2 * T * H)
+        let dropout = dropoutProbability > 0 ? DropoutMask(probability: dropoutProbability, seed: 3, site: 5) : nil
+        var scratch = [Float](repeating: 0, count: Attention.scratchCount(sequence: T, slots: 2))
         func loss(_ input: [Float]) -> Double {
-            var ctx = [Float](repeating: 0, count: 2 * T * H), probs = [Float](repeating: 0, count: 2 * 2 * T * T)
-            var scratch = [Float](repeating: 0, count: 2 * T * T)
-            Attention.forward(ctx: &ctx, attnProbs: &probs, qkv: input, keyMask: mask, shape: shape, dropout: nil, scratch: &scratch)
+            var ctx = [Float](repeating: 0, count: 2 * T * H)
+            Attention.forward(ctx: &ctx, qkv: input, keyMask: mask, shape: shape, dropout: dropout, scratch: &scratch, slots: 2)
             return weightedSum(ctx, weights)
         }
-        var ctx = [Float](repeating: 0, count: 2 * T * H), probs = [Float](repeating: 0, count: 2 * 2 * T * T)
-        var scratch = [Float](repeating: 0, count: 2 * T * T)
-        Attention.forward(ctx: &ctx, attnProbs: &probs, qkv: qkv, keyMask: mask, shape: shape, dropout: nil, scratch: &scratch)
         var dqkv = [Float](repeating: 0, count: qkv.count)
-        Attention.backward(dQKV: &dqkv, dCtx: weights, attnProbs: probs, qkv: qkv, shape: shape, dropout: nil, scratch: &scratch)
+        Attention.backward(dQKV: &dqkv, dCtx: weights, qkv: qkv, keyMask: mask, shape: shape, dropout: dropout, scratch: &scratch, slots: 2)
         let numeric = numericGradient(&qkv, loss: loss)
         assertClose(dqkv, numeric, rtol: 3e-3, atol: 2e-4)
     }
@@ -258,6 +245,155 @@ extension VectorKernelTests {
             mask.apply(to: values, out: &out, count: values.count, first: 100)
             let expected = values.indices.map { mask.keeps(100 + $0) ? values[$0] / 0.7 : 0 }
             assertClose(out, expected, rtol: 1e-6, atol: 0, "dropout (\(build))")
+        }
+    }
+}
+
+extension VectorKernelTests {
+    @Test func inPlaceGELUBackwardAndDropoutMatchOutOfPlace() {
+        // The backward runs both in place (dx == dy, out == in); that path must vectorise and agree.
+        var random = Random(13)
+        let x = random.values(1003, scale: 3), dy = random.values(1003)
+        let mask = DropoutMask(probability: 0.2, seed: 5, site: 9)
+        withBothBuilds { build in
+            var separate = [Float](repeating: 0, count: x.count), inPlace = dy
+            Activations.backward(.gelu, dInput: &separate, dOut: dy, input: x, count: x.count)
+            inPlace.withUnsafeMutableBufferPointer { Activations.backward(.gelu, dInput: $0.baseAddress!, dOut: $0.baseAddress!, input: x, count: x.count) }
+            #expect(inPlace == separate, "gelu' in place (\(build))")
+            var dropped = [Float](repeating: 0, count: x.count), droppedInPlace = x
+            mask.apply(to: x, out: &dropped, count: x.count, first: 7)
+            droppedInPlace.withUnsafeMutableBufferPointer { mask.apply(to: $0.baseAddress!, out: $0.baseAddress!, count: x.count, first: 7) }
+            #expect(droppedInPlace == dropped, "dropout in place (\(build))")
+        }
+    }
+
+    @Test func softmaxBackwardMatchesDoublePrecision() {
+        var random = Random(14)
+        let rows = 6, n = 37
+        let scores = random.values(rows * n, scale: 3), g = random.values(rows * n)
+        let probs = (0..<rows).flatMap { r in
+            let e = (0..<n).map { exp(Double(scores[r * n + $0])) }
+            let total = e.reduce(0, +)
+            return e.map { Float($0 / total) }
+        }
+        withBothBuilds { build in
+            var out = g
+            VectorKernels.softmaxBackwardRows(&out, probs, rows: rows, length: n)
+            var expected = [Float](repeating: 0, count: rows * n)
+            for r in 0..<rows {
+                let dot = (0..<n).reduce(0.0) { $0 + Double(g[r * n + $1]) * Double(probs[r * n + $1]) }
+                for j in 0..<n { expected[r * n + j] = Float(Double(probs[r * n + j]) * (Double(g[r * n + j]) - dot)) }
+            }
+            assertClose(out, expected, rtol: 1e-5, atol: 1e-6, "softmax backward (\(build))")
+        }
+    }
+
+    @Test func layerNormBackwardMatchesDoublePrecision() {
+        var random = Random(15)
+        let rows = 21, dim = 45
+        let x = random.values(rows * dim, scale: 4), w = random.values(dim), b = random.values(dim), dy = random.values(rows * dim)
+        var mean = [Float](repeating: 0, count: rows), rstd = mean, y = x
+        LayerNorm.forward(out: &y, mean: &mean, rstd: &rstd, input: x, weight: w, bias: b, rows: rows, dim: dim, eps: 1e-12)
+        // Reference in double, from the definition: x̂ from the row's own statistics.
+        var dxExpected = [Double](repeating: 0.5, count: rows * dim), dwExpected = [Double](repeating: 1, count: dim)
+        var dbExpected = [Double](repeating: -1, count: dim)
+        for r in 0..<rows {
+            let row = (0..<dim).map { Double(x[r * dim + $0]) }
+            let m = row.reduce(0, +) / Double(dim)
+            let s = 1 / ((row.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(dim)) + 1e-12).squareRoot()
+            let xHat = row.map { ($0 - m) * s }
+            let g = (0..<dim).map { Double(dy[r * dim + $0]) * Double(w[$0]) }
+            let gMean = g.reduce(0, +) / Double(dim)
+            let gxMean = zip(g, xHat).map(*).reduce(0, +) / Double(dim)
+            for i in 0..<dim {
+                dxExpected[r * dim + i] += s * (g[i] - gMean - xHat[i] * gxMean)
+                dwExpected[i] += Double(dy[r * dim + i]) * xHat[i]
+                dbExpected[i] += Double(dy[r * dim + i])
+            }
+        }
+        withBothBuilds { build in
+            var dx = [Float](repeating: 0.5, count: rows * dim), dw = [Float](repeating: 1, count: dim), db = [Float](repeating: -1, count: dim)
+            LayerNorm.backward(dInput: &dx, dWeight: &dw, dBias: &db, dOut: dy, input: x, mean: mean, rstd: rstd, weight: w, rows: rows, dim: dim)
+            assertClose(dx, dxExpected.map { Float($0) }, rtol: 1e-4, atol: 1e-5, "dInput (\(build))")
+            assertClose(dw, dwExpected.map { Float($0) }, rtol: 1e-4, atol: 1e-5, "dWeight (\(build))")
+            assertClose(db, dbExpected.map { Float($0) }, rtol: 1e-5, atol: 1e-5, "dBias (\(build))")
+        }
+    }
+
+    @Test func biasGradientColumnSumsMatchDoublePrecision() {
+        var random = Random(16)
+        for (rows, columns) in [(5, 3), (300, 1000), (2, 4097)] {
+            let x = random.values(rows * columns)
+            let expected = (0..<columns).map { j in Float((0..<rows).reduce(0.25) { $0 + Double(x[$1 * columns + j]) }) }
+            withBothBuilds { build in
+                var out = [Float](repeating: 0.25, count: columns)
+                Linear.columnSums(into: &out, x, rows: rows, columns: columns)
+                assertClose(out, expected, rtol: 1e-5, atol: 1e-5, "column sums \(rows)×\(columns) (\(build))")
+            }
+        }
+    }
+
+    @Test func adamWKernelMatchesDoublePrecision() {
+        var random = Random(17)
+        let n = 1001
+        let p0 = random.values(n), g = random.values(n, scale: 0.1)
+        let m0 = random.values(n, scale: 0.01), v0 = random.values(n, scale: 0.001).map { abs($0) }
+        let (lr, decay, beta1, beta2, eps, gradientScale): (Double, Double, Double, Double, Double, Double) = (1e-3, 1 - 1e-3 * 0.01, 0.9, 0.999, 1e-8, 0.37)
+        let step = 3.0
+        let stepSize = lr / (1 - pow(beta1, step)), bias2Root = (1 - pow(beta2, step)).squareRoot()
+        var pExpected = [Float](), mExpected = [Float](), vExpected = [Float]()
+        for i in 0..<n {
+            let gi = Double(g[i]) * gradientScale
+            let m = beta1 * Double(m0[i]) + (1 - beta1) * gi, v = beta2 * Double(v0[i]) + (1 - beta2) * gi * gi
+            pExpected.append(Float(Double(p0[i]) * decay - stepSize * m / (v.squareRoot() / bias2Root + eps)))
+            mExpected.append(Float(m)); vExpected.append(Float(v))
+        }
+        withBothBuilds { build in
+            var p = p0, m = m0, v = v0
+            VectorKernels.adamW(&p, g, &m, &v, count: n, gradientScale: Float(gradientScale), decay: Float(decay), beta1: Float(beta1),
+                                beta2: Float(beta2), stepSize: Float(stepSize), bias2Root: Float(bias2Root), epsilon: Float(eps))
+            // m is a difference of terms of size ~1e-2: absolute error ~ their float rounding.
+            assertClose(m, mExpected, rtol: 1e-5, atol: 1e-8, "m (\(build))")
+            assertClose(v, vExpected, rtol: 1e-5, atol: 1e-12, "v (\(build))")
+            assertClose(p, pExpected, rtol: 1e-5, atol: 1e-7, "p (\(build))")
+        }
+    }
+
+    @Test func sumOfSquaresAndScaleMatchDoublePrecision() {
+        var random = Random(18)
+        let x = random.values(100_003, scale: 3)
+        let expected = x.reduce(0.0) { $0 + Double($1) * Double($1) }
+        withBothBuilds { build in
+            let sum = x.withUnsafeBufferPointer { VectorKernels.sumOfSquares($0.baseAddress!, count: x.count) }
+            #expect(abs(sum - expected) <= 1e-12 * expected, "sum of squares (\(build)): \(sum) vs \(expected)")
+            var scaled = x
+            VectorKernels.scale(&scaled, count: x.count, by: 0.3)
+            assertClose(scaled, x.map { Float(Double($0) * Double(Float(0.3))) }, rtol: 1e-7, atol: 0, "scale (\(build))")
+        }
+    }
+}
+
+extension VectorKernelTests {
+    @Test func residualLayerNormMatchesDoublePrecision() {
+        var random = Random(19)
+        let rows = 19, dim = 45
+        let x = random.values(rows * dim, scale: 4), residual = random.values(rows * dim), w = random.values(dim), b = random.values(dim)
+        var expected = [Float](repeating: 0, count: rows * dim), expectedMean = [Float](), expectedRstd = [Float]()
+        for r in 0..<rows {
+            let row = (0..<dim).map { Double(x[r * dim + $0] + residual[r * dim + $0]) }   // the float sum, as kept
+            let mean = row.reduce(0, +) / Double(dim)
+            let variance = row.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(dim)
+            for i in 0..<dim { expected[r * dim + i] = Float((row[i] - mean) / (variance + 1e-12).squareRoot() * Double(w[i]) + Double(b[i])) }
+            expectedMean.append(Float(mean)); expectedRstd.append(Float(1 / (variance + 1e-12).squareRoot()))
+        }
+        withBothBuilds { build in
+            var sum = x, y = [Float](repeating: 0, count: rows * dim), mean = [Float](repeating: 0, count: rows), rstd = mean
+            LayerNorm.residualForward(out: &y, mean: &mean, rstd: &rstd, sum: &sum, residual: residual, weight: w, bias: b,
+                                      rows: rows, dim: dim, eps: 1e-12)
+            #expect(sum == zip(x, residual).map { $0 + $1 }, "the sum is kept (\(build))")
+            assertClose(y, expected, rtol: 1e-5, atol: 1e-5, "residual layer norm (\(build))")
+            assertClose(mean, expectedMean, rtol: 1e-5, atol: 1e-6, "mean (\(build))")
+            assertClose(rstd, expectedRstd, rtol: 1e-5, atol: 1e-6, "rstd (\(build))")
         }
     }
 }

@@ -17,10 +17,11 @@ ENV = dict(os.environ, OMP_NUM_THREADS=str(THREADS), OPENBLAS_NUM_THREADS=str(TH
            BERTKIT_THREADS=str(THREADS), TOKENIZERS_PARALLELISM="false", HF_HUB_OFFLINE="1")
 
 
-def run_with_rss(argv):
-    """Like run_measured but also reads the child's peak RSS (MB) through wait4."""
+def run_with_rss(argv, env=None):
+    """Runs argv as a child process; returns its wall time, its peak RSS (MB, through wait4) and its
+    stdout. `env` adds variables to the benchmark environment."""
     start = time.perf_counter()
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(ENV, **(env or {})))
     stdout_data = process.stdout.read()
     stderr_data = process.stderr.read()
     _, status, usage = os.wait4(process.pid, 0)
@@ -31,20 +32,31 @@ def run_with_rss(argv):
     return wall, usage.ru_maxrss / 1024.0, stdout_data.decode()
 
 
-def python_job(code, *args):
+def python_job(code, *args, env=None):
     """Runs `code` in a fresh interpreter of the reference venv. The code prints one JSON object with at
     least "seconds" (time of the measured part only, imports excluded); returns it plus "rss_mb"."""
-    wall, rss, out = run_with_rss([sys.executable, "-c", code, *map(str, args)])
+    wall, rss, out = run_with_rss([sys.executable, "-c", code, *map(str, args)], env=env)
     result = json.loads(out.strip().splitlines()[-1])
     result["rss_mb"] = rss
     result["wall"] = wall
     return result
 
 
-def bertkit_job(*args):
+def bertkit_job(*args, env=None):
     """Runs bertkit; the whole process is measured (start-up included). Returns seconds, rss_mb, stdout."""
-    wall, rss, out = run_with_rss([BERTKIT, *map(str, args)])
+    wall, rss, out = run_with_rss([BERTKIT, *map(str, args)], env=env)
     return {"seconds": wall, "rss_mb": rss, "stdout": out}
+
+
+def bertkit_json_job(*args, env=None):
+    """Runs a bertkit command that prints one JSON line of timings (`bertkit benchmark …`); returns that
+    object plus the process's rss_mb and wall time. Its "median_seconds" becomes "seconds"."""
+    run = bertkit_job(*args, env=env)
+    result = json.loads(run["stdout"].strip().splitlines()[-1])
+    result.update(rss_mb=run["rss_mb"], wall=run["seconds"])
+    if "median_seconds" in result:
+        result["seconds"] = result["median_seconds"]
+    return result
 
 
 def median_of(job, repeats=REPEATS, before=None):

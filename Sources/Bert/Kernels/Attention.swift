@@ -4,6 +4,13 @@
 //   scores = (Q·Kᵀ)·d^-½ ; attnProbs = softmax(scores + mask) ; ctx = dropout(attnProbs)·V
 // Masked keys get probability exactly 0, as transformers' additive finfo.min mask gives after exp;
 // a query whose keys are all masked attends uniformly to all of them, as that mask also gives.
+//
+// Each (batch, head) is one task — its T×T probabilities live only in a per-thread scratch slot, and the
+// tasks run in parallel with single-threaded GEMMs (a 128×128×64 product is too small to split across
+// cores, and there are B·heads of them). The probabilities are not kept for the backward: it recomputes
+// them from Q and K (one T×T×d product and a softmax per head, ~1% of a training step) instead of holding
+// B·heads·T·T floats per layer (151 MB for bert-base at batch 16 × 128). The recomputation runs the same
+// code on the same inputs, so it reproduces the forward's probabilities bit for bit.
 
 #if canImport(Glibc)
 import Glibc
@@ -18,35 +25,39 @@ public struct AttentionShape: Sendable {
 }
 
 public enum Attention {
-    /// ctx [B,T,H] ← attention over qkv [B,T,3H]; attnProbs [B,heads,T,T] keeps the softmax (before
-    /// dropout) for the backward. keyMask [B,T]: 1 = attend, 0 = padding; nil = attend everywhere.
-    /// scratch: T·T floats (the dropped-out probabilities when dropout is on).
-    public static func forward(ctx: UnsafeMutablePointer<Float>, attnProbs: UnsafeMutablePointer<Float>,
-                               qkv: UnsafePointer<Float>, keyMask: UnsafePointer<Float>?, shape: AttentionShape,
-                               dropout: DropoutMask?, scratch: UnsafeMutablePointer<Float>) {
+    /// Floats of scratch for `slots` parallel tasks (each holds two T×T matrices).
+    public static func scratchCount(sequence: Int, slots: Int) -> Int { max(slots, 1) * 2 * sequence * sequence }
+
+    /// ctx [B,T,H] ← attention over qkv [B,T,3H]. keyMask [B,T]: 1 = attend, 0 = padding; nil = attend
+    /// everywhere. scratch: `scratchCount(sequence:slots:)` floats for `slots` tasks at once.
+    public static func forward(ctx: UnsafeMutablePointer<Float>, qkv: UnsafePointer<Float>, keyMask: UnsafePointer<Float>?,
+                               shape: AttentionShape, dropout: DropoutMask?, scratch: UnsafeMutablePointer<Float>, slots: Int) {
         let T = shape.sequence, H = shape.hidden, d = shape.headDim
-        let scale = 1 / Float(d).squareRoot()
-        for b in 0..<shape.batch {
-            for h in 0..<shape.heads {
-                let q = qkv + b * T * 3 * H + h * d, k = q + H
-                let probs = attnProbs + (b * shape.heads + h) * T * T
-                BLAS.sgemm(transA: false, transB: true, m: T, n: T, k: d, alpha: scale,
-                           a: q, lda: 3 * H, b: k, ldb: 3 * H, beta: 0, c: probs, ldc: T)
-            }
-        }
-        softmaxRows(attnProbs, shape: shape, keyMask: keyMask)
-        for b in 0..<shape.batch {
-            for h in 0..<shape.heads {
-                let v = qkv + b * T * 3 * H + 2 * H + h * d
-                var probs = UnsafePointer(attnProbs + (b * shape.heads + h) * T * T)
-                if let dropout {
-                    dropout.apply(to: probs, out: scratch, count: T * T, first: (b * shape.heads + h) * T * T)
-                    probs = UnsafePointer(scratch)
+        BLAS.withSingleThreadedCalls {
+            Parallel.forEachChunk(shape.batch * shape.heads, chunks: min(slots, Parallel.threadCount)) { slot, range in
+                let probs = scratch + slot * 2 * T * T                                       // [T, T]
+                for bh in range {
+                    let b = bh / shape.heads, h = bh % shape.heads
+                    let v = qkv + b * T * 3 * H + 2 * H + h * d
+                    probabilities(probs, qkv: qkv, keyMask: keyMask, shape: shape, b: b, h: h)
+                    // Nothing keeps the probabilities, so dropout applies in place.
+                    dropout?.apply(to: probs, out: probs, count: T * T, first: bh * T * T)
+                    BLAS.sgemmOnThisThread(transA: false, transB: false, m: T, n: d, k: T,
+                                           a: probs, lda: T, b: v, ldb: 3 * H, beta: 0, c: ctx + b * T * H + h * d, ldc: H)
                 }
-                BLAS.sgemm(transA: false, transB: false, m: T, n: d, k: T,
-                           a: probs, lda: T, b: v, ldb: 3 * H, beta: 0, c: ctx + b * T * H + h * d, ldc: H)
             }
         }
+    }
+
+    /// probs [T, T] ← softmax(Q_h·K_hᵀ·d^-½ + mask_b) for batch row b, head h.
+    @inline(__always)
+    static func probabilities(_ probs: UnsafeMutablePointer<Float>, qkv: UnsafePointer<Float>, keyMask: UnsafePointer<Float>?,
+                              shape: AttentionShape, b: Int, h: Int) {
+        let T = shape.sequence, H = shape.hidden, d = shape.headDim
+        let q = qkv + b * T * 3 * H + h * d, k = q + H
+        BLAS.sgemmOnThisThread(transA: false, transB: true, m: T, n: T, k: d, alpha: 1 / Float(d).squareRoot(),
+                               a: q, lda: 3 * H, b: k, ldb: 3 * H, beta: 0, c: probs, ldc: T)
+        VectorKernels.softmaxRows(probs, rows: T, length: T, mask: keyMask.map { $0 + b * T })
     }
 
     /// In-place masked softmax over every row of attnProbs [B, heads, T, T].
@@ -64,42 +75,67 @@ public enum Attention {
         }
     }
 
-    /// dQKV += ∂L/∂qkv given dCtx. scratch: 2·T·T floats.
-    ///   dP' = dCtx·Vᵀ,  dV += P'ᵀ·dCtx,  dP = dropoutᵀ(dP'),  dS = P ⊙ (dP − Σ_j dP·P),
+    /// dQKV += ∂L/∂qkv given dCtx, for the forward on the same qkv, keyMask and dropout. Per head, with
+    /// P the probabilities (recomputed) and P' = dropout(P):
+    ///   dV += P'ᵀ·dCtx,  dP' = dCtx·Vᵀ,  dP = dropoutᵀ(dP'),  dS = P ⊙ (dP − Σ_j dP·P),
     ///   dQ += d^-½ · dS·K,  dK += d^-½ · dSᵀ·Q.
-    public static func backward(dQKV: UnsafeMutablePointer<Float>, dCtx: UnsafePointer<Float>,
-                                attnProbs: UnsafePointer<Float>, qkv: UnsafePointer<Float>, shape: AttentionShape,
-                                dropout: DropoutMask?, scratch: UnsafeMutablePointer<Float>) {
+    public static func backward(dQKV: UnsafeMutablePointer<Float>, dCtx: UnsafePointer<Float>, qkv: UnsafePointer<Float>,
+                                keyMask: UnsafePointer<Float>?, shape: AttentionShape, dropout: DropoutMask?,
+                                scratch: UnsafeMutablePointer<Float>, slots: Int) {
         let T = shape.sequence, H = shape.hidden, d = shape.headDim
         let scale = 1 / Float(d).squareRoot()
-        let dP = scratch, dropped = scratch + T * T
+        BLAS.withSingleThreadedCalls {
+            Parallel.forEachChunk(shape.batch * shape.heads, chunks: min(slots, Parallel.threadCount)) { slot, range in
+                let probs = scratch + slot * 2 * T * T, dP = probs + T * T                   // [T, T] each
+                for bh in range {
+                    let b = bh / shape.heads, h = bh % shape.heads
+                    let q = qkv + b * T * 3 * H + h * d, k = q + H, v = q + 2 * H
+                    let dq = dQKV + b * T * 3 * H + h * d, dk = dq + H, dv = dq + 2 * H
+                    let dc = dCtx + b * T * H + h * d
+                    let first = bh * T * T
+                    probabilities(probs, qkv: qkv, keyMask: keyMask, shape: shape, b: b, h: h)
+                    // dV += P'ᵀ·dCtx (P' is staged in dP's slot, which the next product overwrites).
+                    var probsUsed = UnsafePointer(probs)
+                    if let dropout {
+                        dropout.apply(to: probs, out: dP, count: T * T, first: first)
+                        probsUsed = UnsafePointer(dP)
+                    }
+                    BLAS.sgemmOnThisThread(transA: true, transB: false, m: T, n: d, k: T,
+                                           a: probsUsed, lda: T, b: dc, ldb: H, beta: 1, c: dv, ldc: 3 * H)
+                    BLAS.sgemmOnThisThread(transA: false, transB: true, m: T, n: T, k: d,
+                                           a: dc, lda: H, b: v, ldb: 3 * H, beta: 0, c: dP, ldc: T)
+                    dropout?.apply(to: dP, out: dP, count: T * T, first: first)
+                    VectorKernels.softmaxBackwardRows(dP, probs, rows: T, length: T)
+                    BLAS.sgemmOnThisThread(transA: false, transB: false, m: T, n: d, k: T, alpha: scale,
+                                           a: dP, lda: T, b: k, ldb: 3 * H, beta: 1, c: dq, ldc: 3 * H)
+                    BLAS.sgemmOnThisThread(transA: true, transB: false, m: T, n: d, k: T, alpha: scale,
+                                           a: dP, lda: T, b: q, ldb: 3 * H, beta: 1, c: dk, ldc: 3 * H)
+                }
+            }
+        }
+    }
+
+    /// The naive twin of `forward` (double accumulation, transformers' additive mask, no dropout), for tests.
+    public static func naiveForward(ctx: UnsafeMutablePointer<Float>, qkv: UnsafePointer<Float>, keyMask: UnsafePointer<Float>?,
+                                    shape: AttentionShape) {
+        let T = shape.sequence, H = shape.hidden, d = shape.headDim
         for b in 0..<shape.batch {
             for h in 0..<shape.heads {
-                let q = qkv + b * T * 3 * H + h * d, k = q + H, v = q + 2 * H
-                let dq = dQKV + b * T * 3 * H + h * d, dk = dq + H, dv = dq + 2 * H
-                let dc = dCtx + b * T * H + h * d
-                let first = (b * shape.heads + h) * T * T
-                let probs = attnProbs + first
-                var probsUsed = probs
-                if let dropout {
-                    dropout.apply(to: probs, out: dropped, count: T * T, first: first)
-                    probsUsed = UnsafePointer(dropped)
-                }
-                BLAS.sgemm(transA: false, transB: true, m: T, n: T, k: d,
-                           a: dc, lda: H, b: v, ldb: 3 * H, beta: 0, c: dP, ldc: T)
-                BLAS.sgemm(transA: true, transB: false, m: T, n: d, k: T,
-                           a: probsUsed, lda: T, b: dc, ldb: H, beta: 1, c: dv, ldc: 3 * H)
-                if let dropout { dropout.apply(dP, count: T * T, first: first) }
                 for i in 0..<T {
-                    let p = probs + i * T, g = dP + i * T
-                    var dot: Float = 0
-                    for j in 0..<T { dot += g[j] * p[j] }
-                    for j in 0..<T { g[j] = p[j] * (g[j] - dot) }
+                    var scores = (0..<T).map { j -> Double in
+                        var s = 0.0
+                        for e in 0..<d { s += Double(qkv[(b * T + i) * 3 * H + h * d + e]) * Double(qkv[(b * T + j) * 3 * H + H + h * d + e]) }
+                        return s / Double(d).squareRoot() + (keyMask.map { $0[b * T + j] == 0 } == true ? -1e30 : 0)
+                    }
+                    let top = scores.max()!
+                    scores = scores.map { exp($0 - top) }
+                    let total = scores.reduce(0, +)
+                    for e in 0..<d {
+                        var sum = 0.0
+                        for j in 0..<T { sum += scores[j] / total * Double(qkv[(b * T + j) * 3 * H + 2 * H + h * d + e]) }
+                        ctx[(b * T + i) * H + h * d + e] = Float(sum)
+                    }
                 }
-                BLAS.sgemm(transA: false, transB: false, m: T, n: d, k: T, alpha: scale,
-                           a: dP, lda: T, b: k, ldb: 3 * H, beta: 1, c: dq, ldc: 3 * H)
-                BLAS.sgemm(transA: true, transB: false, m: T, n: d, k: T, alpha: scale,
-                           a: dP, lda: T, b: q, ldb: 3 * H, beta: 1, c: dk, ldc: 3 * H)
             }
         }
     }

@@ -1,16 +1,44 @@
 // The OpenBLAS entry points the model uses, in one place. Row-major throughout; weights are PyTorch's
 // [out, in], so `y = x·Wᵀ` is `sgemm(NoTrans, Trans)`.
+//
+// Threads: large products use OpenBLAS's own threads (BERTKIT_THREADS of them, set with `Parallel`).
+// Many small independent products (attention's per-head ones) instead run as `Parallel` tasks, each a
+// single-threaded OpenBLAS call (`withSingleThreadedCalls` + `sgemmOnThisThread`). Measured and dropped:
+// keeping OpenBLAS single-threaded throughout and splitting every large product into row or column
+// blocks over `Parallel` — it removes OpenBLAS's idle threads spinning against ours between products,
+// but each block then packs its own copy of the shared operand, and the two effects cancelled (training
+// step and forward within noise of each other, batch 8 and 1).
 
 import CBLAS
 
 public enum BLAS {
     public static func setThreadCount(_ n: Int) { openblas_set_num_threads(Int32(n)) }
 
+    /// Runs `body`, whose BLAS calls go through `sgemmOnThisThread` from several `Parallel` threads at once,
+    /// with OpenBLAS single-threaded (threaded calls made at once would share OpenBLAS's one thread pool).
+    @inline(__always)
+    public static func withSingleThreadedCalls<R>(_ body: () throws -> R) rethrows -> R {
+        let threads = openblas_get_num_threads()
+        if threads == 1 || Parallel.threadCount == 1 { return try body() }
+        openblas_set_num_threads(1)
+        defer { openblas_set_num_threads(threads) }
+        return try body()
+    }
+
     /// C[m×n] = alpha · op(A) · op(B) + beta · C, row-major, with leading dimensions.
     @inline(__always)
     public static func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
                              a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                              beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        sgemmOnThisThread(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                          beta: beta, c: c, ldc: ldc)
+    }
+
+    /// `sgemm` for use inside `withSingleThreadedCalls`: one single-threaded OpenBLAS call.
+    @inline(__always)
+    public static func sgemmOnThisThread(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
+                                         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                                         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
         guard m > 0, n > 0 else { return }
         if k == 0 {
             // BLAS leaves C alone when k = 0 only if beta = 1; be explicit.

@@ -17,24 +17,22 @@ public enum Embeddings {
     }
 
     /// Scatter-adds dOut [B·T, H] into the three tables. Rows whose id is `paddingId` get nothing, as
-    /// nn.Embedding(padding_idx=) never updates that row.
+    /// nn.Embedding(padding_idx=) never updates that row. Threads take column ranges (so no two write the
+    /// same float), and each adds the rows in order: the result does not depend on the thread count.
     public static func backward(dWord: UnsafeMutablePointer<Float>?, dPosition: UnsafeMutablePointer<Float>?,
                                 dTokenType: UnsafeMutablePointer<Float>?, dOut: UnsafePointer<Float>,
                                 ids: UnsafePointer<Int32>, types: UnsafePointer<Int32>, paddingId: Int,
                                 batch: Int, sequence: Int, hidden: Int) {
-        for row in 0..<batch * sequence {
-            let g = dOut + row * hidden, t = row % sequence
-            if let dWord, Int(ids[row]) != paddingId {
-                let w = dWord + Int(ids[row]) * hidden
-                for i in 0..<hidden { w[i] += g[i] }
+        Parallel.forEachRange(hidden, grain: 128) { columns in
+            let lo = columns.lowerBound, n = columns.count
+            func accumulate(_ table: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>) {
+                VectorKernels.columnSums(table + lo, g + lo, rows: 1, columns: n, stride: hidden)
             }
-            if let dTokenType {
-                let tt = dTokenType + Int(types[row]) * hidden
-                for i in 0..<hidden { tt[i] += g[i] }
-            }
-            if let dPosition {
-                let p = dPosition + t * hidden
-                for i in 0..<hidden { p[i] += g[i] }
+            for row in 0..<batch * sequence {
+                let g = dOut + row * hidden, t = row % sequence
+                if let dWord, Int(ids[row]) != paddingId { accumulate(dWord + Int(ids[row]) * hidden, g) }
+                if let dTokenType { accumulate(dTokenType + Int(types[row]) * hidden, g) }
+                if let dPosition { accumulate(dPosition + t * hidden, g) }
             }
         }
     }

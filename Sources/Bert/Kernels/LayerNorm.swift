@@ -19,8 +19,23 @@ public enum LayerNorm {
         }
     }
 
+    /// A residual connection and its LayerNorm: sum ← sum + residual (the sum stays: it is the backward's
+    /// input), then out = LayerNorm(sum). Equal to `add` then `forward`, in one pass over each row.
+    public static func residualForward(out: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>?,
+                                       rstd: UnsafeMutablePointer<Float>?, sum: UnsafeMutablePointer<Float>,
+                                       residual: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+                                       rows: Int, dim: Int, eps: Float) {
+        Parallel.forEachRange(rows, grain: 16) { range in
+            let first = range.lowerBound
+            VectorKernels.addLayerNormForward(out + first * dim, mean.map { $0 + first }, rstd.map { $0 + first }, sum + first * dim,
+                                              residual + first * dim, weight, bias, rows: range.count, dim: dim, eps: eps)
+        }
+    }
+
     /// dInput += ∂L/∂x; dWeight += Σ dOut·x̂; dBias += Σ dOut. With x̂ = (x − mean)·rstd:
     ///   ∂L/∂x = rstd · (g − mean(g) − x̂ · mean(g · x̂)),   g = dOut · γ.
+    /// (y = x̂·γ + β and x̂ depends on x through mean and rstd: ∂x̂_j/∂x_i = rstd·(δ_ij − 1/n − x̂_i·x̂_j/n).)
+    /// The rows run in the C kernel; dInput must not alias dOut or input.
     public static func backward(dInput: UnsafeMutablePointer<Float>, dWeight: UnsafeMutablePointer<Float>?,
                                 dBias: UnsafeMutablePointer<Float>?, dOut: UnsafePointer<Float>,
                                 input: UnsafePointer<Float>, mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>,
@@ -33,25 +48,9 @@ public enum LayerNorm {
         Parallel.forEachRange(threads) { chunkRange in
             for chunk in chunkRange {
                 let dW = partial + chunk * 2 * dim, dB = dW + dim
-                for r in (rows * chunk / threads)..<(rows * (chunk + 1) / threads) {
-                    let x = input + r * dim, dy = dOut + r * dim, dx = dInput + r * dim
-                    let lnMean = mean[r], lnRstd = rstd[r]
-                    var gMean: Float = 0, gxMean: Float = 0
-                    for i in 0..<dim {
-                        let xHat = (x[i] - lnMean) * lnRstd
-                        let g = dy[i] * weight[i]
-                        gMean += g
-                        gxMean += g * xHat
-                        dW[i] += dy[i] * xHat
-                        dB[i] += dy[i]
-                    }
-                    gMean /= Float(dim)
-                    gxMean /= Float(dim)
-                    for i in 0..<dim {
-                        let xHat = (x[i] - lnMean) * lnRstd
-                        dx[i] += lnRstd * (dy[i] * weight[i] - gMean - xHat * gxMean)
-                    }
-                }
+                let first = rows * chunk / threads, end = rows * (chunk + 1) / threads
+                VectorKernels.layerNormBackward(dInput + first * dim, dW, dB, dOut + first * dim, input + first * dim,
+                                                mean + first, rstd + first, weight, rows: end - first, dim: dim)
             }
         }
         for chunk in 0..<threads {

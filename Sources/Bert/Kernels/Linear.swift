@@ -31,12 +31,7 @@ public enum Linear {
                        a: dOut, lda: outFeatures, b: input, ldb: inputStride ?? inFeatures,
                        beta: 1, c: dWeight, ldc: inFeatures)
         }
-        if let dBias {
-            for r in 0..<rows {
-                let row = dOut + r * outFeatures
-                for j in 0..<outFeatures { dBias[j] += row[j] }
-            }
-        }
+        if let dBias { columnSums(into: dBias, dOut, rows: rows, columns: outFeatures) }
     }
 
     /// The naive twin of `forward` (double accumulation), for tests.
@@ -67,6 +62,13 @@ public enum Linear {
                     dWeight?[o * inFeatures + i] += g * input[r * inFeatures + i]
                 }
             }
+        }
+    }
+
+    /// out[j] += Σ_r x[r, j] for x [rows, columns]: column ranges in parallel, rows added in order.
+    public static func columnSums(into out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, rows: Int, columns: Int) {
+        Parallel.forEachRange(columns, grain: max(64, 65536 / max(rows, 1))) { range in
+            VectorKernels.columnSums(out + range.lowerBound, x + range.lowerBound, rows: rows, columns: range.count, stride: columns)
         }
     }
 }

@@ -36,4 +36,22 @@ public enum Parallel {
             }
         }
     }
+
+    /// Runs `body(chunk, range)` for `chunks` contiguous ranges covering [0, count), in parallel (at most
+    /// `threadCount` at once): `chunk` indexes per-thread scratch.
+    @inline(__always)
+    public static func forEachChunk(_ count: Int, chunks: Int, _ body: (Int, Range<Int>) -> Void) {
+        let chunks = max(1, min(chunks, count))
+        if chunks == 1 {
+            if count > 0 { body(0, 0..<count) }
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            nonisolated(unsafe) let body = body
+            DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                let start = count * chunk / chunks, end = count * (chunk + 1) / chunks
+                if start < end { body(chunk, start..<end) }
+            }
+        }
+    }
 }

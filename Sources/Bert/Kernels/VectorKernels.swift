@@ -34,9 +34,54 @@ public enum VectorKernels {
     }
 
     @inline(__always)
+    static func addLayerNormForward(_ out: UnsafeMutablePointer<Float>, _ mean: UnsafeMutablePointer<Float>?,
+                                    _ rstd: UnsafeMutablePointer<Float>?, _ x: UnsafeMutablePointer<Float>, _ residual: UnsafePointer<Float>,
+                                    _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>, rows: Int, dim: Int, eps: Float) {
+        portable ? bk_add_layernorm_forward_portable(out, mean, rstd, x, residual, weight, bias, rows, dim, eps)
+                 : bk_add_layernorm_forward(out, mean, rstd, x, residual, weight, bias, rows, dim, eps)
+    }
+
+    @inline(__always)
     static func dropout(_ out: UnsafeMutablePointer<Float>, _ input: UnsafePointer<Float>, count: Int, first: Int,
                         key: UInt32, threshold: UInt32, scale: Float) {
         portable ? bk_dropout_portable(out, input, count, first, key, threshold, scale)
                  : bk_dropout(out, input, count, first, key, threshold, scale)
+    }
+
+    @inline(__always)
+    public static func softmaxBackwardRows(_ g: UnsafeMutablePointer<Float>, _ p: UnsafePointer<Float>, rows: Int, length: Int) {
+        portable ? bk_softmax_backward_rows_portable(g, p, rows, length) : bk_softmax_backward_rows(g, p, rows, length)
+    }
+
+    @inline(__always)
+    static func layerNormBackward(_ dx: UnsafeMutablePointer<Float>, _ dWeight: UnsafeMutablePointer<Float>?,
+                                  _ dBias: UnsafeMutablePointer<Float>?, _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
+                                  _ mean: UnsafePointer<Float>, _ rstd: UnsafePointer<Float>, _ weight: UnsafePointer<Float>,
+                                  rows: Int, dim: Int) {
+        portable ? bk_layernorm_backward_portable(dx, dWeight, dBias, dy, x, mean, rstd, weight, rows, dim)
+                 : bk_layernorm_backward(dx, dWeight, dBias, dy, x, mean, rstd, weight, rows, dim)
+    }
+
+    @inline(__always)
+    static func columnSums(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, rows: Int, columns: Int, stride: Int) {
+        portable ? bk_column_sums_portable(out, x, rows, columns, stride) : bk_column_sums(out, x, rows, columns, stride)
+    }
+
+    @inline(__always)
+    public static func adamW(_ p: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ m: UnsafeMutablePointer<Float>,
+                             _ v: UnsafeMutablePointer<Float>, count: Int, gradientScale: Float, decay: Float, beta1: Float,
+                             beta2: Float, stepSize: Float, bias2Root: Float, epsilon: Float) {
+        portable ? bk_adamw_portable(p, g, m, v, count, gradientScale, decay, beta1, beta2, stepSize, bias2Root, epsilon)
+                 : bk_adamw(p, g, m, v, count, gradientScale, decay, beta1, beta2, stepSize, bias2Root, epsilon)
+    }
+
+    @inline(__always)
+    public static func sumOfSquares(_ x: UnsafePointer<Float>, count: Int) -> Double {
+        portable ? bk_sum_squares_portable(x, count) : bk_sum_squares(x, count)
+    }
+
+    @inline(__always)
+    public static func scale(_ x: UnsafeMutablePointer<Float>, count: Int, by s: Float) {
+        portable ? bk_scale_portable(x, count, s) : bk_scale(x, count, s)
     }
 }

@@ -26,7 +26,44 @@ void bk_layernorm_forward(float *out, float *mean, float *rstd, const float *x, 
 void bk_layernorm_forward_portable(float *out, float *mean, float *rstd, const float *x, const float *weight,
                                    const float *bias, long rows, long dim, float eps);
 
+/// x ← x + residual, then LayerNorm of x into out (one pass per row; the same arithmetic as the two
+/// separately). out must not alias x or residual.
+void bk_add_layernorm_forward(float *out, float *mean, float *rstd, float *x, const float *residual, const float *weight,
+                              const float *bias, long rows, long dim, float eps);
+void bk_add_layernorm_forward_portable(float *out, float *mean, float *rstd, float *x, const float *residual, const float *weight,
+                                       const float *bias, long rows, long dim, float eps);
+
 #include <stdint.h>
+
+/// Softmax backward over `rows` rows of length n: g ← p ⊙ (g − Σ_j g_j·p_j). g must not alias p.
+void bk_softmax_backward_rows(float *g, const float *p, long rows, long n);
+void bk_softmax_backward_rows_portable(float *g, const float *p, long rows, long n);
+
+/// LayerNorm backward over `rows` rows of length dim, from the forward's mean and rstd: dx += ∂L/∂x;
+/// dweight += Σ dy·x̂ and dbias += Σ dy (either may be NULL). dx must not alias dy or x.
+void bk_layernorm_backward(float *dx, float *dweight, float *dbias, const float *dy, const float *x, const float *mean,
+                           const float *rstd, const float *weight, long rows, long dim);
+void bk_layernorm_backward_portable(float *dx, float *dweight, float *dbias, const float *dy, const float *x, const float *mean,
+                                    const float *rstd, const float *weight, long rows, long dim);
+
+/// out[j] += Σ_r x[r·ld + j] for j < cols, the rows added in order.
+void bk_column_sums(float *out, const float *x, long rows, long cols, long ld);
+void bk_column_sums_portable(float *out, const float *x, long rows, long cols, long ld);
+
+/// One AdamW update of n elements as torch.optim.AdamW computes it, on the gradient times `grad_scale`:
+/// p ← p·decay − step_size·m / (√v / bias2_root + eps) after m ← β1·m + (1−β1)·g, v ← β2·v + (1−β2)·g².
+void bk_adamw(float *p, const float *g, float *m, float *v, long n, float grad_scale, float decay, float beta1,
+              float beta2, float step_size, float bias2_root, float eps);
+void bk_adamw_portable(float *p, const float *g, float *m, float *v, long n, float grad_scale, float decay, float beta1,
+                       float beta2, float step_size, float bias2_root, float eps);
+
+/// Σ x[i]², accumulated in double.
+double bk_sum_squares(const float *x, long n);
+double bk_sum_squares_portable(const float *x, long n);
+
+/// x[i] *= s.
+void bk_scale(float *x, long n, float s);
+void bk_scale_portable(float *x, long n, float s);
 
 /// Inverted dropout with a counter-based mask: element i (counted from `first`) is kept when
 /// fmix32(((first + i) · 0x9E3779B1) ^ key) >= threshold, and then multiplied by `scale`; else zeroed.
