@@ -211,6 +211,7 @@ def test_merge_equals_merge_and_unload(which, peft_adapter, bertkit_adapter, ber
 # reach transformers' accuracy within 0.02 (about 21 of the 1,057 test sentences).
 RECIPE = ["--epochs", "1", "--lr", "5e-5", "--batch-size", "16", "--max-length", "64", "--max-train-examples", "2000", "--seed", "42"]
 MARGIN = 0.02
+LORA_LR, LORA_TARGETS = "1e-3", "query,value,dense"
 
 
 def real_data():
@@ -246,14 +247,16 @@ def test_movie_reviews_end_to_end_against_transformers(bertkit, tmp_path):
     report["transformers"] = {"test_accuracy": transformers_result["test_accuracy"], "test_loss": transformers_result["test_loss"],
                               "seconds": round(time.time() - start, 1)}
 
-    # LoRA on the same recipe (r 8, alpha 16 on query/value, the classifier trained in full), at LoRA's usual
-    # ten-times-larger learning rate. Reported beside full fine-tuning; it must beat the majority class clearly.
+    # LoRA on the same data and schedule (r 8, alpha 16, the classifier trained in full) at lr 1e-3 — twenty times
+    # full fine-tuning's. On query/value only, 125 steps barely move all-MiniLM-L6-v2 (test accuracy 0.59 here, and
+    # PEFT 0.21.2 reaches 0.51 with that recipe), so the adapters also go on every dense layer. Reported beside full
+    # fine-tuning; it must beat the majority class clearly.
     start = time.time()
-    lora_recipe = [a if a != "5e-5" else "5e-4" for a in RECIPE]
+    lora_recipe = [a if a != "5e-5" else LORA_LR for a in RECIPE]
     bertkit("finetune", "--model", MINILM, "--train", os.path.join(REVIEWS, "train.csv"), "--output", tmp_path / "lora",
-            "--save-every", "never", "--lora-r", "8", "--lora-alpha", "16", *lora_recipe)
+            "--save-every", "never", "--lora-r", "8", "--lora-alpha", "16", "--lora-targets", LORA_TARGETS, *lora_recipe)
     lora = bertkit_test_accuracy(bertkit, MINILM, "--adapter", tmp_path / "lora")
-    report["bertkit_lora"] = {"test_accuracy": lora["accuracy"], "test_loss": lora["loss"], "lr": 5e-4, "r": 8, "alpha": 16,
+    report["bertkit_lora"] = {"test_accuracy": lora["accuracy"], "test_loss": lora["loss"], "lr": float(LORA_LR), "r": 8, "alpha": 16, "targets": LORA_TARGETS,
                               "seconds": round(time.time() - start, 1)}
     with open(os.path.join(REVIEWS, "test.csv"), encoding="utf-8", newline="") as f:
         labels = [row["label"] for row in csv.DictReader(f)]
