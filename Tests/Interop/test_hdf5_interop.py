@@ -15,7 +15,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from conftest import ROOT, fixture_path
+from conftest import ROOT, fixture_path, random_state as shared_random_state
 
 sys.path.insert(0, os.path.join(ROOT, "Tools", "fixtures"))
 import make_hdf5_fixtures as ref  # noqa: E402  (the reference helpers: rules, Keras' h5py calls, plain layout)
@@ -26,23 +26,9 @@ DTYPES = [torch.bool, torch.uint8, torch.int8, torch.int16, torch.uint16, torch.
 TAGS = {"BF16": torch.bfloat16, "F8_E4M3": torch.float8_e4m3fn, "F8_E5M2": torch.float8_e5m2}
 
 
-def random_tensor(dtype, shape, generator):
-    count = torch.Size(shape).numel()
-    raw = torch.randint(0, 256, (max(1, count * dtype.itemsize),), dtype=torch.uint8, generator=generator)
-    tensor = raw[: count * dtype.itemsize].view(dtype).reshape(shape).clone()
-    return tensor & True if dtype == torch.bool else tensor
-
-
 def random_state(seed, count=16):
-    g = torch.Generator().manual_seed(seed)
-    state = {}
-    for i in range(count):
-        dtype = DTYPES[int(torch.randint(0, len(DTYPES), (1,), generator=g))]
-        rank = int(torch.randint(0, 4, (1,), generator=g))
-        shape = [int(torch.randint(0, 5, (1,), generator=g)) for _ in range(rank)]
-        name = [f"layer.{i}.weight", f"layer.{i}", f"ünï.{i}.wéight", f"block.{i}.sub.bias"][i % 4]
-        state[name] = random_tensor(dtype, shape, g)
-    return state
+    names = ["layer.{}.weight", "layer.{}", "ünï.{}.wéight", "block.{}.sub.bias"]
+    return shared_random_state(seed, DTYPES, count, name=lambda i: names[i % 4].format(i))
 
 
 def same_bits(a, b):

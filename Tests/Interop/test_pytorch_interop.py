@@ -10,6 +10,8 @@ import pytest
 import torch
 from safetensors.torch import _TYPES, load_file, save_file
 
+from conftest import random_state as shared_random_state
+
 DTYPES = [torch.bool, torch.uint8, torch.int8, torch.int16, torch.uint16, torch.int32, torch.uint32, torch.int64,
           torch.uint64, torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.complex64,
           torch.float8_e4m3fn, torch.float8_e5m2, torch.float8_e4m3fnuz, torch.float8_e5m2fnuz, torch.float8_e8m0fnu]
@@ -19,25 +21,8 @@ LEGACY_DTYPES = [torch.bool, torch.uint8, torch.int8, torch.int16, torch.int32, 
 NAMES = {dtype: name for name, dtype in _TYPES.items()} | {torch.float8_e8m0fnu: "F8_E8M0"}
 
 
-def random_tensor(dtype, shape, generator):
-    count = torch.Size(shape).numel()
-    raw = torch.randint(0, 256, (max(1, count * dtype.itemsize),), dtype=torch.uint8, generator=generator)
-    return raw[: count * dtype.itemsize].view(dtype).reshape(shape).clone()
-
-
 def random_state(seed, dtypes=DTYPES, count=14, ties=True):
-    """Contiguous tensors of random dtypes and shapes (0-dim and empty included), plus tied aliases
-    (distinct tensor objects over the same storage, as `Module.state_dict()` returns them)."""
-    g = torch.Generator().manual_seed(seed)
-    state = {}
-    for i in range(count):
-        dtype = dtypes[int(torch.randint(0, len(dtypes), (1,), generator=g))]
-        shape = [int(torch.randint(0, 5, (1,), generator=g)) for _ in range(int(torch.randint(0, 4, (1,), generator=g)))]
-        name = f"layer.{i}.{'é' if i % 5 == 0 else 'w'}"
-        state[name] = random_tensor(dtype, shape, g)
-        if ties and state[name].numel() and i % 4 == 1:
-            state[name + ".tied"] = state[name].detach()
-    return state
+    return shared_random_state(seed, dtypes, count, ties=ties)
 
 
 def with_views(state):

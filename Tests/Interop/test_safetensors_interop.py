@@ -9,25 +9,15 @@ from huggingface_hub import split_torch_state_dict_into_shards
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
+from conftest import random_state as shared_random_state
+
 DTYPES = [torch.bool, torch.uint8, torch.int8, torch.int16, torch.uint16, torch.int32, torch.uint32, torch.int64,
           torch.uint64, torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.complex64,
           torch.float8_e4m3fn, torch.float8_e5m2]
 
 
-def random_tensor(dtype, shape, generator):
-    raw = torch.randint(0, 256, (max(1, torch.Size(shape).numel() * dtype.itemsize),), dtype=torch.uint8, generator=generator)
-    return raw[: torch.Size(shape).numel() * dtype.itemsize].view(dtype).reshape(shape).clone()
-
-
 def random_state(seed, count=12):
-    g = torch.Generator().manual_seed(seed)
-    state = {}
-    for i in range(count):
-        dtype = DTYPES[int(torch.randint(0, len(DTYPES), (1,), generator=g))]
-        rank = int(torch.randint(0, 4, (1,), generator=g))
-        shape = [int(torch.randint(0, 5, (1,), generator=g)) for _ in range(rank)]
-        state[f"layer.{i}.{'é' if i % 5 == 0 else 'w'}"] = random_tensor(dtype, shape, g)
-    return state
+    return shared_random_state(seed, DTYPES, count)
 
 
 def same_bits(a, b):
