@@ -109,8 +109,9 @@ public enum PyTorchWriter {
         return strides
     }
 
-    /// Writes `store` to `path` atomically. Errors carry the path.
-    public static func write(_ store: TensorStore, to path: String) throws {
+    /// Writes `store` to `path` atomically. Errors carry the path. The zip's top folder is named after
+    /// the file, as torch names it, unless `archiveName` says otherwise (a file staged under another name).
+    public static func write(_ store: TensorStore, to path: String, archiveName: String? = nil) throws {
         try withFileContext(path) {
             let (storages, tensors) = try plan(store)
             let pickle = PickleWriter.stateDict(tensors)
@@ -121,7 +122,7 @@ public enum PyTorchWriter {
                 DispatchQueue.concurrentPerform(iterations: storages.count) { i in out[i] = CRC32.checksum(storages[i].bytes.bytes) }
             }
             let output = try AtomicFileWriter(destination: path)
-            let archive = TorchZipWriter(output: output, archiveName: TorchZipWriter.archiveName(forPath: path))
+            let archive = TorchZipWriter(output: output, archiveName: archiveName ?? TorchZipWriter.archiveName(forPath: path))
             try archive.addRecord("data.pkl", bytes: pickle)
             try archive.addRecord(".format_version", "1")
             try archive.addRecord(".storage_alignment", String(TorchZipWriter.alignment))
@@ -143,18 +144,9 @@ public enum PyTorchWriter {
             try write(store, to: directory + "/\(stem).bin")
             return ["\(stem).bin"]
         }
-        var files: [String] = []
-        for (index, names) in shards.enumerated() {
-            let file = ShardIndex.shardFileName(stem: stem, extension: "bin", index: index, count: shards.count)
-            var shard = TensorStore()
-            for name in names { shard[name] = store[name] }
-            try write(shard, to: directory + "/" + file)
-            files.append(file)
+        return try ShardIndex.writeShards(store, directory: directory, stem: stem, fileExtension: "bin",
+                                          maxShardSize: maxShardSize) { shard, path, name in
+            try write(shard, to: path, archiveName: TorchZipWriter.archiveName(forPath: name))
         }
-        let indexPath = directory + "/" + stem + ".bin.index.json"
-        try withFileContext(indexPath) {
-            try AtomicFileWriter.write(ShardIndex.indexText(store: store, shards: shards, fileNames: files), to: indexPath)
-        }
-        return files + [stem + ".bin.index.json"]
     }
 }

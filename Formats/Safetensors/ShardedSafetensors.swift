@@ -16,19 +16,10 @@ public enum ShardedSafetensors {
             try SafetensorsWriter.write(store, to: directory + "/\(stem).safetensors", metadata: metadata)
             return ["\(stem).safetensors"]
         }
-        var files: [String] = []
-        for (index, names) in shards.enumerated() {
-            let file = ShardIndex.shardFileName(stem: stem, extension: "safetensors", index: index, count: shards.count)
-            var shard = TensorStore()
-            for name in names { shard[name] = store[name] }
-            try SafetensorsWriter.write(shard, to: directory + "/" + file, metadata: metadata)
-            files.append(file)
+        return try ShardIndex.writeShards(store, directory: directory, stem: stem, fileExtension: "safetensors",
+                                          maxShardSize: maxShardSize) { shard, path, _ in
+            try SafetensorsWriter.write(shard, to: path, metadata: metadata)
         }
-        let indexPath = directory + "/" + stem + ".safetensors.index.json"
-        try withFileContext(indexPath) {
-            try AtomicFileWriter.write(ShardIndex.indexText(store: store, shards: shards, fileNames: files), to: indexPath)
-        }
-        return files + [stem + ".safetensors.index.json"]
     }
 
     /// Reads every tensor the index names from its shard.

@@ -24,9 +24,14 @@ struct BertKitCommand: ParsableCommand {
         } catch let error as ExitCode {
             Glibc.exit(error.rawValue)
         } catch {
-            // Help, usage and validation errors keep argument-parser's own wording and exit codes.
-            if error is CleanExit || error is ValidationError || "\(type(of: error))".contains("CommandError") {
-                exit(withError: error)
+            // --help and --version print and exit 0, as argument-parser does.
+            if error is CleanExit { exit(withError: error) }
+            // Usage and validation errors keep argument-parser's wording but follow every other failure's
+            // contract: one `error:` line and exit status 1 (argument-parser would print usage and exit 64).
+            if error is ValidationError || "\(type(of: error))".contains("CommandError") {
+                let message = message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+                Console.error(message + " (see 'bertkit help')")
+                Glibc.exit(1)
             }
             Console.error("\(error)")
             Glibc.exit(1)

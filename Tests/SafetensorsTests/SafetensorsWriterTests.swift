@@ -97,6 +97,25 @@ import TestSupport
         #expect(metadata["total_parameters"] == store.totalElementCount)
     }
 
+    /// A shard that fails part-way leaves none of the shards before it behind, and no index.
+    @Test func failedShardLeavesNoShardsBehind() throws {
+        let store = try read("tiny_bert.safetensors")
+        let folder = TemporaryDirectory()
+        struct DiskFull: Error {}
+        var calls = 0
+        let error = #expect(throws: FileError.self) {
+            try ShardIndex.writeShards(store, directory: folder.path, stem: "model", fileExtension: "safetensors",
+                                       maxShardSize: 20_000) { shard, path, _ in
+                calls += 1
+                if calls == 3 { throw FileError(path: path, cause: DiskFull()) }
+                try SafetensorsWriter.write(shard, to: path)
+            }
+        }
+        #expect(calls == 3)
+        #expect(error?.path.hasPrefix(folder.path + "/model-00003-of-") == true, "\(String(describing: error))")
+        #expect(folder.contents == [])
+    }
+
     @Test func shardSplitFollowsHuggingfaceRule() {
         // Sizes 6, 6, 2, 6, 2, 2 with limit 10 → [6], [6, 2], [6, 2, 2] (huggingface_hub's docstring example).
         var store = TensorStore()
