@@ -47,3 +47,53 @@ def test_random_strings_match_tokenizers(bertkit, tmp_path):
         assert encoding["input_ids"] == expected.ids, text
         assert encoding["offsets"] == [list(o) for o in expected.offsets], text
         assert encoding["token_type_ids"] == expected.type_ids, text
+        assert encoding["attention_mask"] == expected.attention_mask, text
+
+
+SENTIMENT = os.path.join(CACHE, "data", "sentiment", "all.txt")
+
+
+def corpus_texts():
+    """The whole sentiment corpus of the vaderSentiment 3.3.2 sdist (Tools/fetch): 23,703 real movie-review,
+    Amazon-review, editorial and tweet snippets."""
+    with open(SENTIMENT, encoding="utf-8") as f:
+        texts = f.read().split("\n")[:-1]
+    assert len(texts) > 20000
+    return texts
+
+
+def test_real_sentiment_corpus_matches_tokenizers(bertkit, tmp_path):
+    """Every snippet of the real corpus, single texts, without truncation."""
+    texts = corpus_texts()
+    path = tmp_path / "corpus.txt"
+    path.write_text("\n".join(texts) + "\n", encoding="utf-8")
+    mine = [json.loads(line) for line in bertkit("tokenize", "--model", MINILM, "--file", path, "--json-lines").stdout.splitlines()]
+    reference = Tokenizer.from_file(os.path.join(MINILM, "tokenizer.json"))
+    reference.no_truncation()
+    reference.no_padding()
+    assert len(mine) == len(texts)
+    for text, encoding, expected in zip(texts, mine, reference.encode_batch(texts)):
+        assert encoding["input_ids"] == expected.ids, text
+        assert encoding["offsets"] == [list(o) for o in expected.offsets], text
+        assert encoding["token_type_ids"] == expected.type_ids, text
+        assert encoding["attention_mask"] == expected.attention_mask, text
+
+
+def test_real_sentiment_pairs_with_truncation_match_tokenizers(bertkit, tmp_path):
+    """Consecutive snippets as (first, second) pairs, truncated to 48 tokens with longest_first, as
+    `tokenizer(a, b, max_length=48, truncation=True)` does."""
+    texts = [t.replace("\t", " ") for t in corpus_texts()[:4000]]
+    pairs = list(zip(texts[0::2], texts[1::2]))
+    path = tmp_path / "pairs.txt"
+    path.write_text("".join(f"{a}\t{b}\n" for a, b in pairs), encoding="utf-8")
+    mine = [json.loads(line) for line in bertkit("tokenize", "--model", MINILM, "--file", path, "--pair",
+                                                 "--max-length", "48", "--json-lines").stdout.splitlines()]
+    reference = Tokenizer.from_file(os.path.join(MINILM, "tokenizer.json"))
+    reference.enable_truncation(48, strategy="longest_first")
+    reference.no_padding()
+    assert len(mine) == len(pairs)
+    for (a, b), encoding, expected in zip(pairs, mine, reference.encode_batch(pairs)):
+        assert encoding["input_ids"] == expected.ids, (a, b)
+        assert encoding["token_type_ids"] == expected.type_ids, (a, b)
+        assert encoding["offsets"] == [list(o) for o in expected.offsets], (a, b)
+        assert encoding["attention_mask"] == expected.attention_mask, (a, b)
