@@ -446,6 +446,29 @@ final class FinetuneSandbox {
         assertClose(lossA, lossB, rtol: 1e-5, atol: 1e-7, "logged loss, batch 4 × 2 vs batch 8")
     }
 
+    /// On a terminal (a pseudo-terminal from util-linux's `script`) stderr carries a redrawn progress bar with
+    /// step, epoch, loss, learning rate and examples/s, and no plain step lines; through a pipe, plain step lines
+    /// and no bar.
+    @Test func progressBarOnATerminalPlainLinesOtherwise() throws {
+        let sandbox = try FinetuneSandbox()
+        let quote = { (word: String) in "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+        let extra = ["--train", sandbox.train, "--epochs", "2", "--batch-size", "8", "--logging-steps", "2"]
+        let terminalOutput = sandbox.folder.file("tty")
+        let command = ([Bertkit.executable] + sandbox.arguments(output: terminalOutput, extra)).map(quote).joined(separator: " ")
+        let terminal = try runProcess("/usr/bin/script", ["-qec", command, "/dev/null"])
+        #expect(terminal.status == 0, "\(terminal.stdout)")
+        let bars = terminal.stdout.split(separator: "\r").filter { $0.hasPrefix("[") }
+        #expect(bars.count >= 2, "\(terminal.stdout)")
+        let last = bars.last.map(String.init) ?? ""
+        for fragment in ["step 16/16", "epoch 2.00", "loss ", "lr ", "ex/s"] { #expect(last.contains(fragment), "\(last)") }
+        #expect(!terminal.stdout.contains("grad_norm"), "plain log lines on a terminal: \(terminal.stdout)")
+
+        let piped = try sandbox.finetune(output: sandbox.folder.file("pipe"), extra)
+        #expect(piped.status == 0, "\(piped.stderr)")
+        #expect(!piped.stderr.contains("\r"))
+        #expect(piped.stderr.split(separator: "\n").filter { $0.hasPrefix("step ") && $0.contains("grad_norm") }.count == 8, "\(piped.stderr)")
+    }
+
     /// training_log.jsonl: one JSON object a line, steps in order, logged steps with finite loss, learning rate
     /// and gradient norm, evaluations with loss, accuracy, F1 and count; training_curves.svg: an SVG with a
     /// line for each series holding one point per logged value.
