@@ -49,9 +49,13 @@ public struct FineTuneResult: Sendable {
 public enum FineTuneError: Error, CustomStringConvertible {
     case unsupportedTask(String)
     case loraNeedsPEFTTask(String)
+    case adapterLabelMismatch(adapter: String, outputs: Int, labels: [String])
 
     public var description: String {
         switch self {
+        case .adapterLabelMismatch(let adapter, let outputs, let labels):
+            return "the adapter \(adapter) has a classifier with \(outputs) outputs, but the data has \(labels.count) labels "
+                + "(\(labels.joined(separator: ", "))); give --labels with the adapter's \(outputs) labels in its order"
         case .unsupportedTask(let task): return "fine-tuning for \(task) is not supported; use sequence-classification"
         case .loraNeedsPEFTTask(let reason): return reason
         }
@@ -86,6 +90,10 @@ public enum FineTuneJob {
         var loaded: PretrainedBert
         if let adapter = s.adapter {
             loaded = try PretrainedBert.load(directory, head: s.head, adapter: adapter)
+            // A continued adapter keeps its classifier: the labels must fit it before any step is taken.
+            guard loaded.model.config.numLabels == labelSet.count else {
+                throw FineTuneError.adapterLabelMismatch(adapter: adapter, outputs: loaded.model.config.numLabels, labels: labelSet.names)
+            }
         } else {
             loaded = try PretrainedBert.load(directory, head: s.head, configOverride: { config in
                 config.id2label = labelSet.names
