@@ -24,8 +24,8 @@ struct BertKitCommand: ParsableCommand {
         } catch let error as ExitCode {
             Glibc.exit(error.rawValue)
         } catch {
-            // --help and --version print and exit 0, as argument-parser does.
-            if error is CleanExit { exit(withError: error) }
+            // --help and --version (of the root or a subcommand) print and exit 0, as argument-parser does.
+            if exitCode(for: error) == .success { exit(withError: error) }
             // Usage and validation errors keep argument-parser's wording but follow every other failure's
             // contract: one `error:` line and exit status 1 (argument-parser would print usage and exit 64).
             if error is ValidationError || "\(type(of: error))".contains("CommandError") {
