@@ -18,11 +18,15 @@ import TestSupport
         #expect(!(json["outputs"] as! [String: Any]).isEmpty)
     }
 
-    @Test(arguments: ["tiny-seqcls-pytorch-zip", "tiny-mlm-pytorch-legacy"])
-    func passesWithPyTorchWeights(_ fixture: String) throws {
-        let directory = Fixtures.path("bert/" + fixture)
-        let result = try Bertkit.run(["parity", "--model", directory, "--reference", directory + "/reference.safetensors", "--atol", "1e-5"])
+    /// Each head's weights as a PyTorch zip and legacy pickle (config.json + pytorch_model.bin only), checked
+    /// against the head's transformers reference.
+    @Test(arguments: ["tiny-base", "tiny-seqcls", "tiny-tokcls", "tiny-qa", "tiny-mlm"], ["pytorch-zip", "pytorch-legacy"])
+    func passesWithPyTorchWeights(_ fixture: String, _ format: String) throws {
+        let directory = Fixtures.path("bert/\(fixture)-\(format)")
+        let result = try Bertkit.run(["parity", "--model", directory, "--reference", Fixtures.path("bert/\(fixture)/reference.safetensors"),
+                                      "--atol", "1e-5", "--json"])
         #expect(result.status == 0, "\(result.stdout) \(result.stderr)")
+        #expect(result.stderr.isEmpty, "\(result.stderr)")
     }
 
     /// The published bert-base-uncased has only a legacy pytorch_model.bin: the same folder without the
