@@ -29,6 +29,19 @@ import TestSupport
         #expect(result.stderr.isEmpty, "\(result.stderr)")
     }
 
+    /// A checkpoint tensor that does not fit the config fails the load, as from_pretrained raises without
+    /// ignore_mismatched_sizes: one error line naming every mis-shaped key, exit 1.
+    @Test func misShapedCheckpointIsAnError() throws {
+        let folder = TemporaryDirectory()
+        try FileManager.default.copyItem(atPath: Fixtures.path("bert/tiny-seqcls/model.safetensors"), toPath: folder.file("model.safetensors"))
+        try FileManager.default.copyItem(atPath: Fixtures.path("bert/shape-mismatch/labels.config.json"), toPath: folder.file("config.json"))
+        let result = try Bertkit.run(["parity", "--model", folder.path, "--reference", Fixtures.path("bert/tiny-seqcls/reference.safetensors")])
+        #expect(result.status == 1, "\(result.stdout) \(result.stderr)")
+        #expect(result.stderr.hasPrefix("error: \(folder.file("model.safetensors")): ") && result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+        #expect(result.stderr.contains("'classifier.weight' has shape [3, 32] in the checkpoint but [2, 32] in the model"), "\(result.stderr)")
+        #expect(result.stderr.contains("'classifier.bias' has shape [3] in the checkpoint but [2] in the model"), "\(result.stderr)")
+    }
+
     /// The published bert-base-uncased has only a legacy pytorch_model.bin: the same folder without the
     /// safetensors file must load from the pickle, with its gamma/beta names.
     @Test func bertBaseUncasedLayoutFromTheLegacyPickle() throws {
