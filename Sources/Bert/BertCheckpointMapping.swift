@@ -5,15 +5,33 @@
 
 import TensorCore
 
+/// A checkpoint tensor whose shape is not the parameter's (named as the model names it, as transformers does).
+public struct BertShapeMismatch: Sendable, Equatable {
+    public var name: String
+    public var checkpoint: [Int]
+    public var model: [Int]
+
+    public init(name: String, checkpoint: [Int], model: [Int]) {
+        self.name = name
+        self.checkpoint = checkpoint
+        self.model = model
+    }
+
+    public var description: String {
+        "'\(name)' has shape \(Shape.describe(checkpoint)) in the checkpoint but \(Shape.describe(model)) in the model"
+    }
+}
+
 public enum BertLoadError: Error, CustomStringConvertible {
-    case shapeMismatch(name: String, checkpoint: [Int], model: [Int])
+    /// Every mis-shaped key at once, as transformers' load report lists them before it raises.
+    case shapeMismatch([BertShapeMismatch])
     case notNumeric(name: String, dtype: String)
     case nothingMatched(expectedExample: String, foundExample: String)
 
     public var description: String {
         switch self {
-        case .shapeMismatch(let name, let checkpoint, let model):
-            return "tensor '\(name)' has shape \(Shape.describe(checkpoint)) in the checkpoint but the model expects \(Shape.describe(model))"
+        case .shapeMismatch(let items):
+            return "checkpoint tensors do not fit the model's config: " + items.map(\.description).joined(separator: "; ")
         case .notNumeric(let name, let dtype):
             return "tensor '\(name)' has dtype \(dtype), which cannot be converted to float32"
         case .nothingMatched(let expected, let found):
@@ -28,8 +46,9 @@ public struct BertLoadReport: Sendable {
     public var missing: [String] = []
     /// Checkpoint tensors the model did not use.
     public var unexpected: [String] = []
-    /// Parameters re-initialised because their shape differed (only with `reinitialiseMismatched`).
-    public var mismatched: [(name: String, checkpoint: [Int], model: [Int])] = []
+    /// Parameters re-initialised because their shape differed (only with `reinitialiseMismatched`);
+    /// not also listed as missing, as in transformers' `mismatched_keys`.
+    public var mismatched: [BertShapeMismatch] = []
     /// Keys renamed on the way in (legacy names, prefix changes).
     public var renamed: [(from: String, to: String)] = []
     /// Tensors converted to float32 from another dtype.
@@ -62,7 +81,8 @@ public enum BertCheckpointMapping {
     }
 
     /// Fills `model`'s parameters from `store`. Parameters absent from the checkpoint are initialised
-    /// with `seed`. A shape mismatch is an error unless `reinitialiseMismatched` (then reported).
+    /// with `seed`. Mis-shaped tensors are an error naming all of them, unless `reinitialiseMismatched`
+    /// (transformers' `ignore_mismatched_sizes`): then they are initialised like missing ones and reported.
     public static func load(_ store: TensorStore, into model: BertModel, seed: UInt64 = 42,
                             reinitialiseMismatched: Bool = false) throws -> BertLoadReport {
         var report = BertLoadReport()
@@ -80,10 +100,7 @@ public enum BertCheckpointMapping {
                 continue
             }
             if tensor.shape != spec.shape {
-                guard reinitialiseMismatched else {
-                    throw BertLoadError.shapeMismatch(name: original, checkpoint: tensor.shape, model: spec.shape)
-                }
-                report.mismatched.append((name, tensor.shape, spec.shape))
+                report.mismatched.append(BertShapeMismatch(name: name, checkpoint: tensor.shape, model: spec.shape))
                 continue
             }
             let destination = model.p(spec.offset)
@@ -98,7 +115,9 @@ public enum BertCheckpointMapping {
             }
             loaded.insert(name)
         }
-        report.missing = layout.specs.map(\.name).filter { !loaded.contains($0) }
+        if !report.mismatched.isEmpty && !reinitialiseMismatched { throw BertLoadError.shapeMismatch(report.mismatched) }
+        let mismatchedNames = Set(report.mismatched.map(\.name))
+        report.missing = layout.specs.map(\.name).filter { !loaded.contains($0) && !mismatchedNames.contains($0) }
         let encoderExample = layout.specs[0].name
         if loaded.isEmpty && !store.isEmpty {
             throw BertLoadError.nothingMatched(expectedExample: encoderExample, foundExample: store.names[0])

@@ -58,7 +58,8 @@ public struct BertConfig: Sendable {
     public var typeVocabSize = 2
     public var initializerRange: Float = 0.02
     public var layerNormEps: Float = 1e-12
-    public var padTokenId = 0
+    /// nil (`"pad_token_id": null`) → no padding row: the word embedding has no `padding_idx`.
+    public var padTokenId: Int? = 0
     /// nil → classifier heads use `hiddenDropoutProb`.
     public var classifierDropout: Float?
     /// Index → label name; `LABEL_i` when the config has none. Its count is `num_labels`.
@@ -81,17 +82,23 @@ public struct BertConfig: Sendable {
         guard let object = json.objectValue else { throw .notAnObject }
         raw = object
 
-        func int(_ key: String, _ value: inout Int) throws(BertConfigError) {
-            guard let item = object[key], !item.isNull else { return }
-            guard let number = item.intValue ?? item.doubleValue.flatMap({ $0 == $0.rounded() ? Int($0) : nil }) else {
-                throw .wrongType(key: key, expected: "an integer")
-            }
-            value = number
+        // transformers 5.24's BertConfig is a strict dataclass: an `int` field takes only a JSON integer (not
+        // 64.0, not true, not null), a `float` field only a JSON number written with a fraction or exponent,
+        // a `float | int` field either; `| None` fields also take null.
+        func integer(_ key: String, _ item: JSONValue) throws(BertConfigError) -> Int {
+            guard case .number(let number) = item, let value = number.intValue else { throw .wrongType(key: key, expected: "an integer") }
+            return value
         }
-        func float(_ key: String, _ value: inout Float) throws(BertConfigError) {
-            guard let item = object[key], !item.isNull else { return }
-            guard let number = item.doubleValue else { throw .wrongType(key: key, expected: "a number") }
-            value = Float(number)
+        func int(_ key: String, _ value: inout Int) throws(BertConfigError) {
+            guard let item = object[key] else { return }
+            value = try integer(key, item)
+        }
+        func float(_ key: String, _ value: inout Float, acceptsInteger: Bool) throws(BertConfigError) {
+            guard let item = object[key] else { return }
+            guard case .number(let number) = item, acceptsInteger || !number.isInteger else {
+                throw .wrongType(key: key, expected: acceptsInteger ? "a number" : "a floating-point number (such as 1e-12 or 0.02)")
+            }
+            value = Float(number.doubleValue)
         }
         try int("vocab_size", &vocabSize)
         try int("hidden_size", &hiddenSize)
@@ -100,11 +107,11 @@ public struct BertConfig: Sendable {
         try int("intermediate_size", &intermediateSize)
         try int("max_position_embeddings", &maxPositionEmbeddings)
         try int("type_vocab_size", &typeVocabSize)
-        try int("pad_token_id", &padTokenId)
-        try float("hidden_dropout_prob", &hiddenDropoutProb)
-        try float("attention_probs_dropout_prob", &attentionProbsDropoutProb)
-        try float("initializer_range", &initializerRange)
-        try float("layer_norm_eps", &layerNormEps)
+        if let item = object["pad_token_id"] { padTokenId = item.isNull ? nil : try integer("pad_token_id", item) }
+        try float("hidden_dropout_prob", &hiddenDropoutProb, acceptsInteger: true)
+        try float("attention_probs_dropout_prob", &attentionProbsDropoutProb, acceptsInteger: true)
+        try float("initializer_range", &initializerRange, acceptsInteger: false)
+        try float("layer_norm_eps", &layerNormEps, acceptsInteger: false)
         if let item = object["classifier_dropout"], !item.isNull {
             guard let number = item.doubleValue else { throw .wrongType(key: "classifier_dropout", expected: "a number or null") }
             classifierDropout = Float(number)
@@ -130,8 +137,14 @@ public struct BertConfig: Sendable {
             guard let names = item.arrayValue?.compactMap(\.stringValue) else { throw .wrongType(key: "architectures", expected: "a list of strings") }
             architectures = names
         }
-        if let item = object["tie_word_embeddings"], let value = item.boolValue { tieWordEmbeddings = value }
+        if let item = object["tie_word_embeddings"] {
+            guard let value = item.boolValue else { throw .wrongType(key: "tie_word_embeddings", expected: "true or false") }
+            tieWordEmbeddings = value
+        }
         try readLabels(object)
+        if problemType == .singleLabelClassification && numLabels == 1 {
+            throw .invalid(key: "problem_type", reason: "single_label_classification needs num_labels > 1 (use regression for one output)")
+        }
         try validate()
     }
 
@@ -152,8 +165,10 @@ public struct BertConfig: Sendable {
             }
             labels = (0..<byIndex.count).map { byIndex[$0]! }
         }
-        if let item = object["num_labels"], !item.isNull {
-            guard let count = item.intValue, count > 0 else { throw .wrongType(key: "num_labels", expected: "a positive integer") }
+        if let item = object["num_labels"] {
+            guard case .number(let number) = item, let count = number.intValue, count > 0 else {
+                throw .wrongType(key: "num_labels", expected: "a positive integer")
+            }
             if labels?.count != count { labels = (0..<count).map { "LABEL_\($0)" } }
         }
         if let labels, !labels.isEmpty { id2label = labels }
@@ -168,7 +183,9 @@ public struct BertConfig: Sendable {
         if hiddenSize % numAttentionHeads != 0 {
             throw .invalid(key: "hidden_size", reason: "(\(hiddenSize)) must be a multiple of num_attention_heads (\(numAttentionHeads))")
         }
-        if padTokenId < 0 || padTokenId >= vocabSize { throw .invalid(key: "pad_token_id", reason: "must be a token id below vocab_size") }
+        if let padTokenId, padTokenId < 0 || padTokenId >= vocabSize {
+            throw .invalid(key: "pad_token_id", reason: "must be a token id below vocab_size or null")
+        }
     }
 
     /// `config.json` as transformers 5.24 writes it (`json.dumps(indent=2, sort_keys=True) + "\n"`), keeping
@@ -191,7 +208,7 @@ public struct BertConfig: Sendable {
         set("type_vocab_size", .int(typeVocabSize))
         set("initializer_range", .double(initializerRange.configDouble))
         set("layer_norm_eps", .double(layerNormEps.configDouble))
-        set("pad_token_id", .int(padTokenId))
+        set("pad_token_id", padTokenId.map { .int($0) } ?? .null)
         set("classifier_dropout", classifierDropout.map { .double($0.configDouble) } ?? .null)
         set("problem_type", problemType.map { .string($0.rawValue) } ?? .null)
         set("tie_word_embeddings", .bool(tieWordEmbeddings))

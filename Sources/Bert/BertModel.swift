@@ -41,8 +41,8 @@ public final class BertModel: @unchecked Sendable {
                 values.update(repeating: 0, count: spec.count)
             } else {
                 for i in 0..<spec.count { values[i] = Float(generator.next()) * config.initializerRange }
-                if name.hasSuffix("word_embeddings.weight") {
-                    (values + config.padTokenId * config.hiddenSize).update(repeating: 0, count: config.hiddenSize)
+                if name.hasSuffix("word_embeddings.weight"), let padTokenId = config.padTokenId {
+                    (values + padTokenId * config.hiddenSize).update(repeating: 0, count: config.hiddenSize)
                 }
             }
         }

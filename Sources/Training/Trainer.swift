@@ -161,7 +161,7 @@ public final class Trainer {
                 // One optimizer update: up to `gradientAccumulation` micro-batches, averaged over all their items.
                 let group = Array(batches[state.batchInEpoch..<min(state.batchInEpoch + options.gradientAccumulation, batches.count)])
                 let prepared = try group.map { indices in
-                    try MicroBatch.make(indices.map { train[$0] }, head: model.head, problemType: problemType, padId: model.config.padTokenId)
+                    try MicroBatch.make(indices.map { train[$0] }, head: model.head, problemType: problemType, padId: model.config.padTokenId ?? 0)
                 }
                 let items = prepared.reduce(0) { $0 + $1.1.itemCount(numLabels: model.config.numLabels, sequence: $1.0.sequenceLength) }
                 trainable.zeroGradients()
@@ -261,7 +261,7 @@ public final class Trainer {
         var exactRight = 0, exactTotal = 0
         for start in stride(from: 0, to: examples.count, by: batchSize) {
             let chunk = Array(examples[start..<min(start + batchSize, examples.count)])
-            let (batch, labels) = try MicroBatch.make(chunk, head: model.head, problemType: problemType, padId: c.padTokenId)
+            let (batch, labels) = try MicroBatch.make(chunk, head: model.head, problemType: problemType, padId: c.padTokenId ?? 0)
             try batch.validate(for: c)
             let (ws, bw) = workspaces(model, batch, training: false, storage: &storage, backwardStorage: &backwardStorage)
             model.forward(batch, workspace: ws, adapters: adapters)

@@ -103,7 +103,12 @@ def test_export_loads_in_transformers_with_bertkit_logits(exported, bertkit):
     # Trained: the export is not the base encoder with a random head, and it has learnt the task.
     base = load_classifier(TINY)
     assert any(not torch.equal(p, base.state_dict()["bert." + k]) for k, p in model.bert.state_dict().items())
-    assert labels[:2] == ["positive", "negative"]
+    # Judged on held-out sentences of the training template (an untrained head gets about half right); a
+    # single free-form sentence such as "i hated this boring film" flips with the random head's draw.
+    held_out = tiny_rows(32, 2, ("positive", "negative"))
+    _, held_out_labels = bertkit_logits(bertkit, exported, [text for text, _ in held_out])
+    accuracy = sum(p == label for p, (_, label) in zip(held_out_labels, held_out)) / len(held_out)
+    assert accuracy >= 0.9, (accuracy, held_out_labels)
 
 
 def test_pytorch_and_hdf5_files_hold_the_safetensors_tensors(exported, bertkit, tmp_path):

@@ -17,11 +17,11 @@ public enum Embeddings {
     }
 
     /// Scatter-adds dOut [B·T, H] into the three tables. Rows whose id is `paddingId` get nothing, as
-    /// nn.Embedding(padding_idx=) never updates that row. Threads take column ranges (so no two write the
+    /// nn.Embedding(padding_idx=) never updates that row (nil: no such row). Threads take column ranges (so no two write the
     /// same float), and each adds the rows in order: the result does not depend on the thread count.
     public static func backward(dWord: UnsafeMutablePointer<Float>?, dPosition: UnsafeMutablePointer<Float>?,
                                 dTokenType: UnsafeMutablePointer<Float>?, dOut: UnsafePointer<Float>,
-                                ids: UnsafePointer<Int32>, types: UnsafePointer<Int32>, paddingId: Int,
+                                ids: UnsafePointer<Int32>, types: UnsafePointer<Int32>, paddingId: Int?,
                                 batch: Int, sequence: Int, hidden: Int) {
         Parallel.forEachRange(hidden, grain: 128) { columns in
             let lo = columns.lowerBound, n = columns.count
