@@ -68,11 +68,9 @@ struct GradientCheck {
     static let relativeBound = 1e-4
     static let zeroShare = 1e-8, noiseShare = 1e-6, conditionedShare = 1e-4
 
-    /// name → relative error (nil for a zero-in-theory tensor).
+    /// Relative error of every tensor checked relatively (the zero-in-theory ones are in `zeros`).
     private(set) var errors: [String: Double] = [:]
     private(set) var zeros: [String] = []
-    /// The largest ‖a‖ / total norm among the zero-in-theory tensors.
-    private(set) var zeroNoise = 0.0
     private(set) var failures: [String] = []
 
     init(_ grads: FloatBuffer, layout: ParameterLayout, expected: TensorStore) {
@@ -86,7 +84,6 @@ struct GradientCheck {
             let share = norm(reference) / total
             if share < Self.zeroShare {
                 zeros.append(parameter)
-                zeroNoise = max(zeroNoise, norm(actual) / total)
                 if norm(actual) > Self.noiseShare * total {
                     failures.append("\(parameter): zero in exact arithmetic, but ‖grad‖ is \(norm(actual) / total) of the total norm")
                 }
@@ -101,8 +98,6 @@ struct GradientCheck {
         }
         if references.count != layout.specs.count { failures.append("\(references.count) reference gradients for \(layout.specs.count) parameters") }
     }
-
-    var worst: (name: String, error: Double) { errors.max { $0.value < $1.value }.map { ($0.key, $0.value) } ?? ("", 0) }
 }
 
 /// Forward + loss + backward of one micro-batch into `gradients`; returns the (normalised) loss.
