@@ -22,7 +22,9 @@ struct EvaluateCommand: ParsableCommand {
             throw InferenceError.wrongHead(command: "evaluate", head: loaded.model.head.rawValue, needed: "sequence-classification")
         }
         let rows = try DatasetReader.read(path: data, columns: ColumnNames(text: textColumn, pair: pairColumn, label: labelColumn))
-        let labels = LabelSet(names: loaded.model.config.id2label, problemType: loaded.model.config.problemType ?? .singleLabelClassification)
+        let config = loaded.model.config
+        let problemType = config.problemType ?? LabelSet.inferredProblemType(numLabels: config.numLabels, labels: rows.compactMap(\.label))
+        let labels = LabelSet(names: config.id2label, problemType: problemType)
         let examples = try FineTuneJob.encode(rows, file: data, labels: labels, tokenizer: try loaded.tokenizer(), maxLength: maxLength)
         let result = try Trainer.evaluate(model: loaded.model, adapters: loaded.adapters, examples: examples, batchSize: batchSize,
                                           problemType: labels.problemType)

@@ -72,12 +72,8 @@ public enum FineTuneJob {
         // 1. Data, fully checked before anything heavy happens.
         var trainRows = try DatasetReader.read(path: s.train, columns: s.columns)
         var evalRows = try s.eval.map { try DatasetReader.read(path: $0, columns: s.columns) } ?? []
-        if let n = s.maxTrainExamples, n < trainRows.count {
-            trainRows = Shuffle.sample(trainRows.count, n, seed: s.training.seed).map { trainRows[$0] }
-        }
-        if let n = s.maxEvalExamples, n < evalRows.count {
-            evalRows = Shuffle.sample(evalRows.count, n, seed: s.training.seed &+ 1).map { evalRows[$0] }
-        }
+        if let n = s.maxTrainExamples { trainRows = Shuffle.sample(trainRows, n, seed: s.training.seed) }
+        if let n = s.maxEvalExamples { evalRows = Shuffle.sample(evalRows, n, seed: s.training.seed &+ 1) }
         let configPath = directory + "/config.json"
         let baseConfig = try withFileContext(configPath) { try BertConfig(json: JSONReader.parse(try readFileBytes(configPath))) }
         let labelSet = try withFileContext(s.train) {

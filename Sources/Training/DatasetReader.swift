@@ -11,6 +11,10 @@ public struct TextExample: Sendable, Equatable {
     public var label: RawLabel?
     /// 1-based line (or record) number in the source file.
     public var line: Int
+
+    public init(text: String, pair: String? = nil, label: RawLabel?, line: Int) {
+        self.text = text; self.pair = pair; self.label = label; self.line = line
+    }
 }
 
 public enum RawLabel: Sendable, Equatable {

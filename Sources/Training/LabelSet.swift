@@ -1,5 +1,8 @@
 // Which labels a classifier predicts and how the file's labels map onto them: taken from an explicit
 // list, else from the model's config when it names its labels, else from the training data (sorted).
+// The problem type follows transformers 5.24 (BertForSequenceClassification.forward): the config's
+// `problem_type` when it sets one, else num_labels 1 → regression, integer labels → single-label
+// classification, anything else → multi-label.
 
 import Bert
 
@@ -14,16 +17,38 @@ public struct LabelSet: Sendable, Equatable {
 
     public var count: Int { names.count }
 
+    /// transformers' choice when the config sets no `problem_type`: num_labels 1 → regression; integer
+    /// labels (class ids, or names, which become ids) → single-label classification; float or list labels
+    /// → multi-label. `numLabels` nil: not fixed by anything but these labels.
+    public static func inferredProblemType(numLabels: Int?, labels: [RawLabel]) -> ProblemType {
+        if numLabels == 1 { return .regression }
+        let integers = labels.allSatisfy { label in
+            switch label {
+            case .text: return true
+            case .number(let x): return x == x.rounded()
+            case .list: return false
+            }
+        }
+        return integers ? .singleLabelClassification : .multiLabelClassification
+    }
+
     /// Decides the label set for a sequence-classification run.
     /// - explicit: `--labels a,b,c`.
-    /// - config: the pretrained model's labels are used when they are named (not the default LABEL_i).
+    /// - config: the pretrained model's labels are used when they are named (not the default LABEL_i), and
+    ///   its `problem_type` when it sets one.
+    /// - problemType: `--problem-type`, above everything.
+    /// num_labels, for transformers' inference, is the explicit list's length, else what the labels' shape
+    /// says (a fraction: one value; a list: its length), else, for class ids, the config's when it names its
+    /// labels (names in the data make their own set: as many labels as names).
     public static func resolve(examples: [TextExample], config: BertConfig, explicit: [String]?,
                                problemType requested: ProblemType?) throws(DatasetError) -> LabelSet {
         let labels = examples.compactMap(\.label)
-        let hasLists = labels.contains { if case .list = $0 { return true } else { return false } }
+        let listWidth = labels.compactMap { if case .list(let l) = $0 { return l.count } else { return nil } }.max()
         let hasFractions = labels.contains { if case .number(let x) = $0 { return x != x.rounded() } else { return false } }
         let configNamed = !config.id2label.enumerated().allSatisfy { $1 == "LABEL_\($0)" }
-        let problemType = requested ?? (hasLists ? .multiLabelClassification : hasFractions ? .regression : .singleLabelClassification)
+        let hasNames = labels.contains { if case .text = $0 { return true } else { return false } }
+        let numLabels = explicit?.count ?? listWidth ?? (hasFractions ? 1 : configNamed && !hasNames ? config.numLabels : nil)
+        let problemType = requested ?? config.problemType ?? inferredProblemType(numLabels: numLabels, labels: labels)
         switch problemType {
         case .regression:
             let width = labels.first.map { if case .list(let l) = $0 { return l.count } else { return 1 } } ?? 1

@@ -78,4 +78,10 @@ public enum Shuffle {
         guard n < count else { return Array(0..<count) }
         return Array(permutation(count, seed: seed).prefix(n)).sorted()
     }
+
+    /// `--max-train-examples n`: n of `rows` drawn at random from `seed`, never simply the first n, kept in
+    /// file order; all of them when there are no more than n.
+    public static func sample<Row>(_ rows: [Row], _ n: Int, seed: UInt64) -> [Row] {
+        sample(rows.count, n, seed: seed).map { rows[$0] }
+    }
 }

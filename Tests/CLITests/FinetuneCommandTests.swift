@@ -574,6 +574,38 @@ final class SVGReader: NSObject, XMLParserDelegate {
         }
     }
 
+    /// A base model whose config.json says problem_type "regression": integer targets are regression
+    /// targets, not class ids, as transformers would train them.
+    @Test func theBaseConfigsProblemTypeIsUsed() throws {
+        let sandbox = try FinetuneSandbox()
+        let base = sandbox.folder.file("base")
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        for name in ["model.safetensors", "tokenizer.json", "tokenizer_config.json", "vocab.txt"] {
+            try FileManager.default.copyItem(atPath: FinetuneSandbox.model + "/" + name, toPath: base + "/" + name)
+        }
+        var baseConfig = try json(FinetuneSandbox.model + "/config.json")
+        #expect(baseConfig["problem_type"] == nil || baseConfig["problem_type"] is NSNull)
+        baseConfig["problem_type"] = "regression"
+        try JSONSerialization.data(withJSONObject: baseConfig).write(to: URL(fileURLWithPath: base + "/config.json"))
+        let rows = TinyReviews.rows(32, seed: 7).enumerated().map { "\($1.text),\($0 % 4)\n" }
+        let train = try sandbox.write("text,label\n" + rows.joined(), "train.csv")
+        let output = sandbox.folder.file("out")
+        let result = try Bertkit.run(["finetune", "--model", base, "--output", output, "--threads", "1", "--train", train,
+                                      "--epochs", "1", "--save-every", "never"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let config = try json(output + "/config.json")
+        #expect(config["problem_type"] as? String == "regression" && (config["id2label"] as? [String: String])?.count == 1)
+        #expect(try SafetensorsReader.read(path: output + "/model.safetensors")["classifier.weight"]?.shape == [1, 32])
+        // evaluate: with problem_type removed, num_labels 1 still means regression (no accuracy, an MSE loss).
+        var exported = config
+        exported.removeValue(forKey: "problem_type")
+        try JSONSerialization.data(withJSONObject: exported).write(to: URL(fileURLWithPath: output + "/config.json"))
+        let evaluated = try Bertkit.run(["evaluate", "--model", output, "--data", train, "--json"])
+        #expect(evaluated.status == 0, "\(evaluated.stderr)")
+        let metrics = try JSONSerialization.jsonObject(with: Data(evaluated.stdout.utf8)) as! [String: Any]
+        #expect(metrics["accuracy"] is NSNull && (metrics["loss"] as? Double).map { $0 > 0 && $0.isFinite } == true, "\(metrics)")
+    }
+
     /// A LoRA run writes a PEFT adapter folder (adapter_config.json as PEFT 0.21.2 writes it), not full weights.
     @Test func loraOutputIsAPEFTAdapter() throws {
         let sandbox = try FinetuneSandbox()

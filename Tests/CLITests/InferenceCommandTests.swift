@@ -33,6 +33,30 @@ func referenceTexts(_ store: TensorStore) throws -> [String] {
         #expect(plain.status == 0 && plain.stdout.hasSuffix("\t" + texts[0] + "\n"))
     }
 
+    @Test func predictRunsWithoutDropoutWhateverTheConfigSays() throws {
+        // Every dropout probability 0.5 in config.json: inference is model.eval(), the logits stay
+        // transformers' (which were made in eval mode) and the same on every run.
+        let source = Fixtures.path("bert/tiny-seqcls"), folder = TemporaryDirectory()
+        for name in ["model.safetensors", "tokenizer.json", "tokenizer_config.json", "vocab.txt"] {
+            try FileManager.default.copyItem(atPath: source + "/" + name, toPath: folder.file(name))
+        }
+        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: source + "/config.json"))) as! [String: Any]
+        #expect(config["hidden_dropout_prob"] as? Double != 0.5)
+        for key in ["hidden_dropout_prob", "attention_probs_dropout_prob", "classifier_dropout"] { config[key] = 0.5 }
+        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: folder.file("config.json")))
+        let reference = try SafetensorsReader.read(path: source + "/reference.safetensors")
+        let texts = try referenceTexts(reference)
+        var runs: [[Double]] = []
+        for _ in 0..<2 {
+            let result = try Bertkit.run(["predict", "--model", folder.path, "--json", "--"] + texts)
+            #expect(result.status == 0, "\(result.stderr)")
+            let predictions = (try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as! [String: Any])["predictions"] as! [[String: Any]]
+            runs.append(predictions.flatMap { ($0["logits"] as! [NSNumber]).map(\.doubleValue) })
+        }
+        assertClose(runs[0], reference["logits"]!.float32Values()!, rtol: 0, atol: 1e-5)
+        #expect(runs[0] == runs[1])
+    }
+
     @Test func embedPoolsLikeTransformers() throws {
         let directory = Fixtures.cacheDirectory + "/models/all-MiniLM-L6-v2"
         try #require(FileManager.default.fileExists(atPath: directory + "/model.safetensors"), "run Tools/fetch first")
