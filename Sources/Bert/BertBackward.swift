@@ -84,17 +84,24 @@ extension BertModel {
         case (.questionAnswering, .spans(let starts, let ends)):
             try expectCount(starts.count, B)
             try expectCount(ends.count, B)
-            // transformers clamps positions to [0, T] and ignores T; loss = (start + end) / 2.
+            // transformers clamps positions to [0, T] and ignores T; loss = (start + end) / 2, each a mean over the
+            // positions it keeps. `normaliser` counts examples (B per micro-batch), so each loss's share of it is
+            // scaled by the fraction of this batch's positions that count.
             let clamp = { (p: Int) -> Int in let q = min(max(p, 0), T); return q == T ? Labels.ignoreIndex : q }
+            let startTargets = starts.map(clamp), endTargets = ends.map(clamp)
+            func share(_ targets: [Int]) -> Double {
+                2 * normaliser * Double(max(targets.count { $0 != Labels.ignoreIndex }, 1)) / Double(B)
+            }
             var startLogits = [Float](repeating: 0, count: B * T), endLogits = startLogits
             for i in 0..<B * T { startLogits[i] = ws.logits[2 * i]; endLogits[i] = ws.logits[2 * i + 1] }
             var dStart = startLogits, dEnd = endLogits
-            let startLoss = try Losses.crossEntropy(logits: startLogits, dLogits: &dStart, targets: starts.map(clamp), classes: T,
-                                                    normaliser: 2 * normaliser)
-            let endLoss = try Losses.crossEntropy(logits: endLogits, dLogits: &dEnd, targets: ends.map(clamp), classes: T,
-                                                  normaliser: 2 * normaliser)
+            let startShare = share(startTargets), endShare = share(endTargets)
+            let startLoss = try Losses.crossEntropy(logits: startLogits, dLogits: &dStart, targets: startTargets, classes: T,
+                                                    normaliser: startShare)
+            let endLoss = try Losses.crossEntropy(logits: endLogits, dLogits: &dEnd, targets: endTargets, classes: T,
+                                                  normaliser: endShare)
             for i in 0..<B * T { bw.dLogits[2 * i] = dStart[i]; bw.dLogits[2 * i + 1] = dEnd[i] }
-            return (startLoss + endLoss) / 2
+            return normaliser * (startLoss / startShare + endLoss / endShare)   // a sum: the caller divides by normaliser
         default:
             throw .wrongHead("labels of this kind do not fit a \(head.rawValue) model")
         }
