@@ -107,3 +107,26 @@ func goldenExamples() throws -> [EncodedExample] {
         #expect(trainingLosses.allSatisfy { abs($0 - expectedLoss) > 1e-3 }, "\(trainingLosses) vs \(expectedLoss)")
     }
 }
+
+/// Every (micro-batch, site) of a training run draws its own mask: over 64 steps of a 2-layer plan no two masks
+/// agree on their first 256 elements (with a key linear in step + site, the classifier's mask of step s came back
+/// as the embeddings' mask of step s + 1).
+@Suite struct DropoutPlanTests {
+    @Test func masksDifferAcrossStepsAndSites() throws {
+        var config = BertConfig()
+        config.numHiddenLayers = 2
+        config.hiddenDropoutProb = 0.5
+        config.attentionProbsDropoutProb = 0.5
+        var signatures: [[Bool]: (step: Int, site: UInt64)] = [:]
+        for step in 0..<64 {
+            let plan = DropoutPlan.training(config: config, seed: 42, step: UInt64(step))
+            let masks = [plan.embeddings, plan.classifier] + plan.attentionProbs + plan.attentionOutput + plan.ffnOutput
+            for mask in masks.compactMap({ $0 }) {
+                let signature = (0..<256).map { mask.keeps($0) }
+                #expect(signatures[signature] == nil, "step \(step) site \(mask.site) repeats \(String(describing: signatures[signature]))")
+                signatures[signature] = (step, mask.site)
+            }
+        }
+        #expect(signatures.count == 64 * 8)
+    }
+}

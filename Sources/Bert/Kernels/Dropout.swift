@@ -78,7 +78,10 @@ public struct DropoutPlan: Sendable {
 
     /// Masks for one micro-batch of a training run: `seed` is the run's seed, `step` counts micro-batches.
     public static func training(config: BertConfig, seed: UInt64, step: UInt64) -> DropoutPlan {
-        let base = seed &* 0x2545_F491_4F6C_DD1D &+ step &* 0x9E37_79B9_7F4A_7C15
+        // The step is mixed before it meets the site: with a linear `seed·a + step·γ` (and `site·γ` added by
+        // DropoutMask) the key of (step, site) equalled that of (step + 1, site − 1), so a site's mask came back
+        // one step later at another site (the classifier's as the embeddings' next step).
+        let base = mix64(seed &* 0x2545_F491_4F6C_DD1D ^ mix64(step &+ 0x9E37_79B9_7F4A_7C15))
         func mask(_ p: Float, _ site: UInt64) -> DropoutMask? { p > 0 ? DropoutMask(probability: p, seed: base, site: site) : nil }
         let L = config.numHiddenLayers
         return DropoutPlan(
@@ -89,4 +92,12 @@ public struct DropoutPlan: Sendable {
             ffnOutput: (0..<L).map { mask(config.hiddenDropoutProb, UInt64(18 + 4 * $0)) },
             classifier: mask(config.effectiveClassifierDropout, 2))
     }
+}
+
+/// SplitMix64's finaliser: a bijective scramble of 64 bits.
+@inline(__always) func mix64(_ value: UInt64) -> UInt64 {
+    var z = value
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
 }
