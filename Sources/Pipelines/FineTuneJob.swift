@@ -72,8 +72,8 @@ public enum FineTuneJob {
         // 1. Data, fully checked before anything heavy happens.
         var trainRows = try DatasetReader.read(path: s.train, columns: s.columns)
         var evalRows = try s.eval.map { try DatasetReader.read(path: $0, columns: s.columns) } ?? []
-        if let n = s.maxTrainExamples { trainRows = Shuffle.sample(trainRows, n, seed: s.training.seed) }
-        if let n = s.maxEvalExamples { evalRows = Shuffle.sample(evalRows, n, seed: s.training.seed &+ 1) }
+        if let n = s.maxTrainExamples { trainRows = Shuffle.sample(trainRows, n, seed: SeedStream.trainSample.seed(s.training.seed)) }
+        if let n = s.maxEvalExamples { evalRows = Shuffle.sample(evalRows, n, seed: SeedStream.evalSample.seed(s.training.seed)) }
         let configPath = directory + "/config.json"
         let baseConfig = try withFileContext(configPath) { try BertConfig(json: JSONReader.parse(try readFileBytes(configPath))) }
         let labelSet = try withFileContext(s.train) {
@@ -94,13 +94,13 @@ public enum FineTuneJob {
             loaded = try PretrainedBert.load(directory, head: s.head, configOverride: { config in
                 config.id2label = labelSet.names
                 config.problemType = labelSet.problemType
-            }, seed: s.training.seed, reinitialiseMismatched: true)
+            }, seed: SeedStream.newHead.seed(s.training.seed), reinitialiseMismatched: true)
         }
         var adapters = loaded.adapters
         if adapters == nil, var lora = s.lora {
             lora.modulesToSave = PEFTAdapterConfig.defaultModulesToSave(for: s.head)
             let fresh = try LoRAAdapters(model: loaded.model, config: lora)
-            fresh.initialise(seed: s.training.seed)
+            fresh.initialise(seed: SeedStream.adapters.seed(s.training.seed))
             adapters = fresh
         }
         let model = loaded.model

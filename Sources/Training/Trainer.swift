@@ -155,7 +155,7 @@ public final class Trainer {
         var windowLoss = 0.0, windowUpdates = 0, windowExamples = 0, windowStart = MonotonicClock.seconds()
         var lastNorm: Float = 0
         training: while state.globalStep < total && !state.stoppedEarly {
-            let order = Shuffle.permutation(train.count, seed: options.seed &+ UInt64(state.epoch))
+            let order = Shuffle.permutation(train.count, seed: SeedStream.epochOrder.seed(options.seed, index: UInt64(state.epoch)))
             let batches = stride(from: 0, to: order.count, by: options.batchSize).map { Array(order[$0..<min($0 + options.batchSize, order.count)]) }
             while state.batchInEpoch < batches.count {
                 // One optimizer update: up to `gradientAccumulation` micro-batches, averaged over all their items.

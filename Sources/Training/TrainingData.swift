@@ -59,6 +59,18 @@ public enum MicroBatch {
     }
 }
 
+/// The independent random streams one `--seed` feeds. Each purpose starts its own SplitMix64 sequence from
+/// a scrambled (seed, purpose, index), so the sample, each epoch's order and a new head's weights never draw
+/// from the same numbers (with the bare seed for all three, the head's initial weights were made of the very
+/// numbers that shuffled the first epoch).
+public enum SeedStream: UInt64 {
+    case trainSample = 1, evalSample, epochOrder, newHead, adapters
+
+    public func seed(_ seed: UInt64, index: UInt64 = 0) -> UInt64 {
+        mix64(seed ^ mix64(rawValue << 40 ^ index))
+    }
+}
+
 /// Reproducible permutations from a seed (Fisher–Yates over SplitMix64).
 public enum Shuffle {
     public static func permutation(_ count: Int, seed: UInt64) -> [Int] {

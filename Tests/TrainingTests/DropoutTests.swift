@@ -130,3 +130,21 @@ func goldenExamples() throws -> [EncodedExample] {
         #expect(signatures.count == 64 * 8)
     }
 }
+
+/// One `--seed`, one stream per purpose and epoch: no two of them start from the same number, and none from
+/// the bare seed (which all of them used before).
+@Suite struct SeedStreamTests {
+    @Test func everyPurposeAndEpochHasItsOwnStream() {
+        var starts = Set<UInt64>()
+        for seed: UInt64 in [0, 1, 42, 43, .max] {
+            for purpose in [SeedStream.trainSample, .evalSample, .epochOrder, .newHead, .adapters] {
+                for index: UInt64 in 0..<4 {
+                    let start = purpose.seed(seed, index: index)
+                    #expect(start != seed)
+                    #expect(starts.insert(start).inserted, "\(purpose) \(seed) \(index)")
+                }
+            }
+        }
+        #expect(Shuffle.permutation(50, seed: SeedStream.epochOrder.seed(42)) != Shuffle.permutation(50, seed: SeedStream.newHead.seed(42)))
+    }
+}

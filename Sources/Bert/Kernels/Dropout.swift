@@ -95,7 +95,7 @@ public struct DropoutPlan: Sendable {
 }
 
 /// SplitMix64's finaliser: a bijective scramble of 64 bits.
-@inline(__always) func mix64(_ value: UInt64) -> UInt64 {
+@inline(__always) public func mix64(_ value: UInt64) -> UInt64 {
     var z = value
     z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
     z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
