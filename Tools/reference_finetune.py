@@ -44,7 +44,7 @@ def main():
     import numpy as np
     import torch
     from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, Trainer,
-                              TrainingArguments)
+                              TrainingArguments, set_seed)
     torch.set_num_threads(args.threads)
     start = time.time()
     train, evaluation, test = read(args.train), read(args.eval), read(args.test)
@@ -59,6 +59,9 @@ def main():
         return [{"input_ids": enc["input_ids"][i], "attention_mask": enc["attention_mask"][i],
                  "token_type_ids": enc["token_type_ids"][i], "labels": label2id[label]} for i, (_, label) in enumerate(rows)]
 
+    # The new classifier is drawn from torch's global generator when the model is made, before the Trainer seeds
+    # it: seed it here, or every run starts from another head and the reference is not reproducible.
+    set_seed(args.seed)
     model = AutoModelForSequenceClassification.from_pretrained(
         args.model, num_labels=len(labels), id2label=dict(enumerate(labels)), label2id=label2id)
 

@@ -265,8 +265,9 @@ def test_trainer_steps_on_minilm_equal_transformers_trainer(bertkit, tmp_path):
 # The recipe of issue 7: 2,000 sampled training sentences, one epoch, lr 5e-5, batch 16, max length 64, weight decay
 # 0.01, no warmup, clipping at 1.0, seed 42. Both stacks train on the same 2,000 sentences (sampled here as
 # reference_finetune.py samples them), but draw the order, the new head and the dropout masks from different random
-# streams, so the two accuracies differ by the luck of the draw: over seeds 1, 2, 3 and 42 (Tools/compare_finetune.py)
-# each stack's test accuracy spread over about 0.01 and their means differed by about 0.01. bertkit must reach
+# streams, so the two accuracies differ by the luck of the draw: over seeds 1, 2, 3 and 42 (Tools/compare_finetune.py,
+# 2026-12-01) bertkit scored 0.775-0.793 (mean 0.784) and transformers 0.781-0.792 (mean 0.785). Given the same draws
+# the two trainers are identical (test_trainer_steps_on_minilm_equal_transformers_trainer). bertkit must reach
 # transformers' accuracy within 0.02 (about 21 of the 1,057 test sentences).
 RECIPE = ["--epochs", "1", "--lr", "5e-5", "--batch-size", "16", "--max-length", "64", "--seed", "42"]
 SAMPLE, SEED = 2000, 42
