@@ -6,8 +6,27 @@ import BertKit
 struct BenchmarkCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "benchmark",
-        abstract: "Time the forward pass on random tokens, or the raw sgemm rate.",
-        subcommands: [Forward.self, TrainStep.self, Sgemm.self])
+        abstract: "Time the forward pass on random tokens, a training step, opening a checkpoint, or the raw sgemm rate.",
+        subcommands: [Forward.self, TrainStep.self, Touch.self, Sgemm.self])
+
+    /// Open a checkpoint and CRC-32 every tensor's bytes, timed inside the process — what the Python side of
+    /// the codec benchmarks times (imports and interpreter start-up excluded there, process start-up here).
+    struct Touch: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Open a checkpoint file and read every tensor's bytes.")
+        @Argument(help: "A checkpoint file (safetensors, PyTorch, HDF5).") var path: String
+        @Option(help: "Threads.") var threads: Int?
+
+        func run() throws {
+            if let threads { Parallel.setThreadCount(threads) }
+            let start = Benchmarks.now()
+            let loaded = try CheckpointReader.load(path: path)
+            let crcs = CRC32.checksums(of: loaded.store.entries.map(\.tensor))
+            let seconds = Benchmarks.now() - start
+            Console.out(JSONWriter.compact(.object(JSONObject([
+                ("seconds", .double(seconds)), ("tensors", .int(crcs.count)),
+                ("bytes", .int(loaded.store.entries.reduce(0) { $0 + $1.tensor.byteCount }))]))))
+        }
+    }
 
     struct Forward: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Forward passes of a model on random tokens.")

@@ -2,6 +2,7 @@
 // like every other failure.
 
 import Testing
+import Foundation
 import TestSupport
 
 @Suite struct UsageTests {
@@ -19,5 +20,19 @@ import TestSupport
         #expect(result.status == 1, "\(arguments): \(result.status)")
         #expect(result.stderr.hasPrefix("error: ") && result.stderr.split(separator: "\n").count == 1, "\(arguments): \(result.stderr)")
         #expect(result.stdout.isEmpty)
+    }
+}
+
+/// `bertkit benchmark touch`: the codec benchmarks' in-process timing of opening a file and reading every tensor.
+@Suite struct BenchmarkTouchTests {
+    @Test(arguments: ["safetensors/tiny_bert.safetensors", "pytorch/tiny_bert_mlm.bin", "hdf5/tf-h5/tf_bert_model/tf_model.h5"])
+    func touchReadsEveryTensor(_ fixture: String) throws {
+        let touch = try Bertkit.run(["benchmark", "touch", Fixtures.path(fixture)])
+        #expect(touch.status == 0, "\(touch.stderr)")
+        let timing = try JSONSerialization.jsonObject(with: Data(touch.stdout.utf8)) as! [String: Any]
+        let inspect = try JSONSerialization.jsonObject(with: Data(try Bertkit.run(["inspect", "--json", Fixtures.path(fixture)]).stdout.utf8)) as! [String: Any]
+        #expect(timing["tensors"] as? Int == (inspect["tensors"] as! [Any]).count)
+        #expect((timing["seconds"] as? Double).map { $0 > 0 } == true)
+        #expect((timing["bytes"] as? Int).map { $0 > 0 } == true)
     }
 }
