@@ -33,16 +33,21 @@ public enum HDF5Checkpoint {
         try withFileContext(path) {
             let file = try HDF5File.open(path)
             defer { try? file.close() }
-            let mapping = try ByteBuffer(mappingFileAt: path)
-            let root = try file.root()
-            defer { try? root.close() }
-            if try KerasH5Reader.isKerasLayout(root) {
-                let (store, notes) = try KerasH5Reader.read(root: root, mapping: mapping)
-                return Contents(layout: .keras, store: store, notes: notes)
-            }
-            let (store, notes) = try PlainHDF5.read(root: root, mapping: mapping)
-            return Contents(layout: .plain, store: store, notes: notes)
+            return try read(file: file, mapping: try ByteBuffer(mappingFileAt: path))
         }
+    }
+
+    /// Reads an open file whose bytes `mapping` maps (contiguous datasets become views of it). Every object
+    /// it opens is closed before it returns.
+    public static func read(file: HDF5File, mapping: ByteBuffer) throws -> Contents {
+        let root = try file.root()
+        defer { try? root.close() }
+        if try KerasH5Reader.isKerasLayout(root) {
+            let (store, notes) = try KerasH5Reader.read(root: root, mapping: mapping)
+            return Contents(layout: .keras, store: store, notes: notes)
+        }
+        let (store, notes) = try PlainHDF5.read(root: root, mapping: mapping)
+        return Contents(layout: .plain, store: store, notes: notes)
     }
 
     /// The layout `choice` resolves to for `store`, with a remark: the TF class for Keras, or why the

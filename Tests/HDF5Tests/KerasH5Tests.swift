@@ -22,6 +22,28 @@ import TestSupport
         #expect(contents.store.metadata["backend"] == "tensorflow")
     }
 
+    /// Reading a whole file opens and closes every attribute, group and dataset it touches: afterwards libhdf5
+    /// holds only the file the test itself opened (Keras files, h5py-2 strings, the masked-LM file, a plain layout).
+    @Test(arguments: ["tf-h5/tf_bert_for_sequence_classification/tf_model.h5", "tf-h5/legacy_h5py2/tf_bert_for_sequence_classification/tf_model.h5",
+                      "tf_bert_for_masked_lm/tf_model.h5", "plain"])
+    func readingLeavesNoHandleOpen(_ fixture: String) throws {
+        var path = H5Fixtures.path(fixture)
+        let out = TemporaryDirectory()
+        if fixture == "plain" {
+            path = out.file("plain.h5")
+            try PlainHDF5.write(try H5Fixtures.store(H5Fixtures.genuine[0].mapped), to: path, metadata: ["format": "pt"])
+        }
+        let file = try HDF5File.open(path)
+        #expect(file.openObjectCount == 1)
+        let group = try file.root()   // the count sees an open object
+        #expect(file.openObjectCount == 2)
+        try group.close()
+        let contents = try HDF5Checkpoint.read(file: file, mapping: try ByteBuffer(mappingFileAt: path))
+        #expect(!contents.store.names.isEmpty)
+        #expect(contents.layout == (fixture == "plain" ? .plain : .keras))
+        #expect(file.openObjectCount == 1, "\(file.openObjectCount) objects left open after reading \(fixture)")
+    }
+
     @Test func baseModelLosesTheBertPrefix() throws {
         let contents = try HDF5Checkpoint.read(path: H5Fixtures.path("tf-h5/tf_bert_model/tf_model.h5"))
         #expect(contents.store.contains("embeddings.word_embeddings.weight"))
