@@ -42,7 +42,7 @@ struct ConvertCommand: ParsableCommand {
         if let layout, HDF5Checkpoint.LayoutChoice(rawValue: layout) == nil {
             throw ValidationError("--layout must be keras, plain or auto, not '\(layout)'")
         }
-        if to == nil && CheckpointWriter.family(forExtensionOf: output) == nil && !isDirectory(output) {
+        if to == nil && CheckpointWriter.family(forExtensionOf: output) == nil && !isDirectory(output) && !output.hasSuffix("/") {
             throw ValidationError("cannot tell the output format from '\(output)': add --to safetensors|pytorch|hdf5")
         }
     }

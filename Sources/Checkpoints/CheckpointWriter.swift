@@ -43,10 +43,24 @@ public enum CheckpointWriter {
         }
     }
 
-    /// Writes `store` to `path` (a file) or, when `path` is a directory, under the Hugging Face name.
-    /// Returns the paths written.
+    /// Writes `store` to `path` (a file) or, when `path` is a directory or ends in `/`, under the Hugging Face
+    /// name in it (a missing folder is made, as `save_pretrained` makes it, and removed again if the write
+    /// fails). Returns the paths written.
     @discardableResult
     public static func write(_ store: TensorStore, to path: String, options: CheckpointWriteOptions) throws -> [String] {
+        var trimmed = path
+        while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed.removeLast() }
+        guard path.hasSuffix("/") && !isDirectory(trimmed) else { return try writeFiles(store, to: trimmed, options: options) }
+        try makeDirectory(trimmed)
+        do {
+            return try writeFiles(store, to: trimmed, options: options)
+        } catch {
+            removeTree(trimmed)   // the folder this call made: nothing was written into it but our own output
+            throw error
+        }
+    }
+
+    private static func writeFiles(_ store: TensorStore, to path: String, options: CheckpointWriteOptions) throws -> [String] {
         let fileName = directoryFileName(for: options.family)
         let (folder, target): (String, String) = isDirectory(path)
             ? (path, path + "/" + fileName)

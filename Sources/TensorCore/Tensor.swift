@@ -74,6 +74,9 @@ public struct Tensor: @unchecked Sendable {
         case .u16: return load(UInt16.self) { Float($0) }
         case .u32: return load(UInt32.self) { Float($0) }
         case .u64: return load(UInt64.self) { Float($0) }
+        case .f8E4M3, .f8E5M2, .f8E4M3FNUZ, .f8E5M2FNUZ, .f8E8M0:
+            let format = dtype
+            return load(UInt8.self) { Float8.float32($0, format) }
         default: return nil
         }
     }
@@ -104,7 +107,7 @@ public struct Tensor: @unchecked Sendable {
     public func converted(to target: DType) -> Tensor? {
         if target == dtype { return self }
         let floating: [DType] = [.f32, .f16, .bf16, .f64]
-        guard floating.contains(target), floating.contains(dtype) else { return nil }
+        guard floating.contains(target), floating.contains(dtype) || Float8.formats.contains(dtype) else { return nil }
         let n = elementCount
         let buffer = ByteBuffer(zeroedCount: target.byteCount(of: shape)!)
         let out = buffer.mutableBaseAddress

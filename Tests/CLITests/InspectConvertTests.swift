@@ -3,6 +3,7 @@
 
 import Testing
 import Foundation
+import Safetensors
 import TestSupport
 
 @Suite struct InspectConvertTests {
@@ -100,5 +101,30 @@ import TestSupport
     @Test func unwritableOutputFailsWithoutLeftovers() throws {
         let result = try Bertkit.run(["convert", Fixtures.path("safetensors/tiny_bert.safetensors"), "/nonexistent-dir/out.safetensors"])
         #expect(result.status == 1 && result.stderr.hasPrefix("error: "), "\(result.stderr)")
+    }
+}
+
+/// `convert IN out/`: a folder that does not exist yet is made, as `save_pretrained` makes it, and gets Hugging Face
+/// file names; a failed conversion leaves no folder behind.
+@Suite struct ConvertIntoNewFolderTests {
+    @Test func trailingSlashMakesTheFolder() throws {
+        let folder = TemporaryDirectory()
+        let sharded = folder.file("sharded") + "/"
+        let result = try Bertkit.run(["convert", Fixtures.path("safetensors/tiny_bert.safetensors"), sharded, "--max-shard-size", "30KB"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let shards = (try FileManager.default.contentsOfDirectory(atPath: folder.file("sharded"))).sorted()
+        #expect(shards.contains("model.safetensors.index.json") && shards.filter { $0.hasPrefix("model-0000") }.count >= 2, "\(shards)")
+        #expect(!result.stderr.contains("//"), "\(result.stderr)")
+        let single = try Bertkit.run(["convert", Fixtures.path("safetensors/tiny_bert.safetensors"), folder.file("torch") + "/", "--to", "pytorch"])
+        #expect(single.status == 0, "\(single.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.file("torch")) == ["pytorch_model.bin"])
+
+        // HDF5 cannot name an attribute "": writing the metadata fails after the folder was made.
+        let odd = folder.file("odd.safetensors")
+        try SafetensorsWriter.write(try SafetensorsReader.read(path: Fixtures.path("safetensors/tiny_bert.safetensors")), to: odd,
+                                    metadata: ["": "no name"])
+        let failed = try Bertkit.run(["convert", odd, folder.file("failed") + "/", "--to", "hdf5", "--layout", "plain", "--keep-metadata"])
+        #expect(failed.status == 1 && failed.stderr.hasPrefix("error: "), "\(failed.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: folder.file("failed")), "\(folder.contents)")
     }
 }
