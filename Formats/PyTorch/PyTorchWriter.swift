@@ -144,8 +144,7 @@ public enum PyTorchWriter {
             try write(store, to: directory + "/\(stem).bin")
             return ["\(stem).bin"]
         }
-        return try ShardIndex.writeShards(store, directory: directory, stem: stem, fileExtension: "bin",
-                                          maxShardSize: maxShardSize) { shard, path, name in
+        return try ShardIndex.writeShards(store, shards, directory: directory, stem: stem, fileExtension: "bin") { shard, path, name in
             try write(shard, to: path, archiveName: TorchZipWriter.archiveName(forPath: name))
         }
     }

@@ -16,8 +16,7 @@ public enum ShardedSafetensors {
             try SafetensorsWriter.write(store, to: directory + "/\(stem).safetensors", metadata: metadata)
             return ["\(stem).safetensors"]
         }
-        return try ShardIndex.writeShards(store, directory: directory, stem: stem, fileExtension: "safetensors",
-                                          maxShardSize: maxShardSize) { shard, path, _ in
+        return try ShardIndex.writeShards(store, shards, directory: directory, stem: stem, fileExtension: "safetensors") { shard, path, _ in
             try SafetensorsWriter.write(shard, to: path, metadata: metadata)
         }
     }

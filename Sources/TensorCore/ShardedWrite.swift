@@ -8,13 +8,11 @@ import Glibc
 #endif
 
 extension ShardIndex {
-    /// Splits `store` into shards of at most `maxShardSize` bytes, writes each one with
+    /// Writes each of `shards` (names of `store`, as `split` groups them) with
     /// `writeShard(shard, stagingPath, finalFileName)` and then the index `<stem>.<ext>.index.json`. A failure removes every
     /// shard written so far and reports the shard under its final name. Returns the file names written.
-    public static func writeShards(_ store: TensorStore, directory: String, stem: String, fileExtension: String,
-                                   maxShardSize: Int,
+    public static func writeShards(_ store: TensorStore, _ shards: [[String]], directory: String, stem: String, fileExtension: String,
                                    writeShard: (_ shard: TensorStore, _ path: String, _ finalName: String) throws -> Void) throws -> [String] {
-        let shards = split(store, maxShardSize: maxShardSize)
         let files = shards.indices.map { shardFileName(stem: stem, extension: fileExtension, index: $0, count: shards.count) }
         let staged = files.map { directory + "/." + $0 + ".staged-\(getpid())" }
         var written = 0

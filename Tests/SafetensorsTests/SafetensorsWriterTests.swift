@@ -104,8 +104,8 @@ import TestSupport
         struct DiskFull: Error {}
         var calls = 0
         let error = #expect(throws: FileError.self) {
-            try ShardIndex.writeShards(store, directory: folder.path, stem: "model", fileExtension: "safetensors",
-                                       maxShardSize: 20_000) { shard, path, _ in
+            try ShardIndex.writeShards(store, ShardIndex.split(store, maxShardSize: 20_000), directory: folder.path, stem: "model",
+                                       fileExtension: "safetensors") { shard, path, _ in
                 calls += 1
                 if calls == 3 { throw FileError(path: path, cause: DiskFull()) }
                 try SafetensorsWriter.write(shard, to: path)

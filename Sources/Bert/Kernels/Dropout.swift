@@ -19,10 +19,7 @@ public struct DropoutMask: Sendable {
         self.probability = probability
         self.seed = seed
         self.site = site
-        var z = seed &+ site &* 0x9E37_79B9_7F4A_7C15
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        key = UInt32(truncatingIfNeeded: z ^ (z >> 31))
+        key = UInt32(truncatingIfNeeded: mix64(seed &+ site &* 0x9E37_79B9_7F4A_7C15))
         threshold = UInt32(min(Double(probability) * 4294967296.0, 4294967295.0))
         keepScale = probability < 1 ? 1 / (1 - probability) : 0
     }
