@@ -5,6 +5,7 @@ import Testing
 import Bert
 import TestSupport
 import Foundation
+import Synchronization
 
 struct Random {
     var generator: NormalGenerator
@@ -178,14 +179,11 @@ func weightedSum(_ values: [Float], _ weights: [Float]) -> Double { zip(values, 
 }
 
 /// The multi-versioned C kernels (both builds) against double-precision references.
-@Suite(.serialized) struct VectorKernelTests {
+@Suite struct VectorKernelTests {
     func withBothBuilds(_ body: (String) -> Void) {
-        let saved = VectorKernels.portable
         for portable in [false, true] {
-            VectorKernels.portable = portable
-            body(portable ? "portable" : "multi-versioned")
+            VectorKernels.withBuild(portable: portable) { body(portable ? "portable" : "multi-versioned") }
         }
-        VectorKernels.portable = saved
     }
 
     @Test func geluMatchesLibmErf() {
@@ -400,5 +398,28 @@ extension VectorKernelTests {
             assertClose(mean, expectedMean, rtol: 1e-5, atol: 1e-6, "mean (\(build))")
             assertClose(rstd, expectedRstd, rtol: 1e-5, atol: 1e-6, "rstd (\(build))")
         }
+    }
+}
+
+extension VectorKernelTests {
+    /// The build a test picks reaches the `Parallel` workers it starts and no other thread: tests that run at the
+    /// same time keep the process-wide build.
+    @Test func chosenBuildReachesTheWorkersAndNoOtherThread() {
+        for portable in [true, false] {
+            let seen = Mutex([Bool]())
+            var onAnotherThread: Bool?
+            VectorKernels.withBuild(portable: portable) {
+                Parallel.forEachRange(64, grain: 1) { _ in seen.withLock { $0.append(VectorKernels.portable) } }
+                let done = DispatchSemaphore(value: 0)
+                nonisolated(unsafe) var read: Bool?
+                Thread { read = VectorKernels.portable; done.signal() }.start()
+                done.wait()
+                onAnotherThread = read
+            }
+            #expect(seen.withLock { $0.count } == min(Parallel.threadCount, 64))
+            #expect(seen.withLock { $0.allSatisfy { $0 == portable } }, "workers use the caller's build")
+            #expect(onAnotherThread == VectorKernels.portableByDefault, "an unrelated thread keeps the default")
+        }
+        #expect(VectorKernels.portable == VectorKernels.portableByDefault, "the choice ends with withBuild")
     }
 }

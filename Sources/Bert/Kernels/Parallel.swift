@@ -28,11 +28,12 @@ public enum Parallel {
             if count > 0 { body(0..<count) }
             return
         }
+        let build = BuildOverride.current   // the workers use the kernel build their caller uses
         withoutActuallyEscaping(body) { body in
             nonisolated(unsafe) let body = body
             DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
                 let start = count * chunk / chunks, end = count * (chunk + 1) / chunks
-                if start < end { body(start..<end) }
+                if start < end { BuildOverride.with(build) { body(start..<end) } }
             }
         }
     }
@@ -46,11 +47,12 @@ public enum Parallel {
             if count > 0 { body(0, 0..<count) }
             return
         }
+        let build = BuildOverride.current
         withoutActuallyEscaping(body) { body in
             nonisolated(unsafe) let body = body
             DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
                 let start = count * chunk / chunks, end = count * (chunk + 1) / chunks
-                if start < end { body(chunk, start..<end) }
+                if start < end { BuildOverride.with(build) { body(chunk, start..<end) } }
             }
         }
     }

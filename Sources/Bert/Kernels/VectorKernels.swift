@@ -8,7 +8,19 @@ import Glibc
 #endif
 
 public enum VectorKernels {
-    nonisolated(unsafe) public static var portable: Bool = getenv("BERTKIT_PORTABLE_KERNELS").map { String(cString: $0) == "1" } ?? false
+    /// The process-wide choice, fixed at start-up by BERTKIT_PORTABLE_KERNELS.
+    public static let portableByDefault: Bool = getenv("BERTKIT_PORTABLE_KERNELS").map { String(cString: $0) == "1" } ?? false
+
+    /// The build the kernels called on this thread use. A process-wide switch flipped by one caller would change
+    /// the build under every other caller running at the same time (tests run in parallel), so the override of
+    /// `withBuild(portable:_:)` belongs to the thread that set it and to the `Parallel` workers it starts.
+    public static var portable: Bool { BuildOverride.current ?? portableByDefault }
+
+    /// Runs `body` with the kernels it calls, on this thread and on the `Parallel` workers it starts, in the
+    /// chosen build.
+    public static func withBuild<R>(portable: Bool, _ body: () throws -> R) rethrows -> R {
+        try BuildOverride.with(portable, body)
+    }
 
     @inline(__always)
     static func geluForward(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int) {
@@ -83,5 +95,31 @@ public enum VectorKernels {
     @inline(__always)
     public static func scale(_ x: UnsafeMutablePointer<Float>, count: Int, by s: Float) {
         portable ? bk_scale_portable(x, count, s) : bk_scale(x, count, s)
+    }
+}
+
+/// A per-thread `Bool?` in a pthread key (0: unset, 1: multi-versioned, 2: portable): Swift has no
+/// thread-local variables of its own, and the kernels run on Dispatch's worker threads, where task-locals
+/// do not reach.
+enum BuildOverride {
+    nonisolated(unsafe) private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        precondition(pthread_key_create(&key, nil) == 0, "pthread_key_create failed")
+        return key
+    }()
+
+    static var current: Bool? {
+        switch Int(bitPattern: pthread_getspecific(key)) {
+        case 1: return false
+        case 2: return true
+        default: return nil
+        }
+    }
+
+    static func with<R>(_ portable: Bool?, _ body: () throws -> R) rethrows -> R {
+        let saved = pthread_getspecific(key)
+        pthread_setspecific(key, UnsafeRawPointer(bitPattern: portable.map { $0 ? 2 : 1 } ?? 0))
+        defer { pthread_setspecific(key, saved) }
+        return try body()
     }
 }
