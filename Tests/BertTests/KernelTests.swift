@@ -423,3 +423,31 @@ extension VectorKernelTests {
         #expect(VectorKernels.portable == VectorKernels.portableByDefault, "the choice ends with withBuild")
     }
 }
+
+/// OpenBLAS's thread count is one setting for the process: when two callers overlap in single-threaded sections,
+/// the first to leave must not bring threads back under the one still inside.
+@Suite struct SingleThreadedSectionTests {
+    @Test(.enabled(if: Parallel.threadCount > 1))
+    func overlappingSectionsStaySingleThreadedUntilTheLastLeaves() {
+        let firstInside = DispatchSemaphore(value: 0), secondInside = DispatchSemaphore(value: 0)
+        let firstLeft = DispatchSemaphore(value: 0), check = DispatchSemaphore(value: 0), done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var countAfterFirstLeft = -1
+        Thread {
+            BLAS.withSingleThreadedCalls { firstInside.signal(); secondInside.wait() }
+            firstLeft.signal()
+        }.start()
+        Thread {
+            firstInside.wait()
+            BLAS.withSingleThreadedCalls {
+                secondInside.signal()
+                check.wait()
+                countAfterFirstLeft = BLAS.threadCount
+            }
+            done.signal()
+        }.start()
+        firstLeft.wait()
+        check.signal()
+        done.wait()
+        #expect(countAfterFirstLeft == 1)
+    }
+}

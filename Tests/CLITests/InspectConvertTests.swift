@@ -82,7 +82,7 @@ import TestSupport
             let lines = result.stderr.split(separator: "\n")
             #expect(lines.count == 1 && lines[0].hasPrefix("error: ") && lines[0].contains(item.file), "\(result.stderr)")
             #expect(result.stderr.contains(item.fragment), "\(result.stderr)")
-            #expect(result.seconds < 1.0)
+            #expect(result.seconds < 10, "\(arguments[0]) \(item.file) took \(result.seconds) s")   // wall clock on a shared machine: a hang or a bomb takes far longer
             #expect(folder.contents.isEmpty)
         }
     }

@@ -213,7 +213,7 @@ import TestSupport
         let printed = capturingStandardError {
             do { _ = try HDF5File.open(H5Fixtures.path("malformed/truncated_half.h5")) } catch { caught = error }
         }
-        #expect(!printed.contains("HDF5-DIAG"), "libhdf5 printed: \(printed)")
+        #expect(!printed.contains(libhdf5ErrorPrintout), "libhdf5 printed: \(printed)")
         let error = try #require(caught as? HDF5Error)
         guard case .library(let operation, _, let causes) = error else { Issue.record("\(error)"); return }
         #expect(operation == "open HDF5 file")

@@ -47,9 +47,13 @@ func expectSameTensors(_ actual: TensorStore, _ expected: TensorStore, allowExtr
 
 private let standardErrorLock = NSLock()
 
+/// How libhdf5's error-stack printout begins. The whole phrase, not just "HDF5-DIAG": a capture also holds the test
+/// runner's lines, and an expectation quoting the marker in another failing test must not match.
+let libhdf5ErrorPrintout = "HDF5-DIAG: Error detected in HDF5 ("
+
 /// Runs `body` with fd 2 redirected to a file and returns what was written there, then passes it on to
 /// the real stderr. Captures never overlap (a lock), and the test runner's own lines written meanwhile
-/// by other tests are passed on too, so callers look for libhdf5's marker ("HDF5-DIAG"), not emptiness.
+/// by other tests are passed on too, so callers look for libhdf5's printout (`libhdf5ErrorPrintout`), not emptiness.
 func capturingStandardError(_ body: () throws -> Void) rethrows -> String {
     standardErrorLock.lock()
     defer { standardErrorLock.unlock() }

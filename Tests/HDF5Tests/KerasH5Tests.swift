@@ -287,7 +287,7 @@ import TestSupport
         let printed = capturingStandardError {
             do { _ = try HDF5Checkpoint.read(path: path) } catch { caught = error }
         }
-        #expect(!printed.contains("HDF5-DIAG"), "libhdf5 printed: \(printed)")
+        #expect(!printed.contains(libhdf5ErrorPrintout), "libhdf5 printed: \(printed)")
         let error = try #require(caught)
         #expect("\(error)".hasPrefix(path + ": "), "\(error)")
         #expect("\(error)".contains(item.fragment), "\(error)")

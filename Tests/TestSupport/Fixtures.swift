@@ -81,17 +81,40 @@ public func runProcess(_ program: String, _ arguments: [String], environment: [S
     process.standardError = errPipe
     let start = Date()
     try process.run()
-    // Read both pipes concurrently so a chatty child cannot block on a full pipe.
-    let group = DispatchGroup()
-    nonisolated(unsafe) var outData = Data(), errData = Data()
-    group.enter()
-    DispatchQueue.global().async { outData = outPipe.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-    group.enter()
-    DispatchQueue.global().async { errData = errPipe.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+    // Read both pipes at once so a chatty child cannot block on a full pipe. On threads of their own: Dispatch's
+    // global queue has one worker per core here, and another test's long-running child would hold them, keeping
+    // this one's output (and its time) waiting after it has exited.
+    let reader = PipeReader(outPipe.fileHandleForReading), errorReader = PipeReader(errPipe.fileHandleForReading)
     process.waitUntilExit()
-    group.wait()
+    let seconds = Date().timeIntervalSince(start)
     return CommandResult(status: process.terminationStatus,
-                         stdout: String(decoding: outData, as: UTF8.self),
-                         stderr: String(decoding: errData, as: UTF8.self),
-                         seconds: Date().timeIntervalSince(start))
+                         stdout: String(decoding: reader.data(), as: UTF8.self),
+                         stderr: String(decoding: errorReader.data(), as: UTF8.self),
+                         seconds: seconds)
+}
+
+/// Reads a file handle to its end on a thread of its own.
+final class PipeReader: @unchecked Sendable {
+    private var collected = Data()
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ handle: FileHandle) {
+        Thread { [self] in
+            collected = handle.readDataToEndOfFile()
+            done.signal()
+        }.start()
+    }
+
+    /// Everything the handle gave, once it is closed at the other end.
+    func data() -> Data {
+        done.wait()
+        return collected
+    }
+}
+
+/// CPU time the calling thread has used, in seconds: unlike wall time, not lengthened by other tests sharing the cores.
+public func threadCPUSeconds() -> Double {
+    var time = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+    return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
 }

@@ -10,18 +10,21 @@
 // step and forward within noise of each other, batch 8 and 1).
 
 import CBLAS
+import Synchronization
 
 public enum BLAS {
     public static func setThreadCount(_ n: Int) { openblas_set_num_threads(Int32(n)) }
+    public static var threadCount: Int { Int(openblas_get_num_threads()) }
 
     /// Runs `body`, whose BLAS calls go through `sgemmOnThisThread` from several `Parallel` threads at once,
     /// with OpenBLAS single-threaded (threaded calls made at once would share OpenBLAS's one thread pool).
+    /// OpenBLAS's thread count is process-wide (Debian's 0.3.21 has no per-thread setting), so callers in
+    /// several threads share one switch: the first in sets it to 1, the last out restores it.
     @inline(__always)
     public static func withSingleThreadedCalls<R>(_ body: () throws -> R) rethrows -> R {
-        let threads = openblas_get_num_threads()
-        if threads == 1 || Parallel.threadCount == 1 { return try body() }
-        openblas_set_num_threads(1)
-        defer { openblas_set_num_threads(threads) }
+        if Parallel.threadCount == 1 { return try body() }
+        SingleThreadedSection.enter()
+        defer { SingleThreadedSection.leave() }
         return try body()
     }
 
@@ -63,6 +66,28 @@ public enum BLAS {
                 }
                 c[i * ldc + j] = alpha * Float(sum) + (beta == 0 ? 0 : beta * c[i * ldc + j])
             }
+        }
+    }
+}
+
+/// The callers inside `BLAS.withSingleThreadedCalls` and the thread count to restore when the last one leaves.
+enum SingleThreadedSection {
+    private static let lock = Mutex((inside: 0, restore: Int32(1)))
+
+    static func enter() {
+        lock.withLock { state in
+            if state.inside == 0 {
+                state.restore = openblas_get_num_threads()
+                if state.restore != 1 { openblas_set_num_threads(1) }
+            }
+            state.inside += 1
+        }
+    }
+
+    static func leave() {
+        lock.withLock { state in
+            state.inside -= 1
+            if state.inside == 0 && state.restore != 1 { openblas_set_num_threads(state.restore) }
         }
     }
 }

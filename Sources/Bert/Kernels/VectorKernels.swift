@@ -102,7 +102,7 @@ public enum VectorKernels {
 /// thread-local variables of its own, and the kernels run on Dispatch's worker threads, where task-locals
 /// do not reach.
 enum BuildOverride {
-    nonisolated(unsafe) private static let key: pthread_key_t = {
+    private static let key: pthread_key_t = {
         var key = pthread_key_t()
         precondition(pthread_key_create(&key, nil) == 0, "pthread_key_create failed")
         return key
