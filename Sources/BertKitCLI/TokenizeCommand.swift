@@ -226,14 +226,6 @@ struct OutputBuffer {
     }
 }
 
-enum MonotonicClock {
-    static func seconds() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-    }
-}
-
 enum Format {
     /// 2.345 → "2.3"
     static func oneDecimal(_ value: Double) -> String { String((value * 10).rounded() / 10) }

@@ -405,19 +405,28 @@ extension VectorKernelTests {
     /// The build a test picks reaches the `Parallel` workers it starts and no other thread: tests that run at the
     /// same time keep the process-wide build.
     @Test func chosenBuildReachesTheWorkersAndNoOtherThread() {
+        let chunks = min(Parallel.threadCount, 64)
         for portable in [true, false] {
-            let seen = Mutex([Bool]())
+            let seen = Mutex([(thread: pthread_t, portable: Bool)]())
             var onAnotherThread: Bool?
             VectorKernels.withBuild(portable: portable) {
-                Parallel.forEachRange(64, grain: 1) { _ in seen.withLock { $0.append(VectorKernels.portable) } }
+                // Every chunk waits for the others (up to 10 s) so that they run on as many threads: left alone,
+                // Dispatch may run them all on the calling thread, which would not show the workers' build.
+                Parallel.forEachRange(64, grain: 1) { _ in
+                    seen.withLock { $0.append((pthread_self(), VectorKernels.portable)) }
+                    let deadline = Date().addingTimeInterval(10)
+                    while seen.withLock({ $0.count }) < chunks && Date() < deadline { usleep(100) }
+                }
                 let done = DispatchSemaphore(value: 0)
                 nonisolated(unsafe) var read: Bool?
                 Thread { read = VectorKernels.portable; done.signal() }.start()
                 done.wait()
                 onAnotherThread = read
             }
-            #expect(seen.withLock { $0.count } == min(Parallel.threadCount, 64))
-            #expect(seen.withLock { $0.allSatisfy { $0 == portable } }, "workers use the caller's build")
+            let caller = pthread_self()
+            #expect(seen.withLock { $0.count } == chunks)
+            #expect(seen.withLock { $0.contains { pthread_equal($0.thread, caller) == 0 } } || chunks == 1, "a chunk ran on a worker")
+            #expect(seen.withLock { $0.allSatisfy { $0.portable == portable } }, "workers use the caller's build")
             #expect(onAnotherThread == VectorKernels.portableByDefault, "an unrelated thread keeps the default")
         }
         #expect(VectorKernels.portable == VectorKernels.portableByDefault, "the choice ends with withBuild")

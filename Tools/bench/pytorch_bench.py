@@ -6,6 +6,7 @@ write it back as a PyTorch file (bertkit `convert x.safetensors pytorch_model.bi
 `torch.save(load_file(x))`). bertkit's writers fsync before their rename; the Python writers do not, so
 writes are reported both as-is and with an fsync added to the Python side. Each write starts from a
 deleted output and a synced disk."""
+import filecmp
 import os
 import sys
 
@@ -62,11 +63,6 @@ pt_ref = median_of(lambda: python_job(TO_PYTORCH, ref_st, ref_pt, "no-fsync"), b
 pt_ref_sync = median_of(lambda: python_job(TO_PYTORCH, ref_st, ref_pt, "fsync"), before=fresh_output(ref_pt))
 
 
-def same(a, b):
-    with open(a, "rb") as fa, open(b, "rb") as fb:
-        return fa.read() == fb.read()
-
-
 report(f"PyTorch zip, bert-base-uncased shapes ({size_mb:.0f} MB)", [
     ("open + touch every tensor", touch_mine, touch_ref, "torch.load(weights_only) + crc32"),
     ("open + touch (reference mmap=True)", touch_mine, touch_ref_mmap, "torch.load(weights_only, mmap) + crc32"),
@@ -76,4 +72,4 @@ report(f"PyTorch zip, bert-base-uncased shapes ({size_mb:.0f} MB)", [
     ("to pytorch (ref without fsync)", pt_mine, pt_ref, "torch.save(load_file())"),
     ("to pytorch (both fsync)", pt_mine, pt_ref_sync, "torch.save(load_file()) + fsync"),
 ])
-print(f"safetensors outputs byte-identical: {same(mine_st, ref_st)}; pytorch outputs byte-identical: {same(mine_pt, ref_pt)}")
+print(f"safetensors outputs byte-identical: {filecmp.cmp(mine_st, ref_st, shallow=False)}; pytorch outputs byte-identical: {filecmp.cmp(mine_pt, ref_pt, shallow=False)}")

@@ -4,6 +4,7 @@ imports excluded, and bertkit also as a whole process, `inspect --checksum`), an
 `convert`; Python `save_file(load_file(a), b)`). bertkit's writer fsyncs before its rename (it must
 be durable and atomic); safetensors' does not, so the rewrite is reported both as-is and with an fsync
 added to the Python side. Each rewrite starts from a deleted output and a synced disk."""
+import filecmp
 import os
 import sys
 
@@ -42,7 +43,7 @@ touch_ref = median_of(lambda: python_job(TOUCH, source))
 rewrite_mine = median_of(lambda: bertkit_job("convert", source, mine_out), before=fresh_output(mine_out))
 rewrite_ref = median_of(lambda: python_job(REWRITE, source, ref_out, "no-fsync"), before=fresh_output(ref_out))
 rewrite_ref_sync = median_of(lambda: python_job(REWRITE, source, ref_out, "fsync"), before=fresh_output(ref_out))
-identical = open(mine_out, "rb").read() == open(ref_out, "rb").read()
+identical = filecmp.cmp(mine_out, ref_out, shallow=False)
 report(f"safetensors, bert-base-uncased shapes ({size_mb:.0f} MB)", [
     ("open + touch every tensor", touch_mine, touch_ref, "safetensors load_file + crc32"),
     ("  the same, bertkit's whole process", touch_mine_process, touch_ref, "(bertkit start-up included)"),

@@ -28,12 +28,13 @@ public enum Parallel {
             if count > 0 { body(0..<count) }
             return
         }
-        let build = BuildOverride.current   // the workers use the kernel build their caller uses
+        let build = BuildOverride.current   // the workers use the kernel build their caller chose, if it chose one
         withoutActuallyEscaping(body) { body in
             nonisolated(unsafe) let body = body
             DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
                 let start = count * chunk / chunks, end = count * (chunk + 1) / chunks
-                if start < end { BuildOverride.with(build) { body(start..<end) } }
+                guard start < end else { return }
+                if let build { BuildOverride.with(build) { body(start..<end) } } else { body(start..<end) }
             }
         }
     }
@@ -52,7 +53,8 @@ public enum Parallel {
             nonisolated(unsafe) let body = body
             DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
                 let start = count * chunk / chunks, end = count * (chunk + 1) / chunks
-                if start < end { BuildOverride.with(build) { body(chunk, start..<end) } }
+                guard start < end else { return }
+                if let build { BuildOverride.with(build) { body(chunk, start..<end) } } else { body(chunk, start..<end) }
             }
         }
     }
