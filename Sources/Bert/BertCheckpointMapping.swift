@@ -26,7 +26,9 @@ public enum BertLoadError: Error, CustomStringConvertible {
     /// Every mis-shaped key at once, as transformers' load report lists them before it raises.
     case shapeMismatch([BertShapeMismatch])
     case notNumeric(name: String, dtype: String)
-    case nothingMatched(expectedExample: String, foundExample: String)
+    /// Not one encoder weight of the checkpoint fits: the model would be a freshly initialised BERT with at
+    /// most a head loaded (issue 23: an ELECTRA classifier's `classifier.*` names are BERT's).
+    case noEncoderWeights(model: String, expectedExample: String, foundExample: String?)
 
     public var description: String {
         switch self {
@@ -34,8 +36,10 @@ public enum BertLoadError: Error, CustomStringConvertible {
             return "checkpoint tensors do not fit the model's config: " + items.map(\.description).joined(separator: "; ")
         case .notNumeric(let name, let dtype):
             return "tensor '\(name)' has dtype \(dtype), which cannot be converted to float32"
-        case .nothingMatched(let expected, let found):
-            return "no tensor of the checkpoint matches a BERT parameter (expected names like '\(expected)', found '\(found)')"
+        case .noEncoderWeights(let model, let expected, let found):
+            let found = found.map { "names like '\($0)'" } ?? "no tensor"
+            return "no encoder weight of the checkpoint fits \(model) (it expects names like '\(expected)'; the checkpoint has "
+                + "\(found)), so the whole encoder would be newly initialized; allow that with --allow-random-init"
         }
     }
 }
@@ -66,12 +70,11 @@ public enum BertCheckpointMapping {
         let prefix = "bert."
         let hasPrefix = names.contains { $0.hasPrefix(prefix) }
         let expectsPrefix = head != .base
-        let headKeys = ["classifier.", "qa_outputs.", "cls."]
         return names.map { original in
             var name = original
                 .replacing("LayerNorm.gamma", with: "LayerNorm.weight")
                 .replacing("LayerNorm.beta", with: "LayerNorm.bias")
-            if expectsPrefix && !hasPrefix && !headKeys.contains(where: { name.hasPrefix($0) }) {
+            if expectsPrefix && !hasPrefix && !BertHead.isHeadParameter(name) {
                 name = prefix + name
             } else if !expectsPrefix && hasPrefix && name.hasPrefix(prefix) {
                 name = String(name.dropFirst(prefix.count))
@@ -83,8 +86,10 @@ public enum BertCheckpointMapping {
     /// Fills `model`'s parameters from `store`. Parameters absent from the checkpoint are initialised
     /// with `seed`. Mis-shaped tensors are an error naming all of them, unless `reinitialiseMismatched`
     /// (transformers' `ignore_mismatched_sizes`): then they are initialised like missing ones and reported.
+    /// A checkpoint from which no encoder parameter loads is an error unless `allowRandomEncoder`: transformers
+    /// would only warn, but a model with a random encoder is never what a user who named a checkpoint wants.
     public static func load(_ store: TensorStore, into model: BertModel, seed: UInt64 = 42,
-                            reinitialiseMismatched: Bool = false) throws -> BertLoadReport {
+                            reinitialiseMismatched: Bool = false, allowRandomEncoder: Bool = false) throws -> BertLoadReport {
         var report = BertLoadReport()
         let layout = model.layout
         let mapping = repairedNames(store.names, head: model.head)
@@ -118,9 +123,10 @@ public enum BertCheckpointMapping {
         if !report.mismatched.isEmpty && !reinitialiseMismatched { throw BertLoadError.shapeMismatch(report.mismatched) }
         let mismatchedNames = Set(report.mismatched.map(\.name))
         report.missing = layout.specs.map(\.name).filter { !loaded.contains($0) && !mismatchedNames.contains($0) }
-        let encoderExample = layout.specs[0].name
-        if loaded.isEmpty && !store.isEmpty {
-            throw BertLoadError.nothingMatched(expectedExample: encoderExample, foundExample: store.names[0])
+        if !allowRandomEncoder && !loaded.contains(where: { !BertHead.isHeadParameter($0) }) {
+            let unused = mapping.first { !loaded.contains($0.to) }?.from
+            throw BertLoadError.noEncoderWeights(model: model.head.architecture, expectedExample: layout.specs[0].name,
+                                                 foundExample: unused)
         }
         model.initialise(names: report.missing + report.mismatched.map(\.name), seed: seed)
         return report

@@ -59,7 +59,8 @@ struct BenchmarkCommand: ParsableCommand {
         func run() throws {
             if let threads = modelOptions.threads { Parallel.setThreadCount(threads) }
             let start = Benchmarks.now()
-            let loaded = try PretrainedBert.load(modelOptions.model, head: .sequenceClassification)
+            let loaded = try PretrainedBert.load(modelOptions.model, head: .sequenceClassification,
+                                                 allowRandomInit: modelOptions.allowRandomInit)
             let loadSeconds = Benchmarks.now() - start
             var adapters: LoRAAdapters? = nil
             if let loraR {

@@ -54,6 +54,8 @@ struct FinetuneCommand: ParsableCommand {
     var loraTargets = "query,value"
     @Flag(help: "rsLoRA scaling: alpha / sqrt(r).") var loraRslora = false
     @Option(help: "Continue training an existing PEFT adapter folder.") var adapter: String?
+    @Flag(help: "Train even when no encoder weight of the checkpoint fits (a randomly initialised encoder).") var allowRandomInit = false
+    @Flag(help: "List every tensor name in the load report (default: grouped, with counts).") var verbose = false
 
     func validate() throws {
         guard BertHead(rawValue: task) == .sequenceClassification else { throw ValidationError("--task: only sequence-classification can be fine-tuned") }
@@ -101,6 +103,7 @@ struct FinetuneCommand: ParsableCommand {
         settings.resume = resume
         settings.saveFormats = saveFormat.compactMap(CheckpointFormat.Family.init(rawValue:))
         settings.adapter = adapter
+        settings.allowRandomInit = allowRandomInit
         var t = TrainingOptions()
         t.epochs = epochs; t.maxSteps = maxSteps; t.learningRate = lr; t.batchSize = batchSize
         t.gradientAccumulation = gradAccum; t.weightDecay = weightDecay; t.warmupRatio = warmupRatio; t.warmupSteps = warmupSteps
@@ -121,7 +124,7 @@ struct FinetuneCommand: ParsableCommand {
         let progress = ProgressReporter(interactive: isatty(2) != 0)
         let result = try FineTuneJob.run(settings) { progress.handle($0) }
         progress.finish()
-        for line in result.loadWarnings { Console.warning(line) }
+        for line in result.loadReport.lines(verbose: verbose) { Console.warning(line) }
         let state = result.summary.state
         Console.info("finished: \(state.globalStep) steps on \(result.trainExamples) examples in \(String(format: "%.1f", result.summary.seconds)) s"
                      + (state.stoppedEarly ? " (stopped early)" : ""))

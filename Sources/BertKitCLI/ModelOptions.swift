@@ -16,6 +16,12 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "A PEFT LoRA adapter folder (adapter_config.json + adapter_model.safetensors) to apply to the model.")
     var adapter: String?
 
+    @Flag(help: "Load even when no encoder weight of the checkpoint fits (the encoder is then randomly initialised).")
+    var allowRandomInit = false
+
+    @Flag(help: "List every tensor name in the load report (default: grouped, with counts).")
+    var verbose = false
+
     func validate() throws {
         if let head, BertHead(rawValue: head) == nil {
             throw ValidationError("--head must be one of \(BertHead.allCases.map(\.rawValue).joined(separator: ", ")), not '\(head)'")
@@ -27,8 +33,9 @@ struct ModelOptions: ParsableArguments {
     func load(quiet: Bool = false) throws -> PretrainedBert {
         if let threads { Parallel.setThreadCount(threads) }
         let chosen = head.flatMap(BertHead.init(rawValue:))
-        let loaded = try adapter.map { try PretrainedBert.load(model, head: chosen, adapter: $0) } ?? PretrainedBert.load(model, head: chosen)
-        if !quiet { for line in loaded.loadWarnings { Console.warning(line) } }
+        let loaded = try adapter.map { try PretrainedBert.load(model, head: chosen, adapter: $0, allowRandomInit: allowRandomInit) }
+            ?? PretrainedBert.load(model, head: chosen, allowRandomInit: allowRandomInit)
+        if !quiet { for line in loaded.loadReport.lines(verbose: verbose) { Console.warning(line) } }
         return loaded
     }
 }

@@ -29,6 +29,8 @@ public struct FineTuneSettings: Sendable {
     public var lora: LoRAConfig? = nil
     /// Start from (and keep training) an existing PEFT adapter.
     public var adapter: String? = nil
+    /// Train even when no encoder weight of the checkpoint loads (a fresh, randomly initialised encoder).
+    public var allowRandomInit = false
 
     public init(model: String, train: String, output: String) {
         self.model = model
@@ -42,7 +44,7 @@ public struct FineTuneResult: Sendable {
     public var labels: LabelSet
     public var trainExamples: Int
     public var evalExamples: Int
-    public var loadWarnings: [String]
+    public var loadReport: LoadReportText
     public var outputFiles: [String]
 }
 
@@ -67,6 +69,8 @@ public enum FineTuneJob {
     public static func run(_ s: FineTuneSettings, onEvent: @escaping (TrainingEvent) -> Void = { _ in }) throws -> FineTuneResult {
         guard s.head == .sequenceClassification else { throw FineTuneError.unsupportedTask(s.head.rawValue) }
         let directory = try ModelDirectory.resolve(s.model)
+        // 0. The model's type and config first: another architecture is refused before data or weights are read.
+        let baseConfig = try PretrainedBert.readConfig(directory: directory)
         let tokenizer = try BertTokenizer.load(directory: directory)
 
         // 1. Data, fully checked before anything heavy happens.
@@ -74,8 +78,6 @@ public enum FineTuneJob {
         var evalRows = try s.eval.map { try DatasetReader.read(path: $0, columns: s.columns) } ?? []
         if let n = s.maxTrainExamples { trainRows = Shuffle.sample(trainRows, n, seed: SeedStream.trainSample.seed(s.training.seed)) }
         if let n = s.maxEvalExamples { evalRows = Shuffle.sample(evalRows, n, seed: SeedStream.evalSample.seed(s.training.seed)) }
-        let configPath = directory + "/config.json"
-        let baseConfig = try withFileContext(configPath) { try BertConfig(json: JSONReader.parse(try readFileBytes(configPath))) }
         let labelSet = try withFileContext(s.train) {
             try LabelSet.resolve(examples: trainRows, config: baseConfig, explicit: s.labels, problemType: s.problemType)
         }
@@ -85,7 +87,7 @@ public enum FineTuneJob {
         // 2. The model: the checkpoint's encoder, a classifier sized for these labels.
         var loaded: PretrainedBert
         if let adapter = s.adapter {
-            loaded = try PretrainedBert.load(directory, head: s.head, adapter: adapter)
+            loaded = try PretrainedBert.load(directory, head: s.head, adapter: adapter, allowRandomInit: s.allowRandomInit)
             // A continued adapter keeps its classifier: the labels must fit it before any step is taken.
             guard loaded.model.config.numLabels == labelSet.count else {
                 throw FineTuneError.adapterLabelMismatch(adapter: adapter, outputs: loaded.model.config.numLabels, labels: labelSet.names)
@@ -94,7 +96,7 @@ public enum FineTuneJob {
             loaded = try PretrainedBert.load(directory, head: s.head, configOverride: { config in
                 config.id2label = labelSet.names
                 config.problemType = labelSet.problemType
-            }, seed: SeedStream.newHead.seed(s.training.seed), reinitialiseMismatched: true)
+            }, seed: SeedStream.newHead.seed(s.training.seed), reinitialiseMismatched: true, allowRandomInit: s.allowRandomInit)
         }
         var adapters = loaded.adapters
         if adapters == nil, var lora = s.lora {
@@ -121,7 +123,7 @@ public enum FineTuneJob {
         trainer.onEvent = onEvent
         let summary = try trainer.run(resume: s.resume)
         return FineTuneResult(summary: summary, labels: labelSet, trainExamples: train.count, evalExamples: eval.count,
-                              loadWarnings: loaded.loadWarnings, outputFiles: listFiles(s.output))
+                              loadReport: loaded.loadReport, outputFiles: listFiles(s.output))
     }
 
     /// Tokenizes labelled rows; a label outside the set is an error naming the file and line.

@@ -19,20 +19,32 @@ public struct PretrainedBert {
     /// A PEFT LoRA adapter attached with `adapter:`.
     public var adapters: LoRAAdapters? = nil
 
-    /// `argument` is a directory or a Hub id in the local cache. `head` nil → from config.json's
-    /// `architectures` (BertModel when it names none we know).
-    public static func load(_ argument: String, head: BertHead? = nil, configOverride: ((inout BertConfig) -> Void)? = nil,
-                            seed: UInt64 = 42, reinitialiseMismatched: Bool = false) throws -> PretrainedBert {
-        let directory = try ModelDirectory.resolve(argument)
+    /// A model directory's config.json, after checking that bertkit runs its `model_type` (so another
+    /// architecture is refused before a weight is read, naming the file and the type).
+    public static func readConfig(directory: String) throws -> BertConfig {
         let configPath = directory + "/config.json"
-        var config = try withFileContext(configPath) { try BertConfig(json: JSONReader.parse(try readFileBytes(configPath))) }
+        return try withFileContext(configPath) {
+            let json = try JSONReader.parse(try readFileBytes(configPath))
+            _ = try ModelFamily.identify(config: json)
+            return try BertConfig(json: json)
+        }
+    }
+
+    /// `argument` is a directory or a Hub id in the local cache. `head` nil → from config.json's
+    /// `architectures` (BertModel when it names none we know). A checkpoint from which no encoder weight
+    /// loads is an error unless `allowRandomInit`.
+    public static func load(_ argument: String, head: BertHead? = nil, configOverride: ((inout BertConfig) -> Void)? = nil,
+                            seed: UInt64 = 42, reinitialiseMismatched: Bool = false, allowRandomInit: Bool = false) throws -> PretrainedBert {
+        let directory = try ModelDirectory.resolve(argument)
+        var config = try readConfig(directory: directory)
         configOverride?(&config)
         let chosenHead = head ?? config.architectures.lazy.compactMap(BertHead.init(architecture:)).first ?? .base
         let model = BertModel(config: config, head: chosenHead)
         let (report, format, files) = try { () throws -> (BertLoadReport, CheckpointFormat, [String]) in
             let weights = try CheckpointReader.load(path: directory)
             let report = try withFileContext(weights.files.first ?? directory) {
-                try BertCheckpointMapping.load(weights.store, into: model, seed: seed, reinitialiseMismatched: reinitialiseMismatched)
+                try BertCheckpointMapping.load(weights.store, into: model, seed: seed, reinitialiseMismatched: reinitialiseMismatched,
+                                               allowRandomEncoder: allowRandomInit)
             }
             return (report, weights.format, weights.files)
         }()
@@ -43,7 +55,8 @@ public struct PretrainedBert {
     /// (a SEQ_CLS adapter on a plain BertModel makes a sequence classifier, as PeftModel does), and the
     /// label count follows the adapter's saved classifier; label names come from the adapter folder's
     /// config.json when bertkit wrote one.
-    public static func load(_ argument: String, head: BertHead?, adapter: String) throws -> PretrainedBert {
+    public static func load(_ argument: String, head: BertHead?, adapter: String, allowRandomInit: Bool = false) throws -> PretrainedBert {
+        _ = try readConfig(directory: ModelDirectory.resolve(argument))   // the base's type before the adapter's files
         let adapterConfig = try PEFTAdapter.readConfig(folder: adapter)
         let taskHead: BertHead? = ["SEQ_CLS": .sequenceClassification, "TOKEN_CLS": .tokenClassification,
                                    "QUESTION_ANS": .questionAnswering][adapterConfig.taskType]
@@ -53,8 +66,7 @@ public struct PretrainedBert {
         if let classifier = weights["base_model.model.classifier.weight"] ?? weights["base_model.model.classifier.modules_to_save.default.weight"] {
             let count = classifier.shape.first ?? 2
             labelNames = (0..<count).map { "LABEL_\($0)" }
-            if fileExists(adapter + "/config.json"),
-               let named = try? BertConfig(json: JSONReader.parse(try readFileBytes(adapter + "/config.json"))), named.numLabels == count {
+            if fileExists(adapter + "/config.json"), let named = try? readConfig(directory: adapter), named.numLabels == count {
                 labelNames = named.id2label
             }
         }
@@ -62,7 +74,7 @@ public struct PretrainedBert {
             if let labelNames, config.numLabels != labelNames.count || config.id2label.starts(with: ["LABEL_0"]) {
                 config.id2label = labelNames
             }
-        }, reinitialiseMismatched: true)
+        }, reinitialiseMismatched: true, allowRandomInit: allowRandomInit)
         let adapters = try withFileContext(adapter + "/adapter_config.json") { try LoRAAdapters(model: loaded.model, config: adapterConfig.lora) }
         try withFileContext(weightsPath) { try adapters.loadPEFT(weights, into: loaded.model) }
         loaded.adapters = adapters
@@ -72,22 +84,49 @@ public struct PretrainedBert {
     /// The directory's tokenizer.
     public func tokenizer() throws -> BertTokenizer { try BertTokenizer.load(directory: directory) }
 
-    /// Warnings in transformers' words, for the CLI to print.
-    public var loadWarnings: [String] {
-        var lines: [String] = []
-        let className = model.head.architecture
-        if !report.unexpected.isEmpty {
-            lines.append("Some weights of the model checkpoint at \(directory) were not used when initializing \(className): "
-                         + report.unexpected.sorted().joined(separator: ", "))
-        }
+    /// What loading did, for the CLI to print (`loadReport.lines(verbose:)`).
+    public var loadReport: LoadReportText {
         let replacedByAdapter = Set(adapters.map { $0.savedModuleParameters(of: model).map(\.name) } ?? [])
-        let missing = report.missing.filter { !replacedByAdapter.contains($0) }
+        return LoadReportText(directory: directory, className: model.head.architecture, report: report, replacedByAdapter: replacedByAdapter)
+    }
+
+    /// Warnings in transformers' words, names grouped.
+    public var loadWarnings: [String] { loadReport.lines(verbose: false) }
+}
+
+/// The load report in transformers' words. Long lists of names are summarised (`bert.encoder.layer.{0..11}.* (192)`)
+/// with their count unless `verbose`, which lists every name.
+public struct LoadReportText: Sendable {
+    public var directory: String
+    public var className: String
+    public var unexpected: [String]
+    public var missing: [String]
+    public var mismatched: [BertShapeMismatch]
+
+    init(directory: String, className: String, report: BertLoadReport, replacedByAdapter: Set<String>) {
+        self.directory = directory
+        self.className = className
+        unexpected = report.unexpected.sorted()
+        missing = report.missing.filter { !replacedByAdapter.contains($0) }
+        mismatched = report.mismatched.filter { !replacedByAdapter.contains($0.name) }
+    }
+
+    public func lines(verbose: Bool) -> [String] {
+        func names(_ list: [String]) -> String {
+            verbose ? list.joined(separator: ", ") : NameGroups.summarise(list).joined(separator: ", ")
+        }
+        func count(_ list: [String]) -> String { list.count == 1 ? "1 tensor" : "\(list.count) tensors" }
+        var lines: [String] = []
+        if !unexpected.isEmpty {
+            lines.append("Some weights of the model checkpoint at \(directory) were not used when initializing \(className) "
+                         + "(\(count(unexpected))): " + names(unexpected))
+        }
         if !missing.isEmpty {
-            lines.append("Some weights of \(className) were not initialized from the model checkpoint at \(directory) and are newly initialized: "
-                         + missing.joined(separator: ", ")
+            lines.append("Some weights of \(className) were not initialized from the model checkpoint at \(directory) and are newly initialized "
+                         + "(\(count(missing))): " + names(missing)
                          + ". You should probably TRAIN this model on a down-stream task to be able to use it for predictions and inference.")
         }
-        for item in report.mismatched where !replacedByAdapter.contains(item.name) {
+        for item in mismatched {
             lines.append("\(item.name) has shape \(Shape.describe(item.checkpoint)) in the checkpoint but \(Shape.describe(item.model)) in the model: newly initialized")
         }
         return lines
