@@ -50,12 +50,15 @@ let package = Package(
         // Fine-tuning: AdamW, schedule, clipping, the training loop.
         .target(name: "Training", dependencies: ["TensorCore", "Safetensors", "Bert"], path: "Sources/Training"),
 
+        // The task seam (issue 12): one type per fine-tuning task — its data, labels, alignment, metrics, predictions.
+        .target(name: "Tasks", dependencies: ["TensorCore", "Tokenizer", "Bert", "Training"], path: "Sources/Tasks"),
+
         // Model directories, inference and parity: what the CLI's model commands call.
-        .target(name: "Pipelines", dependencies: ["TensorCore", "Safetensors", "Checkpoints", "Tokenizer", "Bert", "Training"],
+        .target(name: "Pipelines", dependencies: ["TensorCore", "Safetensors", "Checkpoints", "Tokenizer", "Bert", "Training", "Tasks"],
                 path: "Sources/Pipelines"),
 
         // The umbrella library: re-exports only.
-        .target(name: "BertKit", dependencies: ["TensorCore", "Safetensors", "PyTorch", "HDF5", "Checkpoints", "Tokenizer", "Bert", "Training", "Pipelines"],
+        .target(name: "BertKit", dependencies: ["TensorCore", "Safetensors", "PyTorch", "HDF5", "Checkpoints", "Tokenizer", "Bert", "Training", "Tasks", "Pipelines"],
                 path: "Sources/BertKit"),
 
         .executableTarget(name: "BertKitCLI",
@@ -71,6 +74,7 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["BertKitCLI", "BertKit", "TestSupport"]),
         .testTarget(name: "BertTests", dependencies: ["Bert", "Safetensors", "Checkpoints", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Bert", "Safetensors", "TestSupport"]),
+        .testTarget(name: "TasksTests", dependencies: ["Tasks", "Training", "Tokenizer", "Bert", "TensorCore", "TestSupport"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "TensorCore", "TestSupport"]),
     ]
 )

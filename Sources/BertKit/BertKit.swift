@@ -7,3 +7,4 @@
 @_exported import Pipelines
 @_exported import Training
 @_exported import Tokenizer
+@_exported import Tasks

@@ -5,29 +5,40 @@ import BertKit
 import Foundation
 
 struct EvaluateCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "evaluate", abstract: "Evaluate a sequence classifier on labelled data.")
+    static let configuration = CommandConfiguration(commandName: "evaluate",
+                                                    abstract: "Evaluate a sequence classifier or a token classifier (NER) on labelled data.")
 
     @OptionGroup var modelOptions: ModelOptions
-    @Option(help: "Labelled data: .csv, .tsv or .jsonl.") var data: String
-    @Option(help: "Tokens per example.") var maxLength = 128
+    @Option(help: "Labelled data: .csv, .tsv or .jsonl (sequence classification); CoNLL columns or .jsonl (token classification).")
+    var data: String
+    @Option(help: "Tokens per example (longer sentences of a token classifier are split into windows).") var maxLength = 128
     @Option(help: "Examples per batch.") var batchSize = 32
-    @Option(help: "Text column.") var textColumn = "text"
+    @Option(help: "Text column (token classification, JSONL: the words field; default tokens).") var textColumn: String?
     @Option(help: "Second text column, for pairs.") var pairColumn: String?
-    @Option(help: "Label column.") var labelColumn = "label"
-    @Flag(help: "Print {\"loss\", \"accuracy\", \"f1\", \"n\", \"confusion\", \"labels\"}.") var json = false
+    @Option(help: "Label column (token classification: the tags field, default ner_tags; in CoNLL files a 1-based column, default the last).")
+    var labelColumn: String?
+    @Option(help: "Token classification: seqeval's default (conlleval) chunking, or strict IOB2.") var metricMode: SeqEval.Mode = .default
+    @Flag(help: "Print one JSON object (sequence classification: loss, accuracy, f1, n, confusion, labels; token classification: precision, recall, f1, accuracy, n, per_type).")
+    var json = false
 
     func run() throws {
         let loaded = try modelOptions.load(quiet: json)
-        guard loaded.model.head == .sequenceClassification else {
-            throw InferenceError.wrongHead(command: "evaluate", head: loaded.model.head.rawValue, needed: "sequence-classification")
+        var settings = EvaluationSettings(data: data)
+        settings.maxLength = maxLength
+        settings.batchSize = batchSize
+        settings.columns = ColumnNames(text: textColumn ?? "text", pair: pairColumn, label: labelColumn ?? "label")
+        settings.taggedColumns = TaggedColumns(words: textColumn ?? "tokens", tags: labelColumn ?? (TaggedSentences.isJSONLines(data) ? "ner_tags" : ""))
+        settings.metricMode = metricMode
+        let report = try EvaluationJob.run(loaded, settings)
+        for note in report.notes where !json { Console.info("note: " + note) }
+        switch report.task {
+        case .sequenceClassification: printClassification(report)
+        case .tokenClassification: printEntities(report)
         }
-        let rows = try DatasetReader.read(path: data, columns: ColumnNames(text: textColumn, pair: pairColumn, label: labelColumn))
-        let config = loaded.model.config
-        let problemType = config.problemType ?? LabelSet.inferredProblemType(numLabels: config.numLabels, labels: rows.compactMap(\.label))
-        let labels = LabelSet(names: config.id2label, problemType: problemType)
-        let examples = try FineTuneJob.encode(rows, file: data, labels: labels, tokenizer: try loaded.tokenizer(), maxLength: maxLength)
-        let result = try Trainer.evaluate(model: loaded.model, adapters: loaded.adapters, examples: examples, batchSize: batchSize,
-                                          problemType: labels.problemType)
+    }
+
+    private func printClassification(_ report: EvaluationReport) {
+        let result = report.result, labels = report.labels
         // Plain locals: Swift 6.3's optimiser crashes on optional chains through `result` here.
         let accuracy: Double? = result.accuracy, f1: Double? = result.f1
         let confusion: [[Int]]? = result.metrics?.confusion
@@ -53,7 +64,36 @@ struct EvaluateCommand: ParsableCommand {
             Console.out(Console.table(rows, rightAligned: Set(1...labels.count)))
         }
     }
+
+    /// seqeval's numbers, as run_ner.py reports them, and its per-type report.
+    private func printEntities(_ report: EvaluationReport) {
+        let metrics = report.result.task
+        if json {
+            var perType = JSONObject()
+            for score in metrics.perType {
+                perType.set(score.type, .object(JSONObject([("precision", .double(score.precision)), ("recall", .double(score.recall)),
+                                                            ("f1", .double(score.f1)), ("support", .int(score.support))])))
+            }
+            let object = JSONObject([("precision", .double(metrics.precision ?? 0)), ("recall", .double(metrics.recall ?? 0)),
+                                     ("f1", .double(metrics.f1 ?? 0)), ("accuracy", .double(metrics.accuracy ?? 0)),
+                                     ("loss", .double(report.result.loss)), ("n", .int(report.count)), ("per_type", .object(perType))])
+            Console.out(JSONWriter.pretty(.object(object), sortKeys: false, ensureASCII: false))
+            return
+        }
+        Console.out("sentences: \(report.count)")
+        Console.out(String(format: "loss: %.4f", report.result.loss))
+        Console.out(String(format: "precision: %.4f  recall: %.4f  f1: %.4f  (entities, seqeval %@ mode)", metrics.precision ?? 0,
+                           metrics.recall ?? 0, metrics.f1 ?? 0, metricMode.rawValue))
+        Console.out(String(format: "token accuracy: %.4f", metrics.accuracy ?? 0))
+        var rows = [["type", "precision", "recall", "f1", "support"]]
+        for s in metrics.perType {
+            rows.append([s.type, String(format: "%.4f", s.precision), String(format: "%.4f", s.recall), String(format: "%.4f", s.f1), String(s.support)])
+        }
+        Console.out(Console.table(rows, rightAligned: [1, 2, 3, 4]))
+    }
 }
+
+extension SeqEval.Mode: ExpressibleByArgument {}
 
 struct MergeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "merge",

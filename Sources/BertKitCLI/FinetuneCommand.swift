@@ -8,13 +8,18 @@ import Foundation
 struct FinetuneCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "finetune",
-        abstract: "Fine-tune a model on labelled text (CSV, TSV or JSONL) and export a Hugging Face directory.")
+        abstract: "Fine-tune a model on labelled text (CSV, TSV or JSONL) or tagged words (CoNLL, JSONL) and export a Hugging Face directory.")
 
     @Option(help: "Pretrained model directory or Hub id in the local cache.") var model: String
-    @Option(help: "Training data: .csv, .tsv or .jsonl with a text column and a label column.") var train: String
+    @Option(help: "Training data: .csv, .tsv or .jsonl with a text column and a label column; for token classification CoNLL columns or .jsonl with tokens and ner_tags.")
+    var train: String
     @Option(help: "Evaluation data, same format.") var eval: String?
     @Option(help: "Output directory (a Hugging Face model directory, or a PEFT adapter with --lora-r).") var output: String
-    @Option(help: "The task head.") var task: String = "sequence-classification"
+    @Option(help: "sequence-classification or token-classification (default: token-classification when the model is a token classifier or the data is a CoNLL file).")
+    var task: TaskName?
+    @Flag(help: "Token classification: label every word piece, not only a word's first (B-X becomes I-X after the first), as run_ner.py's --label_all_tokens.")
+    var labelAllTokens = false
+    @Option(help: "Token classification: seqeval's default (conlleval) chunking, or strict IOB2.") var metricMode: SeqEval.Mode = .default
 
     @Option(help: "Epochs.") var epochs = 3
     @Option(help: "Stop after this many optimizer steps.") var maxSteps: Int?
@@ -40,9 +45,10 @@ struct FinetuneCommand: ParsableCommand {
     @Flag(help: "Continue from the newest checkpoint in --output.") var resume = false
     @Option(help: "Also write pytorch_model.bin (pytorch) or tf_model.h5 (hdf5).") var saveFormat: [String] = []
 
-    @Option(help: "Text column.") var textColumn = "text"
+    @Option(help: "Text column (default text; token classification JSONL: the words field, default tokens).") var textColumn: String?
     @Option(help: "Second text column, for pairs.") var pairColumn: String?
-    @Option(help: "Label column.") var labelColumn = "label"
+    @Option(help: "Label column (default label; token classification: the tags field, default ner_tags, or in CoNLL files a 1-based column, default the last).")
+    var labelColumn: String?
     @Option(help: "Comma-separated label names, in id order (default: the config's, else sorted from the data).") var labels: String?
     @Option(help: "single_label_classification, multi_label_classification or regression (default: from the labels).") var problemType: String?
     @Option(help: "Threads (default: all cores).") var threads: Int?
@@ -58,13 +64,16 @@ struct FinetuneCommand: ParsableCommand {
     @Flag(help: "List every tensor name in the load report (default: grouped, with counts).") var verbose = false
 
     func validate() throws {
-        guard BertHead(rawValue: task) == .sequenceClassification else { throw ValidationError("--task: only sequence-classification can be fine-tuned") }
         guard epochs > 0 || (maxSteps ?? 0) > 0 else { throw ValidationError("--epochs must be positive") }
         guard batchSize > 0, gradAccum > 0, maxLength > 1, loggingSteps > 0 else { throw ValidationError("--batch-size, --grad-accum, --max-length and --logging-steps must be positive") }
         guard lr > 0 else { throw ValidationError("--lr must be positive") }
         _ = try every(evalEvery, "--eval-every")
         _ = try every(saveEvery, "--save-every")
         guard TrainingOptions.Metric(rawValue: metric) != nil else { throw ValidationError("--metric must be eval_loss, accuracy or f1") }
+        if let labelColumn, !TaggedSentences.isJSONLines(train), task == .tokenClassification || FineTuneJob.looksTagged(train),
+           (Int(labelColumn) ?? 0) < 2 {
+            throw ValidationError("--label-column of a CoNLL file is a 1-based column number of at least 2, not '\(labelColumn)'")
+        }
         for format in saveFormat where !["pytorch", "hdf5"].contains(format) { throw ValidationError("--save-format must be pytorch or hdf5") }
         if let problemType, ProblemType(rawValue: problemType) == nil { throw ValidationError("unknown --problem-type '\(problemType)'") }
         if let loraR, loraR < 1 { throw ValidationError("--lora-r must be at least 1") }
@@ -93,8 +102,12 @@ struct FinetuneCommand: ParsableCommand {
     func run() throws {
         if let threads { Parallel.setThreadCount(threads) }
         var settings = FineTuneSettings(model: model, train: train, output: output)
+        settings.task = try task ?? FineTuneJob.inferTask(model: model, train: train)
         settings.eval = eval
-        settings.columns = ColumnNames(text: textColumn, pair: pairColumn, label: labelColumn)
+        settings.columns = ColumnNames(text: textColumn ?? "text", pair: pairColumn, label: labelColumn ?? "label")
+        settings.taggedColumns = TaggedColumns(words: textColumn ?? "tokens", tags: labelColumn ?? "ner_tags")
+        settings.labelAllTokens = labelAllTokens
+        settings.metricMode = metricMode
         settings.labels = labels?.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
         settings.problemType = problemType.flatMap(ProblemType.init(rawValue:))
         settings.maxLength = maxLength
@@ -121,32 +134,47 @@ struct FinetuneCommand: ParsableCommand {
             lora.targets = .names(loraTargets.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
             settings.lora = lora
         }
-        let progress = ProgressReporter(interactive: isatty(2) != 0)
+        let progress = ProgressReporter(interactive: isatty(2) != 0, f1Name: settings.task == .tokenClassification ? "entity F1" : "macro-F1")
         let result = try FineTuneJob.run(settings) { progress.handle($0) }
         progress.finish()
         for line in result.loadReport.lines(verbose: verbose) { Console.warning(line) }
+        for note in result.notes { Console.info("note: " + note) }
         let state = result.summary.state
         Console.info("finished: \(state.globalStep) steps on \(result.trainExamples) examples in \(String(format: "%.1f", result.summary.seconds)) s"
                      + (state.stoppedEarly ? " (stopped early)" : ""))
         if let final = result.summary.finalEvaluation {
-            var line = "evaluation (\(final.count) examples): loss \(String(format: "%.4f", final.loss))"
-            if let accuracy = final.accuracy { line += ", accuracy \(String(format: "%.4f", accuracy))" }
-            if let f1 = final.f1 { line += ", macro-F1 \(String(format: "%.4f", f1))" }
+            var line = "evaluation (\(final.task.count ?? final.count) \(settings.task == .tokenClassification ? "sentences" : "examples")): "
+                + "loss \(String(format: "%.4f", final.loss))"
+            if settings.task == .tokenClassification {
+                line += String(format: ", entity precision %.4f, recall %.4f, F1 %.4f, token accuracy %.4f", final.task.precision ?? 0,
+                               final.task.recall ?? 0, final.f1 ?? 0, final.accuracy ?? 0)
+            } else {
+                if let accuracy = final.accuracy { line += ", accuracy \(String(format: "%.4f", accuracy))" }
+                if let f1 = final.f1 { line += ", macro-F1 \(String(format: "%.4f", f1))" }
+            }
             Console.out(line)
         }
         if let best = state.bestStep { Console.info("best \(metric): \(state.bestMetric.map { String(format: "%.4f", $0) } ?? "-") at step \(best)") }
-        Console.info("labels: \(result.labels.names.joined(separator: ", ")) (\(result.labels.problemType.rawValue))")
+        Console.info("labels: \(result.labels.names.joined(separator: ", "))"
+                     + (settings.task == .sequenceClassification ? " (\(result.labels.problemType.rawValue))" : ""))
         Console.info("wrote \(output): \(result.outputFiles.filter { !$0.hasPrefix(".") }.joined(separator: ", "))")
     }
 }
 
+extension TaskName: ExpressibleByArgument {}
+
 /// Training progress on stderr: a redrawn bar on a terminal, plain log lines otherwise.
 final class ProgressReporter {
     let interactive: Bool
+    /// What the F1 of an evaluation is: macro-F1 over classes, or entity F1.
+    let f1Name: String
     private var lastDraw = 0.0
     private var drawn = false
 
-    init(interactive: Bool) { self.interactive = interactive }
+    init(interactive: Bool, f1Name: String = "macro-F1") {
+        self.interactive = interactive
+        self.f1Name = f1Name
+    }
 
     func handle(_ event: TrainingEvent) {
         switch event {
@@ -170,7 +198,7 @@ final class ProgressReporter {
             clearLine()
             var line = String(format: "eval at step %d (epoch %.2f): loss %.4f", entry.step, entry.epoch, entry.evalLoss ?? .nan)
             if let accuracy = entry.evalAccuracy { line += String(format: ", accuracy %.4f", accuracy) }
-            if let f1 = entry.evalF1 { line += String(format: ", macro-F1 %.4f", f1) }
+            if let f1 = entry.evalF1 { line += String(format: ", \(f1Name) %.4f", f1) }
             Console.info(line)
         case .checkpointSaved(let folder):
             clearLine()

@@ -5,18 +5,27 @@ import BertKit
 import Foundation
 
 struct PredictCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "predict", abstract: "Classify texts with a sequence-classification model.")
+    static let configuration = CommandConfiguration(commandName: "predict",
+                                                    abstract: "Classify texts (sequence classification) or tag their entities (token classification).")
 
     @OptionGroup var modelOptions: ModelOptions
-    @Flag(help: "Print {\"predictions\": [{text, label, probabilities, logits}]}.") var json = false
-    @Option(help: "Truncate texts to this many tokens (default: the tokenizer's limit).") var maxLength: Int?
+    @Flag(help: "Print {\"predictions\": [{text, label, probabilities, logits}]} (token classification: [{text, entities}]).") var json = false
+    @Option(help: "Truncate texts to this many tokens (default: the tokenizer's limit; a token classifier windows longer texts instead).")
+    var maxLength: Int?
     @Option(help: "Read texts from a file, one per line (in addition to the arguments).") var file: String?
+    @Option(help: "Token classification: none, simple, first, average or max, as transformers' pipeline.") var aggregation: AggregationStrategy = .simple
+    @Option(help: "Token classification: comma-separated labels to leave out (default O; empty for none).") var ignoreLabels = "O"
     @Argument(help: "Texts to classify.") var texts: [String] = []
 
     func run() throws {
         let loaded = try modelOptions.load(quiet: json)
         let inference = TextInference(model: loaded.model, tokenizer: try loaded.tokenizer(), adapters: loaded.adapters, maxLength: maxLength)
         let all = texts + (try file.map(readLines) ?? [])
+        if loaded.model.head == .tokenClassification {
+            let ignored = Set(ignoreLabels.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
+            printEntities(all, try inference.tagEntities(all, strategy: aggregation, ignoreLabels: ignored))
+            return
+        }
         let predictions = try inference.predict(all)
         if json {
             let items: [JSONValue] = predictions.map { p in
@@ -33,6 +42,33 @@ struct PredictCommand: ParsableCommand {
         }
     }
 }
+
+extension PredictCommand {
+    /// The pipeline's dicts (`entity_group` or, with `none`, `entity` and `index`), or a table per text.
+    func printEntities(_ texts: [String], _ results: [[TaggedEntity]]) {
+        if json {
+            let items: [JSONValue] = zip(texts, results).map { text, entities in
+                .object(JSONObject([("text", .string(text)), ("entities", .array(entities.map { e in
+                    var fields: [(String, JSONValue)] = e.entityGroup.map { [("entity_group", .string($0))] } ?? [("entity", .string(e.entity ?? ""))]
+                    fields.append(("score", .double(Double(e.score))))
+                    if let index = e.index { fields.append(("index", .int(index))) }
+                    fields += [("word", .string(e.word)), ("start", .int(e.start)), ("end", .int(e.end))]
+                    return .object(JSONObject(fields))
+                }))]))
+            }
+            Console.out(JSONWriter.pretty(.object(JSONObject([("predictions", .array(items))])), sortKeys: false, ensureASCII: false))
+            return
+        }
+        for (text, entities) in zip(texts, results) {
+            Console.out(text)
+            var rows = [["entity", "score", "start", "end", "word"]]
+            for e in entities { rows.append([e.label, String(format: "%.4f", e.score), String(e.start), String(e.end), e.word]) }
+            Console.out(entities.isEmpty ? "  (no entities)" : Console.table(rows, rightAligned: [1, 2, 3]).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
+        }
+    }
+}
+
+extension AggregationStrategy: ExpressibleByArgument {}
 
 struct EmbedCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "embed", abstract: "Sentence embeddings from the encoder.")

@@ -8,14 +8,20 @@ import Checkpoints
 import Tokenizer
 import Bert
 import Training
+import Tasks
 
 public struct FineTuneSettings: Sendable {
     public var model: String
     public var train: String
     public var eval: String?
     public var output: String
-    public var head: BertHead = .sequenceClassification
+    public var task: TaskName = .sequenceClassification
+    /// Sequence classification: the text, pair and label columns.
     public var columns = ColumnNames()
+    /// Token classification: the JSONL fields (or CoNLL label column), `--label-all-tokens`, `--metric-mode`.
+    public var taggedColumns = TaggedColumns()
+    public var labelAllTokens = false
+    public var metricMode: SeqEval.Mode = .default
     public var labels: [String]? = nil
     public var problemType: ProblemType? = nil
     public var maxLength = 128
@@ -42,8 +48,11 @@ public struct FineTuneSettings: Sendable {
 public struct FineTuneResult: Sendable {
     public var summary: TrainingSummary
     public var labels: LabelSet
+    /// Training examples after sampling (sentences or texts, before any were split into windows).
     public var trainExamples: Int
     public var evalExamples: Int
+    /// What encoding had to do (long sentences split into windows, …).
+    public var notes: [String]
     public var loadReport: LoadReportText
     public var outputFiles: [String]
 }
@@ -58,49 +67,74 @@ public enum FineTuneError: Error, CustomStringConvertible {
         case .adapterLabelMismatch(let adapter, let outputs, let labels):
             return "the adapter \(adapter) has a classifier with \(outputs) outputs, but the data has \(labels.count) labels "
                 + "(\(labels.joined(separator: ", "))); give --labels with the adapter's \(outputs) labels in its order"
-        case .unsupportedTask(let task): return "fine-tuning for \(task) is not supported; use sequence-classification"
+        case .unsupportedTask(let task):
+            return "fine-tuning for \(task) is not supported (tasks: \(TaskName.allCases.map(\.rawValue).joined(separator: ", ")))"
         case .loraNeedsPEFTTask(let reason): return reason
         }
     }
 }
 
 public enum FineTuneJob {
+    /// The task a settings value names, configured from it.
+    static func task(_ s: FineTuneSettings) -> any FineTuningTask {
+        switch s.task {
+        case .sequenceClassification: return SequenceClassificationTask(columns: s.columns, problemType: s.problemType)
+        case .tokenClassification:
+            return TokenClassificationTask(columns: s.taggedColumns, labelAllTokens: s.labelAllTokens, metricMode: s.metricMode)
+        }
+    }
+
+    /// The task when `--task` is not given: the model's when it is a classifier of either kind (config.json's
+    /// `architectures`); else token classification for a CoNLL column file, sequence classification otherwise.
+    public static func inferTask(model: String, train: String) throws -> TaskName {
+        let directory = try ModelDirectory.resolve(model)
+        let config = try PretrainedBert.readConfig(directory: directory)
+        if let head = config.architectures.compactMap(BertHead.init(architecture:)).first, let task = TaskName(head: head) { return task }
+        return looksTagged(train) ? .tokenClassification : .sequenceClassification
+    }
+
+    /// A data file that is neither CSV/TSV nor JSON lines is read as CoNLL columns.
+    public static func looksTagged(_ path: String) -> Bool {
+        DatasetReader.format(of: path) == nil
+    }
+
     /// Reads, checks, tokenizes, trains and exports. `onEvent` receives the trainer's progress.
     public static func run(_ s: FineTuneSettings, onEvent: @escaping (TrainingEvent) -> Void = { _ in }) throws -> FineTuneResult {
-        guard s.head == .sequenceClassification else { throw FineTuneError.unsupportedTask(s.head.rawValue) }
+        try run(task(s), s, onEvent: onEvent)
+    }
+
+    static func run<Task: FineTuningTask>(_ task: Task, _ s: FineTuneSettings, onEvent: @escaping (TrainingEvent) -> Void) throws -> FineTuneResult {
+        let head = task.head
         let directory = try ModelDirectory.resolve(s.model)
         // 0. The model's type and config first: another architecture is refused before data or weights are read.
         let baseConfig = try PretrainedBert.readConfig(directory: directory)
         let tokenizer = try BertTokenizer.load(directory: directory)
 
         // 1. Data, fully checked before anything heavy happens.
-        var trainRows = try DatasetReader.read(path: s.train, columns: s.columns)
-        var evalRows = try s.eval.map { try DatasetReader.read(path: $0, columns: s.columns) } ?? []
+        var trainRows = try task.read(s.train)
+        var evalRows = try s.eval.map { try task.read($0) } ?? []
         if let n = s.maxTrainExamples { trainRows = Shuffle.sample(trainRows, n, seed: SeedStream.trainSample.seed(s.training.seed)) }
         if let n = s.maxEvalExamples { evalRows = Shuffle.sample(evalRows, n, seed: SeedStream.evalSample.seed(s.training.seed)) }
-        let labelSet = try withFileContext(s.train) {
-            try LabelSet.resolve(examples: trainRows, config: baseConfig, explicit: s.labels, problemType: s.problemType)
-        }
-        let train = try encode(trainRows, file: s.train, labels: labelSet, tokenizer: tokenizer, maxLength: s.maxLength)
-        let eval = try s.eval.map { try encode(evalRows, file: $0, labels: labelSet, tokenizer: tokenizer, maxLength: s.maxLength) } ?? []
+        let labelSet = try task.labels(train: trainRows, file: s.train, config: baseConfig, explicit: s.labels)
+        let train = try task.encode(trainRows, file: s.train, labels: labelSet, tokenizer: tokenizer, maxLength: s.maxLength)
+        let eval = try s.eval.map { try task.encode(evalRows, file: $0, labels: labelSet, tokenizer: tokenizer, maxLength: s.maxLength) }
 
-        // 2. The model: the checkpoint's encoder, a classifier sized for these labels.
+        // 2. The model: the checkpoint's encoder, a head sized for these labels.
         var loaded: PretrainedBert
         if let adapter = s.adapter {
-            loaded = try PretrainedBert.load(directory, head: s.head, adapter: adapter, allowRandomInit: s.allowRandomInit)
+            loaded = try PretrainedBert.load(directory, head: head, adapter: adapter, allowRandomInit: s.allowRandomInit)
             // A continued adapter keeps its classifier: the labels must fit it before any step is taken.
             guard loaded.model.config.numLabels == labelSet.count else {
                 throw FineTuneError.adapterLabelMismatch(adapter: adapter, outputs: loaded.model.config.numLabels, labels: labelSet.names)
             }
         } else {
-            loaded = try PretrainedBert.load(directory, head: s.head, configOverride: { config in
-                config.id2label = labelSet.names
-                config.problemType = labelSet.problemType
-            }, seed: SeedStream.newHead.seed(s.training.seed), reinitialiseMismatched: true, allowRandomInit: s.allowRandomInit)
+            loaded = try PretrainedBert.load(directory, head: head, configOverride: { config in task.configure(&config, labels: labelSet) },
+                                             seed: SeedStream.newHead.seed(s.training.seed), reinitialiseMismatched: true,
+                                             allowRandomInit: s.allowRandomInit)
         }
         var adapters = loaded.adapters
         if adapters == nil, var lora = s.lora {
-            lora.modulesToSave = PEFTAdapterConfig.defaultModulesToSave(for: s.head)
+            lora.modulesToSave = PEFTAdapterConfig.defaultModulesToSave(for: head)
             let fresh = try LoRAAdapters(model: loaded.model, config: lora)
             fresh.initialise(seed: SeedStream.adapters.seed(s.training.seed))
             adapters = fresh
@@ -118,35 +152,14 @@ public enum FineTuneJob {
                 try ModelExport.write(model, to: folder, tokenizerFrom: directory, extraFormats: folder == s.output ? s.saveFormats : [])
             }
         }
-        let trainer = Trainer(model: model, options: s.training, train: train, eval: eval, problemType: labelSet.problemType,
-                              outputDirectory: s.output, adapters: adapters, exportModel: export)
+        let trainer = Trainer(model: model, options: s.training, train: train.examples, eval: eval?.examples ?? [],
+                              task: task.training(labels: labelSet), outputDirectory: s.output, adapters: adapters, exportModel: export)
         trainer.onEvent = onEvent
         let summary = try trainer.run(resume: s.resume)
-        return FineTuneResult(summary: summary, labels: labelSet, trainExamples: train.count, evalExamples: eval.count,
-                              loadReport: loaded.loadReport, outputFiles: listFiles(s.output))
-    }
-
-    /// Tokenizes labelled rows; a label outside the set is an error naming the file and line.
-    public static func encode(_ rows: [TextExample], file: String, labels: LabelSet, tokenizer: BertTokenizer, maxLength: Int) throws -> [EncodedExample] {
-        let options = EncodeOptions(truncation: Truncation(maxLength: maxLength))
-        var examples: [EncodedExample] = []
-        examples.reserveCapacity(rows.count)
-        for row in rows {
-            let encoding = try withFileContext(file) {
-                do { return try tokenizer.encode(row.text, pair: row.pair, options: options) }
-                catch { throw DatasetError.badCSV(line: row.line, reason: "\(error)") }
-            }
-            let target: TrainingTarget
-            guard let raw = row.label else { throw FileError(path: file, cause: DatasetError.missingField(line: row.line, column: "label")) }
-            switch labels.problemType {
-            case .singleLabelClassification:
-                target = .classIndex(try withFileContext(file) { try labels.classIndex(raw, line: row.line) })
-            case .regression, .multiLabelClassification:
-                target = .values(try withFileContext(file) { try labels.targets(raw, line: row.line) })
-            }
-            examples.append(EncodedExample(ids: encoding.ids, typeIds: encoding.typeIDs, target: target, line: row.line))
-        }
-        return examples
+        let svg = TrainingCurves.svg(history: summary.state.logHistory, title: "\(model.head.architecture) fine-tuning")
+        try AtomicFileWriter.write(svg, to: s.output + "/training_curves.svg")
+        return FineTuneResult(summary: summary, labels: labelSet, trainExamples: train.sourceCount, evalExamples: eval?.sourceCount ?? 0,
+                              notes: train.notes + (eval?.notes ?? []), loadReport: loaded.loadReport, outputFiles: listFiles(s.output))
     }
 
     static func listFiles(_ folder: String) -> [String] { listDirectory(folder) }

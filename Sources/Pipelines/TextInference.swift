@@ -4,6 +4,7 @@
 import TensorCore
 import Tokenizer
 import Bert
+import Tasks
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -168,6 +169,61 @@ public final class TextInference {
                 let sequence = tokenizer.decode(ids, skipSpecialTokens: true)
                 return FillMaskCandidate(token: tokenizer.token(of: Int32(id)) ?? "[\(id)]", id: id, score: e[id] / total, sequence: sequence)
             }
+        }
+    }
+
+    /// Token classification: each text's entities as transformers' token-classification pipeline gives them. A text
+    /// longer than `maxLength` is not cut short (the pipeline's silent truncation): its tokens are cut into
+    /// half-overlapping windows and each token is scored from the window where it has the most context.
+    public func tagEntities(_ texts: [String], strategy: AggregationStrategy, ignoreLabels: Set<String> = ["O"]) throws -> [[TaggedEntity]] {
+        guard model.head == .tokenClassification else {
+            throw InferenceError.wrongHead(command: "predict", head: model.head.rawValue, needed: "token-classification")
+        }
+        guard !texts.isEmpty else { throw InferenceError.emptyInput }
+        let L = model.config.numLabels
+        var storage: FloatBuffer? = nil
+        return try texts.map { text in
+            let encoding = try tokenizer.encode(text)
+            let inner = encoding.specialTokensMask.indices.filter { encoding.specialTokensMask[$0] == 0 }
+            let lead = inner.first ?? encoding.count, trail = (inner.last ?? (encoding.count - 1)) + 1
+            let windows = TokenWindows(count: trail - lead, room: max(1, maxLength - lead - (encoding.count - trail)))
+            let ids = encoding.ids.map(Int.init)
+            let rows: [[Int]] = windows.ranges.map { range in
+                let head: [Int] = Array(ids[..<lead]), tail: [Int] = Array(ids[trail...])
+                let middle: [Int] = Array(ids[(lead + range.lowerBound)..<(lead + range.upperBound)])
+                return head + middle + tail
+            }
+            let width = rows.map(\.count).max() ?? 0
+            let padID = Int(model.config.padTokenId ?? 0)
+            var inputIds: [[Int]] = [], mask: [[Int]] = [], types: [[Int]] = []
+            for row in rows {
+                let missing = width - row.count
+                inputIds.append(row + [Int](repeating: padID, count: missing))
+                mask.append([Int](repeating: 1, count: row.count) + [Int](repeating: 0, count: missing))
+                types.append([Int](repeating: 0, count: width))
+            }
+            let batch = try TokenBatch(inputIds: inputIds, attentionMask: mask, tokenTypeIds: types)
+            try batch.validate(for: model.config)
+            let ws = BertWorkspace(config: model.config, head: model.head, batch: batch.batchSize, sequence: width,
+                                   keepsEveryLayer: false, storage: storage)
+            storage = ws.buffer
+            model.forward(batch, workspace: ws, adapters: adapters)
+            // Each position of the whole encoding takes its scores from one window (specials from the first).
+            var scores: [[Float]] = []
+            for t in 0..<encoding.count {
+                var w = 0, position = t
+                if t >= trail {
+                    position = lead + windows.ranges[0].count + (t - trail)
+                } else if t >= lead {
+                    let token = t - lead
+                    w = windows.owner[token]
+                    position = lead + token - windows.ranges[w].lowerBound
+                }
+                let row = UnsafeBufferPointer<Float>(start: ws.logits + (w * width + position) * L, count: L)
+                scores.append(EntityGrouping.softmax(Array(row)[...]))
+            }
+            return EntityGrouping.entities(text: text, encoding: encoding, scores: scores, labels: model.config.id2label,
+                                           tokenizer: tokenizer, strategy: strategy, ignoreLabels: ignoreLabels)
         }
     }
 }

@@ -157,6 +157,34 @@ public struct BertTokenizer: Sendable {
         return results
     }
 
+    /// Encodes pre-tokenised words as `tokenizer(words, is_split_into_words=True)` does: each word runs through
+    /// the whole pipeline on its own (added tokens, normalizer, pre-tokenizer, WordPiece), its tokens carry its
+    /// index in `wordIDs` and offsets into the word itself (tokenizers' `PreTokenizedString` keeps each word's
+    /// own offsets); a word that yields no token (only whitespace or control characters) is simply absent.
+    /// `window` keeps only those tokens (of the words' tokens, special tokens not counted) before the template
+    /// adds [CLS]/[SEP] — how a long sentence is cut into overlapping windows.
+    public func encode(words: [String], window: Range<Int>? = nil, addSpecialTokens: Bool = true) -> Encoding {
+        var workspace = Workspace()
+        var all = SequenceTokens()
+        all.wordIDs = []
+        for (index, word) in words.enumerated() {
+            let pieces = sequenceTokens(word, workspace: &workspace)
+            all.ids += pieces.ids
+            all.tokens += pieces.tokens
+            all.offsets += pieces.offsets
+            all.wordIDs! += [Int](repeating: index, count: pieces.count)
+        }
+        if let window {
+            let range = window.clamped(to: 0..<all.count)
+            all = SequenceTokens(ids: Array(all.ids[range]), tokens: Array(all.tokens[range]), offsets: Array(all.offsets[range]),
+                                 wordIDs: Array(all.wordIDs![range]))
+        }
+        return postProcessor.apply(all, nil, addSpecialTokens: addSpecialTokens)
+    }
+
+    /// How many tokens the template adds around one sequence ([CLS] and [SEP]: 2).
+    public var specialTokensForOneSequence: Int { postProcessor.addedTokens(pair: false) }
+
     /// The tokens of a text without special tokens (`tokenizer.tokenize`).
     public func tokenize(_ text: String) -> [String] {
         var workspace = Workspace()

@@ -20,6 +20,9 @@ public struct Encoding: Sendable, Equatable {
     public var offsets: [TokenOffset] = []
     /// Which input each token came from: 0, 1, or nil for special and padding tokens.
     public var sequenceIDs: [Int8?] = []
+    /// For pre-tokenised input (`encode(words:)`, transformers' `is_split_into_words=True`): the word each token
+    /// came from, nil for special and padding tokens, as `BatchEncoding.word_ids()`. Empty for text input.
+    public var wordIDs: [Int?] = []
 
     public init() {}
     public var count: Int { ids.count }
@@ -47,6 +50,8 @@ struct SequenceTokens: Sendable {
     var ids: [Int32] = []
     var tokens: [String] = []
     var offsets: [TokenOffset] = []
+    /// Pre-tokenised input only: the word of each token.
+    var wordIDs: [Int]? = nil
 
     var count: Int { ids.count }
 
@@ -58,11 +63,13 @@ struct SequenceTokens: Sendable {
             ids.removeSubrange(length...)
             tokens.removeSubrange(length...)
             offsets.removeSubrange(length...)
+            wordIDs?.removeSubrange(length...)
         case .left:
             let cut = ids.count - length
             ids.removeSubrange(..<cut)
             tokens.removeSubrange(..<cut)
             offsets.removeSubrange(..<cut)
+            wordIDs?.removeSubrange(..<cut)
         }
     }
 }
@@ -186,5 +193,6 @@ enum Padder {
         fill(&e.specialTokensMask, 1)
         fill(&e.offsets, TokenOffset(0, 0))
         fill(&e.sequenceIDs, nil)
+        if !e.wordIDs.isEmpty { fill(&e.wordIDs, nil) }
     }
 }

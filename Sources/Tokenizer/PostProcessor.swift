@@ -67,11 +67,13 @@ public struct PostProcessorTemplate: Sendable, Equatable {
                     encoding.append(id: part.ids[i], token: part.tokens[i], typeID: typeID, offset: part.offsets[i],
                                     special: false, sequence: sequence)
                 }
+                if let words = part.wordIDs { encoding.wordIDs += words.map { $0 } }
             case .special(let name, let typeID):
                 guard addSpecialTokens, let special = specialTokens[name] else { continue }
                 for (id, token) in zip(special.ids, special.tokens) {
                     encoding.append(id: id, token: token, typeID: typeID, offset: TokenOffset(0, 0), special: true, sequence: nil)
                 }
+                if first.wordIDs != nil { encoding.wordIDs += [Int?](repeating: nil, count: special.ids.count) }
             }
         }
         return encoding

@@ -16,6 +16,8 @@ public struct LabelSet: Sendable, Equatable {
     }
 
     public var count: Int { names.count }
+    /// Name → index (the first, should a name repeat).
+    public var label2id: [String: Int] { Dictionary(names.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a }) }
 
     /// transformers' choice when the config sets no `problem_type`: num_labels 1 → regression; integer
     /// labels (class ids, or names, which become ids) → single-label classification; float or list labels

@@ -1,6 +1,8 @@
 // `training_curves.svg`: training loss and evaluation metrics over optimizer steps, as a self-contained
 // SVG (two panels: losses on the left, accuracy / F1 on the right).
 
+import Training
+
 public enum TrainingCurves {
     public struct Series {
         public let name: String

@@ -1,0 +1,59 @@
+// `bertkit evaluate` as a library call: a fine-tuned model's loss and its task's metrics on labelled data, read,
+// checked and encoded by the model's task (the head decides: sequence or token classification), with the labels
+// of the model's config — a label the model does not know is an error naming the file and line.
+
+import TensorCore
+import Tokenizer
+import Bert
+import Training
+import Tasks
+
+public struct EvaluationSettings: Sendable {
+    public var data: String
+    public var maxLength = 128
+    public var batchSize = 32
+    public var columns = ColumnNames()
+    public var taggedColumns = TaggedColumns()
+    public var metricMode: SeqEval.Mode = .default
+
+    public init(data: String) { self.data = data }
+}
+
+public struct EvaluationReport: Sendable {
+    public var result: EvaluationResult
+    public var labels: LabelSet
+    public var task: TaskName
+    /// Source examples (texts, sentences).
+    public var count: Int
+    public var notes: [String]
+}
+
+public enum EvaluationJob {
+    public static func run(_ loaded: PretrainedBert, _ s: EvaluationSettings) throws -> EvaluationReport {
+        guard let name = TaskName(head: loaded.model.head) else {
+            throw InferenceError.wrongHead(command: "evaluate", head: loaded.model.head.rawValue,
+                                           needed: TaskName.allCases.map(\.rawValue).joined(separator: " or "))
+        }
+        switch name {
+        case .sequenceClassification:
+            return try run(SequenceClassificationTask(columns: s.columns), name, loaded, s) { rows, config in
+                let problemType = config.problemType ?? LabelSet.inferredProblemType(numLabels: config.numLabels, labels: rows.compactMap(\.label))
+                return LabelSet(names: config.id2label, problemType: problemType)
+            }
+        case .tokenClassification:
+            return try run(TokenClassificationTask(columns: s.taggedColumns, metricMode: s.metricMode), name, loaded, s) { _, config in
+                LabelSet(names: config.id2label, problemType: .singleLabelClassification)
+            }
+        }
+    }
+
+    static func run<Task: FineTuningTask>(_ task: Task, _ name: TaskName, _ loaded: PretrainedBert, _ s: EvaluationSettings,
+                                          labels: ([Task.Example], BertConfig) -> LabelSet) throws -> EvaluationReport {
+        let rows = try task.read(s.data)
+        let labelSet = labels(rows, loaded.model.config)
+        let encoded = try task.encode(rows, file: s.data, labels: labelSet, tokenizer: try loaded.tokenizer(), maxLength: s.maxLength)
+        let result = try Trainer.evaluate(model: loaded.model, adapters: loaded.adapters, examples: encoded.examples, batchSize: s.batchSize,
+                                          task: task.training(labels: labelSet))
+        return EvaluationReport(result: result, labels: labelSet, task: name, count: encoded.sourceCount, notes: encoded.notes)
+    }
+}

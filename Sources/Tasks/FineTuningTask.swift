@@ -1,0 +1,60 @@
+// The task seam (issue 12): one conforming type per task, holding everything that differs between tasks —
+// reading and checking its data, settling its labels, encoding and aligning them, the collation and metrics the
+// training loop uses (its `TrainingTask`), and the config it exports. `FineTuneJob` drives any of them the same
+// way; adding a task means a new conforming type here and a name in `TaskName`.
+
+import TensorCore
+import Tokenizer
+import Bert
+import Training
+
+public protocol FineTuningTask: Sendable {
+    associatedtype Example: Sendable
+    /// The transformers class the task fine-tunes (BertForSequenceClassification, …).
+    var head: BertHead { get }
+    /// Reads and checks a data file; every problem is an error naming the file and line.
+    func read(_ path: String) throws -> [Example]
+    /// The label set: `explicit` (`--labels`), else the model config's labels when they name this task's, else the
+    /// training data's.
+    func labels(train: [Example], file: String, config: BertConfig, explicit: [String]?) throws -> LabelSet
+    /// Token ids and aligned targets. A label outside `labels` is an error naming the file and line.
+    func encode(_ examples: [Example], file: String, labels: LabelSet, tokenizer: BertTokenizer, maxLength: Int) throws -> EncodedData
+    /// The collation and metrics the training loop uses, once the labels are known.
+    func training(labels: LabelSet) -> any TrainingTask
+    /// What the exported config.json says about the task (labels, problem type).
+    func configure(_ config: inout BertConfig, labels: LabelSet)
+}
+
+/// Encoded examples, and what encoding had to do that the user should hear about.
+public struct EncodedData: Sendable {
+    public var examples: [EncodedExample]
+    /// Source examples (sentences, texts) before any were split into windows.
+    public var sourceCount: Int
+    /// E.g. "12 sentences longer than 128 tokens were split into overlapping windows".
+    public var notes: [String]
+
+    public init(examples: [EncodedExample], sourceCount: Int, notes: [String] = []) {
+        self.examples = examples
+        self.sourceCount = sourceCount
+        self.notes = notes
+    }
+}
+
+/// The tasks `bertkit finetune --task` offers.
+public enum TaskName: String, CaseIterable, Sendable {
+    case sequenceClassification = "sequence-classification"
+    case tokenClassification = "token-classification"
+
+    public var head: BertHead {
+        switch self {
+        case .sequenceClassification: return .sequenceClassification
+        case .tokenClassification: return .tokenClassification
+        }
+    }
+
+    /// The task a model's head trains, when it is one of these.
+    public init?(head: BertHead) {
+        guard let task = TaskName.allCases.first(where: { $0.head == head }) else { return nil }
+        self = task
+    }
+}
