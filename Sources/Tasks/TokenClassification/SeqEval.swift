@@ -26,9 +26,12 @@ public enum SeqEval {
     public enum Error: Swift.Error, CustomStringConvertible, Equatable {
         /// Strict IOB2 accepts only B-, I- and O tags.
         case invalidTag(String)
+        /// Truth and predictions of different lengths (seqeval raises too).
+        case inconsistentLengths(truth: Int, predicted: Int)
         public var description: String {
             switch self {
             case .invalidTag(let tag): return "tag '\(tag)' is not IOB2 (strict mode takes tags starting with B, I or O)"
+            case .inconsistentLengths(let truth, let predicted): return "\(truth) true tags but \(predicted) predicted"
             }
         }
     }
@@ -133,6 +136,8 @@ public enum SeqEval {
     /// run_ner.py's metrics: micro precision/recall/F1 over entities (0 where undefined, as seqeval's
     /// zero_division default after its warning), token accuracy, and the per-type report.
     public static func scores(truth: [[String]], predicted: [[String]], mode: Mode = .default) throws(Error) -> Scores {
+        let trueCount = truth.reduce(0) { $0 + $1.count }, predictedCount = predicted.reduce(0) { $0 + $1.count }
+        guard trueCount == predictedCount else { throw .inconsistentLengths(truth: trueCount, predicted: predictedCount) }
         let trueEntities = try entities(truth, mode: mode), predictedEntities = try entities(predicted, mode: mode)
         var trueByType: [String: Set<Entity>] = [:], predictedByType: [String: Set<Entity>] = [:]
         for e in trueEntities { trueByType[e.type, default: []].insert(e) }
