@@ -41,9 +41,10 @@ public enum EvaluationJob {
                 return LabelSet(names: config.id2label, problemType: problemType)
             }
         case .tokenClassification:
-            return try run(TokenClassificationTask(columns: s.taggedColumns, metricMode: s.metricMode), name, loaded, s) { _, config in
-                LabelSet(names: config.id2label, problemType: .singleLabelClassification)
-            }
+            let task = TokenClassificationTask(columns: s.taggedColumns, metricMode: s.metricMode)
+            let labels = LabelSet(names: loaded.model.config.id2label, problemType: .singleLabelClassification)
+            try withFileContext(loaded.directory + "/config.json") { try task.checkLabels(labels) }
+            return try run(task, name, loaded, s) { _, _ in labels }
         }
     }
 

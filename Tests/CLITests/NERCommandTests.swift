@@ -135,6 +135,19 @@ import TestSupport
         #expect(fromConfig.status == 0 && fromConfig.stderr.contains("labels: O, B-PER, I-PER, B-LOC, I-LOC"), "\(fromConfig.stderr)")
     }
 
+    /// Strict IOB2 metrics cannot score IOBES tags: refused before training, not reported as zeros.
+    @Test func strictModeNeedsIOB2Labels() throws {
+        let folder = TemporaryDirectory()
+        try "alice S-PER\nvisited O\nparis S-LOC\n".write(toFile: folder.file("train.conll"), atomically: true, encoding: .utf8)
+        let base = ["finetune", "--model", Fixtures.path("bert/tiny-base"), "--train", folder.file("train.conll"), "--max-steps", "1",
+                    "--threads", "1", "--save-every", "never"]
+        let strict = try Bertkit.run(base + ["--output", folder.file("a"), "--metric-mode", "strict"])
+        #expect(strict.status == 1 && strict.stderr == "error: \(folder.file("train.conll")): tag 'S-LOC' is not IOB2 (strict mode takes tags starting with B, I or O)\n",
+                "\(strict.stderr)")
+        let conlleval = try Bertkit.run(base + ["--output", folder.file("b")])
+        #expect(conlleval.status == 0, "\(conlleval.stderr)")
+    }
+
     @Test(arguments: [
         ("train.conll", "alice B-PER\nvisited\n", "train.conll:2: a word without a label"),
         ("train.jsonl", #"{"tokens": ["alice", "visited"], "ner_tags": ["B-PER"]}"#, "train.jsonl:1: 2 tokens but 1 tags"),

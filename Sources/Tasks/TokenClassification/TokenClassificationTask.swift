@@ -30,6 +30,18 @@ public struct TokenClassificationTask: FineTuningTask {
     /// run_ner.py's rule: the model's labels when its config names them and they cover the data, else the sorted
     /// set of training labels. Integer tags are indices, so they need names from `--labels` or the config.
     public func labels(train: [TaggedSentence], file: String, config: BertConfig, explicit: [String]?) throws -> LabelSet {
+        let labels = try resolveLabels(train: train, file: file, config: config, explicit: explicit)
+        try withFileContext(file) { try checkLabels(labels) }
+        return labels
+    }
+
+    /// Strict IOB2 metrics need tags that start with B, I or O; refused before training rather than scored as nothing.
+    public func checkLabels(_ labels: LabelSet) throws(SeqEval.Error) {
+        guard metricMode == .strict else { return }
+        for name in labels.names { _ = try SeqEval.entities([[name]], mode: .strict) }
+    }
+
+    func resolveLabels(train: [TaggedSentence], file: String, config: BertConfig, explicit: [String]?) throws -> LabelSet {
         let configNamed = !config.id2label.enumerated().allSatisfy { $1 == "LABEL_\($0)" }
         if let first = train.first(where: \.tagsAreIDs) {
             guard let names = explicit ?? (configNamed ? config.id2label : nil) else {
@@ -168,7 +180,7 @@ public struct EntityMetrics: MetricAccumulator {
 
     public func result() -> TaskMetrics {
         guard let scores = try? SeqEval.scores(truth: truth, predicted: predicted, mode: mode) else {
-            // Strict mode refuses tags that are not IOB2; the labels were checked when the run started.
+            // Strict mode refuses tags that are not IOB2; `checkLabels` refused such label sets before the run.
             return TaskMetrics()
         }
         var metrics = TaskMetrics(accuracy: scores.accuracy, f1: scores.f1)
