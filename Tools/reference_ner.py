@@ -208,7 +208,7 @@ def main():
     args = parser.parse_args()
 
     import torch
-    from transformers import (AutoModelForTokenClassification, AutoTokenizer, DataCollatorForTokenClassification, Trainer,
+    from transformers import (AutoConfig, AutoModelForTokenClassification, AutoTokenizer, DataCollatorForTokenClassification, Trainer,
                               TrainingArguments, set_seed)
     torch.set_num_threads(args.threads)
     start = time.time()
@@ -228,9 +228,10 @@ def main():
     label_to_id = {label: i for i, label in enumerate(label_list)}
     set_seed(args.seed)
     tokenizer = AutoTokenizer.from_pretrained(args.model, use_fast=True)
-    model = AutoModelForTokenClassification.from_pretrained(
-        args.model, num_labels=len(label_list), finetuning_task="ner", id2label=dict(enumerate(label_list)),
-        label2id=label_to_id)
+    config = AutoConfig.from_pretrained(args.model, num_labels=len(label_list), finetuning_task="ner")
+    model = AutoModelForTokenClassification.from_pretrained(args.model, config=config)
+    model.config.label2id = label_to_id
+    model.config.id2label = dict(enumerate(label_list))
     features = as_features(tokenize_and_align_labels(tokenizer, train, label_to_id, args.max_length))
     cut = sum(len(tokenizer(words, is_split_into_words=True)["input_ids"]) > args.max_length for words in train["tokens"])
     training_args = TrainingArguments(

@@ -11,20 +11,26 @@ struct EvaluateCommand: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @Option(help: "Labelled data: .csv, .tsv or .jsonl (sequence classification); CoNLL columns or .jsonl (token classification).")
     var data: String
-    @Option(help: "Tokens per example (longer sentences of a token classifier are split into windows).") var maxLength = 128
+    @Option(help: "Tokens per example (default 128, question answering 384; long sentences and contexts are windowed).") var maxLength: Int?
     @Option(help: "Examples per batch.") var batchSize = 32
     @Option(help: "Text column (token classification, JSONL: the words field; default tokens).") var textColumn: String?
     @Option(help: "Second text column, for pairs.") var pairColumn: String?
     @Option(help: "Label column (token classification: the tags field, default ner_tags; in CoNLL files a 1-based column, default the last).")
     var labelColumn: String?
     @Option(help: "Token classification: seqeval's default (conlleval) chunking, or strict IOB2.") var metricMode: SeqEval.Mode = .default
+    @OptionGroup var questionAnswering: QuestionAnsweringOptions
+    @Option(help: "Question answering: write predictions.json, nbest_predictions.json (and null_odds.json for SQuAD 2.0) into this folder.")
+    var output: String?
     @Flag(help: "Print one JSON object (sequence classification: loss, accuracy, f1, n, confusion, labels; token classification: precision, recall, f1, accuracy, n, per_type).")
     var json = false
 
     func run() throws {
         let loaded = try modelOptions.load(quiet: json)
         var settings = EvaluationSettings(data: data)
-        settings.maxLength = maxLength
+        settings.maxLength = maxLength ?? (loaded.model.head == .questionAnswering ? 384 : 128)
+        settings.docStride = questionAnswering.docStride
+        settings.postprocess = questionAnswering.postprocess
+        settings.versionTwoWithNegative = questionAnswering.versionTwoWithNegative ? true : nil
         settings.batchSize = batchSize
         settings.columns = ColumnNames(text: textColumn ?? "text", pair: pairColumn, label: labelColumn ?? "label")
         settings.taggedColumns = TaggedColumns(words: textColumn ?? "tokens", tags: labelColumn ?? (TaggedSentences.isJSONLines(data) ? "ner_tags" : ""))
@@ -34,6 +40,7 @@ struct EvaluateCommand: ParsableCommand {
         switch report.task {
         case .sequenceClassification: printClassification(report)
         case .tokenClassification: printEntities(report)
+        case .questionAnswering: try printAnswers(report)
         }
     }
 
@@ -90,6 +97,35 @@ struct EvaluateCommand: ParsableCommand {
             rows.append([s.type, String(format: "%.4f", s.precision), String(format: "%.4f", s.recall), String(format: "%.4f", s.f1), String(s.support)])
         }
         Console.out(Console.table(rows, rightAligned: [1, 2, 3, 4]))
+    }
+}
+
+extension EvaluateCommand {
+    /// The squad / squad_v2 metrics' numbers; the prediction files when asked for.
+    func printAnswers(_ report: EvaluationReport) throws {
+        guard let qa = report.questionAnswering else { throw ExitCode.failure }
+        if let output { try QAPredictionFiles.write(qa.predictions, to: output) }
+        let s = qa.scores
+        var fields: [(String, JSONValue)] = [("exact_match", .double(s.exactMatch)), ("f1", .double(s.f1)), ("n", .int(s.total))]
+        let optional: [(String, Double?)] = [("HasAns_exact", s.hasAnsExact), ("HasAns_f1", s.hasAnsF1), ("NoAns_exact", s.noAnsExact),
+                                             ("NoAns_f1", s.noAnsF1), ("best_exact", s.bestExact), ("best_exact_thresh", s.bestExactThreshold),
+                                             ("best_f1", s.bestF1), ("best_f1_thresh", s.bestF1Threshold)]
+        for (key, value) in optional { if let value { fields.append((key, .double(value))) } }
+        if let n = s.hasAnsTotal { fields.append(("HasAns_total", .int(n))) }
+        if let n = s.noAnsTotal { fields.append(("NoAns_total", .int(n))) }
+        fields.append(("loss", .double(report.result.loss)))
+        if json {
+            Console.out(JSONWriter.pretty(.object(JSONObject(fields)), sortKeys: false, ensureASCII: false))
+            return
+        }
+        Console.out("questions: \(s.total)")
+        Console.out(String(format: "exact match: %.2f  F1: %.2f", s.exactMatch, s.f1))
+        if let e = s.hasAnsExact, let f = s.hasAnsF1 { Console.out(String(format: "with an answer (%d): exact %.2f  F1 %.2f", s.hasAnsTotal ?? 0, e, f)) }
+        if let e = s.noAnsExact, let f = s.noAnsF1 { Console.out(String(format: "without one (%d): exact %.2f  F1 %.2f", s.noAnsTotal ?? 0, e, f)) }
+        if let e = s.bestExact, let t = s.bestExactThreshold, let f = s.bestF1, let u = s.bestF1Threshold {
+            Console.out(String(format: "best exact %.2f at null odds %.4f, best F1 %.2f at %.4f", e, t, f, u))
+        }
+        if let output { Console.info("wrote \(output): predictions.json, nbest_predictions.json" + (qa.predictions.nullOdds.isEmpty ? "" : ", null_odds.json")) }
     }
 }
 

@@ -20,6 +20,7 @@ struct FinetuneCommand: ParsableCommand {
     @Flag(help: "Token classification: label every word piece, not only a word's first (B-X becomes I-X after the first), as run_ner.py's --label_all_tokens.")
     var labelAllTokens = false
     @Option(help: "Token classification: seqeval's default (conlleval) chunking, or strict IOB2.") var metricMode: SeqEval.Mode = .default
+    @OptionGroup var questionAnswering: QuestionAnsweringOptions
 
     @Option(help: "Epochs.") var epochs = 3
     @Option(help: "Stop after this many optimizer steps.") var maxSteps: Int?
@@ -30,7 +31,8 @@ struct FinetuneCommand: ParsableCommand {
     @Option(help: "Warmup as a fraction of all steps.") var warmupRatio: Double = 0
     @Option(help: "Warmup steps (wins over --warmup-ratio).") var warmupSteps: Int = 0
     @Option(help: "Global gradient-norm clipping (0 disables).") var maxGradNorm: Float = 1.0
-    @Option(help: "Tokens per example (longer texts are truncated).") var maxLength = 128
+    @Option(help: "Tokens per example (default 128, question answering 384); longer texts are truncated, longer sentences and contexts windowed.")
+    var maxLength: Int?
     @Option(help: "Seed for the new head, data order, dropout and sampling.") var seed: UInt64 = 42
     @Option(help: "Train on a seeded random sample of this many examples.") var maxTrainExamples: Int?
     @Option(help: "Evaluate on a seeded random sample of this many examples.") var maxEvalExamples: Int?
@@ -65,7 +67,7 @@ struct FinetuneCommand: ParsableCommand {
 
     func validate() throws {
         guard epochs > 0 || (maxSteps ?? 0) > 0 else { throw ValidationError("--epochs must be positive") }
-        guard batchSize > 0, gradAccum > 0, maxLength > 1, loggingSteps > 0 else { throw ValidationError("--batch-size, --grad-accum, --max-length and --logging-steps must be positive") }
+        guard batchSize > 0, gradAccum > 0, (maxLength ?? 2) > 1, loggingSteps > 0 else { throw ValidationError("--batch-size, --grad-accum, --max-length and --logging-steps must be positive") }
         guard lr > 0 else { throw ValidationError("--lr must be positive") }
         _ = try every(evalEvery, "--eval-every")
         _ = try every(saveEvery, "--save-every")
@@ -110,7 +112,10 @@ struct FinetuneCommand: ParsableCommand {
         settings.metricMode = metricMode
         settings.labels = labels?.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
         settings.problemType = problemType.flatMap(ProblemType.init(rawValue:))
-        settings.maxLength = maxLength
+        settings.maxLength = maxLength ?? (settings.task == .questionAnswering ? 384 : 128)
+        settings.docStride = questionAnswering.docStride
+        settings.postprocess = questionAnswering.postprocess
+        settings.versionTwoWithNegative = questionAnswering.versionTwoWithNegative ? true : nil
         settings.maxTrainExamples = maxTrainExamples
         settings.maxEvalExamples = maxEvalExamples
         settings.resume = resume
@@ -134,7 +139,8 @@ struct FinetuneCommand: ParsableCommand {
             lora.targets = .names(loraTargets.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
             settings.lora = lora
         }
-        let progress = ProgressReporter(interactive: isatty(2) != 0, f1Name: settings.task == .tokenClassification ? "entity F1" : "macro-F1")
+        let progress = ProgressReporter(interactive: isatty(2) != 0,
+                                        f1Name: [.tokenClassification: "entity F1", .questionAnswering: "SQuAD F1"][settings.task] ?? "macro-F1")
         let result = try FineTuneJob.run(settings) { progress.handle($0) }
         progress.finish()
         for line in result.loadReport.lines(verbose: verbose) { Console.warning(line) }
@@ -145,7 +151,10 @@ struct FinetuneCommand: ParsableCommand {
         if let final = result.summary.finalEvaluation {
             var line = "evaluation (\(final.task.count ?? final.count) \(settings.task == .tokenClassification ? "sentences" : "examples")): "
                 + "loss \(String(format: "%.4f", final.loss))"
-            if settings.task == .tokenClassification {
+            if settings.task == .questionAnswering {
+                line = "evaluation (\(final.task.count ?? final.count) questions): loss \(String(format: "%.4f", final.loss))"
+                    + String(format: ", exact match %.2f, F1 %.2f", final.accuracy ?? 0, final.f1 ?? 0)
+            } else if settings.task == .tokenClassification {
                 line += String(format: ", entity precision %.4f, recall %.4f, F1 %.4f, token accuracy %.4f", final.task.precision ?? 0,
                                final.task.recall ?? 0, final.f1 ?? 0, final.accuracy ?? 0)
             } else {
@@ -155,13 +164,40 @@ struct FinetuneCommand: ParsableCommand {
             Console.out(line)
         }
         if let best = state.bestStep { Console.info("best \(metric): \(state.bestMetric.map { String(format: "%.4f", $0) } ?? "-") at step \(best)") }
-        Console.info("labels: \(result.labels.names.joined(separator: ", "))"
-                     + (settings.task == .sequenceClassification ? " (\(result.labels.problemType.rawValue))" : ""))
+        if settings.task != .questionAnswering {
+            Console.info("labels: \(result.labels.names.joined(separator: ", "))"
+                         + (settings.task == .sequenceClassification ? " (\(result.labels.problemType.rawValue))" : ""))
+        }
         Console.info("wrote \(output): \(result.outputFiles.filter { !$0.hasPrefix(".") }.joined(separator: ", "))")
     }
 }
 
 extension TaskName: ExpressibleByArgument {}
+
+/// Question answering's windows and post-processing, as run_qa.py names them (shared by finetune and evaluate).
+struct QuestionAnsweringOptions: ParsableArguments {
+    @Option(help: "Question answering: tokens shared by neighbouring windows of a long context.") var docStride = 128
+    @Option(help: "Question answering: start and end candidates per window.") var nBestSize = 20
+    @Option(help: "Question answering: the longest answer, in tokens.") var maxAnswerLength = 30
+    @Flag(help: "Question answering: SQuAD 2.0, where a question may have no answer (default: when the data has such questions).")
+    var versionTwoWithNegative = false
+    @Option(help: "Question answering (SQuAD 2.0): answer nothing when the null score beats the best span by more than this.")
+    var nullScoreDiffThreshold: Float = 0
+
+    func validate() throws {
+        guard docStride >= 0, nBestSize > 0, maxAnswerLength > 0 else {
+            throw ValidationError("--doc-stride must be at least 0, --n-best-size and --max-answer-length positive")
+        }
+    }
+
+    var postprocess: QAPostprocessOptions {
+        var options = QAPostprocessOptions()
+        options.nBestSize = nBestSize
+        options.maxAnswerLength = maxAnswerLength
+        options.nullScoreDiffThreshold = nullScoreDiffThreshold
+        return options
+    }
+}
 
 /// Training progress on stderr: a redrawn bar on a terminal, plain log lines otherwise.
 final class ProgressReporter {

@@ -15,6 +15,9 @@ public struct EvaluationSettings: Sendable {
     public var columns = ColumnNames()
     public var taggedColumns = TaggedColumns()
     public var metricMode: SeqEval.Mode = .default
+    public var docStride = 128
+    public var postprocess = QAPostprocessOptions()
+    public var versionTwoWithNegative: Bool? = nil
 
     public init(data: String) { self.data = data }
 }
@@ -26,6 +29,8 @@ public struct EvaluationReport: Sendable {
     /// Source examples (texts, sentences).
     public var count: Int
     public var notes: [String]
+    /// Question answering: the SQuAD scores and the answers.
+    public var questionAnswering: QAEvaluation? { result.task.details as? QAEvaluation }
 }
 
 public enum EvaluationJob {
@@ -45,6 +50,9 @@ public enum EvaluationJob {
             let labels = LabelSet(names: loaded.model.config.id2label, problemType: .singleLabelClassification)
             try withFileContext(loaded.directory + "/config.json") { try task.checkLabels(labels) }
             return try run(task, name, loaded, s) { _, _ in labels }
+        case .questionAnswering:
+            let task = QuestionAnsweringTask(docStride: s.docStride, postprocess: s.postprocess, versionTwoWithNegative: s.versionTwoWithNegative)
+            return try run(task, name, loaded, s) { _, config in LabelSet(names: config.id2label, problemType: .singleLabelClassification) }
         }
     }
 
@@ -54,7 +62,7 @@ public enum EvaluationJob {
         let labelSet = labels(rows, loaded.model.config)
         let encoded = try task.encode(rows, file: s.data, labels: labelSet, tokenizer: try loaded.tokenizer(), maxLength: s.maxLength)
         let result = try Trainer.evaluate(model: loaded.model, adapters: loaded.adapters, examples: encoded.examples, batchSize: s.batchSize,
-                                          task: task.training(labels: labelSet))
+                                          task: task.training(labels: labelSet, eval: encoded))
         return EvaluationReport(result: result, labels: labelSet, task: name, count: encoded.sourceCount, notes: encoded.notes)
     }
 }

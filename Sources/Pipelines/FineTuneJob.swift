@@ -22,6 +22,10 @@ public struct FineTuneSettings: Sendable {
     public var taggedColumns = TaggedColumns()
     public var labelAllTokens = false
     public var metricMode: SeqEval.Mode = .default
+    /// Question answering: tokens shared by neighbouring windows, post-processing, SQuAD 2.0 (nil: from the data).
+    public var docStride = 128
+    public var postprocess = QAPostprocessOptions()
+    public var versionTwoWithNegative: Bool? = nil
     public var labels: [String]? = nil
     public var problemType: ProblemType? = nil
     public var maxLength = 128
@@ -81,21 +85,32 @@ public enum FineTuneJob {
         case .sequenceClassification: return SequenceClassificationTask(columns: s.columns, problemType: s.problemType)
         case .tokenClassification:
             return TokenClassificationTask(columns: s.taggedColumns, labelAllTokens: s.labelAllTokens, metricMode: s.metricMode)
+        case .questionAnswering:
+            return QuestionAnsweringTask(docStride: s.docStride, postprocess: s.postprocess, versionTwoWithNegative: s.versionTwoWithNegative)
         }
     }
 
-    /// The task when `--task` is not given: the model's when it is a classifier of either kind (config.json's
-    /// `architectures`); else token classification for a CoNLL column file, sequence classification otherwise.
+    /// The task when `--task` is not given: the model's when its head is a task's (config.json's `architectures`); else
+    /// question answering for SQuAD data, token classification for a CoNLL column file, sequence classification otherwise.
     public static func inferTask(model: String, train: String) throws -> TaskName {
         let directory = try ModelDirectory.resolve(model)
         let config = try PretrainedBert.readConfig(directory: directory)
         if let head = config.architectures.compactMap(BertHead.init(architecture:)).first, let task = TaskName(head: head) { return task }
+        if looksLikeSQuAD(train) { return .questionAnswering }
         return looksTagged(train) ? .tokenClassification : .sequenceClassification
     }
 
     /// A data file that is neither CSV/TSV nor JSON lines is read as CoNLL columns.
     public static func looksTagged(_ path: String) -> Bool {
         DatasetReader.format(of: path) == nil
+    }
+
+    /// SQuAD data: JSON whose `data` holds articles with paragraphs, or records with a question, a context and answers.
+    public static func looksLikeSQuAD(_ path: String) -> Bool {
+        guard DatasetReader.format(of: path) == .jsonl, let bytes = try? readFileBytes(path), let text = String(validating: bytes, as: UTF8.self)
+        else { return false }
+        let head = text.prefix(65536)
+        return head.contains("\"paragraphs\"") || (head.contains("\"question\"") && head.contains("\"context\"") && head.contains("\"answers\""))
     }
 
     /// Reads, checks, tokenizes, trains and exports. `onEvent` receives the trainer's progress.
@@ -153,7 +168,7 @@ public enum FineTuneJob {
             }
         }
         let trainer = Trainer(model: model, options: s.training, train: train.examples, eval: eval?.examples ?? [],
-                              task: task.training(labels: labelSet), outputDirectory: s.output, adapters: adapters, exportModel: export)
+                              task: task.training(labels: labelSet, eval: eval), outputDirectory: s.output, adapters: adapters, exportModel: export)
         trainer.onEvent = onEvent
         let summary = try trainer.run(resume: s.resume)
         let svg = TrainingCurves.svg(history: summary.state.logHistory, title: "\(model.head.architecture) fine-tuning")

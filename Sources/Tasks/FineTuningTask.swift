@@ -19,8 +19,9 @@ public protocol FineTuningTask: Sendable {
     func labels(train: [Example], file: String, config: BertConfig, explicit: [String]?) throws -> LabelSet
     /// Token ids and aligned targets. A label outside `labels` is an error naming the file and line.
     func encode(_ examples: [Example], file: String, labels: LabelSet, tokenizer: BertTokenizer, maxLength: Int) throws -> EncodedData
-    /// The collation and metrics the training loop uses, once the labels are known.
-    func training(labels: LabelSet) -> any TrainingTask
+    /// The collation and metrics the training loop uses, once the labels are known; `eval` is what evaluation will see
+    /// (question answering needs its windows' offsets to turn logits into answers).
+    func training(labels: LabelSet, eval: EncodedData?) -> any TrainingTask
     /// What the exported config.json says about the task (labels, problem type).
     func configure(_ config: inout BertConfig, labels: LabelSet)
 }
@@ -32,11 +33,14 @@ public struct EncodedData: Sendable {
     public var sourceCount: Int
     /// E.g. "12 sentences longer than 128 tokens were split into overlapping windows".
     public var notes: [String]
+    /// What the task needs again after the forward pass (question answering: examples and windows).
+    public var taskData: (any Sendable)?
 
-    public init(examples: [EncodedExample], sourceCount: Int, notes: [String] = []) {
+    public init(examples: [EncodedExample], sourceCount: Int, notes: [String] = [], taskData: (any Sendable)? = nil) {
         self.examples = examples
         self.sourceCount = sourceCount
         self.notes = notes
+        self.taskData = taskData
     }
 }
 
@@ -44,11 +48,13 @@ public struct EncodedData: Sendable {
 public enum TaskName: String, CaseIterable, Sendable {
     case sequenceClassification = "sequence-classification"
     case tokenClassification = "token-classification"
+    case questionAnswering = "question-answering"
 
     public var head: BertHead {
         switch self {
         case .sequenceClassification: return .sequenceClassification
         case .tokenClassification: return .tokenClassification
+        case .questionAnswering: return .questionAnswering
         }
     }
 

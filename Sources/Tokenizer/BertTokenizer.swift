@@ -182,6 +182,36 @@ public struct BertTokenizer: Sendable {
         return postProcessor.apply(all, nil, addSpecialTokens: addSpecialTokens)
     }
 
+    /// A pair whose second text is too long, as `tokenizer(first, second, truncation="only_second", max_length=…,
+    /// stride=…, return_overflowing_tokens=True)` returns it (question answering): the second text's tokens cut into
+    /// windows of the room left beside the first, each starting `room - stride` after the previous one (so neighbours
+    /// share `stride` tokens; tokenizers' `Encoding::truncate`), until a window reaches the end; every window gets the
+    /// whole first text and the template's special tokens. A pair that fits is one encoding.
+    public func encodeWindows(_ first: String, _ second: String, maxLength: Int, stride: Int) throws(TokenizerError) -> [Encoding] {
+        var workspace = Workspace()
+        let a = sequenceTokens(first, workspace: &workspace), b = sequenceTokens(second, workspace: &workspace)
+        let total = a.count + b.count + postProcessor.addedTokens(pair: true)
+        guard total > maxLength else { return [postProcessor.apply(a, b, addSpecialTokens: true)] }
+        let toRemove = total - maxLength
+        guard b.count > toRemove else { throw .sequenceTooShort }
+        let room = b.count - toRemove
+        guard stride < room else {
+            throw .invalidOptions("the stride (\(stride)) must be smaller than the room for the second text in each window "
+                                  + "(\(room) tokens = max_length \(maxLength) - \(a.count) of the first text - "
+                                  + "\(postProcessor.addedTokens(pair: true)) special tokens)")
+        }
+        var windows: [Encoding] = []
+        var start = 0
+        while true {
+            let stop = min(start + room, b.count)
+            let part = SequenceTokens(ids: Array(b.ids[start..<stop]), tokens: Array(b.tokens[start..<stop]), offsets: Array(b.offsets[start..<stop]))
+            windows.append(postProcessor.apply(a, part, addSpecialTokens: true))
+            if stop == b.count { break }
+            start += room - stride
+        }
+        return windows
+    }
+
     /// How many tokens the template adds around one sequence ([CLS] and [SEP]: 2).
     public var specialTokensForOneSequence: Int { postProcessor.addedTokens(pair: false) }
 

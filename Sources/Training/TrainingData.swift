@@ -20,6 +20,8 @@ public struct EncodedExample: Sendable, Equatable {
     public var target: TrainingTarget
     /// Where it came from (file line), for messages.
     public var line: Int
+    /// The task's own index of this example (question answering: its window among the encoded features).
+    public var feature = 0
 
     public init(ids: [Int32], typeIds: [Int32], target: TrainingTarget, line: Int = 0) {
         self.ids = ids; self.typeIds = typeIds; self.target = target; self.line = line

@@ -34,6 +34,9 @@ public struct TaskMetrics: Sendable {
     public var perType: [EntityTypeScore] = []
     /// What the metrics were counted over when it is not the number of examples (sentences, for windows).
     public var count: Int?
+    /// Anything else a task reports (question answering: its SQuAD scores and predictions), for the task's own
+    /// callers to read back.
+    public var details: (any Sendable)?
 
     public init(accuracy: Double? = nil, f1: Double? = nil) {
         self.accuracy = accuracy

@@ -122,7 +122,7 @@ public struct TokenClassificationTask: FineTuningTask {
         }
     }
 
-    public func training(labels: LabelSet) -> any TrainingTask {
+    public func training(labels: LabelSet, eval: EncodedData?) -> any TrainingTask {
         TokenClassificationTraining(labels: labels.names, mode: metricMode)
     }
 

@@ -1,0 +1,51 @@
+// Examples → model inputs as run_qa.py's `prepare_train_features` and `prepare_validation_features` make them
+// (transformers v5.24.0, examples/pytorch/question-answering/run_qa.py): the question left-stripped, the context alone
+// truncated into overflowing windows that share `docStride` tokens, every window tied to its example; training
+// labels are the first answer's start and end tokens, or the [CLS] index when the answer is not wholly inside the
+// window (or there is none); evaluation keeps the offsets of the context tokens only, for post-processing.
+
+import Tokenizer
+
+public struct QAFeature: Sendable, Equatable {
+    /// Which example (index into the examples) the window came from: `overflow_to_sample_mapping`.
+    public var example: Int
+    public var ids: [Int32]
+    public var typeIds: [Int32]
+    /// Character offsets of the context's tokens in the context; nil for the question, special tokens and padding.
+    public var offsets: [TokenOffset?]
+    /// Training labels (the [CLS] index 0 when the window holds no answer).
+    public var startPosition: Int
+    public var endPosition: Int
+}
+
+public enum QAFeatures {
+    /// Windows and labels of every example. `docStride`: tokens shared by neighbouring windows (transformers' `stride`).
+    public static func make(_ examples: [QAExample], tokenizer: BertTokenizer, maxLength: Int, docStride: Int) throws(TokenizerError) -> [QAFeature] {
+        var features: [QAFeature] = []
+        for (index, example) in examples.enumerated() {
+            let question = String(example.question.drop(while: { $0.isWhitespace }))
+            let windows = try tokenizer.encodeWindows(question, example.context, maxLength: maxLength, stride: docStride)
+            for encoding in windows {
+                let offsets: [TokenOffset?] = encoding.sequenceIDs.indices.map { encoding.sequenceIDs[$0] == 1 ? encoding.offsets[$0] : nil }
+                let (start, end) = labels(encoding, answer: example.answers.first)
+                features.append(QAFeature(example: index, ids: encoding.ids, typeIds: encoding.typeIDs, offsets: offsets,
+                                          startPosition: start, endPosition: end))
+            }
+        }
+        return features
+    }
+
+    /// `prepare_train_features`' positions: the context's first and last token, narrowed to the answer's characters.
+    static func labels(_ encoding: Encoding, answer: QAExample.Answer?) -> (Int, Int) {
+        let cls = encoding.specialTokensMask.firstIndex(of: 1) ?? 0
+        guard let answer else { return (cls, cls) }
+        let startChar = answer.start, endChar = answer.start + answer.text.unicodeScalars.count
+        guard var tokenStart = encoding.sequenceIDs.firstIndex(where: { $0 == 1 }),
+              var tokenEnd = encoding.sequenceIDs.lastIndex(where: { $0 == 1 }) else { return (cls, cls) }
+        let offsets = encoding.offsets
+        guard offsets[tokenStart].start <= startChar && offsets[tokenEnd].end >= endChar else { return (cls, cls) }
+        while tokenStart < offsets.count && offsets[tokenStart].start <= startChar { tokenStart += 1 }
+        while offsets[tokenEnd].end >= endChar { tokenEnd -= 1 }
+        return (tokenStart - 1, tokenEnd + 1)
+    }
+}

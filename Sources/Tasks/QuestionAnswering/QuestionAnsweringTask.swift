@@ -1,0 +1,130 @@
+// Extractive question answering (SQuAD 1.1 / 2.0): data from SQuADData, windows and start/end labels from
+// QAFeatures (run_qa.py's feature functions), answers from QAPostprocess, scores from SQuADMetrics. Evaluation during
+// training runs the whole chain, so `--metric f1` selects on SQuAD F1.
+
+import TensorCore
+import Tokenizer
+import Bert
+import Training
+
+public struct QuestionAnsweringTask: FineTuningTask {
+    public var docStride: Int
+    public var postprocess: QAPostprocessOptions
+    /// SQuAD 2.0 scoring and null answers; nil: when the data has questions without answers.
+    public var versionTwoWithNegative: Bool?
+
+    public init(docStride: Int = 128, postprocess: QAPostprocessOptions = QAPostprocessOptions(), versionTwoWithNegative: Bool? = nil) {
+        self.docStride = docStride
+        self.postprocess = postprocess
+        self.versionTwoWithNegative = versionTwoWithNegative
+    }
+
+    public var head: BertHead { .questionAnswering }
+
+    public func read(_ path: String) throws -> [QAExample] { try SQuADData.read(path: path) }
+
+    /// Start and end are the two "labels" of the head (transformers' BertForQuestionAnswering has num_labels 2).
+    public func labels(train: [QAExample], file: String, config: BertConfig, explicit: [String]?) throws -> LabelSet {
+        LabelSet(names: config.numLabels == 2 ? config.id2label : ["LABEL_0", "LABEL_1"], problemType: .singleLabelClassification)
+    }
+
+    public func encode(_ examples: [QAExample], file: String, labels: LabelSet, tokenizer: BertTokenizer, maxLength: Int) throws -> EncodedData {
+        let features = try withFileContext(file) { try QAFeatures.make(examples, tokenizer: tokenizer, maxLength: maxLength, docStride: docStride) }
+        let encoded = features.enumerated().map { f, feature in
+            var example = EncodedExample(ids: feature.ids, typeIds: feature.typeIds, target: .span(start: feature.startPosition, end: feature.endPosition))
+            example.feature = f
+            return example
+        }
+        let windows = features.count - examples.count
+        var notes: [String] = []
+        if windows > 0 {
+            notes.append("\(windows) extra window\(windows == 1 ? "" : "s") of \(file): contexts longer than \(maxLength) tokens "
+                         + "overlap by \(docStride) tokens")
+        }
+        return EncodedData(examples: encoded, sourceCount: examples.count, notes: notes,
+                           taskData: QAEvaluationData(examples: examples, features: features))
+    }
+
+    public func training(labels: LabelSet, eval: EncodedData?) -> any TrainingTask {
+        let data = eval?.taskData as? QAEvaluationData ?? QAEvaluationData(examples: [], features: [])
+        var options = postprocess
+        options.versionTwoWithNegative = versionTwoWithNegative ?? data.examples.contains { $0.answers.isEmpty }
+        return QuestionAnsweringTraining(data: data, options: options)
+    }
+
+    public func configure(_ config: inout BertConfig, labels: LabelSet) {
+        config.id2label = labels.names
+        config.problemType = nil
+    }
+}
+
+/// A question-answering evaluation: the SQuAD scores and the answers behind them.
+public struct QAEvaluation: Sendable {
+    public var scores: SQuADMetrics.Result
+    public var predictions: QAPredictions
+}
+
+/// What turns an evaluation's logits into answers and scores.
+public struct QAEvaluationData: Sendable {
+    public var examples: [QAExample]
+    public var features: [QAFeature]
+}
+
+public struct QuestionAnsweringTraining: TrainingTask {
+    public let data: QAEvaluationData
+    public let options: QAPostprocessOptions
+    public var head: BertHead { .questionAnswering }
+
+    public func collate(_ examples: [EncodedExample], padId: Int) throws -> (TokenBatch, Labels) {
+        try MicroBatch.make(examples, head: .questionAnswering, problemType: nil, padId: padId)
+    }
+
+    public func makeMetrics() -> any MetricAccumulator { QAMetrics(data: data, options: options) }
+}
+
+/// Keeps each window's start and end logits; at the end, post-processes them into answers and scores them.
+public struct QAMetrics: MetricAccumulator {
+    let data: QAEvaluationData
+    let options: QAPostprocessOptions
+    var starts: [[Float]], ends: [[Float]]
+
+    init(data: QAEvaluationData, options: QAPostprocessOptions) {
+        self.data = data
+        self.options = options
+        starts = [[Float]](repeating: [], count: data.features.count)
+        ends = starts
+    }
+
+    public mutating func add(examples: [EncodedExample], labels: Labels, batch: TokenBatch, outputs: BertWorkspace, config: BertConfig) {
+        let T = batch.sequenceLength
+        for (b, example) in examples.enumerated() where example.feature < starts.count {
+            let n = example.ids.count
+            starts[example.feature] = (0..<n).map { outputs.logits[(b * T + $0) * 2] }
+            ends[example.feature] = (0..<n).map { outputs.logits[(b * T + $0) * 2 + 1] }
+        }
+    }
+
+    /// The answers and their scores (also what `evaluate` writes out).
+    public func predictions() -> QAPredictions {
+        QAPostprocess.run(examples: data.examples, features: data.features, startLogits: starts, endLogits: ends, options: options)
+    }
+
+    public func scores(_ predictions: QAPredictions) -> SQuADMetrics.Result {
+        let answers = Dictionary(predictions.answers.map { ($0.id, $0.text) }, uniquingKeysWith: { a, _ in a })
+        if options.versionTwoWithNegative {
+            let odds = Dictionary(predictions.nullOdds.map { ($0.id, Double($0.odds)) }, uniquingKeysWith: { a, _ in a })
+            return SQuADMetrics.squadV2(examples: data.examples, predictions: answers, nullOdds: odds, threshold: Double(options.nullScoreDiffThreshold))
+        }
+        return SQuADMetrics.squad(examples: data.examples, predictions: answers)
+    }
+
+    public func result() -> TaskMetrics {
+        guard !data.examples.isEmpty, starts.allSatisfy({ !$0.isEmpty }) else { return TaskMetrics() }
+        let predictions = predictions()
+        let scores = scores(predictions)
+        var metrics = TaskMetrics(accuracy: scores.exactMatch, f1: scores.f1)
+        metrics.count = scores.total
+        metrics.details = QAEvaluation(scores: scores, predictions: predictions)
+        return metrics
+    }
+}
