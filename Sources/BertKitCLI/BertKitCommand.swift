@@ -14,7 +14,7 @@ struct BertKitCommand: ParsableCommand {
         commandName: "bertkit",
         abstract: "Move BERT checkpoints between safetensors, PyTorch and HDF5, and run them in Swift.",
         subcommands: [InspectCommand.self, ConvertCommand.self, TokenizeCommand.self, PredictCommand.self, EmbedCommand.self,
-                      FillMaskCommand.self, ParityCommand.self, FinetuneCommand.self, EvaluateCommand.self, MergeCommand.self,
+                      FillMaskCommand.self, AnswerCommand.self, ParityCommand.self, FinetuneCommand.self, EvaluateCommand.self, MergeCommand.self,
                       BenchmarkCommand.self])
 
     static func main() {

@@ -70,6 +70,83 @@ extension PredictCommand {
 
 extension AggregationStrategy: ExpressibleByArgument {}
 
+/// `bertkit answer`: extractive question answering, as transformers' question-answering pipeline.
+struct AnswerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "answer",
+                                                    abstract: "Answer questions from a context with a question-answering model.")
+
+    @OptionGroup var modelOptions: ModelOptions
+    @Option(help: "The question.") var question: String?
+    @Option(help: "The text holding the answer.") var context: String?
+    @Option(help: "JSON lines of {\"question\", \"context\"} (instead of --question/--context).") var file: String?
+    @Option(help: "Answers per question.") var topK = 1
+    @Option(help: "The longest answer, in tokens.") var maxAnswerLength = 15
+    @Option(help: "Window length in tokens (default: the tokenizer's limit, at most 384).") var maxLength: Int?
+    @Option(help: "Tokens shared by neighbouring windows (default: half the window, at most 128).") var docStride: Int?
+    @Flag(help: "Also offer the empty answer, scored by the null score.") var handleImpossibleAnswer = false
+    @Flag(help: "Print {\"answers\": [{score, start, end, answer}]} (one list per question with --file).") var json = false
+
+    func validate() throws {
+        if file == nil && (question == nil || context == nil) { throw ValidationError("give --question and --context, or --file") }
+        if file != nil && (question != nil || context != nil) { throw ValidationError("give either --file or --question/--context") }
+        guard topK > 0, maxAnswerLength > 0 else { throw ValidationError("--top-k and --max-answer-length must be positive") }
+        if let docStride, docStride < 0 { throw ValidationError("--doc-stride must be at least 0") }
+        if let maxLength, let docStride, docStride > maxLength {
+            throw ValidationError("--doc-stride (\(docStride)) is larger than --max-length (\(maxLength))")
+        }
+    }
+
+    func run() throws {
+        let loaded = try modelOptions.load(quiet: json)
+        let inference = TextInference(model: loaded.model, tokenizer: try loaded.tokenizer(), adapters: loaded.adapters)
+        var options = AnswerOptions()
+        options.topK = topK
+        options.maxAnswerLength = maxAnswerLength
+        options.maxLength = maxLength
+        options.docStride = docStride
+        options.handleImpossibleAnswer = handleImpossibleAnswer
+        let pairs = try file.map(QuestionFile.read) ?? [(question!, context!)]
+        var results: [[SpanAnswer]] = []
+        for (i, pair) in pairs.enumerated() {
+            do { results.append(try inference.answer(question: pair.question, context: pair.context, options: options)) }
+            catch let error as TokenizerError { throw FileError(path: file.map { "\($0):\(i + 1)" } ?? "--context", cause: error) }
+        }
+        func item(_ a: SpanAnswer) -> JSONValue {
+            .object(JSONObject([("score", .double(Double(a.score))), ("start", .int(a.start)), ("end", .int(a.end)), ("answer", .string(a.answer))]))
+        }
+        if json {
+            let value: JSONValue = file == nil ? .object(JSONObject([("answers", .array(results[0].map(item)))]))
+                : .object(JSONObject([("answers", .array(results.map { .array($0.map(item)) }))]))
+            Console.out(JSONWriter.pretty(value, sortKeys: false, ensureASCII: false))
+            return
+        }
+        for (pair, answers) in zip(pairs, results) {
+            if file != nil { Console.out(pair.question) }
+            for a in answers { Console.out(String(format: "%.4f\t%d\t%d\t", a.score, a.start, a.end) + a.answer) }
+        }
+    }
+}
+
+/// JSON lines of {"question", "context"}: one `error: FILE:LINE:` for a bad line.
+enum QuestionFile {
+    static func read(_ path: String) throws -> [(question: String, context: String)] {
+        let bytes = try withFileContext(path) { try readFileBytes(path) }
+        let text = String(decoding: bytes, as: UTF8.self)
+        var pairs: [(String, String)] = []
+        for (index, line) in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).enumerated()
+        where !line.allSatisfy({ $0 == " " || $0 == "\t" || $0 == "\r" }) {
+            let at = "\(path):\(index + 1)"
+            let value = try withFileContext(at) { try JSONReader.parse(String(line)) }
+            guard let question = value["question"]?.stringValue, let context = value["context"]?.stringValue else {
+                throw FileError(path: at, cause: SQuADError.missingField(question: nil, field: "question' or 'context"))
+            }
+            pairs.append((question, context))
+        }
+        if pairs.isEmpty { throw FileError(path: path, cause: SQuADError.empty) }
+        return pairs
+    }
+}
+
 struct EmbedCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "embed", abstract: "Sentence embeddings from the encoder.")
 

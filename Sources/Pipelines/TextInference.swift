@@ -226,4 +226,34 @@ public final class TextInference {
                                            tokenizer: tokenizer, strategy: strategy, ignoreLabels: ignoreLabels)
         }
     }
+
+    /// Extractive question answering as transformers' question-answering pipeline: the question and the context in
+    /// windows (`maxLength`, `docStride`), each window's start and end logits, then `AnswerSpans`.
+    public func answer(question: String, context: String, options: AnswerOptions) throws -> [SpanAnswer] {
+        guard model.head == .questionAnswering else {
+            throw InferenceError.wrongHead(command: "answer", head: model.head.rawValue, needed: "question-answering")
+        }
+        let length = options.maxLength ?? min(tokenizer.modelMaxLength ?? 384, 384)
+        let stride = options.docStride ?? min(length / 2, 128)
+        let windows = try tokenizer.encodeWindows(question, context, maxLength: length, stride: stride)
+        let width = windows.map(\.count).max() ?? 0
+        let padID = Int(model.config.padTokenId ?? 0)
+        var ids: [[Int]] = [], mask: [[Int]] = [], types: [[Int]] = []
+        for window in windows {
+            let missing = width - window.count
+            ids.append(window.ids.map(Int.init) + [Int](repeating: padID, count: missing))
+            mask.append(window.attentionMask.map(Int.init) + [Int](repeating: 0, count: missing))
+            types.append(window.typeIDs.map(Int.init) + [Int](repeating: 0, count: missing))
+        }
+        let batch = try TokenBatch(inputIds: ids, attentionMask: mask, tokenTypeIds: types)
+        try batch.validate(for: model.config)
+        let ws = BertWorkspace(config: model.config, head: model.head, batch: windows.count, sequence: width, keepsEveryLayer: false)
+        model.forward(batch, workspace: ws, adapters: adapters)
+        var starts: [[Float]] = [], ends: [[Float]] = []
+        for (w, window) in windows.enumerated() {
+            starts.append((0..<window.count).map { ws.logits[(w * width + $0) * 2] })
+            ends.append((0..<window.count).map { ws.logits[(w * width + $0) * 2 + 1] })
+        }
+        return AnswerSpans.answers(context: context, windows: windows, starts: starts, ends: ends, options: options)
+    }
 }
