@@ -190,7 +190,13 @@ public struct BertTokenizer: Sendable {
     public func encodeWindows(_ first: String, _ second: String, maxLength: Int, stride: Int) throws(TokenizerError) -> [Encoding] {
         var workspace = Workspace()
         let a = sequenceTokens(first, workspace: &workspace), b = sequenceTokens(second, workspace: &workspace)
-        let total = a.count + b.count + postProcessor.addedTokens(pair: true)
+        let added = postProcessor.addedTokens(pair: true)
+        // tokenizers subtracts the special tokens in unsigned arithmetic (a max_length below them truncates nothing) and
+        // empties both texts at exactly their count: neither is a window anyone wants.
+        guard maxLength > added else {
+            throw .invalidOptions("max_length \(maxLength) leaves no room for the texts beside \(added) special tokens")
+        }
+        let total = a.count + b.count + added
         guard total > maxLength else { return [postProcessor.apply(a, b, addSpecialTokens: true)] }
         let toRemove = total - maxLength
         guard b.count > toRemove else { throw .sequenceTooShort }

@@ -16,6 +16,15 @@ public struct QAFeature: Sendable, Equatable {
     /// Training labels (the [CLS] index 0 when the window holds no answer).
     public var startPosition: Int
     public var endPosition: Int
+
+    public init(example: Int, ids: [Int32], typeIds: [Int32], offsets: [TokenOffset?], startPosition: Int, endPosition: Int) {
+        self.example = example
+        self.ids = ids
+        self.typeIds = typeIds
+        self.offsets = offsets
+        self.startPosition = startPosition
+        self.endPosition = endPosition
+    }
 }
 
 public enum QAFeatures {

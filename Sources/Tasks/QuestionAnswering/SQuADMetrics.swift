@@ -2,6 +2,8 @@
 // metrics/squad_v2, which wrap the v1.1 and v2.0 evaluation scripts): answers normalised (lower case, ASCII punctuation
 // removed, the articles a/an/the removed as whole words, whitespace collapsed), each score the maximum over the gold
 // answers, averages ×100. SQuAD 2.0 adds the HasAns/NoAns split and the best thresholds over the null odds.
+// Strings are compared scalar by scalar, as Python compares them: Swift's String equality (and hashing) treats
+// canonically equivalent texts ("café" precomposed or decomposed) as equal, which the scripts do not.
 
 public enum SQuADMetrics {
     // MARK: Normalisation (`normalize_answer`)
@@ -12,8 +14,11 @@ public enum SQuADMetrics {
         // `re.sub(r"\b(a|an|the)\b", " ", text)`: a maximal run of word characters equal to an article becomes a space.
         var out = String.UnicodeScalarView(), run = String.UnicodeScalarView()
         func flush() {
-            let word = String(run)
-            if word == "a" || word == "an" || word == "the" { out.append(" ") } else { out.append(contentsOf: run) }
+            if run.elementsEqual("a".unicodeScalars) || run.elementsEqual("an".unicodeScalars) || run.elementsEqual("the".unicodeScalars) {
+                out.append(" ")
+            } else {
+                out.append(contentsOf: run)
+            }
             run = String.UnicodeScalarView()
         }
         for scalar in noPunctuation.unicodeScalars {
@@ -49,13 +54,19 @@ public enum SQuADMetrics {
 
     // MARK: Scores of one prediction against one gold answer (squad_v2's compute_exact / compute_f1)
 
-    public static func exact(_ gold: String, _ prediction: String) -> Double { normalize(gold) == normalize(prediction) ? 1 : 0 }
+    public static func exact(_ gold: String, _ prediction: String) -> Double {
+        normalize(gold).unicodeScalars.elementsEqual(normalize(prediction).unicodeScalars) ? 1 : 0
+    }
+
+    /// A token as Python sees it: its code points.
+    static func key(_ token: String) -> [UInt32] { token.unicodeScalars.map(\.value) }
 
     /// SQuAD 2.0's F1: an empty side scores 1 when both are empty. SQuAD 1.1's differs only there (0 when nothing is shared).
     public static func f1(_ gold: String, _ prediction: String, version2: Bool = true) -> Double {
-        let goldTokens = gold.isEmpty ? [] : split(normalize(gold)), predictedTokens = prediction.isEmpty ? [] : split(normalize(prediction))
+        let goldTokens = (gold.isEmpty ? [] : split(normalize(gold))).map(key)
+        let predictedTokens = (prediction.isEmpty ? [] : split(normalize(prediction))).map(key)
         if version2 && (goldTokens.isEmpty || predictedTokens.isEmpty) { return goldTokens == predictedTokens ? 1 : 0 }
-        var counts: [String: Int] = [:]
+        var counts: [[UInt32]: Int] = [:]
         for token in goldTokens { counts[token, default: 0] += 1 }
         var same = 0
         for token in predictedTokens where counts[token, default: 0] > 0 { counts[token]! -= 1; same += 1 }
@@ -95,8 +106,9 @@ public enum SQuADMetrics {
         var exactRaw: [String: Double] = [:], f1Raw: [String: Double] = [:], hasAnswer: [String: Bool] = [:]
         for example in examples {
             let prediction = predictions[example.id] ?? ""
+            // `make_qid_to_has_ans` looks at the raw answers; `get_raw_scores` drops those that normalise to nothing.
+            hasAnswer[example.id] = !example.answers.isEmpty
             var golds = example.answers.map(\.text).filter { !normalize($0).isEmpty }
-            hasAnswer[example.id] = !golds.isEmpty
             if golds.isEmpty { golds = [""] }
             exactRaw[example.id] = golds.map { exact($0, prediction) }.max()!
             f1Raw[example.id] = golds.map { f1($0, prediction) }.max()!
