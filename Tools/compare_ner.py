@@ -44,11 +44,11 @@ def sampled_training_file(path, seed):
     return reference_ner.write_conll(path, [sentences[i] for i in sorted(random.Random(seed).sample(range(len(sentences)), SAMPLE))])
 
 
-def run(command):
+def run(command, with_stderr=False):
     result = subprocess.run([str(c) for c in command], capture_output=True, text=True)
     if result.returncode != 0:
         sys.exit(f"{' '.join(map(str, command))} failed:\n{result.stderr[-3000:]}")
-    return result.stdout
+    return (result.stdout, result.stderr) if with_stderr else result.stdout
 
 
 def last_json(output):
@@ -70,13 +70,13 @@ def main():
             train = sampled_training_file(os.path.join(scratch, f"train-{seed}.conll"), seed)
             output = os.path.join(scratch, f"bertkit-{seed}")
             start = time.time()
-            finetune = run([args.bertkit, "finetune", "--task", "token-classification", "--model", MINILM, "--train", train,
+            _, notes = run([args.bertkit, "finetune", "--task", "token-classification", "--model", MINILM, "--train", train,
                             "--output", output, "--seed", seed, "--weight-decay", WEIGHT_DECAY, "--save-every", "never",
-                            *threads, *RECIPE])
+                            *threads, *RECIPE], with_stderr=True)
             bertkit_seconds = time.time() - start
             bertkit = json.loads(run([args.bertkit, "evaluate", "--model", output, "--data", test, "--max-length", "128",
                                       "--json", *threads]))
-            split = [line for line in finetune.splitlines() + [""] if "split into overlapping windows" in line]
+            split = [line for line in notes.splitlines() if "split into overlapping windows" in line]
             line = {"stack": "bertkit", "seed": seed, "test_f1": bertkit["f1"], "test_precision": bertkit["precision"],
                     "test_recall": bertkit["recall"], "test_accuracy": bertkit["accuracy"], "n": bertkit["n"],
                     "train_seconds": round(bertkit_seconds, 1), "note": split[0] if split else None}

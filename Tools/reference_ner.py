@@ -161,32 +161,43 @@ def protocol_examples(tokenizer, examples, label_to_id, max_length, protocol):
     return out
 
 
-def predicted_sequences(model, tokenizer, sentences, label_list, max_length, protocol, batch_size=64):
-    """run_ner.py's compute_metrics inputs: per sentence the predicted and the true labels at scored positions."""
+def token_predictions(model, tokenizer, inputs, batch_size=64):
+    """The argmax label id of every position of each distinct input (a tuple of ids), batched by length so that
+    little is padded; an input's padding never changes its own logits (the attention mask hides it)."""
     import torch
-    from transformers import DataCollatorForTokenClassification
-    examples = words_and_tags(sentences)
-    label_to_id = {label: i for i, label in enumerate(label_list)}
-    items = protocol_examples(tokenizer, examples, label_to_id, max_length, protocol)
-    collator = DataCollatorForTokenClassification(tokenizer)
-    predictions, references = [[] for _ in sentences], [[] for _ in sentences]
+    unique = sorted(set(inputs), key=len)
+    argmax = {}
     model.eval()
-    for start in range(0, len(items), batch_size):
-        chunk = items[start:start + batch_size]
-        batch = collator([features for _, features in chunk])
-        labels = batch.pop("labels")
+    for start in range(0, len(unique), batch_size):
+        chunk = unique[start:start + batch_size]
+        width = max(map(len, chunk))
+        ids = torch.tensor([list(row) + [tokenizer.pad_token_id] * (width - len(row)) for row in chunk])
+        mask = torch.tensor([[1] * len(row) + [0] * (width - len(row)) for row in chunk])
         with torch.no_grad():
-            argmax = model(**batch).logits.argmax(-1)
-        for (i, _), row_predictions, row_labels in zip(chunk, argmax.tolist(), labels.tolist()):
-            predictions[i] += [label_list[p] for p, label in zip(row_predictions, row_labels) if label != -100]
-            references[i] += [label_list[label] for label in row_labels if label != -100]
-    return predictions, references
+            best = model(input_ids=ids, attention_mask=mask, token_type_ids=torch.zeros_like(ids)).logits.argmax(-1)
+        for row, predicted in zip(chunk, best.tolist()):
+            argmax[row] = predicted[:len(row)]
+    return argmax
 
 
 def evaluate_model(model, tokenizer, sentences, max_length):
+    """seqeval's scores of `model` under both protocols; as run_ner.py's compute_metrics, per sentence the labels of
+    the scored positions (label != -100) and the argmax there."""
     label_list = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    return {protocol: seqeval_scores(*predicted_sequences(model, tokenizer, sentences, label_list, max_length, protocol))
-            for protocol in ("run_ner", "windows")}
+    label_to_id = {label: i for i, label in enumerate(label_list)}
+    examples = words_and_tags(sentences)
+    items = {protocol: protocol_examples(tokenizer, examples, label_to_id, max_length, protocol)
+             for protocol in ("run_ner", "windows")}
+    argmax = token_predictions(model, tokenizer, [tuple(f["input_ids"]) for runs in items.values() for _, f in runs])
+    scores = {}
+    for protocol, runs in items.items():
+        predictions, references = [[] for _ in sentences], [[] for _ in sentences]
+        for i, features in runs:
+            predicted = argmax[tuple(features["input_ids"])]
+            predictions[i] += [label_list[p] for p, label in zip(predicted, features["labels"]) if label != -100]
+            references[i] += [label_list[label] for label in features["labels"] if label != -100]
+        scores[protocol] = seqeval_scores(predictions, references)
+    return scores
 
 
 # --- the run_ner recipe -----------------------------------------------------------------------------------------------
