@@ -11,8 +11,8 @@ Prints one JSON object: the test scores under two protocols, and the seconds tak
 - "run_ner": run_ner.py's own evaluation: each sentence tokenised with truncation at --max-length, so the words
   of a longer sentence past the limit are neither predicted nor scored.
 - "windows": bertkit's evaluation (Sources/Tasks/TokenClassification, TokenWindows): a sentence longer than
-  --max-length becomes half-overlapping windows and each word piece is scored once, in the window where it has the
-  most context. Both protocols agree on every sentence that fits.
+  --max-length becomes half-overlapping windows ([CLS] piece… [SEP], BERT's template) and each word piece is scored
+  once, in the window where it has the most context. Both protocols agree on every sentence that fits.
 The tests (Tests/Interop/test_ner_interop.py) and Tools/compare_ner.py import the helpers below."""
 import argparse
 import json

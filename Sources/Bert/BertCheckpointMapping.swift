@@ -27,7 +27,7 @@ public enum BertLoadError: Error, CustomStringConvertible {
     case shapeMismatch([BertShapeMismatch])
     case notNumeric(name: String, dtype: String)
     /// Not one encoder weight of the checkpoint fits: the model would be a freshly initialised BERT with at
-    /// most a head loaded (issue 23: an ELECTRA classifier's `classifier.*` names are BERT's).
+    /// most a head loaded (an ELECTRA classifier's `classifier.*` names are BERT's).
     case noEncoderWeights(model: String, expectedExample: String, foundExample: String?)
 
     public var description: String {

@@ -1,7 +1,7 @@
 // Which model families bertkit runs, decided from config.json before a weight is read. transformers' Auto
 // classes pick the architecture from `model_type` (models/auto/configuration_auto.py, CONFIG_MAPPING, v5.24.0);
 // bertkit does the same and refuses what it cannot build, instead of building a BERT and finding no weight
-// that fits it (issue 23). The list of families grows here, and only here.
+// that fits it. The list of families grows here, and only here.
 
 import TensorCore
 

@@ -1,6 +1,6 @@
 // Parameter names summarised for people: a BERT-base load report lists ~200 names, which hides the one
 // that matters. Names that differ only in a layer index fold into `bert.encoder.layer.{0..11}.* (192)`,
-// siblings into `classifier.{bias,weight}` or `bert.embeddings.* (5)` (issue 23). The full list stays
+// siblings into `classifier.{bias,weight}` or `bert.embeddings.* (5)`. The full list stays
 // available (`--verbose`).
 
 public enum NameGroups {

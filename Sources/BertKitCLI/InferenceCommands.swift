@@ -106,10 +106,14 @@ struct AnswerCommand: ParsableCommand {
         options.docStride = docStride
         options.handleImpossibleAnswer = handleImpossibleAnswer
         let pairs = try file.map(QuestionFile.read) ?? [(question!, context!)]
-        var results: [[SpanAnswer]] = []
-        for (i, pair) in pairs.enumerated() {
-            do { results.append(try inference.answer(question: pair.question, context: pair.context, options: options)) }
-            catch let error as TokenizerError { throw FileError(path: file.map { "\($0):\(i + 1)" } ?? "--context", cause: error) }
+        // A window that cannot be made is the input's fault: named by its line (or --context). (Mapped, not appended in
+        // a do/catch loop: Swift 6.3's optimiser garbled the answers' Double scores in that shape in release builds.)
+        let results: [[SpanAnswer]] = try pairs.enumerated().map { i, pair in
+            do {
+                return try inference.answer(question: pair.question, context: pair.context, options: options)
+            } catch let error as TokenizerError {
+                throw FileError(path: file.map { "\($0):\(i + 1)" } ?? "--context", cause: error)
+            }
         }
         func item(_ a: SpanAnswer) -> JSONValue {
             .object(JSONObject([("score", .double(Double(a.score))), ("start", .int(a.start)), ("end", .int(a.end)), ("answer", .string(a.answer))]))

@@ -254,6 +254,7 @@ public final class TextInference {
             starts.append((0..<window.count).map { ws.logits[(w * width + $0) * 2] })
             ends.append((0..<window.count).map { ws.logits[(w * width + $0) * 2 + 1] })
         }
-        return AnswerSpans.answers(context: context, windows: windows, starts: starts, ends: ends, options: options)
+        return AnswerSpans.answers(context: context, windows: windows, starts: starts, ends: ends, clsID: tokenizer.id(of: "[CLS]"),
+                                   options: options)
     }
 }

@@ -1,4 +1,4 @@
-// The task seam (issue 12): one conforming type per task, holding everything that differs between tasks —
+// The task seam: one conforming type per task, holding everything that differs between tasks —
 // reading and checking its data, settling its labels, encoding and aligning them, the collation and metrics the
 // training loop uses (its `TrainingTask`), and the config it exports. `FineTuneJob` drives any of them the same
 // way; adding a task means a new conforming type here and a name in `TaskName`.

@@ -1,4 +1,4 @@
-// The seam between the training loop and a task (issue 12). The loop knows batches, a loss and a metric
+// The seam between the training loop and a task. The loop knows batches, a loss and a metric
 // accumulator; what a task's examples look like, how they are padded and labelled, and what its metrics mean
 // live with the task (Sources/Tasks). transformers' example scripts do the same: one data collator and one
 // `compute_metrics` per task, a Trainer that never switches on the task.

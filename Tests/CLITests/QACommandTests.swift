@@ -97,3 +97,42 @@ import TestSupport
         #expect(answer.status == 1 && answer.stderr.hasPrefix("error: --context: the stride (6) must be smaller"), "\(answer.stderr)")
     }
 }
+
+/// `bertkit answer` against transformers 4.57.6's question-answering pipeline (Fixtures/qa/pipeline, made by
+/// Tools/fixtures/make_qa_pipeline_fixtures.py in its own venv): top_k 1 and 3, max_answer_len 15 and 4, with and
+/// without the impossible answer, on 14 questions over 1 to 5 windows; scores within 1e-4 relative.
+@Suite struct AnswerPipelineGoldenTests {
+    nonisolated(unsafe) static let golden = (try? Fixtures.json("qa/pipeline/pipeline.json")) as? [String: Any] ?? [:]
+    static var cases: [[String: Any]] { golden["cases"] as? [[String: Any]] ?? [] }
+    static let model = Fixtures.path("qa/pipeline/tiny-qa-model")
+
+    @Test func everyRunEqualsThePipeline() throws {
+        #expect(Self.cases.count >= 12)
+        var runs = 0
+        for c in Self.cases {
+            let question = c["question"] as! String, context = c["context"] as! String
+            var window: [String] = []
+            if let length = c["max_seq_len"] as? Int { window += ["--max-length", String(length)] }
+            if let stride = c["doc_stride"] as? Int { window += ["--doc-stride", String(stride)] }
+            for run in c["runs"] as! [[String: Any]] {
+                runs += 1
+                var arguments = ["answer", "--model", Self.model, "--question", question, "--context", context, "--json",
+                                 "--top-k", String(run["top_k"] as! Int), "--max-answer-length", String(run["max_answer_len"] as! Int)] + window
+                if run["handle_impossible_answer"] as! Bool { arguments.append("--handle-impossible-answer") }
+                let result = try Bertkit.run(arguments)
+                #expect(result.status == 0, "\(result.stderr)")
+                let mine = (try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as! [String: Any])["answers"] as! [[String: Any]]
+                let theirs = run["answers"] as! [[String: Any]]
+                let context = "\(question) | top_k \(run["top_k"]!) max_answer_len \(run["max_answer_len"]!) impossible \(run["handle_impossible_answer"]!)"
+                #expect(mine.count == theirs.count, "\(context): \(mine) vs \(theirs)")
+                for (a, b) in zip(mine, theirs) {
+                    #expect(a["answer"] as? String == b["answer"] as? String && a["start"] as? Int == b["start"] as? Int
+                            && a["end"] as? Int == b["end"] as? Int, "\(context): \(a) vs \(b)")
+                    let x = (a["score"] as! NSNumber).doubleValue, y = (b["score"] as! NSNumber).doubleValue
+                    #expect(abs(x - y) <= 1e-4 * abs(y), "\(context): score \(x) vs \(y)")
+                }
+            }
+        }
+        #expect(runs >= 100)
+    }
+}

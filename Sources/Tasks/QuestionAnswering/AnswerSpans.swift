@@ -1,9 +1,11 @@
 // Answers read off one question's windows as transformers' question-answering pipeline does (transformers v4.57.6,
-// the last release with it: pipelines/question_answering.py, `select_starts_ends`, `decode_spans`, `get_indices`):
-// start and end logits of the question and special tokens set to -10000 ([CLS] kept), a softmax over each window,
-// the null score [CLS]·[CLS] (the minimum over windows) before [CLS] is zeroed, every span start ≤ end shorter than
-// `maxAnswerLength` scored start probability × end probability, the `topK` best of each window kept when both ends are
-// context tokens, and the span widened to whole words. float32 throughout, as numpy on the model's outputs.
+// the last release with it: pipelines/question_answering.py, `select_starts_ends`, `decode_spans`, `get_indices`,
+// `postprocess`): start and end logits outside the context set to -10000 (tokens with the [CLS] id kept), a float32
+// softmax over each window, the null score p_start[CLS]·p_end[CLS] (the minimum over windows) taken before [CLS] is
+// zeroed, every span start ≤ end shorter than `maxAnswerLength` scored p_start × p_end, the best 2·top_k + 10 of each
+// window widened to whole words inside the window, then answers with the same text (case-insensitively) merged by
+// adding their scores — the first occurrence keeps its position — the null answer added, the top k kept.
+// Zero-score spans, which the pipeline returns in arbitrary order when a window has too few real ones, are dropped.
 
 import Tokenizer
 #if canImport(Glibc)
@@ -26,7 +28,8 @@ public struct AnswerOptions: Sendable, Equatable {
 }
 
 public struct SpanAnswer: Sendable, Equatable {
-    public var score: Float
+    /// Summed over the occurrences of the same text (so it can exceed 1), as the pipeline reports it.
+    public var score: Double
     /// Unicode scalar offsets into the context.
     public var start: Int
     public var end: Int
@@ -34,54 +37,83 @@ public struct SpanAnswer: Sendable, Equatable {
 }
 
 public enum AnswerSpans {
-    /// One window's candidates. `starts`/`ends`: its logits; `encoding`: the window.
-    static func candidates(encoding: Encoding, starts: [Float], ends: [Float], options: AnswerOptions, minNull: inout Float) -> [(Int, Int, Float)] {
-        let n = encoding.count
-        // p_mask: question and special tokens cannot be in the answer, [CLS] stays in the softmax.
-        let cls = encoding.specialTokensMask.firstIndex(of: 1) ?? 0
-        let allowed = (0..<n).map { encoding.sequenceIDs[$0] == 1 && encoding.attentionMask[$0] != 0 }
-        func softmax(_ logits: [Float]) -> [Float] {
-            let masked = (0..<n).map { allowed[$0] || $0 == cls ? logits[$0] : -10000 }
-            let top = masked.max() ?? 0
-            let e = masked.map { expf($0 - top) }
-            let total = e.reduce(Float(0), +)
-            return e.map { $0 / total }
-        }
-        var p = softmax(starts), q = softmax(ends)
-        if options.handleImpossibleAnswer { minNull = min(minNull, p[0] * q[0]) }
-        p[0] = 0; q[0] = 0
-        // decode_spans: every (s, e) with s ≤ e < s + maxAnswerLength, the top k scores, then both ends must be context.
-        var cells: [(Int, Int, Float)] = []
-        cells.reserveCapacity(n * min(n, options.maxAnswerLength))
-        for s in 0..<n {
-            for e in s..<min(n, s + options.maxAnswerLength) { cells.append((s, e, p[s] * q[e])) }
-        }
-        // (Cells outside the band are zero in the pipeline's matrix; they only rank when fewer than k spans score above 0.)
-        let ranked = cells.enumerated().sorted { $0.element.2 != $1.element.2 ? $0.element.2 > $1.element.2 : $0.offset < $1.offset }.map(\.element)
-        return ranked.prefix(options.topK).filter { allowed[$0.0] && allowed[$0.1] }
+    /// A span of one window's tokens and its score p_start × p_end.
+    struct Span {
+        var start: Int
+        var end: Int
+        var score: Float
     }
 
-    /// The answers of one question over its windows (`logits[w]`: start and end logits of window w).
-    public static func answers(context: String, windows: [Encoding], starts: [[Float]], ends: [[Float]], options: AnswerOptions) -> [SpanAnswer] {
+    /// One window's spans, best first.
+    static func spans(encoding: Encoding, starts: [Float], ends: [Float], clsID: Int32?, options: AnswerOptions,
+                      minNull: inout Float) -> [Span] {
+        let n = encoding.count
+        var allowed = [Bool](repeating: false, count: n)
+        for t in 0..<n { allowed[t] = (encoding.sequenceIDs[t] == 1 || encoding.ids[t] == clsID) && encoding.attentionMask[t] != 0 }
+        var p = maskedSoftmax(starts, allowed), q = maskedSoftmax(ends, allowed)
+        if options.handleImpossibleAnswer { minNull = min(minNull, p[0] * q[0]) }
+        p[0] = 0
+        q[0] = 0
+        var cells: [Span] = []
+        for s in 0..<n where p[s] > 0 && allowed[s] {
+            for e in s..<min(n, s + options.maxAnswerLength) where q[e] > 0 && allowed[e] {
+                cells.append(Span(start: s, end: e, score: p[s] * q[e]))
+            }
+        }
+        let kept = options.alignToWords ? 2 * options.topK + 10 : options.topK
+        let order = cells.indices.sorted { cells[$0].score != cells[$1].score ? cells[$0].score > cells[$1].score : $0 < $1 }
+        return order.prefix(kept).map { cells[$0] }
+    }
+
+    /// The pipeline's softmax: positions not allowed at -10000 (so exp underflows to 0), float32.
+    static func maskedSoftmax(_ logits: [Float], _ allowed: [Bool]) -> [Float] {
+        var masked = [Float](repeating: -10000, count: logits.count)
+        for t in logits.indices where allowed[t] { masked[t] = logits[t] }
+        let top = masked.max() ?? 0
+        var e = [Float](repeating: 0, count: masked.count)
+        var total: Float = 0
+        for t in masked.indices {
+            e[t] = expf(masked[t] - top)
+            total += e[t]
+        }
+        for t in e.indices { e[t] /= total }
+        return e
+    }
+
+    /// The answers of one question over its windows (`starts[w]`/`ends[w]`: window w's logits).
+    public static func answers(context: String, windows: [Encoding], starts: [[Float]], ends: [[Float]], clsID: Int32?,
+                               options: AnswerOptions) -> [SpanAnswer] {
         let scalars = Array(context.unicodeScalars)
         var minNull: Float = 1_000_000
         var answers: [SpanAnswer] = []
+        var lowered: [[Unicode.Scalar]] = []
         for (w, encoding) in windows.enumerated() {
-            for (s, e, score) in candidates(encoding: encoding, starts: starts[w], ends: ends[w], options: options, minNull: &minNull) {
+            for span in spans(encoding: encoding, starts: starts[w], ends: ends[w], clsID: clsID, options: options, minNull: &minNull) {
+                let s = span.start, e = span.end, score = span.score
                 var (a, b) = (encoding.offsets[s].start, encoding.offsets[e].end)
-                if options.alignToWords { (a, b) = (wordStart(encoding, s), wordEnd(encoding, e)) }
+                if options.alignToWords && encoding.sequenceIDs[s] == 1 && encoding.sequenceIDs[e] == 1 {
+                    (a, b) = (wordStart(encoding, s), wordEnd(encoding, e))
+                }
                 let lower = min(a, scalars.count), upper = min(max(b, lower), scalars.count)
-                var text = String.UnicodeScalarView()
-                text.append(contentsOf: scalars[lower..<upper])
-                answers.append(SpanAnswer(score: score, start: a, end: b, answer: String(text)))
+                var view = String.UnicodeScalarView()
+                view.append(contentsOf: scalars[lower..<upper])
+                let text = String(view)
+                // `get_answer`: the same text, compared with str.lower() (code point by code point), adds up.
+                let key = Array(text.lowercased().unicodeScalars)
+                if let i = lowered.firstIndex(of: key) {
+                    answers[i].score += Double(score)
+                } else {
+                    answers.append(SpanAnswer(score: Double(score), start: a, end: b, answer: text))
+                    lowered.append(key)
+                }
             }
         }
-        if options.handleImpossibleAnswer { answers.append(SpanAnswer(score: minNull, start: 0, end: 0, answer: "")) }
-        // sorted(..., reverse=True)[:top_k]: stable.
-        return Array(answers.enumerated().sorted { $0.element.score != $1.element.score ? $0.element.score > $1.element.score : $0.offset < $1.offset }
-            .map(\.element).prefix(options.topK))
-    }
+        if options.handleImpossibleAnswer { answers.append(SpanAnswer(score: Double(minNull), start: 0, end: 0, answer: "")) }
 
+        // sorted(..., reverse=True)[:top_k]: stable.
+        let order = answers.indices.sorted { answers[$0].score != answers[$1].score ? answers[$0].score > answers[$1].score : $0 < $1 }
+        return order.prefix(options.topK).map { answers[$0] }
+    }
     /// `word_to_chars(token_to_word(t))`: a word's pieces are its first token and the `##` pieces after it.
     static func wordStart(_ encoding: Encoding, _ t: Int) -> Int {
         var i = t
