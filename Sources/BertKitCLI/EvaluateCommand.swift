@@ -19,6 +19,11 @@ struct EvaluateCommand: ParsableCommand {
     var labelColumn: String?
     @Option(help: "Token classification: seqeval's default (conlleval) chunking, or strict IOB2.") var metricMode: SeqEval.Mode = .default
     @OptionGroup var questionAnswering: QuestionAnsweringOptions
+    @Flag(help: "Masked LM: each line its own example (else lines are concatenated and cut into --max-length blocks).")
+    var lineByLine = false
+    @Option(help: "Masked LM: the share of tokens masked.") var mlmProbability: Float = 0.15
+    @Flag(help: "Masked LM: mask whole words.") var wholeWordMask = false
+    @Option(help: "Masked LM: the seed of the (fixed) evaluation masks.") var seed: UInt64 = 42
     @Option(help: "Question answering: write predictions.json, nbest_predictions.json (and null_odds.json for SQuAD 2.0) into this folder.")
     var output: String?
     @Flag(help: "Print one JSON object (sequence classification: loss, accuracy, f1, n, confusion, labels; token classification: precision, recall, f1, accuracy, n, per_type).")
@@ -35,12 +40,17 @@ struct EvaluateCommand: ParsableCommand {
         settings.columns = ColumnNames(text: textColumn ?? "text", pair: pairColumn, label: labelColumn ?? "label")
         settings.taggedColumns = TaggedColumns(words: textColumn ?? "tokens", tags: labelColumn ?? (TaggedSentences.isJSONLines(data) ? "ner_tags" : ""))
         settings.metricMode = metricMode
+        settings.lineByLine = lineByLine
+        settings.mlmProbability = mlmProbability
+        settings.wholeWordMask = wholeWordMask
+        settings.seed = seed
         let report = try EvaluationJob.run(loaded, settings)
         for note in report.notes where !json { Console.info("note: " + note) }
         switch report.task {
         case .sequenceClassification: printClassification(report)
         case .tokenClassification: printEntities(report)
         case .questionAnswering: try printAnswers(report)
+        case .maskedLM: printMaskedLM(report)
         }
     }
 
@@ -126,6 +136,21 @@ extension EvaluateCommand {
             Console.out(String(format: "best exact %.2f at null odds %.4f, best F1 %.2f at %.4f", e, t, f, u))
         }
         if let output { Console.info("wrote \(output): predictions.json, nbest_predictions.json" + (qa.predictions.nullOdds.isEmpty ? "" : ", null_odds.json")) }
+    }
+}
+
+extension EvaluateCommand {
+    /// Masked LM: loss over the masked tokens (one fixed set of masks), perplexity exp(loss), masked-token accuracy.
+    func printMaskedLM(_ report: EvaluationReport) {
+        let loss = report.result.loss, perplexity = Foundation.exp(loss), accuracy = report.result.accuracy ?? 0
+        if json {
+            Console.out(JSONWriter.pretty(.object(JSONObject([("loss", .double(loss)), ("perplexity", .double(perplexity)),
+                                                              ("accuracy", .double(accuracy)), ("n", .int(report.result.count))])),
+                                          sortKeys: false, ensureASCII: false))
+            return
+        }
+        Console.out("blocks: \(report.result.count) (from \(report.count) lines)")
+        Console.out(String(format: "loss: %.4f  perplexity: %.3f  masked-token accuracy: %.4f", loss, perplexity, accuracy))
     }
 }
 

@@ -21,6 +21,10 @@ struct FinetuneCommand: ParsableCommand {
     var labelAllTokens = false
     @Option(help: "Token classification: seqeval's default (conlleval) chunking, or strict IOB2.") var metricMode: SeqEval.Mode = .default
     @OptionGroup var questionAnswering: QuestionAnsweringOptions
+    @Flag(help: "Masked LM: each line its own example (else lines are concatenated and cut into --max-length blocks, as run_mlm.py).")
+    var lineByLine = false
+    @Option(help: "Masked LM: the share of tokens masked (of those, 80 % [MASK], 10 % random, 10 % unchanged).") var mlmProbability: Float = 0.15
+    @Flag(help: "Masked LM: mask every piece of a chosen word, with [MASK] only.") var wholeWordMask = false
 
     @Option(help: "Epochs.") var epochs = 3
     @Option(help: "Stop after this many optimizer steps.") var maxSteps: Int?
@@ -85,6 +89,7 @@ struct FinetuneCommand: ParsableCommand {
         if let maxTrainExamples, maxTrainExamples < 1 { throw ValidationError("--max-train-examples must be positive") }
         if let maxEvalExamples, maxEvalExamples < 1 { throw ValidationError("--max-eval-examples must be positive") }
         guard (0...1).contains(warmupRatio) else { throw ValidationError("--warmup-ratio must be between 0 and 1") }
+        guard mlmProbability > 0 && mlmProbability < 1 else { throw ValidationError("--mlm-probability must be between 0 and 1") }
         if let labels {
             let names = labels.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
             if let repeated = names.first(where: { name in names.filter { $0 == name }.count > 1 }) {
@@ -116,6 +121,9 @@ struct FinetuneCommand: ParsableCommand {
         settings.docStride = questionAnswering.docStride
         settings.postprocess = questionAnswering.postprocess
         settings.versionTwoWithNegative = questionAnswering.versionTwoWithNegative ? true : nil
+        settings.lineByLine = lineByLine
+        settings.mlmProbability = mlmProbability
+        settings.wholeWordMask = wholeWordMask
         settings.maxTrainExamples = maxTrainExamples
         settings.maxEvalExamples = maxEvalExamples
         settings.resume = resume
@@ -151,7 +159,10 @@ struct FinetuneCommand: ParsableCommand {
         if let final = result.summary.finalEvaluation {
             var line = "evaluation (\(final.task.count ?? final.count) \(settings.task == .tokenClassification ? "sentences" : "examples")): "
                 + "loss \(String(format: "%.4f", final.loss))"
-            if settings.task == .questionAnswering {
+            if settings.task == .maskedLM {
+                line = "evaluation (\(final.count) blocks): loss \(String(format: "%.4f", final.loss)), perplexity "
+                    + String(format: "%.3f, masked-token accuracy %.4f", Foundation.exp(final.loss), final.accuracy ?? 0)
+            } else if settings.task == .questionAnswering {
                 line = "evaluation (\(final.task.count ?? final.count) questions): loss \(String(format: "%.4f", final.loss))"
                     + String(format: ", exact match %.2f, F1 %.2f", final.accuracy ?? 0, final.f1 ?? 0)
             } else if settings.task == .tokenClassification {
@@ -164,7 +175,7 @@ struct FinetuneCommand: ParsableCommand {
             Console.out(line)
         }
         if let best = state.bestStep { Console.info("best \(metric): \(state.bestMetric.map { String(format: "%.4f", $0) } ?? "-") at step \(best)") }
-        if settings.task != .questionAnswering {
+        if settings.task != .questionAnswering && settings.task != .maskedLM {
             Console.info("labels: \(result.labels.names.joined(separator: ", "))"
                          + (settings.task == .sequenceClassification ? " (\(result.labels.problemType.rawValue))" : ""))
         }

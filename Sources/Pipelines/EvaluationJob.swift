@@ -18,6 +18,11 @@ public struct EvaluationSettings: Sendable {
     public var docStride = 128
     public var postprocess = QAPostprocessOptions()
     public var versionTwoWithNegative: Bool? = nil
+    public var lineByLine = false
+    public var mlmProbability: Float = 0.15
+    public var wholeWordMask = false
+    /// Masked LM: the seed of the evaluation masks.
+    public var seed: UInt64 = 42
 
     public init(data: String) { self.data = data }
 }
@@ -53,6 +58,10 @@ public enum EvaluationJob {
         case .questionAnswering:
             let task = QuestionAnsweringTask(docStride: s.docStride, postprocess: s.postprocess, versionTwoWithNegative: s.versionTwoWithNegative)
             return try run(task, name, loaded, s) { _, config in LabelSet(names: config.id2label, problemType: .singleLabelClassification) }
+        case .maskedLM:
+            let task = MaskedLMTask(textColumn: s.columns.text, lineByLine: s.lineByLine, probability: s.mlmProbability,
+                                    wholeWordMask: s.wholeWordMask, seed: s.seed)
+            return try run(task, name, loaded, s) { _, config in LabelSet(names: config.id2label, problemType: .singleLabelClassification) }
         }
     }
 
@@ -62,7 +71,7 @@ public enum EvaluationJob {
         let labelSet = labels(rows, loaded.model.config)
         let encoded = try task.encode(rows, file: s.data, labels: labelSet, tokenizer: try loaded.tokenizer(), maxLength: s.maxLength)
         let result = try Trainer.evaluate(model: loaded.model, adapters: loaded.adapters, examples: encoded.examples, batchSize: s.batchSize,
-                                          task: task.training(labels: labelSet, eval: encoded))
+                                          task: task.training(labels: labelSet, train: encoded, eval: encoded))
         return EvaluationReport(result: result, labels: labelSet, task: name, count: encoded.sourceCount, notes: encoded.notes)
     }
 }

@@ -26,6 +26,10 @@ public struct FineTuneSettings: Sendable {
     public var docStride = 128
     public var postprocess = QAPostprocessOptions()
     public var versionTwoWithNegative: Bool? = nil
+    /// Masked LM: each line its own example (else concatenated and chunked), the masking rate, whole words.
+    public var lineByLine = false
+    public var mlmProbability: Float = 0.15
+    public var wholeWordMask = false
     public var labels: [String]? = nil
     public var problemType: ProblemType? = nil
     public var maxLength = 128
@@ -87,6 +91,9 @@ public enum FineTuneJob {
             return TokenClassificationTask(columns: s.taggedColumns, labelAllTokens: s.labelAllTokens, metricMode: s.metricMode)
         case .questionAnswering:
             return QuestionAnsweringTask(docStride: s.docStride, postprocess: s.postprocess, versionTwoWithNegative: s.versionTwoWithNegative)
+        case .maskedLM:
+            return MaskedLMTask(textColumn: s.columns.text, lineByLine: s.lineByLine, probability: s.mlmProbability,
+                                wholeWordMask: s.wholeWordMask, seed: s.training.seed)
         }
     }
 
@@ -95,7 +102,9 @@ public enum FineTuneJob {
     public static func inferTask(model: String, train: String) throws -> TaskName {
         let directory = try ModelDirectory.resolve(model)
         let config = try PretrainedBert.readConfig(directory: directory)
-        if let head = config.architectures.compactMap(BertHead.init(architecture:)).first, let task = TaskName(head: head) { return task }
+        // A masked LM is where domain adaptation ends, not a sign of the next task: only classifiers and QA models decide.
+        if let head = config.architectures.compactMap(BertHead.init(architecture:)).first, head != .maskedLM,
+           let task = TaskName(head: head) { return task }
         if looksLikeSQuAD(train) { return .questionAnswering }
         return looksTagged(train) ? .tokenClassification : .sequenceClassification
     }
@@ -168,7 +177,7 @@ public enum FineTuneJob {
             }
         }
         let trainer = Trainer(model: model, options: s.training, train: train.examples, eval: eval?.examples ?? [],
-                              task: task.training(labels: labelSet, eval: eval), outputDirectory: s.output, adapters: adapters, exportModel: export)
+                              task: task.training(labels: labelSet, train: train, eval: eval), outputDirectory: s.output, adapters: adapters, exportModel: export)
         trainer.onEvent = onEvent
         let summary = try trainer.run(resume: s.resume)
         let svg = TrainingCurves.svg(history: summary.state.logHistory, title: "\(model.head.architecture) fine-tuning")

@@ -19,9 +19,9 @@ public protocol FineTuningTask: Sendable {
     func labels(train: [Example], file: String, config: BertConfig, explicit: [String]?) throws -> LabelSet
     /// Token ids and aligned targets. A label outside `labels` is an error naming the file and line.
     func encode(_ examples: [Example], file: String, labels: LabelSet, tokenizer: BertTokenizer, maxLength: Int) throws -> EncodedData
-    /// The collation and metrics the training loop uses, once the labels are known; `eval` is what evaluation will see
-    /// (question answering needs its windows' offsets to turn logits into answers).
-    func training(labels: LabelSet, eval: EncodedData?) -> any TrainingTask
+    /// The collation and metrics the training loop uses, once the labels are known; `train` and `eval` are what it will
+    /// see (question answering needs its windows' offsets to turn logits into answers, masked LM its mask token).
+    func training(labels: LabelSet, train: EncodedData, eval: EncodedData?) -> any TrainingTask
     /// What the exported config.json says about the task (labels, problem type).
     func configure(_ config: inout BertConfig, labels: LabelSet)
 }
@@ -49,12 +49,14 @@ public enum TaskName: String, CaseIterable, Sendable {
     case sequenceClassification = "sequence-classification"
     case tokenClassification = "token-classification"
     case questionAnswering = "question-answering"
+    case maskedLM = "masked-lm"
 
     public var head: BertHead {
         switch self {
         case .sequenceClassification: return .sequenceClassification
         case .tokenClassification: return .tokenClassification
         case .questionAnswering: return .questionAnswering
+        case .maskedLM: return .maskedLM
         }
     }
 

@@ -49,7 +49,7 @@ public struct SequenceClassificationTask: FineTuningTask {
         return EncodedData(examples: examples, sourceCount: rows.count)
     }
 
-    public func training(labels: LabelSet, eval: EncodedData?) -> any TrainingTask {
+    public func training(labels: LabelSet, train: EncodedData, eval: EncodedData?) -> any TrainingTask {
         HeadTask(head: .sequenceClassification, problemType: labels.problemType)
     }
 

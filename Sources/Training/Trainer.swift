@@ -154,7 +154,7 @@ public final class Trainer {
                 // One optimizer update: up to `gradientAccumulation` micro-batches, averaged over all their items.
                 let group = Array(batches[state.batchInEpoch..<min(state.batchInEpoch + options.gradientAccumulation, batches.count)])
                 let prepared = try group.map { indices in
-                    try task.collate(indices.map { train[$0] }, padId: model.config.padTokenId ?? 0)
+                    try task.collate(indices.map { train[$0] }, padId: model.config.padTokenId ?? 0, pass: .training(epoch: state.epoch))
                 }
                 let items = prepared.reduce(0) { $0 + $1.1.itemCount(numLabels: model.config.numLabels, sequence: $1.0.sequenceLength) }
                 trainable.zeroGradients()

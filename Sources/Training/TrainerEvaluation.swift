@@ -50,7 +50,7 @@ extension Trainer {
         var metrics = task.makeMetrics()
         for start in stride(from: 0, to: examples.count, by: batchSize) {
             let chunk = Array(examples[start..<min(start + batchSize, examples.count)])
-            let (batch, labels) = try task.collate(chunk, padId: c.padTokenId ?? 0)
+            let (batch, labels) = try task.collate(chunk, padId: c.padTokenId ?? 0, pass: .evaluation)
             try batch.validate(for: c)
             let (ws, bw) = workspaces(model, batch, training: false, storage: &storage, backwardStorage: &backwardStorage)
             model.forward(batch, workspace: ws, adapters: adapters)

@@ -20,8 +20,13 @@ public struct EncodedExample: Sendable, Equatable {
     public var target: TrainingTarget
     /// Where it came from (file line), for messages.
     public var line: Int
-    /// The task's own index of this example (question answering: its window among the encoded features).
+    /// The task's own index of this example (question answering: its window among the encoded features; masked LM:
+    /// the block, whose masks derive from it).
     public var feature = 0
+    /// Per-token flags a task's collation needs (masked LM: `specialToken`, `continuesWord`); empty for others.
+    public var tokenFlags: [UInt8] = []
+    public static let specialToken: UInt8 = 1
+    public static let continuesWord: UInt8 = 2
 
     public init(ids: [Int32], typeIds: [Int32], target: TrainingTarget, line: Int = 0) {
         self.ids = ids; self.typeIds = typeIds; self.target = target; self.line = line
@@ -66,7 +71,7 @@ public enum MicroBatch {
 /// from the same numbers (with the bare seed for all three, the head's initial weights were made of the very
 /// numbers that shuffled the first epoch).
 public enum SeedStream: UInt64 {
-    case trainSample = 1, evalSample, epochOrder, newHead, adapters
+    case trainSample = 1, evalSample, epochOrder, newHead, adapters, maskedTokens
 
     public func seed(_ seed: UInt64, index: UInt64 = 0) -> UInt64 {
         mix64(seed ^ mix64(rawValue << 40 ^ index))

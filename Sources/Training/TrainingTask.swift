@@ -9,10 +9,17 @@ import Bert
 public protocol TrainingTask: Sendable {
     /// The model head the task trains (its forward pass and loss).
     var head: BertHead { get }
-    /// Pads examples into one micro-batch and builds its labels (the task's data collator).
-    func collate(_ examples: [EncodedExample], padId: Int) throws -> (TokenBatch, Labels)
+    /// Pads examples into one micro-batch and builds its labels (the task's data collator). `pass` says which epoch is
+    /// training (masked LM draws new masks each epoch) or that this is evaluation (one fixed set).
+    func collate(_ examples: [EncodedExample], padId: Int, pass: CollationPass) throws -> (TokenBatch, Labels)
     /// A fresh accumulator for one evaluation pass.
     func makeMetrics() -> any MetricAccumulator
+}
+
+/// What a micro-batch is collated for.
+public enum CollationPass: Sendable, Equatable {
+    case training(epoch: Int)
+    case evaluation
 }
 
 /// Collects what an evaluation pass needs from each micro-batch, then computes the task's metrics.
@@ -71,7 +78,7 @@ public struct HeadTask: TrainingTask {
         self.problemType = problemType
     }
 
-    public func collate(_ examples: [EncodedExample], padId: Int) throws -> (TokenBatch, Labels) {
+    public func collate(_ examples: [EncodedExample], padId: Int, pass: CollationPass) throws -> (TokenBatch, Labels) {
         try MicroBatch.make(examples, head: head, problemType: problemType, padId: padId)
     }
 

@@ -45,7 +45,7 @@ public struct QuestionAnsweringTask: FineTuningTask {
                            taskData: QAEvaluationData(examples: examples, features: features))
     }
 
-    public func training(labels: LabelSet, eval: EncodedData?) -> any TrainingTask {
+    public func training(labels: LabelSet, train: EncodedData, eval: EncodedData?) -> any TrainingTask {
         let data = eval?.taskData as? QAEvaluationData ?? QAEvaluationData(examples: [], features: [])
         var options = postprocess
         options.versionTwoWithNegative = versionTwoWithNegative ?? data.examples.contains { $0.answers.isEmpty }
@@ -75,7 +75,7 @@ public struct QuestionAnsweringTraining: TrainingTask {
     public let options: QAPostprocessOptions
     public var head: BertHead { .questionAnswering }
 
-    public func collate(_ examples: [EncodedExample], padId: Int) throws -> (TokenBatch, Labels) {
+    public func collate(_ examples: [EncodedExample], padId: Int, pass: CollationPass) throws -> (TokenBatch, Labels) {
         try MicroBatch.make(examples, head: .questionAnswering, problemType: nil, padId: padId)
     }
 

@@ -122,7 +122,7 @@ public struct TokenClassificationTask: FineTuningTask {
         }
     }
 
-    public func training(labels: LabelSet, eval: EncodedData?) -> any TrainingTask {
+    public func training(labels: LabelSet, train: EncodedData, eval: EncodedData?) -> any TrainingTask {
         TokenClassificationTraining(labels: labels.names, mode: metricMode)
     }
 
@@ -143,7 +143,7 @@ public struct TokenClassificationTraining: TrainingTask {
         self.mode = mode
     }
 
-    public func collate(_ examples: [EncodedExample], padId: Int) throws -> (TokenBatch, Labels) {
+    public func collate(_ examples: [EncodedExample], padId: Int, pass: CollationPass) throws -> (TokenBatch, Labels) {
         try MicroBatch.make(examples, head: .tokenClassification, problemType: nil, padId: padId)
     }
 
