@@ -181,7 +181,7 @@ final class FinetuneSandbox {
         (["--epochs", "0"], "--epochs"), (["--batch-size", "0"], "--batch-size"), (["--lr", "0"], "--lr"),
         (["--eval-every", "sometimes"], "--eval-every"), (["--save-every", "0"], "--save-every"), (["--metric", "loss"], "--metric"),
         (["--save-format", "onnx"], "--save-format"), (["--problem-type", "ranking"], "--problem-type"), (["--lora-r", "0"], "--lora-r"),
-        (["--early-stopping-patience", "2"], "--eval"), (["--load-best-at-end"], "--eval"), (["--task", "masked-lm"], "--task"),
+        (["--early-stopping-patience", "2"], "--eval"), (["--load-best-at-end"], "--eval"), (["--task", "text-generation"], "--task"),
         (["--max-train-examples", "0"], "--max-train-examples"), (["--max-steps", "0"], "--max-steps"),
         (["--warmup-ratio", "1.5"], "--warmup-ratio"), (["--labels", "pos,neg,pos"], "--labels"),
     ])
