@@ -7,9 +7,12 @@
 #include <math.h>
 
 // exp(x) for float: range reduction by ln 2 and a degree-6 polynomial (Cephes expf), about 1 ulp;
-// branch-free so the loops around it vectorise.
+// branch-free so the loops around it vectorise. The argument is clamped to [-87.34, 88]: at Cephes' own upper
+// bound (88.72283) the power of two is 2^128, which is +inf in float, and a masked attention key whose score
+// exceeds the row's maximum by that much (a padding query attending to other padding) turned inf · 0 into NaN.
+// Every caller passes arguments ≤ 0 except such masked keys, whose result is multiplied by 0.
 static inline __attribute__((always_inline)) float bk_expf(float x) {
-    x = fminf(fmaxf(x, -87.33654f), 88.72283f);
+    x = fminf(fmaxf(x, -87.33654f), 88.0f);
     float n = floorf(x * 1.44269504088896341f + 0.5f);
     float r = x - n * 0.693359375f;
     r = r - n * -2.12194440e-4f;

@@ -220,6 +220,24 @@ func weightedSum(_ values: [Float], _ weights: [Float]) -> Double { zip(values, 
         }
     }
 
+    /// A masked key may score far above the row's maximum over the unmasked ones (a padding query attending to other
+    /// padding): its probability is exactly 0, never inf · 0 = NaN. The first failure was a real QA batch at 88.72.
+    @Test func maskedKeysFarAboveTheMaximumStayZero() {
+        let shape = AttentionShape(batch: 1, sequence: 8, heads: 1, headDim: 4)
+        var mask = [Float](repeating: 1, count: 8)
+        for j in 5..<8 { mask[j] = 0 }
+        for excess: Float in [80, 88.5, 88.72283, 88.8, 100, 1e30] {
+            withBothBuilds { build in
+                var probs = [Float](repeating: 0, count: 64)
+                for row in 0..<8 { for j in 0..<8 { probs[row * 8 + j] = j < 5 ? Float(j) * 0.1 : 0.4 + excess } }
+                Attention.softmaxRows(&probs, shape: shape, keyMask: mask)
+                #expect(probs.allSatisfy { $0.isFinite }, "excess \(excess) (\(build)): \(probs.prefix(8))")
+                #expect(probs[5..<8].allSatisfy { $0 == 0 }, "excess \(excess) (\(build))")
+                #expect(abs(probs[0..<8].reduce(0, +) - 1) < 1e-6, "excess \(excess) (\(build))")
+            }
+        }
+    }
+
     @Test func layerNormMatchesDoublePrecision() {
         var random = Random(11)
         let rows = 5, dim = 45
