@@ -190,7 +190,8 @@ struct QuestionAnsweringOptions: ParsableArguments {
     @Option(help: "Question answering: tokens shared by neighbouring windows of a long context.") var docStride = 128
     @Option(help: "Question answering: start and end candidates per window.") var nBestSize = 20
     @Option(help: "Question answering: the longest answer, in tokens.") var maxAnswerLength = 30
-    @Flag(help: "Question answering: SQuAD 2.0, where a question may have no answer (default: when the data has such questions).")
+    @Flag(name: [.customLong("version-2-with-negative"), .customLong("version-two-with-negative")],
+          help: "Question answering: SQuAD 2.0, where a question may have no answer (default: when the data has such questions).")
     var versionTwoWithNegative = false
     @Option(help: "Question answering (SQuAD 2.0): answer nothing when the null score beats the best span by more than this.")
     var nullScoreDiffThreshold: Float = 0
