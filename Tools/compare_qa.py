@@ -11,7 +11,8 @@ reports, prediction for prediction.
     Tools/python Tools/compare_qa.py [--seeds 1 2 3] [--bertkit .build/release/bertkit] [--threads 2]
 
 Needs Tools/fetch (the model, and CoNLL-2003 turned into conll2003-qa by Tools/make_conll_qa.py; research licence: the
-samples live in a temporary folder only). Prints one JSON line per run, then a table and the means."""
+samples live in a temporary folder only). Prints one JSON line per run, then a table and the means. A bertkit run that
+fails (e.g. a non-finite loss) is reported in the table, and transformers still runs for that seed."""
 import argparse
 import json
 import os
@@ -43,11 +44,14 @@ def sampled_training_file(path, seed):
     return reference_qa.write_records(path, [records[i] for i in sorted(random.Random(seed).sample(range(len(records)), SAMPLE))])
 
 
-def run(command):
+def run(command, may_fail=False):
+    """stdout of `command`; on failure exit with its stderr, or with `may_fail` return (None, its last error line)."""
     result = subprocess.run([str(c) for c in command], capture_output=True, text=True)
     if result.returncode != 0:
+        if may_fail:
+            return None, ([line for line in result.stderr.splitlines() if line.startswith("error:")] or ["?"])[-1]
         sys.exit(f"{' '.join(map(str, command))} failed:\n{result.stderr[-3000:]}")
-    return result.stdout
+    return (result.stdout, None) if may_fail else result.stdout
 
 
 def last_json(output):
@@ -75,25 +79,17 @@ def main():
             train = sampled_training_file(os.path.join(scratch, f"train-{seed}.json"), seed)
             output = os.path.join(scratch, f"bertkit-{seed}")
             start = time.time()
-            run([args.bertkit, "finetune", "--task", "question-answering", "--model", MINILM, "--train", train, "--output", output,
-                 "--seed", seed, "--weight-decay", WEIGHT_DECAY, "--save-every", "never", *threads, *RECIPE])
+            # A failed bertkit run (e.g. a non-finite loss) is reported in the table; transformers still runs.
+            _, failure = run([args.bertkit, "finetune", "--task", "question-answering", "--model", MINILM, "--train", train,
+                              "--output", output, "--seed", seed, "--weight-decay", WEIGHT_DECAY, "--save-every", "never",
+                              *threads, *RECIPE], may_fail=True)
             bertkit_seconds = time.time() - start
-            predictions = os.path.join(scratch, f"bertkit-{seed}-predictions")
-            bertkit = json.loads(run([args.bertkit, "evaluate", "--model", output, "--data", dev, "--version-two-with-negative",
-                                      *WINDOWS, "--json", "--output", predictions, *threads]))
-            print(json.dumps({"stack": "bertkit", "seed": seed, **{k: bertkit[k] for k in SCORES},
-                              "train_seconds": round(bertkit_seconds, 1)}), flush=True)
-
-            scored = os.path.join(scratch, f"export-{seed}-predictions")
-            export = last_json(run([*reference, "--model", output, "--eval", dev, *WINDOWS, "--version-2-with-negative",
-                                    "--evaluate-only", "--write-predictions", scored, *threads]))["eval"]
-            ours, theirs = read_json(os.path.join(predictions, "predictions.json")), read_json(os.path.join(scored, "predictions.json"))
-            odds_ours, odds_theirs = (read_json(os.path.join(folder, "null_odds.json")) for folder in (predictions, scored))
-            differing = [qid for qid in theirs if ours.get(qid) != theirs[qid]]
-            odds_worst = max(abs(odds_ours[qid] - odds_theirs[qid]) for qid in odds_theirs)
-            print(json.dumps({"stack": "bertkit export scored by transformers", "seed": seed, **{k: export[k] for k in SCORES},
-                              "predictions_differing_from_bertkit": differing[:10], "n_differing": len(differing),
-                              "null_odds_max_abs_diff": odds_worst}), flush=True)
+            row = {"seed": seed, "bertkit_seconds": bertkit_seconds, "failure": failure}
+            if failure:
+                print(json.dumps({"stack": "bertkit", "seed": seed, "failed": failure, "seconds": round(bertkit_seconds, 1)}),
+                      flush=True)
+            else:
+                row.update(bertkit_run(args, seed, output, dev, scratch, threads, reference, bertkit_seconds))
 
             outcome = last_json(run([*reference, "--model", MINILM, "--train", train, "--eval", dev, "--seed", seed,
                                      "--weight-decay", WEIGHT_DECAY, "--version-2-with-negative",
@@ -102,26 +98,54 @@ def main():
                               "steps": outcome["steps"], "train_features": outcome["train_features"],
                               "train_seconds": round(outcome["train_seconds"], 1), "seconds": round(outcome["seconds"], 1)}),
                   flush=True)
-            rows.append({"seed": seed, "bertkit_em": bertkit["exact_match"], "bertkit_f1": bertkit["f1"],
-                         "transformers_em": outcome["eval"]["exact_match"], "transformers_f1": outcome["eval"]["f1"],
-                         "bertkit_seconds": bertkit_seconds, "transformers_seconds": outcome["train_seconds"],
-                         "export_em": export["exact_match"], "export_f1": export["f1"], "differing": len(differing)})
+            row.update({"transformers_em": outcome["eval"]["exact_match"], "transformers_f1": outcome["eval"]["f1"],
+                        "transformers_seconds": outcome["train_seconds"]})
+            rows.append(row)
+    report(rows, args.seeds, begin)
+
+
+def bertkit_run(args, seed, output, dev, scratch, threads, reference, bertkit_seconds):
+    """`bertkit evaluate` of a trained export, and the same export scored by transformers (prediction for prediction)."""
+    predictions = os.path.join(scratch, f"bertkit-{seed}-predictions")
+    bertkit = json.loads(run([args.bertkit, "evaluate", "--model", output, "--data", dev, "--version-two-with-negative", *WINDOWS,
+                              "--json", "--output", predictions, *threads]))
+    print(json.dumps({"stack": "bertkit", "seed": seed, **{k: bertkit[k] for k in SCORES},
+                      "train_seconds": round(bertkit_seconds, 1)}), flush=True)
+
+    scored = os.path.join(scratch, f"export-{seed}-predictions")
+    export = last_json(run([*reference, "--model", output, "--eval", dev, *WINDOWS, "--version-2-with-negative", "--evaluate-only",
+                            "--write-predictions", scored, *threads]))["eval"]
+    ours, theirs = (read_json(os.path.join(folder, "predictions.json")) for folder in (predictions, scored))
+    odds_ours, odds_theirs = (read_json(os.path.join(folder, "null_odds.json")) for folder in (predictions, scored))
+    differing = [qid for qid in theirs if ours.get(qid) != theirs[qid]]
+    print(json.dumps({"stack": "bertkit export scored by transformers", "seed": seed, **{k: export[k] for k in SCORES},
+                      "predictions_differing_from_bertkit": differing[:10], "n_differing": len(differing),
+                      "null_odds_max_abs_diff": max(abs(odds_ours[qid] - odds_theirs[qid]) for qid in odds_theirs)}), flush=True)
+    return {"bertkit_em": bertkit["exact_match"], "bertkit_f1": bertkit["f1"], "export_em": export["exact_match"],
+            "export_f1": export["f1"], "differing": len(differing)}
+
+
+def report(rows, seeds, begin):
+    def cell(row, key, width, digits=2):
+        return f"{row[key]:>{width}.{digits}f}" if key in row else f"{'-':>{width}}"
 
     print()
     print(f"{'seed':>4}  {'bertkit EM':>10}  {'bertkit F1':>10}  {'transformers EM':>15}  {'transformers F1':>15}  "
-          f"{'bertkit s':>9}  {'transformers s':>14}  {'export EM/F1 (transformers)':>27}")
-    for r in rows:
-        print(f"{r['seed']:>4}  {r['bertkit_em']:>10.2f}  {r['bertkit_f1']:>10.2f}  {r['transformers_em']:>15.2f}  "
-              f"{r['transformers_f1']:>15.2f}  {r['bertkit_seconds']:>9.1f}  {r['transformers_seconds']:>14.1f}  "
-              f"{r['export_em']:>13.2f} / {r['export_f1']:<11.2f}")
-    mean = {key: statistics.mean(r[key] for r in rows) for key in rows[0] if key != "seed"}
-    print(f"{'mean':>4}  {mean['bertkit_em']:>10.2f}  {mean['bertkit_f1']:>10.2f}  {mean['transformers_em']:>15.2f}  "
-          f"{mean['transformers_f1']:>15.2f}  {mean['bertkit_seconds']:>9.1f}  {mean['transformers_seconds']:>14.1f}  "
-          f"{mean['export_em']:>13.2f} / {mean['export_f1']:<11.2f}")
-    print("EM/F1: squad_v2 on conll2003-qa dev (x100). bertkit s: `bertkit finetune` wall time (loading, tokenising, training, "
-          "export); transformers s: trainer.train(). Export: bertkit's model scored by transformers + run_qa's "
-          "post-processing; predictions differing from `bertkit evaluate`: " + ", ".join(str(r["differing"]) for r in rows))
-    print(json.dumps({"means": mean, "seeds": args.seeds, "wall_seconds": round(time.time() - begin, 1)}))
+          f"{'bertkit s':>9}  {'transformers s':>14}  {'export EM':>9}  {'export F1':>9}")
+    done = [r for r in rows if not r["failure"]]
+    mean = {key: statistics.mean(r[key] for r in done) for key in done[0] if key not in ("seed", "failure")} if done else {}
+    mean_all = {key: statistics.mean(r[key] for r in rows) for key in ("transformers_em", "transformers_f1", "transformers_seconds")}
+    for r in rows + ([dict(mean, seed="mean", failure=None)] if done else []):
+        print(f"{r['seed']:>4}  {cell(r, 'bertkit_em', 10)}  {cell(r, 'bertkit_f1', 10)}  {cell(r, 'transformers_em', 15)}  "
+              f"{cell(r, 'transformers_f1', 15)}  {cell(r, 'bertkit_seconds', 9, 1)}  {cell(r, 'transformers_seconds', 14, 1)}  "
+              f"{cell(r, 'export_em', 9)}  {cell(r, 'export_f1', 9)}" + (f"  bertkit failed: {r['failure']}" if r["failure"] else ""))
+    print("EM/F1: squad_v2 on conll2003-qa dev (x100); the mean row is over the seeds bertkit finished. bertkit s: `bertkit "
+          "finetune` wall time (loading, tokenising, training, export); transformers s: trainer.train(). Export: bertkit's model "
+          "scored by transformers + run_qa's post-processing; predictions differing from `bertkit evaluate`: "
+          + ", ".join(str(r.get("differing", "-")) for r in rows))
+    print(json.dumps({"means_where_bertkit_finished": mean, "transformers_means_all_seeds": mean_all, "seeds": seeds,
+                      "bertkit_failures": {r["seed"]: r["failure"] for r in rows if r["failure"]},
+                      "wall_seconds": round(time.time() - begin, 1)}))
 
 
 if __name__ == "__main__":
