@@ -18,6 +18,7 @@ struct BertKitCommand: ParsableCommand {
                       BenchmarkCommand.self])
 
     static func main() {
+        restartWithFittingBLASKernels()
         do {
             var command = try parseAsRoot()
             try command.run()
@@ -36,5 +37,16 @@ struct BertKitCommand: ParsableCommand {
             Console.error("\(error)")
             Glibc.exit(1)
         }
+    }
+}
+
+extension BertKitCommand {
+    /// When OpenBLAS chose kernels far below this CPU (`BLAS.suggestedCoreType` says why), start this same command
+    /// again with `OPENBLAS_CORETYPE` set: OpenBLAS reads it only when it loads. The variable being set is what stops
+    /// a second restart; if exec fails, the command simply runs on the slow kernels.
+    static func restartWithFittingBLASKernels() {
+        guard let core = BLAS.suggestedCoreType else { return }
+        setenv("OPENBLAS_CORETYPE", core, 1)
+        execv("/proc/self/exe", CommandLine.unsafeArgv)
     }
 }

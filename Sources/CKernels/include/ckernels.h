@@ -71,4 +71,8 @@ void bk_scale_portable(float *x, long n, float s);
 void bk_dropout(float *out, const float *in, long count, long first, uint32_t key, uint32_t threshold, float scale);
 void bk_dropout_portable(float *out, const float *in, long count, long first, uint32_t key, uint32_t threshold, float scale);
 
+/// The x86-64 microarchitecture level this CPU runs: 4 (AVX-512 F/BW/CD/DQ/VL), 3 (AVX2, FMA, BMI2),
+/// otherwise 1; 0 on other architectures. OpenBLAS's kernel choice is checked against it (BLAS.swift).
+int bk_cpu_level(void);
+
 #endif
