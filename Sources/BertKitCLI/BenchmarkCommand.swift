@@ -90,7 +90,8 @@ struct BenchmarkCommand: ParsableCommand {
             if let threads { Parallel.setThreadCount(threads) }
             let rate = Benchmarks.sgemmRate(size: size, iterations: iterations)
             Console.out(JSONWriter.compact(.object(JSONObject([("size", .int(size)), ("gflops_per_second", .double(rate)),
-                                                               ("threads", .int(Parallel.threadCount))]))))
+                                                               ("threads", .int(Parallel.threadCount)),
+                                                               ("openblas_core", .string(BLAS.coreName))]))))
         }
     }
 }

@@ -124,7 +124,8 @@ def main():
     print(f"\n## BERT inference, bert-base-uncased shapes, sequence {SEQUENCE}  "
           f"(threads {THREADS}, median process of {REPEATS}, median of {ITERATIONS} passes per process at batch 8, "
           f"{3 * ITERATIONS} at batch 1)")
-    print(f"sgemm 2048³ peak: OpenBLAS (bertkit benchmark sgemm) {sgemm_peak:.1f} GFLOP/s, torch.matmul {torch_peak:.1f} GFLOP/s")
+    print(f"sgemm 2048³ peak: OpenBLAS (bertkit benchmark sgemm, {peak['bertkit'].get('openblas_core', '?')} kernels) "
+          f"{sgemm_peak:.1f} GFLOP/s, torch.matmul {torch_peak:.1f} GFLOP/s")
     print(f"{'task':<26} {'compute s':>10} {'GFLOP/s':>8} {'% peak':>7} {'load s':>7} {'peak MB':>8} {'vs torch':>9}")
     summary = {"sgemm_peak_gflops": sgemm_peak, "torch_matmul_gflops": torch_peak}
     for batch, result in rows:
