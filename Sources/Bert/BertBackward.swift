@@ -79,7 +79,9 @@ extension BertModel {
             return try Losses.crossEntropy(logits: ws.logits, dLogits: bw.dLogits, targets: targets, classes: L, normaliser: normaliser)
         case (.maskedLM, .maskedTokens(let targets)):
             try expectCount(targets.count, B * T)
-            return try Losses.crossEntropy(logits: ws.lmLogits, dLogits: bw.dLogits, targets: targets, classes: config.vocabSize,
+            // With `lmRows`, the logits are the scored rows only, in order.
+            let scored = ws.lmRows.map { rows in rows.map { targets[$0] } } ?? targets
+            return try Losses.crossEntropy(logits: ws.lmLogits, dLogits: bw.dLogits, targets: scored, classes: config.vocabSize,
                                            normaliser: normaliser)
         case (.questionAnswering, .spans(let starts, let ends)):
             try expectCount(starts.count, B)
@@ -166,8 +168,25 @@ extension BertModel {
         case .maskedLM:
             // logits = transformOut · wordEmbeddingsᵀ + bias (tied decoder: its gradient lands on the embeddings).
             gA.update(repeating: 0, count: BT * H)
-            Linear.backward(dInput: gA, dWeight: g(L.wordEmbeddings), dBias: g(L.lmBias!), dOut: bw.dLogits,
-                            input: ws.lmTransformOut, weight: p(L.wordEmbeddings), rows: BT, inFeatures: H, outFeatures: c.vocabSize)
+            if let rows = ws.lmRows {
+                // Only the scored rows had logits: their input gradients are scattered back, the other rows' stay zero.
+                if !rows.isEmpty {
+                    var dRows = [Float](repeating: 0, count: rows.count * H)
+                    ws.lmRowInput.withUnsafeBufferPointer { input in
+                        dRows.withUnsafeMutableBufferPointer { dInput in
+                            Linear.backward(dInput: dInput.baseAddress!, dWeight: g(L.wordEmbeddings), dBias: g(L.lmBias!), dOut: bw.dLogits,
+                                            input: input.baseAddress!, weight: p(L.wordEmbeddings), rows: rows.count, inFeatures: H,
+                                            outFeatures: c.vocabSize)
+                        }
+                    }
+                    dRows.withUnsafeBufferPointer { d in
+                        for (k, row) in rows.enumerated() { (gA + row * H).update(from: d.baseAddress! + k * H, count: H) }
+                    }
+                }
+            } else {
+                Linear.backward(dInput: gA, dWeight: g(L.wordEmbeddings), dBias: g(L.lmBias!), dOut: bw.dLogits,
+                                input: ws.lmTransformOut, weight: p(L.wordEmbeddings), rows: BT, inFeatures: H, outFeatures: c.vocabSize)
+            }
             gB.update(repeating: 0, count: BT * H)
             LayerNorm.backward(dInput: gB, dWeight: g(L.lmNormWeight!), dBias: g(L.lmNormBias!), dOut: gA, input: ws.lmTransformAct,
                                mean: ws.lmNormMean, rstd: ws.lmNormRstd, weight: p(L.lmNormWeight!), rows: BT, dim: H)

@@ -96,7 +96,21 @@ extension BertModel {
             Activations.forward(c.hiddenAct, out: ws.lmTransformAct, input: ws.lmTransformPre, count: BT * H)
             LayerNorm.forward(out: ws.lmTransformOut, mean: ws.lmNormMean, rstd: ws.lmNormRstd, input: ws.lmTransformAct,
                               weight: p(L.lmNormWeight!), bias: p(L.lmNormBias!), rows: BT, dim: H, eps: eps)
-            if computeLMLogits {
+            if let rows = ws.lmRows {
+                // Only the scored rows (BertWorkspace.lmRows), gathered.
+                ws.lmRowInput = [Float](unsafeUninitializedCapacity: rows.count * H) { buffer, count in
+                    for (k, row) in rows.enumerated() {
+                        (buffer.baseAddress! + k * H).update(from: ws.lmTransformOut + row * H, count: H)
+                    }
+                    count = rows.count * H
+                }
+                if !rows.isEmpty {
+                    ws.lmRowInput.withUnsafeBufferPointer { input in
+                        Linear.forward(out: ws.lmLogits, input: input.baseAddress!, weight: p(L.wordEmbeddings), bias: p(L.lmBias!),
+                                       rows: rows.count, inFeatures: H, outFeatures: c.vocabSize)
+                    }
+                }
+            } else if computeLMLogits {
                 // The decoder is the word-embedding matrix (tied), plus `cls.predictions.bias`.
                 Linear.forward(out: ws.lmLogits, input: ws.lmTransformOut, weight: p(L.wordEmbeddings), bias: p(L.lmBias!),
                                rows: BT, inFeatures: H, outFeatures: c.vocabSize)

@@ -54,7 +54,15 @@ public final class BertWorkspace {
     public let lmTransformOut: UnsafeMutablePointer<Float>      // [B·T, H] after LayerNorm
     public let lmNormMean: UnsafeMutablePointer<Float>          // [B·T]
     public let lmNormRstd: UnsafeMutablePointer<Float>          // [B·T]
-    public let lmLogits: UnsafeMutablePointer<Float>            // [B·T, V]
+    public let lmLogits: UnsafeMutablePointer<Float>            // [B·T, V], or [R, V] for `lmRows`
+    /// The rows whose masked-LM logits `forward` computes, compacted into `lmLogits` (row k is sequence row
+    /// `lmRows[k]`); nil: every row. Training and evaluation set the masked positions (`Labels.maskedRows`): the loss
+    /// reads only those, and the decoder (H × V, 30,522 columns for bert-base-uncased's vocabulary) on every row was
+    /// about half of a training step's arithmetic at 15 % masking — as transformers computes it, which gives the same
+    /// loss and gradients.
+    public var lmRows: [Int]? = nil
+    /// The decoder's input rows for `lmRows`, gathered by `forward` and read again by `backward`.
+    var lmRowInput: [Float] = []
     public let scratch: UnsafeMutablePointer<Float>             // attention's per-task scratch: scratchSlots × 2·T·T
     public let scratchSlots: Int
 

@@ -25,6 +25,12 @@ public enum Labels: Sendable {
     public static let ignoreIndex = -100
 
     /// How many items the loss averages over in this micro-batch.
+    /// The token rows a masked-LM loss scores (target not ignored), in order; nil for other labels.
+    public var maskedRows: [Int]? {
+        guard case .maskedTokens(let targets) = self else { return nil }
+        return targets.indices.filter { targets[$0] != Labels.ignoreIndex }
+    }
+
     public func itemCount(numLabels: Int, sequence: Int) -> Int {
         switch self {
         case .classes(let c): return c.filter { $0 != Labels.ignoreIndex }.count

@@ -67,7 +67,7 @@ public struct FineTuneResult: Sendable {
 
 public enum FineTuneError: Error, CustomStringConvertible {
     case unsupportedTask(String)
-    case loraNeedsPEFTTask(String)
+    case loraWithoutMaskedLMHead(model: String, head: [String])
     case adapterLabelMismatch(adapter: String, outputs: Int, labels: [String])
 
     public var description: String {
@@ -77,7 +77,9 @@ public enum FineTuneError: Error, CustomStringConvertible {
                 + "(\(labels.joined(separator: ", "))); give --labels with the adapter's \(outputs) labels in its order"
         case .unsupportedTask(let task):
             return "fine-tuning for \(task) is not supported (tasks: \(TaskName.allCases.map(\.rawValue).joined(separator: ", ")))"
-        case .loraNeedsPEFTTask(let reason): return reason
+        case .loraWithoutMaskedLMHead(let model, let head):
+            return "\(model) has no masked-LM head (\(NameGroups.summarise(head).joined(separator: ", "))), and LoRA trains only its adapters: the head would "
+                + "stay at its random initialisation. Adapt with full fine-tuning (no --lora-r), or start from a checkpoint that has the head"
         }
     }
 }
@@ -158,6 +160,10 @@ public enum FineTuneJob {
         }
         var adapters = loaded.adapters
         if adapters == nil, var lora = s.lora {
+            // PEFT trains nothing of a masked-LM model but the adapters (no modules_to_save for its task types), so a
+            // head that loading had to create would never learn; refuse rather than train adapters against noise.
+            let newHead = loaded.report.missing.filter { $0.hasPrefix("cls.") }
+            if head == .maskedLM && !newHead.isEmpty { throw FineTuneError.loraWithoutMaskedLMHead(model: s.model, head: newHead) }
             lora.modulesToSave = PEFTAdapterConfig.defaultModulesToSave(for: head)
             let fresh = try LoRAAdapters(model: loaded.model, config: lora)
             fresh.initialise(seed: SeedStream.adapters.seed(s.training.seed))

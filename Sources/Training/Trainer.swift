@@ -223,6 +223,7 @@ public final class Trainer {
         try batch.validate(for: c)
         let (ws, bw) = Trainer.workspaces(model, batch, training: true, storage: &workspaceStorage, backwardStorage: &backwardStorage)
         let dropout = DropoutPlan.training(config: c, seed: options.seed, step: UInt64(state.microBatches))
+        ws.lmRows = labels.maskedRows
         model.forward(batch, workspace: ws, dropout: dropout, adapters: adapters)
         let loss = try model.loss(labels, workspace: ws, backward: bw, normaliser: normaliser)
         model.backward(batch, workspace: ws, backward: bw, gradients: trainable.targets, dropout: dropout,

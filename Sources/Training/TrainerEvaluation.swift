@@ -53,6 +53,7 @@ extension Trainer {
             let (batch, labels) = try task.collate(chunk, padId: c.padTokenId ?? 0, pass: .evaluation)
             try batch.validate(for: c)
             let (ws, bw) = workspaces(model, batch, training: false, storage: &storage, backwardStorage: &backwardStorage)
+            ws.lmRows = labels.maskedRows
             model.forward(batch, workspace: ws, adapters: adapters)
             let items = max(labels.itemCount(numLabels: c.numLabels, sequence: batch.sequenceLength), 1)
             let loss = try model.loss(labels, workspace: ws, backward: bw, normaliser: Double(items)) / Double(items)

@@ -115,9 +115,13 @@ public struct HeadMetrics: MetricAccumulator {
                 predicted.append(argmax(ws.logits + i * L, L))
             }
         case (.maskedLM, .maskedTokens(let targets)):
+            // Logits of the scored rows only, in order, when evaluation set `lmRows`; else of every row.
+            let compact = ws.lmRows != nil
+            var k = 0
             for (i, target) in targets.enumerated() where target != Labels.ignoreIndex {
                 exactTotal += 1
-                if argmax(ws.lmLogits + i * c.vocabSize, c.vocabSize) == target { exactRight += 1 }
+                if argmax(ws.lmLogits + (compact ? k : i) * c.vocabSize, c.vocabSize) == target { exactRight += 1 }
+                k += 1
             }
         case (.questionAnswering, .spans(let starts, let ends)):
             for b in 0..<batch.batchSize {

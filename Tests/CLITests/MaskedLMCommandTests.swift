@@ -44,6 +44,33 @@ import TestSupport
                 "\(downstream.stderr)")
     }
 
+    /// LoRA on a model with an MLM head trains adapters (the head stays frozen, as PEFT keeps it) and the adapter
+    /// evaluates on its base; on a model without one it is refused: the new head would never be trained.
+    @Test func loraAdaptsAModelWithAnMLMHeadAndRefusesOneWithout() throws {
+        let folder = TemporaryDirectory()
+        let text = (0..<40).map { Self.sentences[$0 % Self.sentences.count] }.joined(separator: "\n") + "\n"
+        try text.write(toFile: folder.file("corpus.txt"), atomically: true, encoding: .utf8)
+        let common = ["finetune", "--task", "masked-lm", "--train", folder.file("corpus.txt"), "--epochs", "1", "--lr", "1e-3",
+                      "--batch-size", "4", "--max-length", "16", "--threads", "1", "--save-every", "never", "--lora-r", "4"]
+        let adapted = try Bertkit.run(common + ["--model", Fixtures.path("bert/tiny-mlm"), "--output", folder.file("lora")])
+        #expect(adapted.status == 0, "\(adapted.stderr)")
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder.file("lora/adapter_config.json")))) as! [String: Any]
+        #expect(config["peft_type"] as? String == "LORA" && (config["modules_to_save"] == nil || config["modules_to_save"] is NSNull), "\(config)")
+        let evaluation = try Bertkit.run(["evaluate", "--model", Fixtures.path("bert/tiny-mlm"), "--adapter", folder.file("lora"),
+                                          "--data", folder.file("corpus.txt"), "--max-length", "16", "--json"])
+        #expect(evaluation.status == 0, "\(evaluation.stderr)")
+        let base = try Bertkit.run(["evaluate", "--model", Fixtures.path("bert/tiny-mlm"), "--data", folder.file("corpus.txt"),
+                                    "--max-length", "16", "--json"])
+        let loss = { (r: CommandResult) in (try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any])["loss"] as! Double }
+        #expect(try loss(evaluation) < loss(base), "the adapter did not lower the loss: \(evaluation.stdout) vs \(base.stdout)")
+
+        let refused = try Bertkit.run(common + ["--model", Fixtures.path("bert/tiny-base"), "--output", folder.file("refused")])
+        #expect(refused.status == 1 && refused.stderr.hasPrefix("error: ") && refused.stderr.contains("has no masked-LM head (cls."),
+                "\(refused.stderr)")
+        #expect(refused.stderr.split(separator: "\n").count == 1, "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: folder.file("refused")))
+    }
+
     @Test(arguments: [("empty.txt", Data(), "no text"), ("blank.txt", Data(" \n\n\t\n".utf8), "no text"),
                       ("binary.txt", Data([0x7F, 0x45, 0x4C, 0x46, 0x00, 0x01, 0xFF]), "not a text file")])
     func badCorporaAreRefused(_ name: String, _ contents: Data, _ message: String) throws {
