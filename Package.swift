@@ -29,11 +29,11 @@ let package = Package(
         // One target per checkpoint format.
         .target(name: "Safetensors", dependencies: ["TensorCore"], path: "Formats/Safetensors",
                 exclude: ["SPEC.md"]),
-        // PyTorch (issue 3): zip and legacy checkpoints through a pickle machine that executes nothing.
+        // PyTorch: zip and legacy checkpoints through a pickle machine that executes nothing.
         .target(name: "PyTorch", dependencies: ["TensorCore", "CZlib"], path: "Formats/PyTorch",
                 exclude: ["SPEC.md"]),
 
-        // HDF5 (issue 4): a thin layer over libhdf5, Keras `tf_model.h5` and a plain tensor layout.
+        // HDF5: a thin layer over libhdf5, Keras `tf_model.h5` and a plain tensor layout.
         .target(name: "HDF5", dependencies: ["TensorCore", "CHDF5"], path: "Formats/HDF5",
                 exclude: ["SPEC.md"]),
 
@@ -41,7 +41,7 @@ let package = Package(
         .target(name: "Checkpoints", dependencies: ["TensorCore", "Safetensors", "PyTorch", "HDF5"],
                 path: "Sources/Checkpoints"),
 
-        // WordPiece tokenizer identical to Hugging Face's BertTokenizer (issue 5).
+        // WordPiece tokenizer identical to Hugging Face's BertTokenizer.
         .target(name: "Tokenizer", dependencies: ["TensorCore"], path: "Sources/Tokenizer"),
 
         // The BERT: parameters, forward and backward over OpenBLAS.
@@ -50,7 +50,7 @@ let package = Package(
         // Fine-tuning: AdamW, schedule, clipping, the training loop.
         .target(name: "Training", dependencies: ["TensorCore", "Safetensors", "Bert"], path: "Sources/Training"),
 
-        // The task seam (issue 12): one type per fine-tuning task — its data, labels, alignment, metrics, predictions.
+        // The task seam: one type per fine-tuning task — its data, labels, alignment, metrics, predictions.
         .target(name: "Tasks", dependencies: ["TensorCore", "Tokenizer", "Bert", "Training"], path: "Sources/Tasks"),
 
         // Model directories, inference and parity: what the CLI's model commands call.

@@ -1,7 +1,7 @@
 // Writes a PyTorch BERT state dict as the tf_model.h5 that `TFBert*.save_pretrained()` (transformers
 // 4.x, tf_keras 2.x, h5py 3) writes, by making the same libhdf5 calls in the same order as Keras'
 // `save_weights_to_hdf5_group` through h5py — so the file is byte-identical to the genuine one
-// (shared/fixtures/tf-h5). Keras' sequence:
+// (Fixtures/hdf5/tf-h5). Keras' sequence:
 //   root attrs `layer_names` (chunked above 64512 bytes), `backend`, `keras_version`;
 //   per layer in sorted name order: create group, attr `weight_names` (an empty list becomes an
 //   empty float64 array), then per weight `require_group(parent)`, `create_dataset`, write;

@@ -1,6 +1,6 @@
 // TensorFlow variable names → PyTorch state-dict names, exactly as transformers 4.x did it
 // (`convert_tf_weight_name_to_pt_weight_name` and `apply_transpose` in modeling_tf_pytorch_utils.py,
-// restated in shared/specs/hdf5_keras.md §5). The steps are transformers' own, in its order; they
+// restated in Docs/specs/hdf5_keras.md §5). The steps are transformers' own, in its order; they
 // apply to any Hugging Face TF model, not only BERT.
 
 import TensorCore

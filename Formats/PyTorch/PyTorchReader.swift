@@ -1,6 +1,6 @@
 // Reads PyTorch checkpoints — the zip format `torch.save` writes since 1.6 and the legacy (pre-1.6)
 // stream — into a `TensorStore`, following torch 2.15's `torch.serialization._load` and
-// `_legacy_load` (shared/specs/pytorch.md Parts A and B) without executing any pickle code.
+// `_legacy_load` (Docs/specs/pytorch.md Parts A and B) without executing any pickle code.
 // Stored records are views of the memory-mapped file; tensors that share a storage share its bytes.
 
 import TensorCore

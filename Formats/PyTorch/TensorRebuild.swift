@@ -1,6 +1,6 @@
 // Tensors as torch rebuilds them (torch/_utils.py `_rebuild_tensor`, `_v2`, `_v3`, torch 2.15):
 // element (i0, i1, …) lives at storage element `offset + Σ i_k·stride_k`, all counted in elements of
-// the tensor's dtype (shared/specs/pytorch.md §A4). Contiguous tensors become views of the storage's
+// the tensor's dtype (Docs/specs/pytorch.md §A4). Contiguous tensors become views of the storage's
 // bytes, so tensors sharing a storage share one buffer; other layouts are copied out row-major.
 
 import TensorCore

@@ -1,6 +1,6 @@
 // The only Python globals a PyTorch checkpoint may name: torch's tensor rebuild helpers, its storage
 // classes and dtypes, and a few harmless containers. Mirrors the subset of
-// `torch._weights_only_unpickler._get_allowed_globals()` (torch 2.15; shared/specs/pytorch.md §A6)
+// `torch._weights_only_unpickler._get_allowed_globals()` (torch 2.15; Docs/specs/pytorch.md §A6)
 // that state dicts use. Anything else is refused by name before the pickle can use it.
 
 import TensorCore

@@ -1,5 +1,5 @@
 // The zip container exactly as torch 2.15's `PyTorchStreamWriter` (caffe2/serialize/inline_container.cc
-// over miniz, opened with MZ_ZIP_FLAG_WRITE_ZIP64) writes it (shared/specs/pytorch.md §A2): every
+// over miniz, opened with MZ_ZIP_FLAG_WRITE_ZIP64) writes it (Docs/specs/pytorch.md §A2): every
 // record STORED under one top folder; local headers with zero CRC/sizes, flags 0x0808 and an `FB`
 // extra field padded with 'Z' so each record's data starts on a 64-byte boundary; a data descriptor
 // after every non-empty record; ZIP64 extras only past 4 GiB; and a ZIP64 end record, locator and

@@ -1,5 +1,5 @@
 // Parsing and validating a safetensors header, following safetensors 0.8 `SafeTensors::read_metadata`
-// (shared/specs/safetensors.md §6) rule by rule, and stricter in one place: duplicate tensor names are
+// (Docs/specs/safetensors.md §6) rule by rule, and stricter in one place: duplicate tensor names are
 // refused instead of silently keeping the last.
 
 import TensorCore

@@ -1,4 +1,4 @@
-// Writes safetensors byte-identical to safetensors 0.8's `save_file` (shared/specs/safetensors.md §5):
+// Writes safetensors byte-identical to safetensors 0.8's `save_file` (Docs/specs/safetensors.md §5):
 // tensors sorted by dtype (descending enum order) then name (UTF-8 bytes), offsets contiguous from 0,
 // compact serde_json header with `__metadata__` first, padded with spaces to a multiple of 8.
 // The data is streamed from the tensors' own buffers into an `AtomicFileWriter`: no second copy of the

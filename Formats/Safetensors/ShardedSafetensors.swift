@@ -1,5 +1,5 @@
 // Sharded safetensors checkpoints: `model-00001-of-0000N.safetensors` + `model.safetensors.index.json`
-// (shared/specs/safetensors.md §7). Splitting and the index file are format-neutral (`ShardIndex`).
+// (Docs/specs/safetensors.md §7). Splitting and the index file are format-neutral (`ShardIndex`).
 
 import TensorCore
 

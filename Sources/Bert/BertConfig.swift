@@ -1,4 +1,4 @@
-// BertConfig as transformers 5.24 reads `config.json` (shared/specs/hf_conventions.md §2): every field the
+// BertConfig as transformers 5.24 reads `config.json` (Docs/specs/hf_conventions.md §2): every field the
 // forward pass and the heads use, with transformers' defaults when a field is missing. The parsed JSON
 // is kept so that unknown keys survive a load → save round trip, as they do in transformers.
 

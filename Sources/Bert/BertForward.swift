@@ -1,5 +1,5 @@
 // The BERT forward pass, straight-line over the workspace (transformers 5.24 numerics,
-// shared/specs/transformers_training.md §9): embeddings → LayerNorm → dropout; per layer
+// Docs/specs/transformers_training.md §9): embeddings → LayerNorm → dropout; per layer
 // QKV → attention → dense → dropout → +residual → LayerNorm → dense → activation → dense → dropout
 // → +residual → LayerNorm; then the pooler and the head.
 

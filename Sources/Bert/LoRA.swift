@@ -1,5 +1,5 @@
 // LoRA adapters on the encoder's linear layers, as PEFT 0.21 implements them
-// (shared/specs/hf_conventions.md §6): y = W·x + b + s · B·(A·dropout(x)), A [r, in], B [out, r],
+// (Docs/specs/hf_conventions.md §6): y = W·x + b + s · B·(A·dropout(x)), A [r, in], B [out, r],
 // s = alpha / r (alpha / √r with rsLoRA); A Kaiming-uniform (a = √5), B zero, so a fresh adapter leaves
 // the model's outputs exactly unchanged. The adapters live in their own buffer, the base weights stay
 // frozen, and forward / backward of the low-rank path sit side by side here.

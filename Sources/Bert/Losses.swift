@@ -1,4 +1,4 @@
-// The heads' losses as transformers 5.24 computes them (shared/specs/transformers_training.md §8), each
+// The heads' losses as transformers 5.24 computes them (Docs/specs/transformers_training.md §8), each
 // with its gradient with respect to the logits. Every loss is a sum over "items" (examples, labelled
 // tokens, elements) divided by a normaliser: the item count of the whole accumulated batch, so that
 // gradient accumulation over micro-batches is mathematically one larger batch.

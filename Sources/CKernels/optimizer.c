@@ -5,7 +5,7 @@
 #include "clones.h"
 #include <math.h>
 
-// torch.optim.AdamW's arithmetic, in its order (shared/specs/transformers_training.md §2), on the gradient
+// torch.optim.AdamW's arithmetic, in its order (Docs/specs/transformers_training.md §2), on the gradient
 // scaled by `grad_scale` (the clipping coefficient; 1 when not clipping, which leaves g exact):
 //   p ← p·decay ;  m ← β1·m + (1−β1)·g ;  v ← β2·v + (1−β2)·g² ;  p ← p − step_size·m / (√v / √(1−β2^t) + ε)
 static inline __attribute__((always_inline)) void adamw_body(float *restrict p, const float *restrict g, float *restrict m,

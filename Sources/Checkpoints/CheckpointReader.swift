@@ -33,12 +33,12 @@ public enum CheckpointReader {
             var loaded = LoadedCheckpoint(format: .safetensors, store: store, files: [path])
             loaded.hasMetadata = header.metadata != nil
             return loaded
-        case .pytorchZip, .pytorchLegacy:   // issue 3
+        case .pytorchZip, .pytorchLegacy:
             let checkpoint = try PyTorchReader.read(path: path)
             var loaded = LoadedCheckpoint(format: format, store: checkpoint.store, files: [path], notes: checkpoint.notes)
             loaded.hasMetadata = false
             return loaded
-        case .hdf5, .kerasH5:   // HDF5 (issue 4): Keras tf_model.h5 or the plain layout
+        case .hdf5, .kerasH5:   // Keras tf_model.h5 or the plain HDF5 layout
             let contents = try HDF5Checkpoint.read(path: path)
             return LoadedCheckpoint(format: contents.layout == .keras ? .kerasH5 : .hdf5, store: contents.store,
                                     files: [path], notes: contents.notes)
@@ -61,7 +61,7 @@ public enum CheckpointReader {
         var files: [String] = []
         for (_, file) in weightMap where !files.contains(folder + "/" + file) { files.append(folder + "/" + file) }
         var loaded = LoadedCheckpoint(format: format, store: store, files: files, notes: notes)
-        loaded.hasMetadata = format == .safetensors   // PyTorch shards have no metadata (issue 3)
+        loaded.hasMetadata = format == .safetensors   // PyTorch shards have no metadata
         return loaded
     }
 }

@@ -74,7 +74,7 @@ public enum CheckpointWriter {
             }
             try SafetensorsWriter.write(store, to: target, metadata: options.metadata)
             return [target]
-        case .pytorch:   // issue 3
+        case .pytorch:
             if let maxShardSize = options.maxShardSize {
                 let stem = String(target.split(separator: "/").last!.split(separator: ".").first ?? "pytorch_model")
                 return try PyTorchWriter.writeSharded(store, directory: folder, stem: stem, maxShardSize: maxShardSize)

@@ -51,7 +51,7 @@ public enum Conversion {
             writeOptions.metadata = loaded.hasMetadata ? loaded.store.metadata : nil
         }
         var format = options.family.rawValue, notes: [String] = []
-        if options.family == .hdf5 {   // HDF5 (issue 4): settle the layout first, to report it
+        if options.family == .hdf5 {   // HDF5: settle the layout first, to report it
             writeOptions.architecture = isDirectory(input) ? ModelDirectory.architecture(in: input) : nil
             let (layout, note) = try withFileContext(output) {
                 try HDF5Checkpoint.resolveLayout(store, choice: options.hdf5Layout, architecture: writeOptions.architecture)

@@ -1,6 +1,6 @@
 // Resolving a Hugging Face Hub id (`bert-base-uncased`, `google-bert/bert-base-uncased`) to a snapshot
 // folder in the local cache, offline, as huggingface_hub 2.4's `try_to_load_from_cache` does
-// (shared/specs/hf_conventions.md §5). Nothing is ever downloaded.
+// (Docs/specs/hf_conventions.md §5). Nothing is ever downloaded.
 
 import TensorCore
 #if canImport(Glibc)

@@ -1,5 +1,5 @@
 // PEFT adapter folders: `adapter_config.json` + `adapter_model.safetensors`, read and written as PEFT
-// 0.21.2 does (shared/specs/hf_conventions.md §6), so `PeftModel.from_pretrained(base, folder)` restores a
+// 0.21.2 does (Docs/specs/hf_conventions.md §6), so `PeftModel.from_pretrained(base, folder)` restores a
 // bertkit adapter — classifier included — and bertkit runs adapters PEFT trained.
 
 import TensorCore

@@ -1,5 +1,5 @@
 // Element types of the tensor store, spelled and ordered as safetensors 0.8 spells and orders them
-// (shared/specs/safetensors.md §3). The declaration order is the safetensors enum order, which the
+// (Docs/specs/safetensors.md §3). The declaration order is the safetensors enum order, which the
 // safetensors writer sorts by (descending), so `allCases` doubles as that ranking.
 
 public enum DType: String, CaseIterable, Sendable, Hashable {

@@ -1,4 +1,4 @@
-// The format-neutral half of sharded checkpoints (Hugging Face convention, shared/specs/safetensors.md
+// The format-neutral half of sharded checkpoints (Hugging Face convention, Docs/specs/safetensors.md
 // §7): splitting a state dict into shards as huggingface_hub's `split_state_dict_into_shards_factory`
 // does, shard file names, and the `*.index.json` file with its `weight_map`. The same index scheme
 // serves `model.safetensors.index.json` and `pytorch_model.bin.index.json`.

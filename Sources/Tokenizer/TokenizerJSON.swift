@@ -1,4 +1,4 @@
-// tokenizer.json (the `tokenizers` serialization, see shared/specs/hf_conventions.md §4) → BertTokenizer.
+// tokenizer.json (the `tokenizers` serialization, see Docs/specs/hf_conventions.md §4) → BertTokenizer.
 // Accepted: model WordPiece; normalizer BertNormalizer or null; pre_tokenizer BertPreTokenizer;
 // post_processor TemplateProcessing, BertProcessing or null; decoder WordPiece or null. Anything
 // else is refused with its name rather than tokenized differently.

@@ -1,4 +1,4 @@
-// AdamW exactly as torch.optim.AdamW computes it (shared/specs/transformers_training.md §2), over one flat
+// AdamW exactly as torch.optim.AdamW computes it (Docs/specs/transformers_training.md §2), over one flat
 // buffer of parameters with one flat buffer each of gradients and moments in the same layout:
 //   p ← p·(1 − lr·λ) ;  m ← β1·m + (1−β1)·g ;  v ← β2·v + (1−β2)·g²
 //   p ← p − (lr / (1−β1^t)) · m / (√v / √(1−β2^t) + ε)

@@ -1,5 +1,5 @@
 // The fine-tuning loop behind `bertkit finetune`, following transformers 5.24's Trainer where it can be
-// followed (shared/specs/transformers_training.md): AdamW on the Trainer's decay groups, a linear
+// followed (Docs/specs/transformers_training.md): AdamW on the Trainer's decay groups, a linear
 // schedule with warmup, global-norm clipping after accumulation, evaluation every epoch or N steps with
 // a sample-weighted loss, strict best-metric tracking, the EarlyStoppingCallback's rule, and atomic
 // checkpoints from which `resume` reproduces an uninterrupted run exactly. Evaluation is in

@@ -1,7 +1,7 @@
 // `bertkit finetune` end to end on the tiny fixture model (issues 7 and 8): bad input is refused with one
 // `error: FILE: line N: …` line before training starts; a run killed with SIGKILL and resumed ends with the
 // weights of an uninterrupted run (full and LoRA); early stopping, best-model loading and checkpoint
-// pruning follow transformers 5.24's rules (shared/specs/transformers_training.md §7, replayed here over
+// pruning follow transformers 5.24's rules (Docs/specs/transformers_training.md §7, replayed here over
 // the run's own evaluation log); the exported directory is a Hugging Face model directory.
 // The data are sentences made from the tiny vocabulary (Tools/fixtures/make_bert_fixtures.py), so each
 // run takes well under a second; the numbers transformers must agree with are in Tests/Interop.

@@ -1,4 +1,4 @@
-// Dropout as transformers 5.24 applies it (shared/specs/transformers_training.md §6): the classifier uses
+// Dropout as transformers 5.24 applies it (Docs/specs/transformers_training.md §6): the classifier uses
 // `classifier_dropout` when the config sets it (0 included) and `hidden_dropout_prob` otherwise, as
 // BertForSequenceClassification.__init__ does; evaluation and inference run without any dropout whatever
 // the config says (model.eval()).

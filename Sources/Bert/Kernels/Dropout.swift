@@ -1,7 +1,7 @@
 // Inverted dropout with counter-based masks: whether element i of a site is kept is a hash of
 // (seed, site, i), never stored. The forward and the backward regenerate the same mask, nothing is
 // kept in memory between them, and a resumed run reproduces the masks from the step number alone.
-// (torch's masks cannot be reproduced bit for bit — shared/specs/transformers_training.md §6 — so
+// (torch's masks cannot be reproduced bit for bit — Docs/specs/transformers_training.md §6 — so
 // golden training tests run with dropout off.)
 
 public struct DropoutMask: Sendable {
