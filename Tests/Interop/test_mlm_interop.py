@@ -5,7 +5,7 @@ and log the same loss and gradient norm at every step; the export loads in AutoM
 logits and a tied decoder; `bertkit evaluate` gives the Trainer's eval loss on the same fixed evaluation masks.
 
 The masks are bertkit's (random streams of its own, Sources/Tasks/MaskedLM/MaskedLMTask.swift `TokenMasking`),
-recomputed here and handed to the Trainer already masked, as the epoch order is (test_ner_interop.py). That the
+recomputed here and handed to the Trainer already masked, as the epoch order is (trainer_parity.py). That the
 masking itself follows DataCollatorForLanguageModeling's rates is shown separately, over many draws
 (Tests/TasksTests/MaskedLMTests.swift); here it must only be the same on both sides, so step 1 fails if it is not."""
 import csv
@@ -18,7 +18,7 @@ import struct
 import pytest
 import torch
 
-from test_ner_interop import ExactGradientNorm, bertkit_epoch_order, mix64, MASK64
+from trainer_parity import MASK64, ExactGradientNorm, Stream, assert_same_steps, bertkit_epoch_order, bertkit_steps, trainer_steps
 
 CACHE = os.environ.get("BERTKIT_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "bertkit"))
 MINILM = os.path.join(CACHE, "models", "all-MiniLM-L6-v2")
@@ -31,20 +31,6 @@ def minilm_or_skip():
     missing = [p for p in [os.path.join(MINILM, "model.safetensors"), REVIEWS] if not os.path.exists(p)]
     if missing:
         pytest.skip(f"all-MiniLM-L6-v2 / movie reviews not in the cache ({', '.join(missing)}): run Tools/fetch")
-
-
-class Stream:
-    """bertkit's NormalGenerator (SplitMix64) seeded by SeedStream.seed(seed, index)."""
-
-    def __init__(self, seed, purpose, index):
-        self.state = mix64((seed ^ mix64(((purpose << 40) ^ index) & MASK64)) & MASK64)
-
-    def next_uint64(self):
-        self.state = (self.state + 0x9E3779B97F4A7C15) & MASK64
-        return mix64(self.state)
-
-    def next_uniform(self):
-        return ((self.next_uint64() >> 11) + 0.5) / 9007199254740992.0
 
 
 def bertkit_masks(ids, special, feature, epoch, mask_id, vocabulary):
@@ -133,15 +119,7 @@ def test_masked_lm_steps_on_minilm_equal_transformers_trainer(bertkit, tmp_path)
     trainer = Trainer(model=model, args=arguments, train_dataset=[by_epoch[e][i] for e, i in order],
                       data_collator=default_data_collator, callbacks=[exact])
     trainer.train()
-    expected = [(h["loss"], h["grad_norm"]) for h in trainer.state.log_history if "loss" in h]
-    with open(tmp_path / "bertkit" / "training_log.jsonl", encoding="utf-8") as f:
-        steps = [(e["loss"], e["grad_norm"]) for e in map(json.loads, f) if e.get("loss") is not None]
-    assert len(steps) == len(expected) == len(exact.norms) == STEPS
-    for step, ((loss, norm), (expected_loss, logged_norm), exact_norm) in enumerate(zip(steps, expected, exact.norms), 1):
-        report = (f"step {step}", "bertkit", steps, "Trainer", expected, "exact norm of the Trainer's gradients", exact.norms)
-        assert abs(loss - expected_loss) <= 1e-5 * max(1.0, expected_loss), report
-        assert abs(norm - exact_norm) <= 1e-5 * max(1.0, exact_norm), report
-        assert abs(norm - logged_norm) <= 1e-4 * max(1.0, logged_norm), report
+    assert_same_steps(bertkit_steps(tmp_path / "bertkit"), trainer_steps(trainer), exact.norms, STEPS, relative_loss=True)
 
     # The export: a BertForMaskedLM with its decoder tied to the word embeddings, and the Trainer's weights.
     model.eval()

@@ -13,9 +13,9 @@ import sys
 
 import pytest
 import torch
-from transformers import TrainerCallback
 
 from conftest import ROOT
+from trainer_parity import ExactGradientNorm, assert_same_steps, bertkit_epoch_order, bertkit_steps, trainer_steps
 
 sys.path.insert(0, os.path.join(ROOT, "Tools"))
 import reference_ner as run_ner  # noqa: E402  (run_ner.py's alignment, copied verbatim)
@@ -32,32 +32,6 @@ def conll_or_skip():
         pytest.skip(f"CoNLL-2003 / all-MiniLM-L6-v2 not in the cache ({', '.join(missing)}): run Tools/fetch")
 
 
-# --- bertkit's data order ---------------------------------------------------------------------------------------------
-# bertkit shuffles each epoch with its own generator (Sources/Training/TrainingData.swift: Shuffle.permutation, a
-# Fisher-Yates over SplitMix64 seeded by SeedStream.epochOrder.seed(seed, index: epoch)); the Trainer draws from
-# torch. To give both the same batches, the Trainer reads the examples sequentially in bertkit's order, recomputed
-# here. If bertkit's shuffle changes, this copy must follow (otherwise the batches differ and step 1 already fails).
-
-MASK64 = (1 << 64) - 1
-
-
-def mix64(z):
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
-    return z ^ (z >> 31)
-
-
-def bertkit_epoch_order(count, seed, epoch, purpose=3):  # SeedStream.epochOrder == 3
-    state = seed ^ mix64(((purpose << 40) ^ epoch) & MASK64)
-    state = mix64(state)
-    order = list(range(count))
-    for i in range(count - 1, 0, -1):
-        state = (state + 0x9E3779B97F4A7C15) & MASK64
-        j = mix64(state) % (i + 1)
-        order[i], order[j] = order[j], order[i]
-    return order
-
-
 def chosen_sentences(tokenizer):
     """SENTENCES + PROBES real training sentences drawn with Python's random, each short enough for one window
     (so bertkit makes exactly one example of each, as run_ner's truncation does)."""
@@ -68,26 +42,6 @@ def chosen_sentences(tokenizer):
         if len(words) >= 4 and len(tokenizer(words, is_split_into_words=True)["input_ids"]) <= MAX_LENGTH:
             picked.append(sentences[i])
     return picked[:SENTENCES], picked[SENTENCES:SENTENCES + PROBES]
-
-
-class ExactGradientNorm(TrainerCallback):
-    """The norm of every step's gradients (before clipping) summed in double. The Trainer logs clip_grad_norm_'s
-    float32 norm, and torch 2.15's CPU `linalg.vector_norm` accumulates in float32: on MiniLM's 589,824-element
-    intermediate.dense gradients it is up to 4e-5 (relative) off, so the logged total is ~1e-5 low (2.7177076 for
-    2.7177338 at step 1 here), right at the seqcls test's tolerance. bertkit sums squares in double, so its norm is
-    held to this one at that tolerance, and to the logged one at ten times it."""
-
-    def __init__(self, model):
-        self.norms, self.sum = [], 0.0
-        for parameter in model.parameters():
-            parameter.register_post_accumulate_grad_hook(self.add)
-
-    def add(self, parameter):
-        self.sum += parameter.grad.double().square().sum().item()
-
-    def on_pre_optimizer_step(self, args, state, control, **kwargs):
-        self.norms.append(self.sum ** 0.5)
-        self.sum = 0.0
 
 
 def token_logits(model, tokenizer, sentences):
@@ -134,15 +88,7 @@ def test_token_classification_steps_on_minilm_equal_transformers_trainer(bertkit
     trainer = Trainer(model=model, args=arguments, train_dataset=[features[i] for i in order],
                       data_collator=DataCollatorForTokenClassification(tokenizer), callbacks=[exact])
     trainer.train()
-    expected = [(h["loss"], h["grad_norm"]) for h in trainer.state.log_history if "loss" in h]
-    with open(tmp_path / "bertkit" / "training_log.jsonl", encoding="utf-8") as f:
-        steps = [(e["loss"], e["grad_norm"]) for e in map(json.loads, f) if e.get("loss") is not None]
-    assert len(steps) == len(expected) == len(exact.norms) == STEPS
-    for step, ((loss, norm), (expected_loss, logged_norm), exact_norm) in enumerate(zip(steps, expected, exact.norms), 1):
-        report = (f"step {step}", "bertkit", steps, "Trainer", expected, "exact norm of the Trainer's gradients", exact.norms)
-        assert abs(loss - expected_loss) <= 1e-5, report
-        assert abs(norm - exact_norm) <= 1e-5 * max(1.0, exact_norm), report
-        assert abs(norm - logged_norm) <= 1e-4 * max(1.0, logged_norm), report
+    assert_same_steps(bertkit_steps(tmp_path / "bertkit"), trainer_steps(trainer), exact.norms, STEPS)
 
     # The export loads as a BertForTokenClassification with the Trainer's weights (logits of unseen sentences).
     model.eval()

@@ -20,7 +20,7 @@ import pytest
 import torch
 
 from conftest import ROOT, fixture_path
-from test_ner_interop import ExactGradientNorm, bertkit_epoch_order  # bertkit's data order and the exact gradient norm
+from trainer_parity import ExactGradientNorm, assert_same_steps, bertkit_epoch_order, bertkit_steps, trainer_steps
 
 sys.path.insert(0, os.path.join(ROOT, "Tools"))
 import reference_qa  # noqa: E402  (run_qa.py's features, utils_qa.py's post-processing, squad_v2: verbatim copies)
@@ -41,7 +41,7 @@ def minilm_or_skip():
 
 def bertkit_batches(count, steps):
     """The feature indices of bertkit's first `steps` micro-batches: each epoch a fresh permutation (bertkit's shuffle,
-    recomputed by test_ner_interop.bertkit_epoch_order) cut into batches of BATCH, the last one of an epoch short."""
+    recomputed by trainer_parity.bertkit_epoch_order) cut into batches of BATCH, the last one of an epoch short."""
     batches, epoch = [], 0
     while len(batches) < steps:
         order = bertkit_epoch_order(count, SEED, epoch)
@@ -72,8 +72,7 @@ def trained(tmp_path_factory, bertkit):
     bertkit("finetune", "--task", "question-answering", "--model", start, "--train", TRAIN, "--output", folder / "bertkit",
             "--max-length", MAX_LENGTH, "--doc-stride", STRIDE, "--max-steps", STEPS, "--batch-size", BATCH, "--lr", LR,
             "--weight-decay", WEIGHT_DECAY, "--seed", SEED, "--logging-steps", "1", "--save-every", "never", *THREADS)
-    with open(folder / "bertkit" / "training_log.jsonl", encoding="utf-8") as f:
-        log = [(e["loss"], e["grad_norm"]) for e in map(json.loads, f) if e.get("loss") is not None]
+    log = bertkit_steps(folder / "bertkit")
 
     features = reference_qa.train_features(tokenizer, reference_qa.read_records(TRAIN), MAX_LENGTH, STRIDE)
     collate = DataCollatorWithPadding(tokenizer)
@@ -85,7 +84,7 @@ def trained(tmp_path_factory, bertkit):
     exact = ExactGradientNorm(model)
     trainer = Trainer(model=model, args=arguments, train_dataset=batches, data_collator=lambda rows: rows[0], callbacks=[exact])
     trainer.train()
-    expected = [(h["loss"], h["grad_norm"]) for h in trainer.state.log_history if "loss" in h]
+    expected = trainer_steps(trainer)
     return SimpleNamespace(start=start, export=folder / "bertkit", tokenizer=tokenizer, model=model.eval(), log=log,
                            expected=expected, exact_norms=exact.norms, features=features, batches=batches)
 
@@ -96,14 +95,7 @@ def test_question_answering_steps_on_minilm_equal_transformers_trainer(trained):
     assert len(trained.features) == 28 and [len(b["input_ids"]) for b in trained.batches] == [8, 8, 8, 4, 8]
     # The windows overflow and the labels are not all [CLS]: the batches really test the stride and the labels.
     assert sum(f["start_positions"] != 0 for f in trained.features) >= 8
-    assert len(trained.log) == len(trained.expected) == len(trained.exact_norms) == STEPS
-    for step, ((loss, norm), (expected_loss, logged_norm), exact_norm) in enumerate(
-            zip(trained.log, trained.expected, trained.exact_norms), 1):
-        report = (f"step {step}", "bertkit", trained.log, "Trainer", trained.expected, "exact norm of the Trainer's gradients",
-                  trained.exact_norms)
-        assert abs(loss - expected_loss) <= 1e-5, report
-        assert abs(norm - exact_norm) <= 1e-5 * max(1.0, exact_norm), report
-        assert abs(norm - logged_norm) <= 1e-4 * max(1.0, logged_norm), report
+    assert_same_steps(trained.log, trained.expected, trained.exact_norms, STEPS)
 
 
 def test_export_has_the_trainers_start_and_end_logits(trained, bertkit, tmp_path):
