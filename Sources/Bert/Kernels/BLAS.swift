@@ -23,16 +23,6 @@ public enum BLAS {
     /// The kernels OpenBLAS chose for this CPU when it loaded (`openblas_get_corename`, e.g. "SkylakeX").
     public static var coreName: String { String(cString: openblas_get_corename()) }
 
-    /// The `OPENBLAS_CORETYPE` to run with when OpenBLAS chose kernels far below what the CPU runs, else nil.
-    ///
-    /// Why: Debian 12's OpenBLAS 0.3.21 is built DYNAMIC_ARCH and picks its kernels from the CPU's family and model
-    /// numbers (driver/others/dynamic.c at v0.3.21, `get_coretype`); a model newer than its table — Emerald Rapids,
-    /// family 6 model 0xCF, the 2-core machine of 2026-12-02 — falls back to Prescott's SSE3 kernels: 74 % of a
-    /// MiniLM fine-tuning run's time in `sgemm_kernel_PRESCOTT`, 50 steps (batch 16, length 64) in 78.0 s instead of
-    /// 20.0 s with SkylakeX's (31.0 s with Haswell's). OpenBLAS reads `OPENBLAS_CORETYPE` once, when it loads, so a process cannot fix its
-    /// own kernels: the CLI starts itself again with it set (BertKitCommand), `Tools/common.sh` exports it for the
-    /// test processes, and library users set it themselves. nil when the variable is already set (the user's choice
-    /// stands), when the kernels match the CPU, or off x86-64.
     /// OpenBLAS's x86-64 core names (`openblas_get_corename`) whose kernels stop short of AVX2 — Sandybridge's (AVX)
     /// too — so below any CPU of level 3 or more.
     public static let coresBelowAVX2: Set<String> = [
@@ -43,6 +33,16 @@ public enum BLAS {
     /// The x86-64 level this CPU runs (4: AVX-512, 3: AVX2 + FMA, 1: older; 0 off x86-64).
     public static var cpuLevel: Int { Int(bk_cpu_level()) }
 
+    /// The `OPENBLAS_CORETYPE` to run with when OpenBLAS chose kernels far below what the CPU runs, else nil.
+    ///
+    /// Why: Debian 12's OpenBLAS 0.3.21 is built DYNAMIC_ARCH and picks its kernels from the CPU's family and model
+    /// numbers (driver/others/dynamic.c at v0.3.21, `get_coretype`); a model newer than its table — Emerald Rapids,
+    /// family 6 model 0xCF, the 2-core machine of 2026-12-02 — falls back to Prescott's SSE3 kernels: 74 % of a
+    /// MiniLM fine-tuning run's time in `sgemm_kernel_PRESCOTT`, 50 steps (batch 16, length 64) in 78.0 s instead of
+    /// 20.0 s with SkylakeX's (31.0 s with Haswell's). OpenBLAS reads `OPENBLAS_CORETYPE` once, when it loads, so a
+    /// process cannot fix its own kernels: the CLI starts itself again with it set (BertKitCommand),
+    /// `Tools/common.sh` exports it for the test processes, and library users set it themselves. nil when the variable is already set (the user's choice
+    /// stands), when the kernels match the CPU, or off x86-64.
     public static var suggestedCoreType: String? {
         guard getenv("OPENBLAS_CORETYPE") == nil, coresBelowAVX2.contains(coreName) else { return nil }
         switch cpuLevel {
