@@ -72,7 +72,7 @@ let package = Package(
         .testTarget(name: "PyTorchTests", dependencies: ["PyTorch", "TestSupport"]),
         .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "Safetensors", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["BertKitCLI", "BertKit", "TestSupport"]),
-        .testTarget(name: "BertTests", dependencies: ["Bert", "Safetensors", "Checkpoints", "TestSupport"]),
+        .testTarget(name: "BertTests", dependencies: ["Bert", "CKernels", "Safetensors", "Checkpoints", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Bert", "Safetensors", "TestSupport"]),
         .testTarget(name: "TasksTests", dependencies: ["Tasks", "Training", "Tokenizer", "Bert", "TensorCore", "TestSupport"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "TensorCore", "TestSupport"]),

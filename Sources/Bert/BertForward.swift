@@ -24,6 +24,18 @@ extension BertModel {
                               dropout: dropout?.lora(kind, layer: l, probability: adapters?.config.dropout ?? 0))
         }
 
+        // The encoder's four products per layer, in the precision the model was prepared for (LowPrecision.swift).
+        let packed = lowPrecision?.layers
+        func encoderLinear(_ product: Int, _ l: Int, out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
+                           weight: Int, bias: Int, inFeatures: Int, outFeatures: Int) {
+            if let packed {
+                packed[l][product].forward(out: out, input: input, bias: p(bias), rows: BT)
+            } else {
+                Linear.forward(out: out, input: input, weight: p(weight), bias: p(bias), rows: BT,
+                               inFeatures: inFeatures, outFeatures: outFeatures)
+            }
+        }
+
         // Embeddings.
         batch.inputIds.withUnsafeBufferPointer { ids in
             batch.tokenTypeIds.withUnsafeBufferPointer { types in
@@ -39,26 +51,25 @@ extension BertModel {
         // Encoder layers.
         for l in 0..<c.numHiddenLayers {
             let w = L.layers[l], a = ws.layer(l), input = ws.layerInput(l)
-            Linear.forward(out: a.qkv, input: input, weight: p(w.qkvWeight), bias: p(w.qkvBias),
-                           rows: BT, inFeatures: H, outFeatures: 3 * H)
+            encoderLinear(0, l, out: a.qkv, input: input, weight: w.qkvWeight, bias: w.qkvBias, inFeatures: H, outFeatures: 3 * H)
             lora(.query, l, input, a.qkv, 3 * H)
             lora(.key, l, input, a.qkv + H, 3 * H)
             lora(.value, l, input, a.qkv + 2 * H, 3 * H)
             Attention.forward(ctx: a.attnCtx, qkv: a.qkv, keyMask: keyMask, shape: shape,
                               dropout: dropout?.attentionProbs[l], scratch: ws.scratch, slots: ws.scratchSlots)
-            Linear.forward(out: a.attnResidual, input: a.attnCtx, weight: p(w.attentionOutputWeight),
-                           bias: p(w.attentionOutputBias), rows: BT, inFeatures: H, outFeatures: H)
+            encoderLinear(1, l, out: a.attnResidual, input: a.attnCtx, weight: w.attentionOutputWeight,
+                          bias: w.attentionOutputBias, inFeatures: H, outFeatures: H)
             lora(.attentionOutput, l, a.attnCtx, a.attnResidual, H)
             dropout?.attentionOutput[l]?.apply(a.attnResidual, count: BT * H)
             LayerNorm.residualForward(out: a.attnNormOut, mean: a.attnNormMean, rstd: a.attnNormRstd, sum: a.attnResidual,
                                       residual: input, weight: p(w.attentionNormWeight), bias: p(w.attentionNormBias),
                                       rows: BT, dim: H, eps: eps)
-            Linear.forward(out: a.ffnPre, input: a.attnNormOut, weight: p(w.intermediateWeight),
-                           bias: p(w.intermediateBias), rows: BT, inFeatures: H, outFeatures: I)
+            encoderLinear(2, l, out: a.ffnPre, input: a.attnNormOut, weight: w.intermediateWeight,
+                          bias: w.intermediateBias, inFeatures: H, outFeatures: I)
             lora(.intermediate, l, a.attnNormOut, a.ffnPre, I)
             Activations.forward(c.hiddenAct, out: a.ffnAct, input: a.ffnPre, count: BT * I)
-            Linear.forward(out: a.ffnResidual, input: a.ffnAct, weight: p(w.outputWeight), bias: p(w.outputBias),
-                           rows: BT, inFeatures: I, outFeatures: H)
+            encoderLinear(3, l, out: a.ffnResidual, input: a.ffnAct, weight: w.outputWeight, bias: w.outputBias,
+                          inFeatures: I, outFeatures: H)
             lora(.output, l, a.ffnAct, a.ffnResidual, H)
             dropout?.ffnOutput[l]?.apply(a.ffnResidual, count: BT * H)
             LayerNorm.residualForward(out: a.out, mean: a.outMean, rstd: a.outRstd, sum: a.ffnResidual, residual: a.attnNormOut,

@@ -6,6 +6,18 @@ public final class BertModel: @unchecked Sendable {
     public let head: BertHead
     public let layout: ParameterLayout
     public let parameters: FloatBuffer
+    /// The encoder's linear layers packed for bf16 or int8 inference (nil: fp32). Set by `prepare(precision:)`
+    /// after the weights are final; training never uses it.
+    public private(set) var lowPrecision: LowPrecisionWeights?
+
+    /// Packs the encoder's linear layers for `precision` (fp32: drops any packing). Call after loading,
+    /// before inference; the packed copy does not follow later changes to `parameters`.
+    public func prepare(precision: Precision) {
+        lowPrecision = precision == .fp32 ? nil : LowPrecisionWeights(model: self, precision: precision)
+    }
+
+    /// The precision the forward pass runs in.
+    public var precision: Precision { lowPrecision?.precision ?? .fp32 }
 
     /// A model with all parameters zero (load or initialise them next).
     public init(config: BertConfig, head: BertHead) {

@@ -7,7 +7,7 @@ struct BenchmarkCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "benchmark",
         abstract: "Time the forward pass on random tokens, a training step, opening a checkpoint, or the raw sgemm rate.",
-        subcommands: [Forward.self, TrainStep.self, Touch.self, Sgemm.self])
+        subcommands: [Forward.self, Text.self, TrainStep.self, Touch.self, Sgemm.self])
 
     /// Open a checkpoint and CRC-32 every tensor's bytes, timed inside the process — what the Python side of
     /// the codec benchmarks times (imports and interpreter start-up excluded there, process start-up here).
@@ -31,19 +31,48 @@ struct BenchmarkCommand: ParsableCommand {
     struct Forward: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Forward passes of a model on random tokens.")
         @OptionGroup var modelOptions: ModelOptions
+        @OptionGroup var precisionOptions: InferenceOptions
         @Option(help: "Batch size.") var batch = 8
         @Option(help: "Sequence length.") var sequence = 128
         @Option(help: "Timed iterations (after one warm-up).") var iterations = 10
 
         func run() throws {
             let start = Benchmarks.now()
-            let loaded = try modelOptions.load(quiet: true)
+            let loaded = try modelOptions.load(quiet: true, precision: precisionOptions.precision)
             let loadSeconds = Benchmarks.now() - start
             let timing = try Benchmarks.forward(model: loaded.model, batch: batch, sequence: sequence, iterations: iterations)
             Console.out(JSONWriter.compact(.object(JSONObject([
                 ("load_seconds", .double(loadSeconds)), ("batch", .int(batch)), ("sequence", .int(sequence)),
                 ("median_seconds", .double(timing.median)), ("gflops_per_second", .double(timing.gflopsPerSecond)),
-                ("seconds", .array(timing.seconds.map { .double($0) })), ("threads", .int(Parallel.threadCount))]))))
+                ("seconds", .array(timing.seconds.map { .double($0) })), ("threads", .int(Parallel.threadCount)),
+                ("precision", .string(precisionOptions.precision.rawValue))]))))
+        }
+    }
+
+    struct Text: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run a file of texts (one per line) through the model as `predict --file` does, and time it.")
+        @OptionGroup var modelOptions: ModelOptions
+        @OptionGroup var precisionOptions: InferenceOptions
+        @Option(help: "The texts, one per line.") var file: String
+        @Option(help: "Texts per forward pass (each batch padded to its longest text).") var batchSize = 32
+        @Option(help: "Truncate texts to this many tokens.") var maxLength: Int?
+
+        func validate() throws { if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") } }
+
+        func run() throws {
+            let start = Benchmarks.now()
+            let loaded = try modelOptions.load(quiet: true, precision: precisionOptions.precision)
+            let loadSeconds = Benchmarks.now() - start
+            let inference = TextInference(model: loaded.model, tokenizer: try loaded.tokenizer(), adapters: loaded.adapters,
+                                          maxLength: maxLength)
+            inference.batchSize = batchSize
+            let texts = try readLines(file)
+            let timing = try Benchmarks.text(inference, texts: texts)
+            Console.out(JSONWriter.compact(.object(JSONObject([
+                ("load_seconds", .double(loadSeconds)), ("seconds", .double(timing.seconds)), ("texts", .int(texts.count)),
+                ("tokens", .int(timing.tokens)), ("precision", .string(precisionOptions.precision.rawValue)),
+                ("threads", .int(Parallel.threadCount))]))))
         }
     }
 

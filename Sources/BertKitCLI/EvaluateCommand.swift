@@ -9,6 +9,7 @@ struct EvaluateCommand: ParsableCommand {
                                                     abstract: "Evaluate a sequence classifier or a token classifier (NER) on labelled data.")
 
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var precisionOptions: InferenceOptions
     @Option(help: "Labelled data: .csv, .tsv or .jsonl (sequence classification); CoNLL columns or .jsonl (token classification).")
     var data: String
     @Option(help: "Tokens per example (default 128, question answering 384; long sentences and contexts are windowed).") var maxLength: Int?
@@ -30,7 +31,7 @@ struct EvaluateCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let loaded = try modelOptions.load(quiet: json)
+        let loaded = try modelOptions.load(quiet: json, precision: precisionOptions.precision)
         var settings = EvaluationSettings(data: data)
         settings.maxLength = maxLength ?? (loaded.model.head == .questionAnswering ? 384 : 128)
         settings.docStride = questionAnswering.docStride

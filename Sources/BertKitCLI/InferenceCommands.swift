@@ -9,17 +9,22 @@ struct PredictCommand: ParsableCommand {
                                                     abstract: "Classify texts (sequence classification) or tag their entities (token classification).")
 
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var precisionOptions: InferenceOptions
     @Flag(help: "Print {\"predictions\": [{text, label, probabilities, logits}]} (token classification: [{text, entities}]).") var json = false
     @Option(help: "Truncate texts to this many tokens (default: the tokenizer's limit; a token classifier windows longer texts instead).")
     var maxLength: Int?
     @Option(help: "Read texts from a file, one per line (in addition to the arguments).") var file: String?
+    @Option(help: "Texts per forward pass (each batch is padded to its longest text).") var batchSize = 32
     @Option(help: "Token classification: none, simple, first, average or max, as transformers' pipeline.") var aggregation: AggregationStrategy = .simple
     @Option(help: "Token classification: comma-separated labels to leave out (default O; empty for none).") var ignoreLabels = "O"
     @Argument(help: "Texts to classify.") var texts: [String] = []
 
+    func validate() throws { if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") } }
+
     func run() throws {
-        let loaded = try modelOptions.load(quiet: json)
+        let loaded = try modelOptions.load(quiet: json, precision: precisionOptions.precision)
         let inference = TextInference(model: loaded.model, tokenizer: try loaded.tokenizer(), adapters: loaded.adapters, maxLength: maxLength)
+        inference.batchSize = batchSize
         let all = texts + (try file.map(readLines) ?? [])
         if loaded.model.head == .tokenClassification {
             let ignored = Set(ignoreLabels.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
@@ -76,6 +81,7 @@ struct AnswerCommand: ParsableCommand {
                                                     abstract: "Answer questions from a context with a question-answering model.")
 
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var precisionOptions: InferenceOptions
     @Option(help: "The question.") var question: String?
     @Option(help: "The text holding the answer.") var context: String?
     @Option(help: "JSON lines of {\"question\", \"context\"} (instead of --question/--context).") var file: String?
@@ -97,7 +103,7 @@ struct AnswerCommand: ParsableCommand {
     }
 
     func run() throws {
-        let loaded = try modelOptions.load(quiet: json)
+        let loaded = try modelOptions.load(quiet: json, precision: precisionOptions.precision)
         let inference = TextInference(model: loaded.model, tokenizer: try loaded.tokenizer(), adapters: loaded.adapters)
         var options = AnswerOptions()
         options.topK = topK
@@ -155,6 +161,7 @@ struct EmbedCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "embed", abstract: "Sentence embeddings from the encoder.")
 
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var precisionOptions: InferenceOptions
     @Option(help: "cls (the [CLS] hidden state), mean (mean over real tokens, as sentence-transformers) or pooler.") var pooling: String = "cls"
     @Flag(help: "L2-normalise each vector.") var normalize = false
     @Flag(help: "Print {\"embeddings\": [[...], ...]}.") var json = false
@@ -166,7 +173,7 @@ struct EmbedCommand: ParsableCommand {
     }
 
     func run() throws {
-        let loaded = try modelOptions.load(quiet: json)
+        let loaded = try modelOptions.load(quiet: json, precision: precisionOptions.precision)
         let inference = TextInference(model: loaded.model, tokenizer: try loaded.tokenizer(), adapters: loaded.adapters, maxLength: maxLength)
         let vectors = try inference.embed(texts, pooling: PoolingMode(rawValue: pooling)!, normalize: normalize)
         if json {
@@ -184,6 +191,7 @@ struct FillMaskCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "fill-mask", abstract: "The most likely tokens for each [MASK] in a text.")
 
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var precisionOptions: InferenceOptions
     @Option(help: "How many candidates per mask.") var topK = 5
     @Flag(help: "Print JSON.") var json = false
     @Argument(help: "A text containing [MASK].") var text: String
@@ -191,7 +199,7 @@ struct FillMaskCommand: ParsableCommand {
     func validate() throws { if topK < 1 { throw ValidationError("--top-k must be at least 1") } }
 
     func run() throws {
-        let loaded = try modelOptions.load(quiet: json)
+        let loaded = try modelOptions.load(quiet: json, precision: precisionOptions.precision)
         let inference = TextInference(model: loaded.model, tokenizer: try loaded.tokenizer(), adapters: loaded.adapters)
         let masks = try inference.fillMask(text, topK: topK)
         if json {

@@ -29,13 +29,23 @@ struct ModelOptions: ParsableArguments {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
-    /// Loads the model, printing transformers-style load warnings on stderr.
-    func load(quiet: Bool = false) throws -> PretrainedBert {
+    /// Loads the model, printing transformers-style load warnings on stderr; `precision` packs the encoder
+    /// for bf16 or int8 inference.
+    func load(quiet: Bool = false, precision: Precision = .fp32) throws -> PretrainedBert {
         if let threads { Parallel.setThreadCount(threads) }
         let chosen = head.flatMap(BertHead.init(rawValue:))
         let loaded = try adapter.map { try PretrainedBert.load(model, head: chosen, adapter: $0, allowRandomInit: allowRandomInit) }
             ?? PretrainedBert.load(model, head: chosen, allowRandomInit: allowRandomInit)
         if !quiet { for line in loaded.loadReport.lines(verbose: verbose) { Console.warning(line) } }
+        loaded.model.prepare(precision: precision)
         return loaded
     }
 }
+
+/// `--precision`, for the commands that run the model without training it.
+struct InferenceOptions: ParsableArguments {
+    @Option(help: "The encoder's linear layers in fp32, bf16 (bf16 products, fp32 sums) or int8 (dynamic quantisation: int8 weights per channel, u8 activations per token).")
+    var precision: Precision = .fp32
+}
+
+extension Precision: ExpressibleByArgument {}

@@ -11,6 +11,7 @@ struct ParityCommand: ParsableCommand {
         discussion: "Exit status: 0 when every output is within tolerance, 2 when one is not, 1 on errors.")
 
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var precisionOptions: InferenceOptions
 
     @Option(help: "Safetensors file with input_ids, attention_mask, token_type_ids and expected outputs.")
     var reference: String
@@ -29,7 +30,7 @@ struct ParityCommand: ParsableCommand {
     }
 
     func run() throws {
-        let loaded = try modelOptions.load(quiet: json)
+        let loaded = try modelOptions.load(quiet: json, precision: precisionOptions.precision)
         let referenceStore = try SafetensorsReader.read(path: reference)
         let result = try withFileContext(reference) {
             try ParityCheck.run(model: loaded.model, adapters: loaded.adapters, reference: referenceStore, atol: atol, rtol: rtol)

@@ -46,6 +46,17 @@ public enum Benchmarks {
                              flops: encoderFlops(model.config, batch: batch, sequence: sequence))
     }
 
+    /// Texts through the whole inference pipeline (tokenization, batches padded to their longest text, the
+    /// forward pass and the head), as `predict --file` runs them: one warm-up batch, then every text once.
+    /// Returns the seconds for all texts and the real (unpadded) tokens they held.
+    public static func text(_ inference: TextInference, texts: [String]) throws -> (seconds: Double, tokens: Int) {
+        try inference.run(Array(texts.prefix(inference.batchSize))) { _, _, _, _ in }
+        var tokens = 0
+        let start = now()
+        try inference.run(texts) { _, batch, _, _ in tokens += batch.attentionMask.reduce(0) { $0 + Int($1) } }
+        return (now() - start, tokens)
+    }
+
     /// GFLOP/s of one n×n×n sgemm through OpenBLAS (median of `iterations`).
     public static func sgemmRate(size n: Int, iterations: Int) -> Double {
         let a = FloatBuffer(count: n * n), b = FloatBuffer(count: n * n), c = FloatBuffer(count: n * n)

@@ -75,4 +75,57 @@ void bk_dropout_portable(float *out, const float *in, long count, long first, ui
 /// otherwise 1; 0 on other architectures. OpenBLAS's kernel choice is checked against it (BLAS.swift).
 int bk_cpu_level(void);
 
+// MARK: Low-precision products for inference (lowp_gemm.c)
+
+/// Bits of `bk_lowp_isa()`: which low-precision instructions this CPU runs.
+#define BK_ISA_AVX512_VNNI 1
+#define BK_ISA_AVX512_BF16 2
+int bk_lowp_isa(void);
+
+/// k rounded up to a multiple of `group` (4 for int8, 2 for bf16): the row length of packed operands.
+long bk_lowp_padded_k(long k, int group);
+/// Panels of 16 output columns that hold n columns.
+long bk_lowp_panels(long n);
+
+/// Symmetric per-output-channel int8: scales[o] = max|w[o, :]| / 127 (1 for an all-zero row),
+/// q = round-half-even(w / scale) clamped to ±127. w and q are [n, k].
+void bk_quantize_weights_s8(int8_t *q, float *scales, const float *w, long n, long k);
+/// Packs q [n, k] into panels (bk_lowp_panels(n) · 16 · bk_lowp_padded_k(k, 4) bytes) and writes the
+/// column sums Σ_i q[o, i] (bk_lowp_panels(n) · 16 of them, zero past n).
+void bk_pack_s8(int8_t *packed, int32_t *column_sums, const int8_t *q, long n, long k);
+/// Rounds w [n, k] to bf16 (nearest even) and packs it into panels (panels · 16 · padded_k(k, 2) values).
+void bk_pack_bf16(uint16_t *packed, const float *w, long n, long k);
+
+/// Quantises `rows` rows of x (row stride lda) to u8, each row with its own scale and zero point, into q
+/// [rows, padded_k(k, 4)] (the padding holds the zero point).
+void bk_quantize_rows_u8(uint8_t *q, float *scales, int32_t *zeros, const float *x, long lda, long rows, long k);
+void bk_quantize_rows_u8_portable(uint8_t *q, float *scales, int32_t *zeros, const float *x, long lda, long rows, long k);
+/// Rounds `rows` rows of x to bf16 into out [rows, padded_k(k, 2)] (padding zero).
+void bk_rows_to_bf16(uint16_t *out, const float *x, long lda, long rows, long k);
+void bk_rows_to_bf16_portable(uint16_t *out, const float *x, long lda, long rows, long k);
+
+/// out[r, o] = (Σ_i qa[r, i]·q[o, i] − zeros[r]·column_sums[o]) · (a_scales[r]·w_scales[o]) + bias[o] for the
+/// columns of panels [panel_begin, panel_end) (bias may be NULL). int32 accumulation: exact.
+void bk_gemm_s8(float *out, long ldc, const uint8_t *qa, const float *a_scales, const int32_t *a_zeros,
+                const int8_t *packed, const int32_t *column_sums, const float *w_scales, const float *bias,
+                long rows, long n, long k, long panel_begin, long panel_end);
+void bk_gemm_s8_portable(float *out, long ldc, const uint8_t *qa, const float *a_scales, const int32_t *a_zeros,
+                         const int8_t *packed, const int32_t *column_sums, const float *w_scales, const float *bias,
+                         long rows, long n, long k, long panel_begin, long panel_end);
+/// out[r, o] = Σ_i a16[r, i]·w16[o, i] + bias[o] for the columns of panels [panel_begin, panel_end), the
+/// products of each pair of k summed in fp32 in vdpbf16ps's order (odd, then even).
+void bk_gemm_bf16(float *out, long ldc, const uint16_t *a16, const uint16_t *packed, const float *bias, long rows,
+                  long n, long k, long panel_begin, long panel_end);
+void bk_gemm_bf16_portable(float *out, long ldc, const uint16_t *a16, const uint16_t *packed, const float *bias,
+                           long rows, long n, long k, long panel_begin, long panel_end);
+/// The bf16 kernels: the portable loops, vdpbf16ps, or fp32 FMAs on the widened values — same bits.
+#define BK_BF16_KERNEL_PORTABLE 0
+#define BK_BF16_KERNEL_DOT 1
+#define BK_BF16_KERNEL_FMA 2
+/// The kernel bk_gemm_bf16 runs: the faster on this CPU, timed once (or BERTKIT_BF16_KERNEL=dot|fma).
+int bk_bf16_kernel(void);
+/// bk_gemm_bf16 with a chosen kernel (the portable loops when the CPU lacks AVX512_BF16).
+void bk_gemm_bf16_with(int kernel, float *out, long ldc, const uint16_t *a16, const uint16_t *packed, const float *bias,
+                       long rows, long n, long k, long panel_begin, long panel_end);
+
 #endif
