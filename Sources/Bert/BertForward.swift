@@ -18,20 +18,23 @@ extension BertModel {
         let keyMask: UnsafePointer<Float>? = batch.hasPadding ? UnsafePointer(ws.keyMask) : nil
         batch.attentionMask.withUnsafeBufferPointer { ws.keyMask.update(from: $0.baseAddress!, count: BT) }
         adapters?.prepare(rows: BT, training: ws.keepsEveryLayer)
+        // The encoder's rows: every position, or the real tokens only (BertWorkspace.skipsPadding).
+        let packed = ws.skipsPadding && dropout == nil ? batch.packedRows : nil
+        let R = packed?.count ?? BT
         func lora(_ kind: LoRAModuleKind, _ l: Int, _ input: UnsafePointer<Float>, inStride: Int? = nil,
-                  _ output: UnsafeMutablePointer<Float>, _ outStride: Int, rows: Int = BT) {
+                  _ output: UnsafeMutablePointer<Float>, _ outStride: Int, rows: Int = R) {
             adapters?.forward(kind, layer: l, input: input, inStride: inStride, output: output, outStride: outStride, rows: rows,
                               dropout: dropout?.lora(kind, layer: l, probability: adapters?.config.dropout ?? 0))
         }
 
         // The encoder's four products per layer, in the precision the model was prepared for (LowPrecision.swift).
-        let packed = lowPrecision?.layers
+        let packedWeights = lowPrecision?.layers
         func encoderLinear(_ product: Int, _ l: Int, out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
                            weight: Int, bias: Int, inFeatures: Int, outFeatures: Int) {
-            if let packed {
-                packed[l][product].forward(out: out, input: input, bias: p(bias), rows: BT)
+            if let packedWeights {
+                packedWeights[l][product].forward(out: out, input: input, bias: p(bias), rows: R)
             } else {
-                Linear.forward(out: out, input: input, weight: p(weight), bias: p(bias), rows: BT,
+                Linear.forward(out: out, input: input, weight: p(weight), bias: p(bias), rows: R,
                                inFeatures: inFeatures, outFeatures: outFeatures)
             }
         }
@@ -41,11 +44,11 @@ extension BertModel {
             batch.tokenTypeIds.withUnsafeBufferPointer { types in
                 Embeddings.forward(out: ws.embeddingSum, ids: ids.baseAddress!, types: types.baseAddress!,
                                    word: p(L.wordEmbeddings), position: p(L.positionEmbeddings),
-                                   tokenType: p(L.tokenTypeEmbeddings), batch: B, sequence: T, hidden: H)
+                                   tokenType: p(L.tokenTypeEmbeddings), batch: B, sequence: T, hidden: H, packed: packed)
             }
         }
         LayerNorm.forward(out: ws.embeddingOut, mean: ws.embeddingMean, rstd: ws.embeddingRstd, input: ws.embeddingSum,
-                          weight: p(L.embeddingNormWeight), bias: p(L.embeddingNormBias), rows: BT, dim: H, eps: eps)
+                          weight: p(L.embeddingNormWeight), bias: p(L.embeddingNormBias), rows: R, dim: H, eps: eps)
         dropout?.embeddings?.apply(ws.embeddingOut, count: BT * H)
 
         // Encoder layers.
@@ -55,27 +58,34 @@ extension BertModel {
             lora(.query, l, input, a.qkv, 3 * H)
             lora(.key, l, input, a.qkv + H, 3 * H)
             lora(.value, l, input, a.qkv + 2 * H, 3 * H)
-            Attention.forward(ctx: a.attnCtx, qkv: a.qkv, keyMask: keyMask, shape: shape,
-                              dropout: dropout?.attentionProbs[l], scratch: ws.scratch, slots: ws.scratchSlots)
+            if let packed {
+                Attention.packedForward(ctx: a.attnCtx, qkv: a.qkv, starts: packed.starts, heads: c.numAttentionHeads,
+                                        headDim: c.headDimension, scratch: ws.scratch, slots: ws.scratchSlots)
+            } else {
+                Attention.forward(ctx: a.attnCtx, qkv: a.qkv, keyMask: keyMask, shape: shape,
+                                  dropout: dropout?.attentionProbs[l], scratch: ws.scratch, slots: ws.scratchSlots,
+                                  realKeysOnly: !ws.keepsEveryLayer)
+            }
             encoderLinear(1, l, out: a.attnResidual, input: a.attnCtx, weight: w.attentionOutputWeight,
                           bias: w.attentionOutputBias, inFeatures: H, outFeatures: H)
             lora(.attentionOutput, l, a.attnCtx, a.attnResidual, H)
             dropout?.attentionOutput[l]?.apply(a.attnResidual, count: BT * H)
             LayerNorm.residualForward(out: a.attnNormOut, mean: a.attnNormMean, rstd: a.attnNormRstd, sum: a.attnResidual,
                                       residual: input, weight: p(w.attentionNormWeight), bias: p(w.attentionNormBias),
-                                      rows: BT, dim: H, eps: eps)
+                                      rows: R, dim: H, eps: eps)
             encoderLinear(2, l, out: a.ffnPre, input: a.attnNormOut, weight: w.intermediateWeight,
                           bias: w.intermediateBias, inFeatures: H, outFeatures: I)
             lora(.intermediate, l, a.attnNormOut, a.ffnPre, I)
-            Activations.forward(c.hiddenAct, out: a.ffnAct, input: a.ffnPre, count: BT * I)
+            Activations.forward(c.hiddenAct, out: a.ffnAct, input: a.ffnPre, count: R * I)
             encoderLinear(3, l, out: a.ffnResidual, input: a.ffnAct, weight: w.outputWeight, bias: w.outputBias,
                           inFeatures: I, outFeatures: H)
             lora(.output, l, a.ffnAct, a.ffnResidual, H)
             dropout?.ffnOutput[l]?.apply(a.ffnResidual, count: BT * H)
             LayerNorm.residualForward(out: a.out, mean: a.outMean, rstd: a.outRstd, sum: a.ffnResidual, residual: a.attnNormOut,
-                                      weight: p(w.outputNormWeight), bias: p(w.outputNormBias), rows: BT, dim: H, eps: eps)
+                                      weight: p(w.outputNormWeight), bias: p(w.outputNormBias), rows: R, dim: H, eps: eps)
         }
         let sequence = ws.lastHiddenState
+        if let packed { Self.unpack(sequence, packed, paddedRows: BT, width: H) }
 
         // Pooler: tanh(dense(h[:, 0])) — the first token of each row, read with a row stride of T·H.
         if let poolerWeight = L.poolerWeight, let poolerBias = L.poolerBias {
@@ -127,6 +137,19 @@ extension BertModel {
                                rows: BT, inFeatures: H, outFeatures: c.vocabSize)
             }
         }
+    }
+
+    /// Lays packed rows [N, width] out at their padded rows [paddedRows, width], in place, zeros elsewhere. Row
+    /// r moves to rows[r] ≥ r, so moving the last row first never overwrites a row still to move.
+    static func unpack(_ x: UnsafeMutablePointer<Float>, _ packed: PackedRows, paddedRows: Int, width: Int) {
+        var next = paddedRows
+        for r in stride(from: packed.count - 1, through: 0, by: -1) {
+            let target = packed.rows[r]
+            (x + (target + 1) * width).update(repeating: 0, count: (next - target - 1) * width)
+            if target != r { (x + target * width).update(from: x + r * width, count: width) }
+            next = target
+        }
+        x.update(repeating: 0, count: next * width)
     }
 
     /// Masked-LM logits for selected rows only (fill-mask needs a handful of positions, not B·T·V).

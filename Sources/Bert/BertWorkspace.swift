@@ -61,6 +61,11 @@ public final class BertWorkspace {
     /// about half of a training step's arithmetic at 15 % masking — as transformers computes it, which gives the same
     /// loss and gradients.
     public var lmRows: [Int]? = nil
+    /// Inference: run the encoder over the real tokens only (TokenBatch.packedRows), then lay the last hidden
+    /// state out padded again, with zeros at padding positions; the heads run on that. The real tokens' outputs
+    /// are the padded computation's (to float rounding of the attention sums); the padding positions' are not
+    /// — leave this off where those are compared (parity with transformers). Ignored with dropout.
+    public var skipsPadding = false
     /// The decoder's input rows for `lmRows`, gathered by `forward` and read again by `backward`.
     var lmRowInput: [Float] = []
     public let scratch: UnsafeMutablePointer<Float>             // attention's per-task scratch: scratchSlots × 2·T·T

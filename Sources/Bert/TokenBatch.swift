@@ -60,3 +60,35 @@ public struct TokenBatch: Sendable {
         }
     }
 }
+
+/// The real tokens of a padded batch, one after another: what the encoder computes on when it skips padding
+/// (BertWorkspace.skipsPadding). Linear layers, LayerNorm and GELU work row by row, so they run over these
+/// rows alone; attention runs per sequence over its own rows.
+public struct PackedRows: Sendable, Equatable {
+    /// Packed row → its padded row b·T + t.
+    public let rows: [Int]
+    /// Sequence b holds packed rows starts[b] ..< starts[b + 1].
+    public let starts: [Int]
+    public var count: Int { rows.count }
+    public init(rows: [Int], starts: [Int]) { self.rows = rows; self.starts = starts }
+}
+
+extension TokenBatch {
+    /// The packing of this batch, or nil when packing would not give the padded computation's results for
+    /// the real tokens and the pooler: no padding at all (nothing to gain), padding that is not at the end of
+    /// its row (left padding: transformers' pooler then reads a padding position), or a row without tokens.
+    public var packedRows: PackedRows? {
+        guard hasPadding else { return nil }
+        let T = sequenceLength
+        var rows: [Int] = [], starts = [0]
+        rows.reserveCapacity(batchSize * T)
+        for b in 0..<batchSize {
+            let mask = attentionMask[b * T ..< (b + 1) * T]
+            let length = mask.firstIndex(of: 0).map { $0 - b * T } ?? T
+            guard length > 0, !mask[(b * T + length)...].contains(1) else { return nil }
+            rows.append(contentsOf: b * T ..< b * T + length)
+            starts.append(rows.count)
+        }
+        return PackedRows(rows: rows, starts: starts)
+    }
+}

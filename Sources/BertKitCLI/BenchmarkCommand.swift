@@ -54,6 +54,7 @@ struct BenchmarkCommand: ParsableCommand {
             abstract: "Run a file of texts (one per line) through the model as `predict --file` does, and time it.")
         @OptionGroup var modelOptions: ModelOptions
         @OptionGroup var precisionOptions: InferenceOptions
+        @OptionGroup var batchOptions: BatchOptions
         @Option(help: "The texts, one per line.") var file: String
         @Option(help: "Texts per forward pass (each batch padded to its longest text).") var batchSize = 32
         @Option(help: "Truncate texts to this many tokens.") var maxLength: Int?
@@ -64,8 +65,7 @@ struct BenchmarkCommand: ParsableCommand {
             let start = Benchmarks.now()
             let loaded = try modelOptions.load(quiet: true, precision: precisionOptions.precision)
             let loadSeconds = Benchmarks.now() - start
-            let inference = TextInference(model: loaded.model, tokenizer: try loaded.tokenizer(), adapters: loaded.adapters,
-                                          maxLength: maxLength)
+            let inference = try batchOptions.textInference(loaded, maxLength: maxLength)
             inference.batchSize = batchSize
             let texts = try readLines(file)
             let timing = try Benchmarks.text(inference, texts: texts)

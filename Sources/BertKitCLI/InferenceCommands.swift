@@ -10,6 +10,7 @@ struct PredictCommand: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var precisionOptions: InferenceOptions
+    @OptionGroup var batchOptions: BatchOptions
     @Flag(help: "Print {\"predictions\": [{text, label, probabilities, logits}]} (token classification: [{text, entities}]).") var json = false
     @Option(help: "Truncate texts to this many tokens (default: the tokenizer's limit; a token classifier windows longer texts instead).")
     var maxLength: Int?
@@ -23,7 +24,7 @@ struct PredictCommand: ParsableCommand {
 
     func run() throws {
         let loaded = try modelOptions.load(quiet: json, precision: precisionOptions.precision)
-        let inference = TextInference(model: loaded.model, tokenizer: try loaded.tokenizer(), adapters: loaded.adapters, maxLength: maxLength)
+        let inference = try batchOptions.textInference(loaded, maxLength: maxLength)
         inference.batchSize = batchSize
         let all = texts + (try file.map(readLines) ?? [])
         if loaded.model.head == .tokenClassification {
@@ -82,6 +83,7 @@ struct AnswerCommand: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var precisionOptions: InferenceOptions
+    @OptionGroup var batchOptions: BatchOptions
     @Option(help: "The question.") var question: String?
     @Option(help: "The text holding the answer.") var context: String?
     @Option(help: "JSON lines of {\"question\", \"context\"} (instead of --question/--context).") var file: String?
@@ -104,7 +106,7 @@ struct AnswerCommand: ParsableCommand {
 
     func run() throws {
         let loaded = try modelOptions.load(quiet: json, precision: precisionOptions.precision)
-        let inference = TextInference(model: loaded.model, tokenizer: try loaded.tokenizer(), adapters: loaded.adapters)
+        let inference = try batchOptions.textInference(loaded)
         var options = AnswerOptions()
         options.topK = topK
         options.maxAnswerLength = maxAnswerLength
@@ -162,6 +164,7 @@ struct EmbedCommand: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var precisionOptions: InferenceOptions
+    @OptionGroup var batchOptions: BatchOptions
     @Option(help: "cls (the [CLS] hidden state), mean (mean over real tokens, as sentence-transformers) or pooler.") var pooling: String = "cls"
     @Flag(help: "L2-normalise each vector.") var normalize = false
     @Flag(help: "Print {\"embeddings\": [[...], ...]}.") var json = false
@@ -174,7 +177,7 @@ struct EmbedCommand: ParsableCommand {
 
     func run() throws {
         let loaded = try modelOptions.load(quiet: json, precision: precisionOptions.precision)
-        let inference = TextInference(model: loaded.model, tokenizer: try loaded.tokenizer(), adapters: loaded.adapters, maxLength: maxLength)
+        let inference = try batchOptions.textInference(loaded, maxLength: maxLength)
         let vectors = try inference.embed(texts, pooling: PoolingMode(rawValue: pooling)!, normalize: normalize)
         if json {
             Console.out(JSONWriter.compact(.object(JSONObject([("pooling", .string(pooling)),
@@ -192,6 +195,7 @@ struct FillMaskCommand: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var precisionOptions: InferenceOptions
+    @OptionGroup var batchOptions: BatchOptions
     @Option(help: "How many candidates per mask.") var topK = 5
     @Flag(help: "Print JSON.") var json = false
     @Argument(help: "A text containing [MASK].") var text: String
@@ -200,7 +204,7 @@ struct FillMaskCommand: ParsableCommand {
 
     func run() throws {
         let loaded = try modelOptions.load(quiet: json, precision: precisionOptions.precision)
-        let inference = TextInference(model: loaded.model, tokenizer: try loaded.tokenizer(), adapters: loaded.adapters)
+        let inference = try batchOptions.textInference(loaded)
         let masks = try inference.fillMask(text, topK: topK)
         if json {
             Console.out(JSONWriter.pretty(.object(JSONObject([("masks", .array(masks.map { candidates in

@@ -48,4 +48,17 @@ struct InferenceOptions: ParsableArguments {
     var precision: Precision = .fp32
 }
 
+/// `--pad-batches`, for the commands that run batches of texts.
+struct BatchOptions: ParsableArguments {
+    @Flag(help: "Compute the padding positions of each batch too, as transformers does (default: the encoder runs over real tokens only; the same results, faster).")
+    var padBatches = false
+
+    /// The text pipeline for a loaded model, with these options.
+    func textInference(_ loaded: PretrainedBert, maxLength: Int? = nil) throws -> TextInference {
+        let inference = TextInference(model: loaded.model, tokenizer: try loaded.tokenizer(), adapters: loaded.adapters, maxLength: maxLength)
+        inference.skipsPadding = !padBatches
+        return inference
+    }
+}
+
 extension Precision: ExpressibleByArgument {}

@@ -1,5 +1,6 @@
 // Text in, model outputs out: tokenization, batching with padding, the forward pass, and the head's
 // answer (classification, embeddings, masked-token fill) — what `predict`, `embed` and `fill-mask` print.
+// The encoder skips the padding by default (BertWorkspace.skipsPadding): nothing here reads a padding position.
 
 import TensorCore
 import Tokenizer
@@ -46,6 +47,8 @@ public final class TextInference {
     public let adapters: LoRAAdapters?
     public var maxLength: Int
     public var batchSize = 32
+    /// Run the encoder over real tokens only (BertWorkspace.skipsPadding); false computes the padding too.
+    public var skipsPadding = true
 
     public init(model: BertModel, tokenizer: BertTokenizer, adapters: LoRAAdapters? = nil, maxLength: Int? = nil) {
         self.model = model
@@ -76,6 +79,7 @@ public final class TextInference {
             let ws = BertWorkspace(config: model.config, head: model.head, batch: batch.batchSize, sequence: batch.sequenceLength,
                                    keepsEveryLayer: false, storage: storage)
             storage = ws.buffer
+            ws.skipsPadding = skipsPadding
             model.forward(batch, workspace: ws, adapters: adapters, computeLMLogits: computeLMLogits)
             try body(range, batch, encodings, ws)
         }
@@ -155,6 +159,7 @@ public final class TextInference {
         let positions = encodings[0].ids.indices.filter { encodings[0].ids[$0] == maskID }
         guard !positions.isEmpty else { throw InferenceError.noMaskToken(text: text) }
         let ws = BertWorkspace(config: model.config, head: model.head, batch: 1, sequence: batch.sequenceLength, keepsEveryLayer: false)
+        ws.skipsPadding = skipsPadding
         model.forward(batch, workspace: ws, adapters: adapters, computeLMLogits: false)
         let rows = model.lmLogits(rows: positions, workspace: ws)
         return positions.enumerated().map { maskIndex, position in
@@ -207,6 +212,7 @@ public final class TextInference {
             let ws = BertWorkspace(config: model.config, head: model.head, batch: batch.batchSize, sequence: width,
                                    keepsEveryLayer: false, storage: storage)
             storage = ws.buffer
+            ws.skipsPadding = skipsPadding
             model.forward(batch, workspace: ws, adapters: adapters)
             // Each position of the whole encoding takes its scores from one window (specials from the first).
             var scores: [[Float]] = []
@@ -248,6 +254,7 @@ public final class TextInference {
         let batch = try TokenBatch(inputIds: ids, attentionMask: mask, tokenTypeIds: types)
         try batch.validate(for: model.config)
         let ws = BertWorkspace(config: model.config, head: model.head, batch: windows.count, sequence: width, keepsEveryLayer: false)
+        ws.skipsPadding = skipsPadding
         model.forward(batch, workspace: ws, adapters: adapters)
         var starts: [[Float]] = [], ends: [[Float]] = []
         for (w, window) in windows.enumerated() {

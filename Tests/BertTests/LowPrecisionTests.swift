@@ -158,3 +158,47 @@ private func bf16(_ x: Float) -> Float {
         #expect(run().hidden == reference.hidden)
     }
 }
+
+@Suite struct PackedBatchTests {
+    @Test func packingTakesRightPaddedRowsOnly() throws {
+        let right = try TokenBatch(inputIds: [[1, 2, 3], [4, 5, 0]], attentionMask: [[1, 1, 1], [1, 1, 0]])
+        #expect(right.packedRows == PackedRows(rows: [0, 1, 2, 3, 4], starts: [0, 3, 5]))
+        #expect(try TokenBatch(inputIds: [[1, 2], [3, 4]]).packedRows == nil, "no padding")
+        #expect(try TokenBatch(inputIds: [[1, 2, 3]], attentionMask: [[0, 1, 1]]).packedRows == nil, "left padding")
+        #expect(try TokenBatch(inputIds: [[1, 2], [3, 4]], attentionMask: [[1, 1], [0, 0]]).packedRows == nil, "an empty row")
+    }
+
+    /// The encoder over the real tokens only against the padded computation: every real token's hidden state,
+    /// the pooler and the head bit for bit (the padded attention makes the same products for real rows,
+    /// Attention.forward's realKeysOnly); padding positions come back zero.
+    @Test(arguments: [Precision.fp32, .int8, .bf16]) func packedEqualsPadded(precision: Precision) throws {
+        var config = tinyConfig(vocab: 50)
+        config.id2label = ["A", "B", "C"]
+        for head in [BertHead.sequenceClassification, .tokenClassification] {
+            let model = BertModel(config: config, head: head)
+            model.initialiseAll(seed: 9)
+            model.prepare(precision: precision)
+            let ids = [[2, 7, 9, 11, 13, 3, 0, 0, 0], [2, 17, 19, 3, 0, 0, 0, 0, 0], [2, 5, 6, 7, 8, 9, 10, 11, 3]]
+            let batch = try TokenBatch(inputIds: ids, attentionMask: ids.map { $0.map { $0 == 0 ? 0 : 1 } })
+            func run(skipping: Bool) -> (hidden: [Float], pooled: [Float], logits: [Float]) {
+                let ws = BertWorkspace(config: config, head: head, batch: 3, sequence: 9, keepsEveryLayer: false)
+                ws.skipsPadding = skipping
+                model.forward(batch, workspace: ws)
+                let H = config.hiddenSize, rows = head == .sequenceClassification ? 3 : 27
+                return (Array(UnsafeBufferPointer(start: ws.lastHiddenState, count: 27 * H)),
+                        Array(UnsafeBufferPointer(start: ws.pooled, count: 3 * H)),
+                        Array(UnsafeBufferPointer(start: ws.logits, count: rows * 3)))
+            }
+            let padded = run(skipping: false), packed = run(skipping: true)
+            let H = config.hiddenSize
+            let real = batch.attentionMask.indices.filter { batch.attentionMask[$0] != 0 }
+            let pads = batch.attentionMask.indices.filter { batch.attentionMask[$0] == 0 }
+            let realHidden = { (h: [Float]) in real.flatMap { h[$0 * H ..< ($0 + 1) * H] } }
+            #expect(realHidden(packed.hidden) == realHidden(padded.hidden), "\(precision) \(head): real tokens, bit for bit")
+            #expect(pads.allSatisfy { r in packed.hidden[r * H ..< (r + 1) * H].allSatisfy { $0 == 0 } })
+            #expect(packed.pooled == padded.pooled, "\(precision) \(head): pooler")
+            if head == .sequenceClassification { #expect(packed.logits == padded.logits, "\(precision): logits") }
+            #expect(realHidden(padded.hidden).contains { $0 != 0 })
+        }
+    }
+}

@@ -83,6 +83,37 @@ func referenceTexts(_ store: TensorStore) throws -> [String] {
         }
     }
 
+    /// all-MiniLM-L6-v2 in int8 and bf16: sentence embeddings (mean pooling) against transformers' fp32 ones,
+    /// by cosine similarity; and every precision gives the same bits with and without `--pad-batches`.
+    @Test(arguments: ["fp32", "int8", "bf16"]) func embedInEachPrecisionPacksExactlyAndStaysClose(precision: String) throws {
+        let directory = Fixtures.cacheDirectory + "/models/all-MiniLM-L6-v2"
+        try #require(FileManager.default.fileExists(atPath: directory + "/model.safetensors"), "run Tools/fetch first")
+        let reference = try SafetensorsReader.read(path: Fixtures.path("bert/minilm-reference.safetensors"))
+        let texts = try referenceTexts(reference)
+        let hidden = reference["last_hidden_state"]!.float32Values()!, mask = reference["attention_mask"]!.int64Values()!
+        let T = reference["attention_mask"]!.shape[1], H = 384
+        let lengths = (0..<texts.count).map { b in (0..<T).filter { mask[b * T + $0] != 0 }.count }
+        #expect(Set(lengths).count > 1, "texts of different lengths, so that batches have padding")
+        func embed(_ extra: [String]) throws -> (String, [[Float]]) {
+            let result = try Bertkit.run(["embed", "--model", directory, "--pooling", "mean", "--json", "--precision", precision]
+                                         + extra + ["--"] + texts)
+            #expect(result.status == 0, "\(result.stderr)")
+            let vectors = ((try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as! [String: Any])["embeddings"] as! [[NSNumber]])
+            return (result.stdout, vectors.map { $0.map(\.floatValue) })
+        }
+        let (packedText, vectors) = try embed([])
+        let (paddedText, _) = try embed(["--pad-batches"])
+        #expect(packedText == paddedText, "\(precision): packed and padded batches give the same output")
+        for b in 0..<texts.count {
+            let tokens = (0..<T).filter { mask[b * T + $0] != 0 }
+            let expected = (0..<H).map { i in tokens.reduce(Float(0)) { $0 + hidden[(b * T + $1) * H + i] } / Float(tokens.count) }
+            let dot = zip(vectors[b], expected).reduce(0) { $0 + Double($1.0) * Double($1.1) }
+            let norms = vectors[b].reduce(0) { $0 + Double($1) * Double($1) }.squareRoot() * expected.reduce(0) { $0 + Double($1) * Double($1) }.squareRoot()
+X
+            #expect(dot / norms >= (precision == "fp32" ? 0.999999 : 0.995), "\(precision) text \(b): cosine \(dot / norms)")
+        }
+    }
+
     @Test func fillMaskRanksLikeTheTransformersPipeline() throws {
         let directory = Fixtures.path("bert/tiny-mlm")
         let answers = try Fixtures.json("bert/tiny-mlm/fill_mask.json") as! [String: [[String: Any]]]

@@ -30,15 +30,32 @@ public enum Attention {
 
     /// ctx [B,T,H] ← attention over qkv [B,T,3H]. keyMask [B,T]: 1 = attend, 0 = padding; nil = attend
     /// everywhere. scratch: `scratchCount(sequence:slots:)` floats for `slots` tasks at once.
+    /// `realKeysOnly` (inference): a row whose padding is all at its end attends over its real keys alone —
+    /// the same probabilities (a masked key's is exactly 0), and the same arithmetic as the packed layout,
+    /// so packed and padded batches give the same bits. Training keeps the T×T layout its dropout masks count in.
     public static func forward(ctx: UnsafeMutablePointer<Float>, qkv: UnsafePointer<Float>, keyMask: UnsafePointer<Float>?,
-                               shape: AttentionShape, dropout: DropoutMask?, scratch: UnsafeMutablePointer<Float>, slots: Int) {
+                               shape: AttentionShape, dropout: DropoutMask?, scratch: UnsafeMutablePointer<Float>, slots: Int,
+                               realKeysOnly: Bool = false) {
         let T = shape.sequence, H = shape.hidden, d = shape.headDim
+        let restrict = realKeysOnly && dropout == nil
         BLAS.withSingleThreadedCalls {
             Parallel.forEachChunk(shape.batch * shape.heads, chunks: min(slots, Parallel.threadCount)) { slot, range in
-                let probs = scratch + slot * 2 * T * T                                       // [T, T]
+                let probs = scratch + slot * 2 * T * T                                       // [T, T] or [rows, keys]
                 for bh in range {
                     let b = bh / shape.heads, h = bh % shape.heads
                     let v = qkv + b * T * 3 * H + 2 * H + h * d
+                    let keys = restrict ? realKeyCount(keyMask, row: b, sequence: T) : T
+                    if keys < T {
+                        // The real queries, then the padding's, each as its own product: the real rows then see
+                        // exactly the products packedForward makes for them.
+                        for (first, count) in [(0, keys), (keys, T - keys)] {
+                            probabilities(probs, qkv: qkv, keyMask: nil, shape: shape, b: b, h: h, keys: keys,
+                                          queries: first..<first + count)
+                            BLAS.sgemmOnThisThread(transA: false, transB: false, m: count, n: d, k: keys, a: probs, lda: keys,
+                                                   b: v, ldb: 3 * H, beta: 0, c: ctx + (b * T + first) * H + h * d, ldc: H)
+                        }
+                        continue
+                    }
                     probabilities(probs, qkv: qkv, keyMask: keyMask, shape: shape, b: b, h: h)
                     // Nothing keeps the probabilities, so dropout applies in place.
                     dropout?.apply(to: probs, out: probs, count: T * T, first: bh * T * T)
@@ -49,15 +66,51 @@ public enum Attention {
         }
     }
 
-    /// probs [T, T] ← softmax(Q_h·K_hᵀ·d^-½ + mask_b) for batch row b, head h.
+    /// The number of real keys of row b when its padding is all at the end (T when it has none, when padding
+    /// comes before a real key, or when it has no real key).
+    static func realKeyCount(_ keyMask: UnsafePointer<Float>?, row b: Int, sequence T: Int) -> Int {
+        guard let keyMask else { return T }
+        let mask = keyMask + b * T
+        var keys = 0
+        while keys < T && mask[keys] != 0 { keys += 1 }
+        for j in keys..<T where mask[j] != 0 { return T }
+        return keys == 0 ? T : keys
+    }
+
+    /// Attention over packed rows (PackedRows): qkv [N, 3H] and ctx [N, H] hold the real tokens of every
+    /// sequence one after another; each sequence attends over its own rows only, which is what the padded
+    /// computation gives its real tokens (masked keys get probability exactly 0 there). Inference only.
+    public static func packedForward(ctx: UnsafeMutablePointer<Float>, qkv: UnsafePointer<Float>, starts: [Int],
+                                     heads: Int, headDim d: Int, scratch: UnsafeMutablePointer<Float>, slots: Int) {
+        let H = heads * d, sequences = starts.count - 1
+        let longest = (0..<sequences).map { starts[$0 + 1] - starts[$0] }.max() ?? 0
+        BLAS.withSingleThreadedCalls {
+            Parallel.forEachChunk(sequences * heads, chunks: min(slots, Parallel.threadCount)) { slot, range in
+                let probs = scratch + slot * 2 * longest * longest                          // [n, n]
+                for task in range {
+                    let b = task / heads, h = task % heads, n = starts[b + 1] - starts[b]
+                    let q = qkv + starts[b] * 3 * H + h * d, k = q + H, v = q + 2 * H
+                    BLAS.sgemmOnThisThread(transA: false, transB: true, m: n, n: n, k: d, alpha: 1 / Float(d).squareRoot(),
+                                           a: q, lda: 3 * H, b: k, ldb: 3 * H, beta: 0, c: probs, ldc: n)
+                    VectorKernels.softmaxRows(probs, rows: n, length: n, mask: nil)
+                    BLAS.sgemmOnThisThread(transA: false, transB: false, m: n, n: d, k: n,
+                                           a: probs, lda: n, b: v, ldb: 3 * H, beta: 0, c: ctx + starts[b] * H + h * d, ldc: H)
+                }
+            }
+        }
+    }
+
+    /// probs [T, keys] ← softmax(Q_h·K_hᵀ·d^-½ + mask_b) for batch row b, head h, over its first `keys` keys
+    /// (default all T).
     @inline(__always)
     static func probabilities(_ probs: UnsafeMutablePointer<Float>, qkv: UnsafePointer<Float>, keyMask: UnsafePointer<Float>?,
-                              shape: AttentionShape, b: Int, h: Int) {
-        let T = shape.sequence, H = shape.hidden, d = shape.headDim
-        let q = qkv + b * T * 3 * H + h * d, k = q + H
-        BLAS.sgemmOnThisThread(transA: false, transB: true, m: T, n: T, k: d, alpha: 1 / Float(d).squareRoot(),
-                               a: q, lda: 3 * H, b: k, ldb: 3 * H, beta: 0, c: probs, ldc: T)
-        VectorKernels.softmaxRows(probs, rows: T, length: T, mask: keyMask.map { $0 + b * T })
+                              shape: AttentionShape, b: Int, h: Int, keys: Int? = nil, queries: Range<Int>? = nil) {
+        let T = shape.sequence, H = shape.hidden, d = shape.headDim, n = keys ?? T
+        let rows = queries ?? 0..<T
+        let k = qkv + b * T * 3 * H + h * d + H, q = k - H + rows.lowerBound * 3 * H
+        BLAS.sgemmOnThisThread(transA: false, transB: true, m: rows.count, n: n, k: d, alpha: 1 / Float(d).squareRoot(),
+                               a: q, lda: 3 * H, b: k, ldb: 3 * H, beta: 0, c: probs, ldc: n)
+        VectorKernels.softmaxRows(probs, rows: rows.count, length: n, mask: keyMask.map { $0 + b * T })
     }
 
     /// In-place masked softmax over every row of attnProbs [B, heads, T, T].

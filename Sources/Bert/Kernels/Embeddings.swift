@@ -2,15 +2,17 @@
 //   e[b,t] = (word[ids[b,t]] + tokenType[types[b,t]]) + position[t]   (transformers' addition order)
 
 public enum Embeddings {
-    /// out [B·T, H]. ids and types are validated by the caller (in range).
+    /// out [B·T, H]. ids and types are validated by the caller (in range). With `packed`, out holds only the
+    /// packed rows (out row r is padded row packed.rows[r]), each computed as in the padded layout.
     public static func forward(out: UnsafeMutablePointer<Float>, ids: UnsafePointer<Int32>, types: UnsafePointer<Int32>,
                                word: UnsafePointer<Float>, position: UnsafePointer<Float>, tokenType: UnsafePointer<Float>,
-                               batch: Int, sequence: Int, hidden: Int) {
-        Parallel.forEachRange(batch * sequence, grain: 32) { range in
-            for row in range {
+                               batch: Int, sequence: Int, hidden: Int, packed: PackedRows? = nil) {
+        Parallel.forEachRange(packed?.count ?? batch * sequence, grain: 32) { range in
+            for outRow in range {
+                let row = packed?.rows[outRow] ?? outRow
                 let t = row % sequence
                 let w = word + Int(ids[row]) * hidden, tt = tokenType + Int(types[row]) * hidden, p = position + t * hidden
-                let e = out + row * hidden
+                let e = out + outRow * hidden
                 for i in 0..<hidden { e[i] = (w[i] + tt[i]) + p[i] }
             }
         }
