@@ -7,7 +7,15 @@ runs one warm-up pass and then BENCH_ITERATIONS timed passes; each side runs BEN
 interleaved, and the process with the median compute time is reported. The same bertkit forward is also
 run with BERTKIT_PORTABLE_KERNELS=1 (the baseline x86-64 builds of the C kernels) to show what the
 multi-versioned AVX2/FMA builds gain. GFLOP/s counts the encoder's matrix products only, the same
-formula for both sides."""
+formula for both sides.
+
+ONNX Runtime is the CPU anchor (issue 15), in the same interleaved run on the same weights and the PyTorch job's ids:
+the graph exported from these weights (fp32), with ONNX Runtime's BERT fusions (fused) and dynamically quantised
+(int8); Tools/bench/ortlib.py says how each graph is made. Before the timings, each graph's output is compared with
+PyTorch's on one padded batch (max |difference|), which shows the anchor runs the same weights. The rows
+"bertkit bf16" and "bertkit int8" run `bertkit benchmark forward --precision bf16|int8`; BENCH_SKIP_PRECISIONS=1
+leaves them out. Every row shows its speed against PyTorch, ONNX Runtime fused fp32 and ONNX Runtime int8
+(reference time / row time: > 1 means the row is faster)."""
 import json
 import os
 import shutil
@@ -15,9 +23,11 @@ import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
 from benchlib import CACHE, THREADS, bert_base_state, bertkit_json_job, python_job
+from ortlib import ORT_FORWARD, PARITY, manifest, onnx_models, torch_ids
 
 REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
 ITERATIONS = int(os.environ.get("BENCH_ITERATIONS", "10"))
+SKIP_PRECISIONS = os.environ.get("BENCH_SKIP_PRECISIONS", "") not in ("", "0")
 SEQUENCE = 128
 H, I, LAYERS = 768, 3072, 12
 
@@ -97,8 +107,18 @@ def interleaved(jobs, repeats=REPEATS):
     return {name: median_run(runs) for name, runs in results.items()}
 
 
+# Rows of the inference table: job name → label, in print order.
+ROWS = (("bertkit", "bertkit fp32"), ("bertkit_bf16", "bertkit bf16"), ("bertkit_int8", "bertkit int8"),
+        ("portable", "bertkit portable kernels"), ("torch", "PyTorch BertModel"), ("ort_fp32", "ONNX Runtime fp32"),
+        ("ort_fused", "ONNX Runtime fused fp32"), ("ort_int8", "ONNX Runtime int8"))
+
+
 def main():
     directory = model_dir()
+    graphs = onnx_models(directory, "bert-base", "base")
+    made = manifest(graphs)
+    parity = python_job(PARITY, directory, "base", graphs["fp32"], graphs["fused"], graphs["int8"])
+
     def by_rate(run):   # median_run orders by "seconds": order the sgemm runs by rate instead
         return run | {"seconds": 1 / run["gflops_per_second"]}
     peak = interleaved({
@@ -114,32 +134,60 @@ def main():
         iterations = ITERATIONS if batch > 1 else 3 * ITERATIONS
         args = ("benchmark", "forward", "--model", directory, "--batch", batch, "--sequence", SEQUENCE,
                 "--iterations", iterations, "--threads", THREADS)
-        result = interleaved({
+        ids = torch_ids(batch, SEQUENCE)
+        jobs = {
             "bertkit": lambda: bertkit_json_job(*args),
             "portable": lambda: bertkit_json_job(*args, env={"BERTKIT_PORTABLE_KERNELS": "1"}),
             "torch": lambda: python_job(TORCH_FORWARD, THREADS, directory, batch, SEQUENCE, iterations),
-        })
-        rows.append((batch, result))
+            "ort_fp32": lambda: python_job(ORT_FORWARD, THREADS, graphs["fp32"], ids, iterations),
+            "ort_fused": lambda: python_job(ORT_FORWARD, THREADS, graphs["fused"], ids, iterations),
+            "ort_int8": lambda: python_job(ORT_FORWARD, THREADS, graphs["int8"], ids, iterations),
+        }
+        if not SKIP_PRECISIONS:
+            jobs["bertkit_bf16"] = lambda: bertkit_json_job(*args, "--precision", "bf16")
+            jobs["bertkit_int8"] = lambda: bertkit_json_job(*args, "--precision", "int8")
+        rows.append((batch, interleaved(jobs)))
 
+    ort_version = rows[0][1]["ort_int8"]["onnxruntime"]
     print(f"\n## BERT inference, bert-base-uncased shapes, sequence {SEQUENCE}  "
           f"(threads {THREADS}, median process of {REPEATS}, median of {ITERATIONS} passes per process at batch 8, "
           f"{3 * ITERATIONS} at batch 1)")
     print(f"sgemm 2048³ peak: OpenBLAS (bertkit benchmark sgemm, {peak['bertkit'].get('openblas_core', '?')} kernels) "
           f"{sgemm_peak:.1f} GFLOP/s, torch.matmul {torch_peak:.1f} GFLOP/s")
-    print(f"{'task':<26} {'compute s':>10} {'GFLOP/s':>8} {'% peak':>7} {'load s':>7} {'peak MB':>8} {'vs torch':>9}")
-    summary = {"sgemm_peak_gflops": sgemm_peak, "torch_matmul_gflops": torch_peak}
+    quantization = made["quantization"]
+    print(f"ONNX Runtime {ort_version}: graphs of these weights (torch.onnx.export, opset {made['opset']}; fused: "
+          + ", ".join(f"{op} {n}" for op, n in made["fusions"].items())
+          + f"; int8: quantize_dynamic of the fused graph, {quantization['weight_type']} weights, "
+          f"per_channel={quantization['per_channel']})")
+    print(f"ONNX graphs against PyTorch ({parity['attention']} attention) on {parity['shape'][0]} × {parity['shape'][1]} "
+          f"ids with padding, {parity['output']} over real tokens, max |difference|: fp32 {parity['fp32']:.2e}, "
+          f"fused {parity['fused']:.2e}, int8 {parity['int8']:.2e} (largest |value| {parity['reference_max_abs']:.2f})")
+    if SKIP_PRECISIONS:
+        print("bertkit bf16 and int8 rows skipped (BENCH_SKIP_PRECISIONS=1)")
+    print(f"{'task':<30} {'compute s':>10} {'GFLOP/s':>8} {'% peak':>7} {'load s':>7} {'peak MB':>8} {'vs torch':>9} "
+          f"{'vs ORT fused':>13} {'vs ORT int8':>12}")
+    summary = {"sgemm_peak_gflops": sgemm_peak, "torch_matmul_gflops": torch_peak, "onnxruntime": ort_version,
+               "onnx_graphs": made, "onnx_parity_max_abs": {k: parity[k] for k in ("fp32", "fused", "int8")},
+               "skipped_precisions": SKIP_PRECISIONS}
     for batch, result in rows:
         flops = encoder_flops(batch, SEQUENCE)
-        reference = result["torch"]["seconds"]
-        for name, label in (("bertkit", "bertkit"), ("portable", "bertkit portable kernels"), ("torch", "PyTorch BertModel")):
+        references = [result[name]["seconds"] for name in ("torch", "ort_fused", "ort_int8")]
+        for name, label in ROWS:
+            if name not in result:
+                continue
             run = result[name]
             rate = flops / run["seconds"] / 1e9
-            print(f"{label + f' b{batch}':<26} {run['seconds']:>10.4f} {rate:>8.1f} {100 * rate / sgemm_peak:>6.1f}% "
-                  f"{run['load_seconds']:>7.2f} {run['rss_mb']:>8.0f} {reference / run['seconds']:>8.2f}x")
+            ratios = " ".join(f"{reference / run['seconds']:>{width}.2f}x"
+                              for reference, width in zip(references, (8, 12, 11)))
+            print(f"{label + f' b{batch}':<30} {run['seconds']:>10.4f} {rate:>8.1f} {100 * rate / sgemm_peak:>6.1f}% "
+                  f"{run['load_seconds']:>7.2f} {run['rss_mb']:>8.0f} {ratios}")
             summary[f"{name}_b{batch}"] = {"seconds": run["seconds"], "gflops": rate, "load_seconds": run["load_seconds"],
-                                           "rss_mb": run["rss_mb"]}
+                                           "rss_mb": run["rss_mb"], "vs_torch": references[0] / run["seconds"],
+                                           "vs_ort_fused": references[1] / run["seconds"],
+                                           "vs_ort_int8": references[2] / run["seconds"]}
         gain = result["portable"]["seconds"] / result["bertkit"]["seconds"]
         print(f"  batch {batch}: multi-versioned C kernels vs portable builds: {gain:.3f}x")
+    print("GFLOP/s: the encoder's fp32 matrix-product count over the time, for every row (int8 and bf16 rows included).")
     print(json.dumps(summary))
     sys.stdout.flush()
 
