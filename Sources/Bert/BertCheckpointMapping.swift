@@ -109,15 +109,25 @@ public enum BertCheckpointMapping {
                 continue
             }
             let destination = model.p(spec.offset)
-            if tensor.dtype == .f32 {
-                UnsafeMutableRawPointer(destination).copyMemory(from: tensor.data.baseAddress, byteCount: tensor.byteCount)
+            let packing = model.lowPrecision   // encoder weights go straight into their packed form (beginPacking)
+            if tensor.dtype == .f32, Int(bitPattern: tensor.data.baseAddress) % 4 == 0 {
+                let values = tensor.data.baseAddress.assumingMemoryBound(to: Float.self)
+                if packing?.pack(offset: spec.offset, count: spec.count, from: values) != true {
+                    UnsafeMutableRawPointer(destination).copyMemory(from: tensor.data.baseAddress, byteCount: tensor.byteCount)
+                }
             } else {
                 guard tensor.dtype.isFloatingPoint || tensor.dtype.byteWidth != nil, let values = tensor.float32Values() else {
                     throw BertLoadError.notNumeric(name: original, dtype: tensor.dtype.rawValue)
                 }
-                values.withUnsafeBufferPointer { destination.update(from: $0.baseAddress!, count: values.count) }
-                report.convertedFrom[name] = tensor.dtype.rawValue
+                values.withUnsafeBufferPointer { values in
+                    if packing?.pack(offset: spec.offset, count: spec.count, from: values.baseAddress!) != true {
+                        destination.update(from: values.baseAddress!, count: values.count)
+                    }
+                }
+                if tensor.dtype != .f32 { report.convertedFrom[name] = tensor.dtype.rawValue }
             }
+            // The model holds its own copy now: the checkpoint's mapped pages need not stay resident.
+            tensor.data.releasePages()
             loaded.insert(name)
         }
         if !report.mismatched.isEmpty && !reinitialiseMismatched { throw BertLoadError.shapeMismatch(report.mismatched) }

@@ -28,11 +28,11 @@ extension BertModel {
         }
 
         // The encoder's four products per layer, in the precision the model was prepared for (LowPrecision.swift).
-        let packedWeights = lowPrecision?.layers
+        let packedWeights = lowPrecision
         func encoderLinear(_ product: Int, _ l: Int, out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
                            weight: Int, bias: Int, inFeatures: Int, outFeatures: Int) {
             if let packedWeights {
-                packedWeights[l][product].forward(out: out, input: input, bias: p(bias), rows: R)
+                packedWeights.weight(layer: l, product: product).forward(out: out, input: input, bias: p(bias), rows: R)
             } else {
                 Linear.forward(out: out, input: input, weight: p(weight), bias: p(bias), rows: R,
                                inFeatures: inFeatures, outFeatures: outFeatures)

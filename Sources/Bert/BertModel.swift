@@ -6,15 +6,26 @@ public final class BertModel: @unchecked Sendable {
     public let head: BertHead
     public let layout: ParameterLayout
     public let parameters: FloatBuffer
-    /// The encoder's linear layers packed for bf16 or int8 inference (nil: fp32). Set by `prepare(precision:)`
-    /// after the weights are final; training never uses it.
+    /// The encoder's linear layers packed for bf16 or int8 inference (nil: fp32). Training never uses it.
     public private(set) var lowPrecision: LowPrecisionWeights?
 
-    /// Packs the encoder's linear layers for `precision` (fp32: drops any packing). Call after loading,
-    /// before inference; the packed copy does not follow later changes to `parameters`.
+    /// Packs the encoder's linear layers for `precision` from the parameters (fp32: drops any packing). Call
+    /// after the weights are final; the packed copy does not follow later changes to `parameters`.
     public func prepare(precision: Precision) {
         lowPrecision = precision == .fp32 ? nil : LowPrecisionWeights(model: self, precision: precision)
+        lowPrecision?.packMissing(from: self)
     }
+
+    /// Before loading a checkpoint: the loader (BertCheckpointMapping) then packs each encoder linear weight
+    /// as it reads it, without storing its fp32 values in `parameters` — those parameters stay zero and
+    /// cost no memory (FloatBuffer), so such a model is for inference in `precision` only; `finishPacking()`
+    /// after the load packs whatever the checkpoint did not hold.
+    public func beginPacking(precision: Precision) {
+        lowPrecision = precision == .fp32 ? nil : LowPrecisionWeights(model: self, precision: precision)
+    }
+
+    /// Packs the encoder weights the load did not (those it initialised); see `beginPacking(precision:)`.
+    public func finishPacking() { lowPrecision?.packMissing(from: self) }
 
     /// The precision the forward pass runs in.
     public var precision: Precision { lowPrecision?.precision ?? .fp32 }

@@ -1,18 +1,36 @@
 // A fixed-size, 64-byte-aligned float array with a stable address: parameters, gradients, AdamW moments
 // and activations each live in one of these, so kernels work on raw pointers without copies.
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 public final class FloatBuffer: @unchecked Sendable {
     public let pointer: UnsafeMutablePointer<Float>
     public let count: Int
+    private let mappedBytes: Int?
 
+    /// Large buffers (1 MiB and more) are anonymous memory maps: zero without being written, so a page costs
+    /// memory only once something writes it — parameters that a low-precision model keeps packed elsewhere
+    /// (LowPrecision.swift) are never resident.
     public init(count: Int) {
         self.count = count
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
+        let bytes = max(count, 1) * 4
+        if bytes >= 1 << 20, let address = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+           address != MAP_FAILED {
+            pointer = address.bindMemory(to: Float.self, capacity: max(count, 1))
+            mappedBytes = bytes
+            return
+        }
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
         pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
         pointer.initialize(repeating: 0, count: max(count, 1))
+        mappedBytes = nil
     }
 
-    deinit { pointer.deallocate() }
+    deinit {
+        if let mappedBytes { munmap(pointer, mappedBytes) } else { pointer.deallocate() }
+    }
 
     public subscript(offset: Int) -> UnsafeMutablePointer<Float> { pointer + offset }
 

@@ -34,10 +34,10 @@ struct ModelOptions: ParsableArguments {
     func load(quiet: Bool = false, precision: Precision = .fp32) throws -> PretrainedBert {
         if let threads { Parallel.setThreadCount(threads) }
         let chosen = head.flatMap(BertHead.init(rawValue:))
-        let loaded = try adapter.map { try PretrainedBert.load(model, head: chosen, adapter: $0, allowRandomInit: allowRandomInit) }
-            ?? PretrainedBert.load(model, head: chosen, allowRandomInit: allowRandomInit)
+        let loaded = try adapter.map { try PretrainedBert.load(model, head: chosen, adapter: $0, allowRandomInit: allowRandomInit,
+                                                               precision: precision) }
+            ?? PretrainedBert.load(model, head: chosen, allowRandomInit: allowRandomInit, precision: precision)
         if !quiet { for line in loaded.loadReport.lines(verbose: verbose) { Console.warning(line) } }
-        loaded.model.prepare(precision: precision)
         return loaded
     }
 }

@@ -77,16 +77,23 @@ BK_CLONES void bk_quantize_weights_s8(int8_t *q, float *scales, const float *w, 
     }
 }
 
+// int8 panels are stored by triples (the tile's width): for each group g, the 64-byte vectors of the triple's
+// (up to) three panels side by side, so a tile reads one stream of weights. Where panel p's vector of group g is:
+static inline long s8_vector_offset(long panels, long kp, long p, long g) {
+    long triple = p / BK_TILE_PANELS, first = triple * BK_TILE_PANELS;
+    long width = panels - first < BK_TILE_PANELS ? panels - first : BK_TILE_PANELS;
+    return first * BK_PANEL * kp + g * width * 64 + (p - first) * 64;
+}
+
 void bk_pack_s8(int8_t *packed, int32_t *column_sums, const int8_t *q, long n, long k) {
     long kp = bk_lowp_padded_k(k, 4), panels = bk_lowp_panels(n);
     memset(packed, 0, (size_t)(panels * BK_PANEL * kp));
     for (long o = 0; o < panels * BK_PANEL; o++) column_sums[o] = 0;
     for (long o = 0; o < n; o++) {
-        int8_t *panel = packed + (o / BK_PANEL) * BK_PANEL * kp;
-        long lane = o % BK_PANEL;
+        long p = o / BK_PANEL, lane = o % BK_PANEL;
         int32_t sum = 0;
         for (long i = 0; i < k; i++) {
-            panel[(i / 4) * BK_PANEL * 4 + lane * 4 + i % 4] = q[o * k + i];
+            packed[s8_vector_offset(panels, kp, p, i / 4) + lane * 4 + i % 4] = q[o * k + i];
             sum += q[o * k + i];
         }
         column_sums[o] = sum;
@@ -236,16 +243,16 @@ void bk_rows_to_bf16(uint16_t *out, const float *x, long lda, long rows, long k)
 static inline void s8_gemm_body(float *out, long ldc, const uint8_t *qa, const float *a_scales, const int32_t *a_zeros,
                                 const int8_t *packed, const int32_t *column_sums, const float *w_scales, const float *bias,
                                 long rows, long n, long k, long panel_begin, long panel_end) {
-    long kp = bk_lowp_padded_k(k, 4);
+    long kp = bk_lowp_padded_k(k, 4), panels = bk_lowp_panels(n);
     for (long p = panel_begin; p < panel_end; p++) {
-        const int8_t *panel = packed + p * BK_PANEL * kp;
         long width = n - p * BK_PANEL < BK_PANEL ? n - p * BK_PANEL : BK_PANEL;
         for (long r = 0; r < rows; r++) {
             const uint8_t *a = qa + r * kp;
             int32_t acc[BK_PANEL] = {0};
             for (long g = 0; g < kp / 4; g++) {
+                const int8_t *vector = packed + s8_vector_offset(panels, kp, p, g);
                 for (int lane = 0; lane < BK_PANEL; lane++) {
-                    const int8_t *b = panel + g * BK_PANEL * 4 + lane * 4;
+                    const int8_t *b = vector + lane * 4;
                     acc[lane] += a[4 * g] * b[0] + a[4 * g + 1] * b[1] + a[4 * g + 2] * b[2] + a[4 * g + 3] * b[3];
                 }
             }
@@ -331,10 +338,9 @@ s8_tile(const int MR, const int NV, float *out, long ldc, const uint8_t *qa, lon
     __m512i acc[BK_TILE_ROWS][BK_TILE_PANELS];
     for (int i = 0; i < MR; i++)
         for (int j = 0; j < NV; j++) acc[i][j] = _mm512_setzero_si512();
-    const long panel_stride = BK_PANEL * kp;
     for (long g = 0; g < kp / 4; g++) {
         __m512i b[BK_TILE_PANELS];
-        for (int j = 0; j < NV; j++) b[j] = _mm512_loadu_si512(panels + j * panel_stride + g * 64);
+        for (int j = 0; j < NV; j++) b[j] = _mm512_loadu_si512(panels + (g * NV + j) * 64);
         for (int i = 0; i < MR; i++) {
             int32_t word;
             memcpy(&word, qa + i * kp + 4 * g, 4);

@@ -33,13 +33,17 @@ public struct PretrainedBert {
     /// `argument` is a directory or a Hub id in the local cache. `head` nil → from config.json's
     /// `architectures` (BertModel when it names none we know). A checkpoint from which no encoder weight
     /// loads is an error unless `allowRandomInit`.
+    /// `precision` bf16 or int8 packs the encoder's linear weights as they are read (BertModel.beginPacking):
+    /// the model is then for inference in that precision, and its fp32 copy of those weights never takes memory.
     public static func load(_ argument: String, head: BertHead? = nil, configOverride: ((inout BertConfig) -> Void)? = nil,
-                            seed: UInt64 = 42, reinitialiseMismatched: Bool = false, allowRandomInit: Bool = false) throws -> PretrainedBert {
+                            seed: UInt64 = 42, reinitialiseMismatched: Bool = false, allowRandomInit: Bool = false,
+                            precision: Precision = .fp32) throws -> PretrainedBert {
         let directory = try ModelDirectory.resolve(argument)
         var config = try readConfig(directory: directory)
         configOverride?(&config)
         let chosenHead = head ?? config.architectures.lazy.compactMap(BertHead.init(architecture:)).first ?? .base
         let model = BertModel(config: config, head: chosenHead)
+        model.beginPacking(precision: precision)
         let (report, format, files) = try { () throws -> (BertLoadReport, CheckpointFormat, [String]) in
             let weights = try CheckpointReader.load(path: directory)
             let report = try withFileContext(weights.files.first ?? directory) {
@@ -48,6 +52,7 @@ public struct PretrainedBert {
             }
             return (report, weights.format, weights.files)
         }()
+        model.finishPacking()
         return PretrainedBert(directory: directory, config: config, model: model, report: report, weightsFormat: format, weightsFiles: files)
     }
 
@@ -55,7 +60,8 @@ public struct PretrainedBert {
     /// (a SEQ_CLS adapter on a plain BertModel makes a sequence classifier, as PeftModel does), and the
     /// label count follows the adapter's saved classifier; label names come from the adapter folder's
     /// config.json when bertkit wrote one.
-    public static func load(_ argument: String, head: BertHead?, adapter: String, allowRandomInit: Bool = false) throws -> PretrainedBert {
+    public static func load(_ argument: String, head: BertHead?, adapter: String, allowRandomInit: Bool = false,
+                            precision: Precision = .fp32) throws -> PretrainedBert {
         _ = try readConfig(directory: ModelDirectory.resolve(argument))   // the base's type before the adapter's files
         let adapterConfig = try PEFTAdapter.readConfig(folder: adapter)
         let taskHead: BertHead? = ["SEQ_CLS": .sequenceClassification, "TOKEN_CLS": .tokenClassification,
@@ -74,7 +80,7 @@ public struct PretrainedBert {
             if let labelNames, config.numLabels != labelNames.count || config.id2label.starts(with: ["LABEL_0"]) {
                 config.id2label = labelNames
             }
-        }, reinitialiseMismatched: true, allowRandomInit: allowRandomInit)
+        }, reinitialiseMismatched: true, allowRandomInit: allowRandomInit, precision: precision)
         let adapters = try withFileContext(adapter + "/adapter_config.json") { try LoRAAdapters(model: loaded.model, config: adapterConfig.lora) }
         try withFileContext(weightsPath) { try adapters.loadPEFT(weights, into: loaded.model) }
         loaded.adapters = adapters

@@ -103,6 +103,19 @@ public struct ByteView: @unchecked Sendable {
     public var baseAddress: UnsafeRawPointer { buffer.baseAddress + offset }
     public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: baseAddress, count: count) }
 
+    /// Lets the kernel drop this view's pages of a mapped file from the process's memory (the whole pages
+    /// inside the view; its neighbours' bytes are untouched). Reading the view again reads the file again,
+    /// so this is safe at any time; a loader calls it once a tensor is copied, so that the mapped checkpoint and
+    /// the model's copy are not both resident at the peak. Does nothing for memory the buffer owns.
+    public func releasePages() {
+        guard buffer.isMapped, count > 0 else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (Int(bitPattern: baseAddress) + page - 1) / page * page
+        let end = (Int(bitPattern: baseAddress) + count) / page * page
+        guard end > start, let pointer = UnsafeMutableRawPointer(bitPattern: start) else { return }
+        _ = madvise(pointer, end - start, Int32(MADV_DONTNEED))
+    }
+
     /// True when both views cover exactly the same bytes of the same buffer.
     public func isSameStorage(as other: ByteView) -> Bool {
         buffer === other.buffer && offset == other.offset && count == other.count

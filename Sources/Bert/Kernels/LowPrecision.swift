@@ -78,7 +78,10 @@ public final class PackedWeight: @unchecked Sendable {
         guard rows > 0 else { return }
         let lda = inputStride ?? inFeatures
         let portable = VectorKernels.portable
-        // Panel triples are the kernels' tile width: hand each thread whole triples.
+        // Many rows: each thread converts its own rows and multiplies them by every panel — one hand-off, no
+        // barrier between the two. Few rows: all rows are converted first, then each thread takes whole panel
+        // triples (the kernels' tile width).
+        let byRows = rows >= 32 * Parallel.threadCount
         let triples = (panels + 2) / 3
         let grain = max(1, 64 / max(rows, 1))
         switch precision {
@@ -87,64 +90,150 @@ public final class PackedWeight: @unchecked Sendable {
             let rowScales = UnsafeMutablePointer<Float>.allocate(capacity: rows)
             let rowZeros = UnsafeMutablePointer<Int32>.allocate(capacity: rows)
             defer { activations.deallocate(); rowScales.deallocate(); rowZeros.deallocate() }
-            Parallel.forEachRange(rows, grain: 16) { range in
-                let quantize = portable ? bk_quantize_rows_u8_portable : bk_quantize_rows_u8
-                quantize(activations + range.lowerBound * paddedIn, rowScales + range.lowerBound, rowZeros + range.lowerBound,
-                         input + range.lowerBound * lda, lda, range.count, inFeatures)
-            }
+            let quantize = portable ? bk_quantize_rows_u8_portable : bk_quantize_rows_u8
+            let gemm = portable ? bk_gemm_s8_portable : bk_gemm_s8
             scales.withUnsafeBufferPointer { scales in
                 columnSums.withUnsafeBufferPointer { sums in
                     let packed = UnsafePointer(data.assumingMemoryBound(to: Int8.self))
-                    Parallel.forEachRange(triples, grain: grain) { range in
-                        let gemm = portable ? bk_gemm_s8_portable : bk_gemm_s8
-                        gemm(out, outFeatures, activations, rowScales, rowZeros, packed, sums.baseAddress!, scales.baseAddress!,
-                             bias, rows, outFeatures, inFeatures, range.lowerBound * 3, min(panels, range.upperBound * 3))
+                    func multiply(_ r: Range<Int>, _ panelRange: Range<Int>) {
+                        gemm(out + r.lowerBound * outFeatures, outFeatures, activations + r.lowerBound * paddedIn,
+                             rowScales + r.lowerBound, rowZeros + r.lowerBound, packed, sums.baseAddress!, scales.baseAddress!,
+                             bias, r.count, outFeatures, inFeatures, panelRange.lowerBound, panelRange.upperBound)
+                    }
+                    func convert(_ r: Range<Int>) {
+                        quantize(activations + r.lowerBound * paddedIn, rowScales + r.lowerBound, rowZeros + r.lowerBound,
+                                 input + r.lowerBound * lda, lda, r.count, inFeatures)
+                    }
+                    if byRows {
+                        Parallel.forEachRange(rows, grain: 32) { r in convert(r); multiply(r, 0..<panels) }
+                    } else {
+                        Parallel.forEachRange(rows, grain: 16, convert)
+                        Parallel.forEachRange(triples, grain: grain) { t in
+                            multiply(0..<rows, t.lowerBound * 3 ..< min(panels, t.upperBound * 3))
+                        }
                     }
                 }
             }
         default:
             let activations = UnsafeMutablePointer<UInt16>.allocate(capacity: rows * paddedIn)
             defer { activations.deallocate() }
-            Parallel.forEachRange(rows, grain: 16) { range in
-                let convert = portable ? bk_rows_to_bf16_portable : bk_rows_to_bf16
-                convert(activations + range.lowerBound * paddedIn, input + range.lowerBound * lda, lda, range.count, inFeatures)
-            }
+            let convertRows = portable ? bk_rows_to_bf16_portable : bk_rows_to_bf16
+            let gemm = portable ? bk_gemm_bf16_portable : bk_gemm_bf16
             let packed = UnsafePointer(data.assumingMemoryBound(to: UInt16.self))
-            Parallel.forEachRange(triples, grain: grain) { range in
-                let gemm = portable ? bk_gemm_bf16_portable : bk_gemm_bf16
-                gemm(out, outFeatures, activations, packed, bias, rows, outFeatures, inFeatures,
-                     range.lowerBound * 3, min(panels, range.upperBound * 3))
+            func multiply(_ r: Range<Int>, _ panelRange: Range<Int>) {
+                gemm(out + r.lowerBound * outFeatures, outFeatures, activations + r.lowerBound * paddedIn, packed, bias,
+                     r.count, outFeatures, inFeatures, panelRange.lowerBound, panelRange.upperBound)
+            }
+            func convert(_ r: Range<Int>) {
+                convertRows(activations + r.lowerBound * paddedIn, input + r.lowerBound * lda, lda, r.count, inFeatures)
+            }
+            if byRows {
+                Parallel.forEachRange(rows, grain: 32) { r in convert(r); multiply(r, 0..<panels) }
+            } else {
+                Parallel.forEachRange(rows, grain: 16, convert)
+                Parallel.forEachRange(triples, grain: grain) { t in
+                    multiply(0..<rows, t.lowerBound * 3 ..< min(panels, t.upperBound * 3))
+                }
             }
         }
     }
 }
 
-/// The encoder's linear layers of one model, packed for one precision.
+/// The encoder's linear layers of one model, packed for one precision. Filled either from the model's
+/// parameters (`BertModel.prepare(precision:)`) or weight by weight while a checkpoint loads
+/// (`BertModel.beginPacking(precision:)`; BertCheckpointMapping then packs each encoder weight straight from
+/// the checkpoint and never writes it into the parameters, so its fp32 copy never occupies memory).
 public final class LowPrecisionWeights: @unchecked Sendable {
     public let precision: Precision
-    /// Per layer: QKV, attention output, intermediate, output.
-    let layers: [[PackedWeight]]
+    /// Per layer, in this order: QKV, attention output, intermediate, output.
+    static let products = 4
+    private let shapes: [(outFeatures: Int, inFeatures: Int)]
+    /// Parameter offset of each piece of a packed weight → its slot (layer · 4 + product), which piece it is and
+    /// of how many: the QKV weight is the layout's query, key and value blocks, which checkpoints hold as three
+    /// tensors.
+    private let pieceAt: [Int: (slot: Int, piece: Int, pieces: Int)]
+    private var slots: [PackedWeight?]
+    /// QKV pieces that arrived before the rest of their weight, by slot.
+    private var staging: [Int: (values: [Float], arrived: Set<Int>)] = [:]
 
-    public init(model: BertModel, precision: Precision) {
+    /// Empty: nothing packed yet.
+    init(model: BertModel, precision: Precision) {
+        precondition(precision != .fp32)
         self.precision = precision
         let c = model.config, H = c.hiddenSize, I = c.intermediateSize
-        let shapes = [(3 * H, H), (H, H), (I, H), (H, I)]
-        let count = c.numHiddenLayers * shapes.count
-        let slots = UnsafeMutableBufferPointer<PackedWeight?>.allocate(capacity: count)
-        slots.initialize(repeating: nil)
-        defer { slots.deinitialize(); slots.deallocate() }
-        let offsets = model.layout.layers.map { [$0.qkvWeight, $0.attentionOutputWeight, $0.intermediateWeight, $0.outputWeight] }
-        // Each slot is written by one thread only.
-        Parallel.forEachRange(count) { range in
-            for item in range {
-                let l = item / shapes.count, m = item % shapes.count
-                slots[item] = PackedWeight(model.p(offsets[l][m]), outFeatures: shapes[m].0, inFeatures: shapes[m].1,
-                                           precision: precision)
-            }
+        shapes = [(3 * H, H), (H, H), (I, H), (H, I)]
+        var pieceAt: [Int: (slot: Int, piece: Int, pieces: Int)] = [:]
+        for (l, w) in model.layout.layers.enumerated() {
+            let slot = l * Self.products
+            for k in 0..<3 { pieceAt[w.qkvWeight + k * H * H] = (slot, k, 3) }
+            pieceAt[w.attentionOutputWeight] = (slot + 1, 0, 1)
+            pieceAt[w.intermediateWeight] = (slot + 2, 0, 1)
+            pieceAt[w.outputWeight] = (slot + 3, 0, 1)
         }
-        layers = (0..<c.numHiddenLayers).map { l in (0..<shapes.count).map { slots[l * shapes.count + $0]! } }
+        self.pieceAt = pieceAt
+        slots = [PackedWeight?](repeating: nil, count: c.numHiddenLayers * Self.products)
     }
 
+    /// The parameter offset where slot's weight starts.
+    private func offset(ofSlot slot: Int) -> Int { pieceAt.first { $0.value.slot == slot && $0.value.piece == 0 }!.key }
+
+    /// Packs `count` values of the parameter at `offset` when they are (a piece of) one of the encoder's linear
+    /// weights; true when they were taken (the caller then need not store them).
+    func pack(offset: Int, count: Int, from values: UnsafePointer<Float>) -> Bool {
+        guard let (slot, piece, pieces) = pieceAt[offset] else { return false }
+        let shape = shapes[slot % Self.products], pieceCount = shape.outFeatures * shape.inFeatures / pieces
+        guard count == pieceCount, slots[slot] == nil else { return false }
+        if pieces == 1 {
+            slots[slot] = PackedWeight(values, outFeatures: shape.outFeatures, inFeatures: shape.inFeatures, precision: precision)
+            return true
+        }
+        var staged = staging[slot] ?? ([Float](repeating: 0, count: pieces * pieceCount), [])
+        staged.values.withUnsafeMutableBufferPointer { ($0.baseAddress! + piece * pieceCount).update(from: values, count: pieceCount) }
+        staged.arrived.insert(piece)
+        if staged.arrived.count == pieces {
+            staging[slot] = nil
+            slots[slot] = staged.values.withUnsafeBufferPointer {
+                PackedWeight($0.baseAddress!, outFeatures: shape.outFeatures, inFeatures: shape.inFeatures, precision: precision)
+            }
+        } else {
+            staging[slot] = staged
+        }
+        return true
+    }
+
+    /// Packs, from the model's parameters, every weight not packed yet (all of them after `prepare`; after a
+    /// load, those the checkpoint did not hold and the loader initialised).
+    func packMissing(from model: BertModel) {
+        // Pieces staged without the rest of their weight (a checkpoint missing, say, one key matrix) go back
+        // into the parameters, where the loader's initialisation filled the rest.
+        for (slot, staged) in staging {
+            let pieces = 3, pieceCount = staged.values.count / pieces, start = offset(ofSlot: slot)
+            for piece in staged.arrived {
+                staged.values.withUnsafeBufferPointer {
+                    model.p(start + piece * pieceCount).update(from: $0.baseAddress! + piece * pieceCount, count: pieceCount)
+                }
+            }
+        }
+        staging = [:]
+        let missing = slots.indices.filter { slots[$0] == nil }
+        let offsets = missing.map(offset(ofSlot:))
+        let packed = UnsafeMutableBufferPointer<PackedWeight?>.allocate(capacity: missing.count)
+        packed.initialize(repeating: nil)
+        defer { packed.deinitialize(); packed.deallocate() }
+        // Each entry is written by one thread only.
+        Parallel.forEachRange(missing.count) { range in
+            for item in range {
+                let shape = shapes[missing[item] % Self.products]
+                packed[item] = PackedWeight(model.p(offsets[item]), outFeatures: shape.outFeatures,
+                                            inFeatures: shape.inFeatures, precision: precision)
+            }
+        }
+        for (item, slot) in missing.enumerated() { slots[slot] = packed[item] }
+    }
+
+    /// Layer l's packed weight for product m (0 QKV, 1 attention output, 2 intermediate, 3 output).
+    @inline(__always) func weight(layer l: Int, product m: Int) -> PackedWeight { slots[l * Self.products + m]! }
+
     /// Bytes of all packed weights.
-    public var byteCount: Int { layers.joined().reduce(0) { $0 + $1.byteCount } }
+    public var byteCount: Int { slots.reduce(0) { $0 + ($1?.byteCount ?? 0) } }
 }

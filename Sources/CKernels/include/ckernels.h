@@ -1,6 +1,6 @@
-// Hot elementwise kernels of the BERT forward and backward, in C so that each can be compiled twice:
-// once for baseline x86-64 and once for x86-64-v3 (AVX2 + FMA), picked at load time by the CPU
-// (function multi-versioning, `target_clones`). The `_portable` twins are the baseline build only, so a
+// Hot elementwise kernels of the BERT forward and backward, in C so that each can be compiled several times:
+// for baseline x86-64, x86-64-v3 (AVX2 + FMA) and x86-64-v4 (AVX-512), picked at load time by the CPU
+// (function multi-versioning, `target_clones`, clones.h). The `_portable` twins are the baseline build only, so a
 // benchmark can show the gain and tests can compare the two.
 #ifndef BERTKIT_CKERNELS_H
 #define BERTKIT_CKERNELS_H
@@ -90,7 +90,8 @@ long bk_lowp_panels(long n);
 /// Symmetric per-output-channel int8: scales[o] = max|w[o, :]| / 127 (1 for an all-zero row),
 /// q = round-half-even(w / scale) clamped to ±127. w and q are [n, k].
 void bk_quantize_weights_s8(int8_t *q, float *scales, const float *w, long n, long k);
-/// Packs q [n, k] into panels (bk_lowp_panels(n) · 16 · bk_lowp_padded_k(k, 4) bytes) and writes the
+/// Packs q [n, k] into panels (bk_lowp_panels(n) · 16 · bk_lowp_padded_k(k, 4) bytes; panel triples interleaved by
+/// groups of 4 k, as the kernel's tile reads them) and writes the
 /// column sums Σ_i q[o, i] (bk_lowp_panels(n) · 16 of them, zero past n).
 void bk_pack_s8(int8_t *packed, int32_t *column_sums, const int8_t *q, long n, long k);
 /// Rounds w [n, k] to bf16 (nearest even) and packs it into panels (panels · 16 · padded_k(k, 2) values).
@@ -105,7 +106,8 @@ void bk_rows_to_bf16(uint16_t *out, const float *x, long lda, long rows, long k)
 void bk_rows_to_bf16_portable(uint16_t *out, const float *x, long lda, long rows, long k);
 
 /// out[r, o] = (Σ_i qa[r, i]·q[o, i] − zeros[r]·column_sums[o]) · (a_scales[r]·w_scales[o]) + bias[o] for the
-/// columns of panels [panel_begin, panel_end) (bias may be NULL). int32 accumulation: exact.
+/// columns of panels [panel_begin, panel_end) (bias may be NULL). int32 accumulation: exact. The panels are
+/// stored by triples (bk_pack_s8), so panel_begin is a multiple of 3 and panel_end a multiple of 3 or the panel count.
 void bk_gemm_s8(float *out, long ldc, const uint8_t *qa, const float *a_scales, const int32_t *a_zeros,
                 const int8_t *packed, const int32_t *column_sums, const float *w_scales, const float *bias,
                 long rows, long n, long k, long panel_begin, long panel_end);
