@@ -109,7 +109,7 @@ public enum BertCheckpointMapping {
                 continue
             }
             let destination = model.p(spec.offset)
-            let packing = model.lowPrecision   // encoder weights go straight into their packed form (beginPacking)
+            let packing = model.packedEncoder   // encoder weights go straight into their packed form (beginPacking)
             if tensor.dtype == .f32, Int(bitPattern: tensor.data.baseAddress) % 4 == 0 {
                 let values = tensor.data.baseAddress.assumingMemoryBound(to: Float.self)
                 if packing?.pack(offset: spec.offset, count: spec.count, from: values) != true {

@@ -27,8 +27,8 @@ extension BertModel {
                               dropout: dropout?.lora(kind, layer: l, probability: adapters?.config.dropout ?? 0))
         }
 
-        // The encoder's four products per layer, in the precision the model was prepared for (LowPrecision.swift).
-        let packedWeights = lowPrecision
+        // The encoder's four products per layer, in the precision the model was prepared for (PackedWeights.swift).
+        let packedWeights = packedEncoder
         func encoderLinear(_ product: Int, _ l: Int, out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
                            weight: Int, bias: Int, inFeatures: Int, outFeatures: Int) {
             if let packedWeights {

@@ -6,29 +6,31 @@ public final class BertModel: @unchecked Sendable {
     public let head: BertHead
     public let layout: ParameterLayout
     public let parameters: FloatBuffer
-    /// The encoder's linear layers packed for bf16 or int8 inference (nil: fp32). Training never uses it.
-    public private(set) var lowPrecision: LowPrecisionWeights?
+    /// The encoder's linear layers packed once for inference in one precision (nil: the forward pass multiplies
+    /// by `parameters` through OpenBLAS, as training needs). Training never uses it.
+    public private(set) var packedEncoder: PackedEncoderWeights?
 
-    /// Packs the encoder's linear layers for `precision` from the parameters (fp32: drops any packing). Call
-    /// after the weights are final; the packed copy does not follow later changes to `parameters`.
-    public func prepare(precision: Precision) {
-        lowPrecision = precision == .fp32 ? nil : LowPrecisionWeights(model: self, precision: precision)
-        lowPrecision?.packMissing(from: self)
+    /// Packs the encoder's linear layers for inference in `precision` from the parameters (nil: drops any
+    /// packing). fp32 packing too pays: OpenBLAS repacks the weight on every product, a fifth of the time at
+    /// batch 1. Call after the weights are final; the packed copy does not follow later changes to `parameters`.
+    public func prepare(precision: Precision?) {
+        packedEncoder = precision.map { PackedEncoderWeights(model: self, precision: $0) }
+        packedEncoder?.packMissing(from: self)
     }
 
-    /// Before loading a checkpoint: the loader (BertCheckpointMapping) then packs each encoder linear weight
-    /// as it reads it, without storing its fp32 values in `parameters` — those parameters stay zero and
-    /// cost no memory (FloatBuffer), so such a model is for inference in `precision` only; `finishPacking()`
-    /// after the load packs whatever the checkpoint did not hold.
-    public func beginPacking(precision: Precision) {
-        lowPrecision = precision == .fp32 ? nil : LowPrecisionWeights(model: self, precision: precision)
+    /// Before loading a checkpoint for inference in `precision`: the loader (BertCheckpointMapping) then packs
+    /// each encoder linear weight as it reads it, without storing it in `parameters` — those parameters stay
+    /// zero and cost no memory (FloatBuffer), so such a model is for inference only; `finishPacking()` after
+    /// the load packs whatever the checkpoint did not hold. nil: load into `parameters` as usual.
+    public func beginPacking(precision: Precision?) {
+        packedEncoder = precision.map { PackedEncoderWeights(model: self, precision: $0) }
     }
 
     /// Packs the encoder weights the load did not (those it initialised); see `beginPacking(precision:)`.
-    public func finishPacking() { lowPrecision?.packMissing(from: self) }
+    public func finishPacking() { packedEncoder?.packMissing(from: self) }
 
     /// The precision the forward pass runs in.
-    public var precision: Precision { lowPrecision?.precision ?? .fp32 }
+    public var precision: Precision { packedEncoder?.precision ?? .fp32 }
 
     /// A model with all parameters zero (load or initialise them next).
     public init(config: BertConfig, head: BertHead) {

@@ -12,7 +12,7 @@ public final class FloatBuffer: @unchecked Sendable {
 
     /// Large buffers (1 MiB and more) are anonymous memory maps: zero without being written, so a page costs
     /// memory only once something writes it — parameters that a low-precision model keeps packed elsewhere
-    /// (LowPrecision.swift) are never resident.
+    /// (PackedWeights.swift) are never resident.
     public init(count: Int) {
         self.count = count
         let bytes = max(count, 1) * 4

@@ -30,8 +30,8 @@ struct ModelOptions: ParsableArguments {
     }
 
     /// Loads the model, printing transformers-style load warnings on stderr; `precision` packs the encoder
-    /// for bf16 or int8 inference.
-    func load(quiet: Bool = false, precision: Precision = .fp32) throws -> PretrainedBert {
+    /// for inference in that precision (nil: for training or export).
+    func load(quiet: Bool = false, precision: Precision? = nil) throws -> PretrainedBert {
         if let threads { Parallel.setThreadCount(threads) }
         let chosen = head.flatMap(BertHead.init(rawValue:))
         let loaded = try adapter.map { try PretrainedBert.load(model, head: chosen, adapter: $0, allowRandomInit: allowRandomInit,

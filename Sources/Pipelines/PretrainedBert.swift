@@ -33,11 +33,12 @@ public struct PretrainedBert {
     /// `argument` is a directory or a Hub id in the local cache. `head` nil → from config.json's
     /// `architectures` (BertModel when it names none we know). A checkpoint from which no encoder weight
     /// loads is an error unless `allowRandomInit`.
-    /// `precision` bf16 or int8 packs the encoder's linear weights as they are read (BertModel.beginPacking):
-    /// the model is then for inference in that precision, and its fp32 copy of those weights never takes memory.
+    /// `precision` (fp32, bf16 or int8) packs the encoder's linear weights as they are read for inference in that
+    /// precision (BertModel.beginPacking): their plain fp32 copy never takes memory, and the model is then for
+    /// inference only. nil (training, export): the weights go into `parameters`.
     public static func load(_ argument: String, head: BertHead? = nil, configOverride: ((inout BertConfig) -> Void)? = nil,
                             seed: UInt64 = 42, reinitialiseMismatched: Bool = false, allowRandomInit: Bool = false,
-                            precision: Precision = .fp32) throws -> PretrainedBert {
+                            precision: Precision? = nil) throws -> PretrainedBert {
         let directory = try ModelDirectory.resolve(argument)
         var config = try readConfig(directory: directory)
         configOverride?(&config)
@@ -61,7 +62,7 @@ public struct PretrainedBert {
     /// label count follows the adapter's saved classifier; label names come from the adapter folder's
     /// config.json when bertkit wrote one.
     public static func load(_ argument: String, head: BertHead?, adapter: String, allowRandomInit: Bool = false,
-                            precision: Precision = .fp32) throws -> PretrainedBert {
+                            precision: Precision? = nil) throws -> PretrainedBert {
         _ = try readConfig(directory: ModelDirectory.resolve(argument))   // the base's type before the adapter's files
         let adapterConfig = try PEFTAdapter.readConfig(folder: adapter)
         let taskHead: BertHead? = ["SEQ_CLS": .sequenceClassification, "TOKEN_CLS": .tokenClassification,

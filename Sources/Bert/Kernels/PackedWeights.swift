@@ -1,5 +1,6 @@
-// Inference in bf16 or int8: the encoder's linear layers with weights packed once, at load, for the
-// low-precision kernels of CKernels (lowp_gemm.c); everything else stays in fp32.
+// Inference with the encoder's linear layers packed once, at load, for the kernels of CKernels (lowp_gemm.c):
+// in int8 or bf16, or in fp32 with the weights in the kernel's panel order (OpenBLAS packs a weight again on
+// every product: a fifth of a bert-base forward at batch 1). Everything else stays in fp32.
 //
 // int8 is dynamic quantisation as ONNX Runtime's `quantize_dynamic` and PyTorch's
 // `quantize_dynamic` define it: weights int8, symmetric, one scale per output channel; activations
@@ -25,7 +26,7 @@ public enum Precision: String, CaseIterable, Sendable, CustomStringConvertible {
     public var description: String { rawValue }
 }
 
-/// One linear layer's weight [outFeatures, inFeatures] packed for the bf16 or int8 kernels.
+/// One linear layer's weight [outFeatures, inFeatures] packed for the fp32, bf16 or int8 kernels.
 public final class PackedWeight: @unchecked Sendable {
     public let precision: Precision
     public let outFeatures: Int, inFeatures: Int
@@ -39,7 +40,6 @@ public final class PackedWeight: @unchecked Sendable {
 
     /// Packs `weight` [outFeatures, inFeatures] (row-major, as nn.Linear stores it).
     public init(_ weight: UnsafePointer<Float>, outFeatures: Int, inFeatures: Int, precision: Precision) {
-        precondition(precision != .fp32, "fp32 weights are used as they are")
         self.precision = precision
         self.outFeatures = outFeatures
         self.inFeatures = inFeatures
@@ -57,10 +57,16 @@ public final class PackedWeight: @unchecked Sendable {
             bk_pack_s8(data.assumingMemoryBound(to: Int8.self), &sums, quantized, outFeatures, inFeatures)
             self.scales = scales
             columnSums = sums
-        default:
+        case .bf16:
             paddedIn = bk_lowp_padded_k(inFeatures, 2)
             data = .allocate(byteCount: columns * paddedIn * 2, alignment: 64)
             bk_pack_bf16(data.assumingMemoryBound(to: UInt16.self), weight, outFeatures, inFeatures)
+            scales = []
+            columnSums = []
+        case .fp32:
+            paddedIn = inFeatures
+            data = .allocate(byteCount: columns * paddedIn * 4, alignment: 64)
+            bk_pack_f32(data.assumingMemoryBound(to: Float.self), weight, outFeatures, inFeatures)
             scales = []
             columnSums = []
         }
@@ -69,7 +75,7 @@ public final class PackedWeight: @unchecked Sendable {
     deinit { data.deallocate() }
 
     /// Bytes held by the packed weight.
-    public var byteCount: Int { panels * 16 * paddedIn * (precision == .int8 ? 1 : 2) + scales.count * 8 }
+    public var byteCount: Int { panels * 16 * paddedIn * [Precision.int8: 1, .bf16: 2, .fp32: 4][precision]! + scales.count * 8 }
 
     /// out[rows, outFeatures] = input[rows, inFeatures] · Wᵀ + bias, in this weight's precision.
     /// `inputStride`: distance between input rows (default inFeatures).
@@ -114,7 +120,16 @@ public final class PackedWeight: @unchecked Sendable {
                     }
                 }
             }
-        default:
+        case .fp32:
+            // No conversion, so nothing to hand over: each thread takes whole panel triples, reading its share
+            // of the weight once.
+            let gemm = portable ? bk_gemm_f32_portable : bk_gemm_f32
+            let packed = UnsafePointer(data.assumingMemoryBound(to: Float.self))
+            Parallel.forEachRange(triples, grain: grain) { t in
+                gemm(out, outFeatures, input, lda, packed, bias, rows, outFeatures, inFeatures, t.lowerBound * 3,
+                     min(panels, t.upperBound * 3))
+            }
+        case .bf16:
             let activations = UnsafeMutablePointer<UInt16>.allocate(capacity: rows * paddedIn)
             defer { activations.deallocate() }
             let convertRows = portable ? bk_rows_to_bf16_portable : bk_rows_to_bf16
@@ -143,7 +158,7 @@ public final class PackedWeight: @unchecked Sendable {
 /// parameters (`BertModel.prepare(precision:)`) or weight by weight while a checkpoint loads
 /// (`BertModel.beginPacking(precision:)`; BertCheckpointMapping then packs each encoder weight straight from
 /// the checkpoint and never writes it into the parameters, so its fp32 copy never occupies memory).
-public final class LowPrecisionWeights: @unchecked Sendable {
+public final class PackedEncoderWeights: @unchecked Sendable {
     public let precision: Precision
     /// Per layer, in this order: QKV, attention output, intermediate, output.
     static let products = 4
@@ -158,7 +173,6 @@ public final class LowPrecisionWeights: @unchecked Sendable {
 
     /// Empty: nothing packed yet.
     init(model: BertModel, precision: Precision) {
-        precondition(precision != .fp32)
         self.precision = precision
         let c = model.config, H = c.hiddenSize, I = c.intermediateSize
         shapes = [(3 * H, H), (H, H), (I, H), (H, I)]
