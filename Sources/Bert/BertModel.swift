@@ -11,10 +11,10 @@ public final class BertModel: @unchecked Sendable {
     public private(set) var packedEncoder: PackedEncoderWeights?
 
     /// Packs the encoder's linear layers for inference in `precision` from the parameters (nil: drops any
-    /// packing). fp32 packing too pays: OpenBLAS repacks the weight on every product, a fifth of the time at
-    /// batch 1. Call after the weights are final; the packed copy does not follow later changes to `parameters`.
+    /// packing). fp32 packing too pays where the AVX-512 kernel runs: OpenBLAS repacks the weight on every
+    /// product, a fifth of the time at batch 1 (elsewhere fp32 stays with OpenBLAS; see `PackedEncoderWeights.packs`). Call after the weights are final; the packed copy does not follow later changes to `parameters`.
     public func prepare(precision: Precision?) {
-        packedEncoder = precision.map { PackedEncoderWeights(model: self, precision: $0) }
+        packedEncoder = PackedEncoderWeights.packs(precision) ? PackedEncoderWeights(model: self, precision: precision!) : nil
         packedEncoder?.packMissing(from: self)
     }
 
@@ -23,7 +23,7 @@ public final class BertModel: @unchecked Sendable {
     /// zero and cost no memory (FloatBuffer), so such a model is for inference only; `finishPacking()` after
     /// the load packs whatever the checkpoint did not hold. nil: load into `parameters` as usual.
     public func beginPacking(precision: Precision?) {
-        packedEncoder = precision.map { PackedEncoderWeights(model: self, precision: $0) }
+        packedEncoder = PackedEncoderWeights.packs(precision) ? PackedEncoderWeights(model: self, precision: precision!) : nil
     }
 
     /// Packs the encoder weights the load did not (those it initialised); see `beginPacking(precision:)`.

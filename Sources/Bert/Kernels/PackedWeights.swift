@@ -171,6 +171,14 @@ public final class PackedEncoderWeights: @unchecked Sendable {
     /// QKV pieces that arrived before the rest of their weight, by slot.
     private var staging: [Int: (values: [Float], arrived: Set<Int>)] = [:]
 
+    /// Whether a model packs its encoder for `precision`: int8 and bf16 always; fp32 only where the AVX-512 fp32
+    /// kernel runs and the portable kernels are not asked for (BERTKIT_PORTABLE_KERNELS) — elsewhere OpenBLAS's
+    /// own kernels beat the portable loops many times over, repacking and all.
+    public static func packs(_ precision: Precision?) -> Bool {
+        guard let precision else { return false }
+        return precision != .fp32 || (BLAS.cpuLevel >= 4 && !VectorKernels.portableByDefault)
+    }
+
     /// Empty: nothing packed yet.
     init(model: BertModel, precision: Precision) {
         self.precision = precision
