@@ -10,9 +10,9 @@ public final class BertModel: @unchecked Sendable {
     /// by `parameters` through OpenBLAS, as training needs). Training never uses it.
     public private(set) var packedEncoder: PackedEncoderWeights?
 
-    /// Packs the encoder's linear layers for inference in `precision` from the parameters (nil: drops any
-    /// packing). fp32 packing too pays where the AVX-512 kernel runs: OpenBLAS repacks the weight on every
-    /// product, a fifth of the time at batch 1 (elsewhere fp32 stays with OpenBLAS; see `PackedEncoderWeights.packs`). Call after the weights are final; the packed copy does not follow later changes to `parameters`.
+    /// Packs the encoder's linear layers for inference in `precision` from the parameters (nil or fp32: none;
+    /// fp32 multiplies through OpenBLAS, see `PackedEncoderWeights.packs`). Call after the weights are final; the
+    /// packed copy does not follow later changes to `parameters`.
     public func prepare(precision: Precision?) {
         packedEncoder = PackedEncoderWeights.packs(precision) ? PackedEncoderWeights(model: self, precision: precision!) : nil
         packedEncoder?.packMissing(from: self)

@@ -326,50 +326,23 @@ void bk_gemm_bf16_portable(float *out, long ldc, const uint16_t *a16, const uint
     bf16_gemm_portable_clones(out, ldc, a16, packed, bias, rows, n, k, panel_begin, panel_end);
 }
 
-// MARK: - fp32 with pre-packed weights: portable
-
-// fp32 panels are stored by triples like int8's: for each k, the (up to) three panels' 16 floats side by side.
-static inline long f32_vector_offset(long panels, long k, long p, long i) {
-    long triple = p / BK_TILE_PANELS, first = triple * BK_TILE_PANELS;
-    long width = panels - first < BK_TILE_PANELS ? panels - first : BK_TILE_PANELS;
-    return first * BK_PANEL * k + i * width * BK_PANEL + (p - first) * BK_PANEL;
-}
-
-void bk_pack_f32(float *packed, const float *w, long n, long k) {
-    long panels = bk_lowp_panels(n);
-    memset(packed, 0, (size_t)(panels * BK_PANEL * k) * sizeof(float));
-    for (long o = 0; o < n; o++)
-        for (long i = 0; i < k; i++) packed[f32_vector_offset(panels, k, o / BK_PANEL, i) + o % BK_PANEL] = w[o * k + i];
-}
-
-// out[r, o] = bias_o + Σ_i a[r, i]·w[o, i], one FMA per i in order (as the vector kernel).
-static inline void f32_gemm_body(float *out, long ldc, const float *a, long lda, const float *packed, const float *bias,
-                                 long rows, long n, long k, long panel_begin, long panel_end) {
-    long panels = bk_lowp_panels(n);
-    for (long p = panel_begin; p < panel_end; p++) {
-        long width = n - p * BK_PANEL < BK_PANEL ? n - p * BK_PANEL : BK_PANEL;
-        for (long r = 0; r < rows; r++) {
-            float acc[BK_PANEL] = {0};
-            for (long i = 0; i < k; i++) {
-                const float *vector = packed + f32_vector_offset(panels, k, p, i);
-                float x = a[r * lda + i];
-                for (int lane = 0; lane < BK_PANEL; lane++) acc[lane] = fmaf(x, vector[lane], acc[lane]);
-            }
-            for (long lane = 0; lane < width; lane++) out[r * ldc + p * BK_PANEL + lane] = acc[lane] + (bias ? bias[p * BK_PANEL + lane] : 0.0f);
-        }
+// Calls TILE(MR, NV, args…) with the tile's row count mr (1…8) and panel count nv (1…3) as constants, so that
+// each of the 24 shapes is its own unrolled loop with its accumulators in registers.
+#define BK_TILE_ROWS_SWITCH(TILE, NV, ...)                                                                             \
+    switch (mr) {                                                                                                      \
+    case 8: TILE(8, NV, __VA_ARGS__); break;                                                                           \
+    case 7: TILE(7, NV, __VA_ARGS__); break;                                                                           \
+    case 6: TILE(6, NV, __VA_ARGS__); break;                                                                           \
+    case 5: TILE(5, NV, __VA_ARGS__); break;                                                                           \
+    case 4: TILE(4, NV, __VA_ARGS__); break;                                                                           \
+    case 3: TILE(3, NV, __VA_ARGS__); break;                                                                           \
+    case 2: TILE(2, NV, __VA_ARGS__); break;                                                                           \
+    default: TILE(1, NV, __VA_ARGS__); break;                                                                          \
     }
-}
-
-BK_CLONES static void f32_gemm_portable_clones(float *out, long ldc, const float *a, long lda, const float *packed,
-                                               const float *bias, long rows, long n, long k, long panel_begin,
-                                               long panel_end) {
-    f32_gemm_body(out, ldc, a, lda, packed, bias, rows, n, k, panel_begin, panel_end);
-}
-
-void bk_gemm_f32_portable(float *out, long ldc, const float *a, long lda, const float *packed, const float *bias,
-                          long rows, long n, long k, long panel_begin, long panel_end) {
-    f32_gemm_portable_clones(out, ldc, a, lda, packed, bias, rows, n, k, panel_begin, panel_end);
-}
+#define BK_TILE_SWITCH(TILE, ...)                                                                                      \
+    if (nv == 3) { BK_TILE_ROWS_SWITCH(TILE, 3, __VA_ARGS__) }                                                         \
+    else if (nv == 2) { BK_TILE_ROWS_SWITCH(TILE, 2, __VA_ARGS__) }                                                    \
+    else { BK_TILE_ROWS_SWITCH(TILE, 1, __VA_ARGS__) }
 
 #if BK_HAVE_X86_LOWP
 // MARK: - int8: AVX512-VNNI
@@ -409,18 +382,6 @@ s8_tile(const int MR, const int NV, float *out, long ldc, const uint8_t *qa, lon
     }
 }
 
-#define S8_TILE_CASES(NV)                                                                                              \
-    switch (mr) {                                                                                                      \
-    case 8: s8_tile(8, NV, o, ldc, a, kp, as, az, pan, column_sums, w_scales, bias, n, column); break;                \
-    case 7: s8_tile(7, NV, o, ldc, a, kp, as, az, pan, column_sums, w_scales, bias, n, column); break;                \
-    case 6: s8_tile(6, NV, o, ldc, a, kp, as, az, pan, column_sums, w_scales, bias, n, column); break;                \
-    case 5: s8_tile(5, NV, o, ldc, a, kp, as, az, pan, column_sums, w_scales, bias, n, column); break;                \
-    case 4: s8_tile(4, NV, o, ldc, a, kp, as, az, pan, column_sums, w_scales, bias, n, column); break;                \
-    case 3: s8_tile(3, NV, o, ldc, a, kp, as, az, pan, column_sums, w_scales, bias, n, column); break;                \
-    case 2: s8_tile(2, NV, o, ldc, a, kp, as, az, pan, column_sums, w_scales, bias, n, column); break;                \
-    default: s8_tile(1, NV, o, ldc, a, kp, as, az, pan, column_sums, w_scales, bias, n, column); break;               \
-    }
-
 BK_VNNI_TARGET static void s8_gemm_vnni(float *out, long ldc, const uint8_t *qa, const float *a_scales,
                                         const int32_t *a_zeros, const int8_t *packed, const int32_t *column_sums,
                                         const float *w_scales, const float *bias, long rows, long n, long k,
@@ -440,7 +401,7 @@ BK_VNNI_TARGET static void s8_gemm_vnni(float *out, long ldc, const uint8_t *qa,
                 const uint8_t *a = qa + r * kp;
                 const float *as = a_scales + r;
                 const int32_t *az = a_zeros + r;
-                if (nv == 3) { S8_TILE_CASES(3) } else if (nv == 2) { S8_TILE_CASES(2) } else { S8_TILE_CASES(1) }
+                BK_TILE_SWITCH(s8_tile, o, ldc, a, kp, as, az, pan, column_sums, w_scales, bias, n, column)
             }
         }
     }
@@ -509,18 +470,6 @@ bf16w_tile(const int MR, const int NV, float *out, long ldc, const float *aw, lo
     }
 }
 
-#define BF16W_TILE_CASES(NV)                                                                                           \
-    switch (mr) {                                                                                                      \
-    case 8: bf16w_tile(8, NV, o, ldc, a, kp, pan, bias, n, column); break;                                            \
-    case 7: bf16w_tile(7, NV, o, ldc, a, kp, pan, bias, n, column); break;                                            \
-    case 6: bf16w_tile(6, NV, o, ldc, a, kp, pan, bias, n, column); break;                                            \
-    case 5: bf16w_tile(5, NV, o, ldc, a, kp, pan, bias, n, column); break;                                            \
-    case 4: bf16w_tile(4, NV, o, ldc, a, kp, pan, bias, n, column); break;                                            \
-    case 3: bf16w_tile(3, NV, o, ldc, a, kp, pan, bias, n, column); break;                                            \
-    case 2: bf16w_tile(2, NV, o, ldc, a, kp, pan, bias, n, column); break;                                            \
-    default: bf16w_tile(1, NV, o, ldc, a, kp, pan, bias, n, column); break;                                           \
-    }
-
 // a16 [rows, kp] bf16 → the widened, pair-swapped fp32 rows bf16w_tile reads, `block` rows at a time.
 BK_BF16_TARGET static void widen_rows(float *aw, const uint16_t *a16, long rows, long kp) {
     for (long r = 0; r < rows; r++)
@@ -549,24 +498,12 @@ BK_BF16_TARGET static void bf16_gemm_widened(float *out, long ldc, const uint16_
                 int mr = (int)(r1 - r < BK_TILE_ROWS ? r1 - r : BK_TILE_ROWS);
                 float *o = out + r * ldc;
                 const float *a = widened + (r - r0) * kp;
-                if (nv == 3) { BF16W_TILE_CASES(3) } else if (nv == 2) { BF16W_TILE_CASES(2) } else { BF16W_TILE_CASES(1) }
+                BK_TILE_SWITCH(bf16w_tile, o, ldc, a, kp, pan, bias, n, column)
             }
         }
     }
     free(widened);
 }
-
-#define BF16_TILE_CASES(NV)                                                                                            \
-    switch (mr) {                                                                                                      \
-    case 8: bf16_tile(8, NV, o, ldc, a, kp, pan, bias, n, column); break;                                             \
-    case 7: bf16_tile(7, NV, o, ldc, a, kp, pan, bias, n, column); break;                                             \
-    case 6: bf16_tile(6, NV, o, ldc, a, kp, pan, bias, n, column); break;                                             \
-    case 5: bf16_tile(5, NV, o, ldc, a, kp, pan, bias, n, column); break;                                             \
-    case 4: bf16_tile(4, NV, o, ldc, a, kp, pan, bias, n, column); break;                                             \
-    case 3: bf16_tile(3, NV, o, ldc, a, kp, pan, bias, n, column); break;                                             \
-    case 2: bf16_tile(2, NV, o, ldc, a, kp, pan, bias, n, column); break;                                             \
-    default: bf16_tile(1, NV, o, ldc, a, kp, pan, bias, n, column); break;                                            \
-    }
 
 BK_BF16_TARGET static void bf16_gemm_avx512(float *out, long ldc, const uint16_t *a16, const uint16_t *packed,
                                             const float *bias, long rows, long n, long k, long panel_begin,
@@ -583,66 +520,7 @@ BK_BF16_TARGET static void bf16_gemm_avx512(float *out, long ldc, const uint16_t
                 int mr = (int)(r1 - r < BK_TILE_ROWS ? r1 - r : BK_TILE_ROWS);
                 float *o = out + r * ldc;
                 const uint16_t *a = a16 + r * kp;
-                if (nv == 3) { BF16_TILE_CASES(3) } else if (nv == 2) { BF16_TILE_CASES(2) } else { BF16_TILE_CASES(1) }
-            }
-        }
-    }
-}
-// MARK: - fp32 with pre-packed weights: AVX-512F
-
-#define BK_F32_TARGET __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl")))
-
-static inline __attribute__((always_inline)) BK_F32_TARGET void
-f32_tile(const int MR, const int NV, float *out, long ldc, const float *a, long lda, const float *panels, long k,
-         const float *bias, long n, long column) {
-    __m512 acc[BK_TILE_ROWS][BK_TILE_PANELS];
-    for (int i = 0; i < MR; i++)
-        for (int j = 0; j < NV; j++) acc[i][j] = _mm512_setzero_ps();
-    for (long kk = 0; kk < k; kk++) {
-        __m512 b[BK_TILE_PANELS];
-        for (int j = 0; j < NV; j++) b[j] = _mm512_loadu_ps(panels + (kk * NV + j) * BK_PANEL);
-        for (int i = 0; i < MR; i++) {
-            __m512 x = _mm512_set1_ps(a[i * lda + kk]);
-            for (int j = 0; j < NV; j++) acc[i][j] = _mm512_fmadd_ps(x, b[j], acc[i][j]);
-        }
-    }
-    for (int j = 0; j < NV; j++) {
-        long o = column + j * BK_PANEL;
-        long width = n - o < BK_PANEL ? n - o : BK_PANEL;
-        __mmask16 mask = (__mmask16)((1u << width) - 1u);
-        __m512 b = bias ? _mm512_maskz_loadu_ps(mask, bias + o) : _mm512_setzero_ps();
-        for (int i = 0; i < MR; i++) _mm512_mask_storeu_ps(out + i * ldc + o, mask, _mm512_add_ps(acc[i][j], b));
-    }
-}
-
-#define F32_TILE_CASES(NV)                                                                                             \
-    switch (mr) {                                                                                                      \
-    case 8: f32_tile(8, NV, o, ldc, x, lda, pan, k, bias, n, column); break;                                          \
-    case 7: f32_tile(7, NV, o, ldc, x, lda, pan, k, bias, n, column); break;                                          \
-    case 6: f32_tile(6, NV, o, ldc, x, lda, pan, k, bias, n, column); break;                                          \
-    case 5: f32_tile(5, NV, o, ldc, x, lda, pan, k, bias, n, column); break;                                          \
-    case 4: f32_tile(4, NV, o, ldc, x, lda, pan, k, bias, n, column); break;                                          \
-    case 3: f32_tile(3, NV, o, ldc, x, lda, pan, k, bias, n, column); break;                                          \
-    case 2: f32_tile(2, NV, o, ldc, x, lda, pan, k, bias, n, column); break;                                          \
-    default: f32_tile(1, NV, o, ldc, x, lda, pan, k, bias, n, column); break;                                         \
-    }
-
-BK_F32_TARGET static void f32_gemm_avx512(float *out, long ldc, const float *a, long lda, const float *packed,
-                                          const float *bias, long rows, long n, long k, long panel_begin,
-                                          long panel_end) {
-    // Rows whose activations stay in L2 (with one panel triple) while the range's triples pass over them.
-    const long block = k >= 2048 ? 64 : 128;
-    for (long r0 = 0; r0 < rows; r0 += block) {
-        long r1 = r0 + block < rows ? r0 + block : rows;
-        for (long p = panel_begin; p < panel_end; p += BK_TILE_PANELS) {
-            long nv = panel_end - p < BK_TILE_PANELS ? panel_end - p : BK_TILE_PANELS;
-            const float *pan = packed + p * BK_PANEL * k;
-            long column = p * BK_PANEL;
-            for (long r = r0; r < r1; r += BK_TILE_ROWS) {
-                int mr = (int)(r1 - r < BK_TILE_ROWS ? r1 - r : BK_TILE_ROWS);
-                float *o = out + r * ldc;
-                const float *x = a + r * lda;
-                if (nv == 3) { F32_TILE_CASES(3) } else if (nv == 2) { F32_TILE_CASES(2) } else { F32_TILE_CASES(1) }
+                BK_TILE_SWITCH(bf16_tile, o, ldc, a, kp, pan, bias, n, column)
             }
         }
     }
@@ -733,15 +611,4 @@ void bk_gemm_bf16_with(int kernel, float *out, long ldc, const uint16_t *a16, co
 void bk_gemm_bf16(float *out, long ldc, const uint16_t *a16, const uint16_t *packed, const float *bias, long rows,
                   long n, long k, long panel_begin, long panel_end) {
     bk_gemm_bf16_with(bk_bf16_kernel(), out, ldc, a16, packed, bias, rows, n, k, panel_begin, panel_end);
-}
-
-void bk_gemm_f32(float *out, long ldc, const float *a, long lda, const float *packed, const float *bias, long rows,
-                 long n, long k, long panel_begin, long panel_end) {
-#if BK_HAVE_X86_LOWP
-    if (bk_cpu_level() >= 4) {
-        f32_gemm_avx512(out, ldc, a, lda, packed, bias, rows, n, k, panel_begin, panel_end);
-        return;
-    }
-#endif
-    bk_gemm_f32_portable(out, ldc, a, lda, packed, bias, rows, n, k, panel_begin, panel_end);
 }

@@ -1,6 +1,7 @@
-// Inference with the encoder's linear layers packed once, at load, for the kernels of CKernels (lowp_gemm.c):
-// in int8 or bf16, or in fp32 with the weights in the kernel's panel order (OpenBLAS packs a weight again on
-// every product: a fifth of a bert-base forward at batch 1). Everything else stays in fp32.
+// Inference in int8 or bf16: the encoder's linear layers with weights packed once, at load, for the
+// low-precision kernels of CKernels (lowp_gemm.c); everything else stays in fp32. (fp32 keeps OpenBLAS: a
+// pre-packed fp32 kernel of the same tile shape, tried on 2026-12-02, was slower at 8 × 128 — 1.15 s against
+// OpenBLAS's 0.97 s in two Tools/bench runs of the same hour — and no faster at 1 × 128, so it was not kept.)
 //
 // int8 is dynamic quantisation as ONNX Runtime's `quantize_dynamic` and PyTorch's
 // `quantize_dynamic` define it: weights int8, symmetric, one scale per output channel; activations
@@ -26,7 +27,7 @@ public enum Precision: String, CaseIterable, Sendable, CustomStringConvertible {
     public var description: String { rawValue }
 }
 
-/// One linear layer's weight [outFeatures, inFeatures] packed for the fp32, bf16 or int8 kernels.
+/// One linear layer's weight [outFeatures, inFeatures] packed for the bf16 or int8 kernels.
 public final class PackedWeight: @unchecked Sendable {
     public let precision: Precision
     public let outFeatures: Int, inFeatures: Int
@@ -40,6 +41,7 @@ public final class PackedWeight: @unchecked Sendable {
 
     /// Packs `weight` [outFeatures, inFeatures] (row-major, as nn.Linear stores it).
     public init(_ weight: UnsafePointer<Float>, outFeatures: Int, inFeatures: Int, precision: Precision) {
+        precondition(precision != .fp32, "fp32 weights are used as they are")
         self.precision = precision
         self.outFeatures = outFeatures
         self.inFeatures = inFeatures
@@ -57,16 +59,10 @@ public final class PackedWeight: @unchecked Sendable {
             bk_pack_s8(data.assumingMemoryBound(to: Int8.self), &sums, quantized, outFeatures, inFeatures)
             self.scales = scales
             columnSums = sums
-        case .bf16:
+        default:
             paddedIn = bk_lowp_padded_k(inFeatures, 2)
             data = .allocate(byteCount: columns * paddedIn * 2, alignment: 64)
             bk_pack_bf16(data.assumingMemoryBound(to: UInt16.self), weight, outFeatures, inFeatures)
-            scales = []
-            columnSums = []
-        case .fp32:
-            paddedIn = inFeatures
-            data = .allocate(byteCount: columns * paddedIn * 4, alignment: 64)
-            bk_pack_f32(data.assumingMemoryBound(to: Float.self), weight, outFeatures, inFeatures)
             scales = []
             columnSums = []
         }
@@ -75,7 +71,7 @@ public final class PackedWeight: @unchecked Sendable {
     deinit { data.deallocate() }
 
     /// Bytes held by the packed weight.
-    public var byteCount: Int { panels * 16 * paddedIn * [Precision.int8: 1, .bf16: 2, .fp32: 4][precision]! + scales.count * 8 }
+    public var byteCount: Int { panels * 16 * paddedIn * (precision == .int8 ? 1 : 2) + scales.count * 8 }
 
     /// out[rows, outFeatures] = input[rows, inFeatures] · Wᵀ + bias, in this weight's precision.
     /// `inputStride`: distance between input rows (default inFeatures).
@@ -84,12 +80,6 @@ public final class PackedWeight: @unchecked Sendable {
         guard rows > 0 else { return }
         let lda = inputStride ?? inFeatures
         let portable = VectorKernels.portable
-        // Many rows: each thread converts its own rows and multiplies them by every panel — one hand-off, no
-        // barrier between the two. Few rows: all rows are converted first, then each thread takes whole panel
-        // triples (the kernels' tile width).
-        let byRows = rows >= 32 * Parallel.threadCount
-        let triples = (panels + 2) / 3
-        let grain = max(1, 64 / max(rows, 1))
         switch precision {
         case .int8:
             let activations = UnsafeMutablePointer<UInt8>.allocate(capacity: rows * paddedIn)
@@ -110,26 +100,10 @@ public final class PackedWeight: @unchecked Sendable {
                         quantize(activations + r.lowerBound * paddedIn, rowScales + r.lowerBound, rowZeros + r.lowerBound,
                                  input + r.lowerBound * lda, lda, r.count, inFeatures)
                     }
-                    if byRows {
-                        Parallel.forEachRange(rows, grain: 32) { r in convert(r); multiply(r, 0..<panels) }
-                    } else {
-                        Parallel.forEachRange(rows, grain: 16, convert)
-                        Parallel.forEachRange(triples, grain: grain) { t in
-                            multiply(0..<rows, t.lowerBound * 3 ..< min(panels, t.upperBound * 3))
-                        }
-                    }
+                    convertThenMultiply(rows: rows, convert: convert, multiply: multiply)
                 }
             }
-        case .fp32:
-            // No conversion, so nothing to hand over: each thread takes whole panel triples, reading its share
-            // of the weight once.
-            let gemm = portable ? bk_gemm_f32_portable : bk_gemm_f32
-            let packed = UnsafePointer(data.assumingMemoryBound(to: Float.self))
-            Parallel.forEachRange(triples, grain: grain) { t in
-                gemm(out, outFeatures, input, lda, packed, bias, rows, outFeatures, inFeatures, t.lowerBound * 3,
-                     min(panels, t.upperBound * 3))
-            }
-        case .bf16:
+        default:
             let activations = UnsafeMutablePointer<UInt16>.allocate(capacity: rows * paddedIn)
             defer { activations.deallocate() }
             let convertRows = portable ? bk_rows_to_bf16_portable : bk_rows_to_bf16
@@ -142,13 +116,22 @@ public final class PackedWeight: @unchecked Sendable {
             func convert(_ r: Range<Int>) {
                 convertRows(activations + r.lowerBound * paddedIn, input + r.lowerBound * lda, lda, r.count, inFeatures)
             }
-            if byRows {
-                Parallel.forEachRange(rows, grain: 32) { r in convert(r); multiply(r, 0..<panels) }
-            } else {
-                Parallel.forEachRange(rows, grain: 16, convert)
-                Parallel.forEachRange(triples, grain: grain) { t in
-                    multiply(0..<rows, t.lowerBound * 3 ..< min(panels, t.upperBound * 3))
-                }
+            convertThenMultiply(rows: rows, convert: convert, multiply: multiply)
+        }
+    }
+
+    /// The threads' split of a product whose activations are converted first (int8, bf16): `convert(rows)`
+    /// converts input rows, `multiply(rows, panels)` multiplies converted rows by a range of panels. Many rows:
+    /// each thread converts its own rows and multiplies them by every panel — one hand-off, no barrier between
+    /// the two. Few rows: all rows are converted first, then each thread takes whole panel triples (the
+    /// kernels' tile width).
+    private func convertThenMultiply(rows: Int, convert: (Range<Int>) -> Void, multiply: (Range<Int>, Range<Int>) -> Void) {
+        if rows >= 32 * Parallel.threadCount {
+            Parallel.forEachRange(rows, grain: 32) { r in convert(r); multiply(r, 0..<panels) }
+        } else {
+            Parallel.forEachRange(rows, grain: 16, convert)
+            Parallel.forEachRange((panels + 2) / 3, grain: max(1, 64 / max(rows, 1))) { t in
+                multiply(0..<rows, t.lowerBound * 3 ..< min(panels, t.upperBound * 3))
             }
         }
     }
@@ -171,13 +154,8 @@ public final class PackedEncoderWeights: @unchecked Sendable {
     /// QKV pieces that arrived before the rest of their weight, by slot.
     private var staging: [Int: (values: [Float], arrived: Set<Int>)] = [:]
 
-    /// Whether a model packs its encoder for `precision`: int8 and bf16 always; fp32 only where the AVX-512 fp32
-    /// kernel runs and the portable kernels are not asked for (BERTKIT_PORTABLE_KERNELS) — elsewhere OpenBLAS's
-    /// own kernels beat the portable loops many times over, repacking and all.
-    public static func packs(_ precision: Precision?) -> Bool {
-        guard let precision else { return false }
-        return precision != .fp32 || (BLAS.cpuLevel >= 4 && !VectorKernels.portableByDefault)
-    }
+    /// Whether a model packs its encoder for `precision`: int8 and bf16 (fp32 multiplies through OpenBLAS).
+    public static func packs(_ precision: Precision?) -> Bool { precision == .int8 || precision == .bf16 }
 
     /// Empty: nothing packed yet.
     init(model: BertModel, precision: Precision) {

@@ -120,15 +120,6 @@ void bk_gemm_bf16(float *out, long ldc, const uint16_t *a16, const uint16_t *pac
                   long n, long k, long panel_begin, long panel_end);
 void bk_gemm_bf16_portable(float *out, long ldc, const uint16_t *a16, const uint16_t *packed, const float *bias,
                            long rows, long n, long k, long panel_begin, long panel_end);
-/// fp32 with pre-packed weights (inference; OpenBLAS packs the weight again on every call): w [n, k] into panels
-/// (bk_lowp_panels(n) · 16 · k floats, triples interleaved as bk_pack_s8's).
-void bk_pack_f32(float *packed, const float *w, long n, long k);
-/// out[r, o] = Σ_i a[r, i]·w[o, i] + bias[o] (one FMA per i, in order) for the columns of panels [panel_begin,
-/// panel_end) — a multiple of 3, and a multiple of 3 or the panel count. a has row stride lda.
-void bk_gemm_f32(float *out, long ldc, const float *a, long lda, const float *packed, const float *bias, long rows,
-                 long n, long k, long panel_begin, long panel_end);
-void bk_gemm_f32_portable(float *out, long ldc, const float *a, long lda, const float *packed, const float *bias,
-                          long rows, long n, long k, long panel_begin, long panel_end);
 /// The bf16 kernels: the portable loops, vdpbf16ps, or fp32 FMAs on the widened values — same bits.
 #define BK_BF16_KERNEL_PORTABLE 0
 #define BK_BF16_KERNEL_DOT 1
