@@ -10,6 +10,16 @@ func referenceTexts(_ store: TensorStore) throws -> [String] {
     try JSONSerialization.jsonObject(with: Data(store.metadata["texts"]!.utf8)) as! [String]
 }
 
+/// all-MiniLM-L6-v2 (fetched by Tools/fetch) and transformers' outputs for the reference texts: the model directory,
+/// the reference file, its texts, last_hidden_state [B·T·H], attention_mask [B·T], T and H.
+func miniLMReference() throws -> (String, TensorStore, [String], [Float], [Int64], Int, Int) {
+    let directory = Fixtures.cacheDirectory + "/models/all-MiniLM-L6-v2"
+    try #require(FileManager.default.fileExists(atPath: directory + "/model.safetensors"), "run Tools/fetch first")
+    let reference = try SafetensorsReader.read(path: Fixtures.path("bert/minilm-reference.safetensors"))
+    return (directory, reference, try referenceTexts(reference), reference["last_hidden_state"]!.float32Values()!,
+            reference["attention_mask"]!.int64Values()!, reference["attention_mask"]!.shape[1], 384)
+}
+
 @Suite struct InferenceCommandTests {
     @Test func predictGivesTransformersLogitsAndLabels() throws {
         let directory = Fixtures.path("bert/tiny-seqcls")
@@ -58,12 +68,7 @@ func referenceTexts(_ store: TensorStore) throws -> [String] {
     }
 
     @Test func embedPoolsLikeTransformers() throws {
-        let directory = Fixtures.cacheDirectory + "/models/all-MiniLM-L6-v2"
-        try #require(FileManager.default.fileExists(atPath: directory + "/model.safetensors"), "run Tools/fetch first")
-        let reference = try SafetensorsReader.read(path: Fixtures.path("bert/minilm-reference.safetensors"))
-        let texts = try referenceTexts(reference)
-        let hidden = reference["last_hidden_state"]!.float32Values()!, mask = reference["attention_mask"]!.int64Values()!
-        let T = reference["attention_mask"]!.shape[1], H = 384
+        let (directory, reference, texts, hidden, mask, T, H) = try miniLMReference()
         for pooling in ["mean", "cls", "pooler"] {
             let result = try Bertkit.run(["embed", "--model", directory, "--pooling", pooling, "--json", "--"] + texts)
             #expect(result.status == 0, "\(result.stderr)")
@@ -86,12 +91,7 @@ func referenceTexts(_ store: TensorStore) throws -> [String] {
     /// all-MiniLM-L6-v2 in int8 and bf16: sentence embeddings (mean pooling) against transformers' fp32 ones,
     /// by cosine similarity; and every precision gives the same bits with and without `--pad-batches`.
     @Test(arguments: ["fp32", "int8", "bf16"]) func embedInEachPrecisionPacksExactlyAndStaysClose(precision: String) throws {
-        let directory = Fixtures.cacheDirectory + "/models/all-MiniLM-L6-v2"
-        try #require(FileManager.default.fileExists(atPath: directory + "/model.safetensors"), "run Tools/fetch first")
-        let reference = try SafetensorsReader.read(path: Fixtures.path("bert/minilm-reference.safetensors"))
-        let texts = try referenceTexts(reference)
-        let hidden = reference["last_hidden_state"]!.float32Values()!, mask = reference["attention_mask"]!.int64Values()!
-        let T = reference["attention_mask"]!.shape[1], H = 384
+        let (directory, reference, texts, hidden, mask, T, H) = try miniLMReference()
         let lengths = (0..<texts.count).map { b in (0..<T).filter { mask[b * T + $0] != 0 }.count }
         #expect(Set(lengths).count > 1, "texts of different lengths, so that batches have padding")
         func embed(_ extra: [String]) throws -> (String, [[Float]]) {
