@@ -91,7 +91,7 @@ func miniLMReference() throws -> (String, TensorStore, [String], [Float], [Int64
     /// all-MiniLM-L6-v2 in int8 and bf16: sentence embeddings (mean pooling) against transformers' fp32 ones,
     /// by cosine similarity; and every precision gives the same bits with and without `--pad-batches`.
     @Test(arguments: ["fp32", "int8", "bf16"]) func embedInEachPrecisionPacksExactlyAndStaysClose(precision: String) throws {
-        let (directory, reference, texts, hidden, mask, T, H) = try miniLMReference()
+        let (directory, _, texts, hidden, mask, T, H) = try miniLMReference()
         let lengths = (0..<texts.count).map { b in (0..<T).filter { mask[b * T + $0] != 0 }.count }
         #expect(Set(lengths).count > 1, "texts of different lengths, so that batches have padding")
         func embed(_ extra: [String]) throws -> (String, [[Float]]) {
