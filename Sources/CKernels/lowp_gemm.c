@@ -7,12 +7,13 @@
 // panel holds, for each group of G consecutive k (G = 4 bytes of int8, or 2 bf16 — one 32-bit word), the 16
 // columns' G values side by side: one 64-byte vector per group, which is exactly what one `vpdpbusd` or
 // `vdpbf16ps` multiplies against a broadcast word of the activations. k is padded with zeros to a multiple
-// of G and n to a multiple of 16; the padding contributes nothing.
+// of G and n to a multiple of 16; the padding contributes nothing. int8 panels are stored by triples (the
+// tile's width), their vectors of one group side by side, so that a tile reads one stream of weights.
 //
 // The tile. A tile is up to 8 rows × 3 panels (48 columns): 24 accumulators, three weight vectors and a
 // broadcast, 28 of the 32 vector registers. Each pass over k reads a 48-column panel triple from L2 (at most
-// 48·k bytes) for 8 rows of activations from L1. The caller hands each thread a range of panels, so a
-// weight panel is read by one thread only.
+// 48·k bytes) for 8 rows of activations from L1. The caller hands each thread either a range of rows (many
+// rows: PackedWeights.swift) or a range of panel triples (few rows).
 //
 // Dispatch. `bk_lowp_isa()` tells which instructions this CPU has; the public entry points use them when it
 // has them and the portable loops otherwise (multi-versioned, like the rest of CKernels).
