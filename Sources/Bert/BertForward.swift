@@ -18,8 +18,10 @@ extension BertModel {
         let keyMask: UnsafePointer<Float>? = batch.hasPadding ? UnsafePointer(ws.keyMask) : nil
         batch.attentionMask.withUnsafeBufferPointer { ws.keyMask.update(from: $0.baseAddress!, count: BT) }
         adapters?.prepare(rows: BT, training: ws.keepsEveryLayer)
-        // The encoder's rows: every position, or the real tokens only (BertWorkspace.skipsPadding).
-        let packed = ws.skipsPadding && dropout == nil ? batch.packedRows : nil
+        // Inference: the real tokens of a right-padded batch (attention over real keys only), and the encoder over
+        // those rows alone when the workspace skips padding (BertWorkspace.skipsPadding).
+        let realRows = dropout == nil && !ws.keepsEveryLayer ? batch.packedRows : nil
+        let packed = ws.skipsPadding ? realRows : nil
         let R = packed?.count ?? BT
         func lora(_ kind: LoRAModuleKind, _ l: Int, _ input: UnsafePointer<Float>, inStride: Int? = nil,
                   _ output: UnsafeMutablePointer<Float>, _ outStride: Int, rows: Int = R) {
@@ -64,7 +66,7 @@ extension BertModel {
             } else {
                 Attention.forward(ctx: a.attnCtx, qkv: a.qkv, keyMask: keyMask, shape: shape,
                                   dropout: dropout?.attentionProbs[l], scratch: ws.scratch, slots: ws.scratchSlots,
-                                  realKeysOnly: !ws.keepsEveryLayer)
+                                  realKeys: realRows?.lengths)
             }
             encoderLinear(1, l, out: a.attnResidual, input: a.attnCtx, weight: w.attentionOutputWeight,
                           bias: w.attentionOutputBias, inFeatures: H, outFeatures: H)

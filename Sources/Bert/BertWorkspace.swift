@@ -63,8 +63,9 @@ public final class BertWorkspace {
     public var lmRows: [Int]? = nil
     /// Inference: run the encoder over the real tokens only (TokenBatch.packedRows), then lay the last hidden
     /// state out padded again, with zeros at padding positions; the heads run on that. The real tokens' outputs
-    /// are the padded computation's (to float rounding of the attention sums); the padding positions' are not
-    /// — leave this off where those are compared (parity with transformers). Ignored with dropout.
+    /// are the padded computation's, bit for bit (Attention.forward's realKeys); the padding positions' are not
+    /// — leave this off where those are compared (parity with transformers). Ignored in training (dropout, or a
+    /// workspace that keeps every layer).
     public var skipsPadding = false
     /// The decoder's input rows for `lmRows`, gathered by `forward` and read again by `backward`.
     var lmRowInput: [Float] = []

@@ -70,6 +70,8 @@ public struct PackedRows: Sendable, Equatable {
     /// Sequence b holds packed rows starts[b] ..< starts[b + 1].
     public let starts: [Int]
     public var count: Int { rows.count }
+    /// The real tokens of each sequence.
+    public var lengths: [Int] { zip(starts.dropFirst(), starts).map { $0 - $1 } }
     public init(rows: [Int], starts: [Int]) { self.rows = rows; self.starts = starts }
 }
 

@@ -30,21 +30,22 @@ public enum Attention {
 
     /// ctx [B,T,H] ← attention over qkv [B,T,3H]. keyMask [B,T]: 1 = attend, 0 = padding; nil = attend
     /// everywhere. scratch: `scratchCount(sequence:slots:)` floats for `slots` tasks at once.
-    /// `realKeysOnly` (inference): a row whose padding is all at its end attends over its real keys alone —
-    /// the same probabilities (a masked key's is exactly 0), and the same arithmetic as the packed layout,
-    /// so packed and padded batches give the same bits. Training keeps the T×T layout its dropout masks count in.
+    /// `realKeys` (inference; the lengths of TokenBatch.packedRows): row b attends over its first realKeys[b]
+    /// keys alone — the same probabilities (a masked key's is exactly 0), and the same arithmetic as the packed
+    /// layout, so packed and padded batches give the same bits. Training keeps the T×T layout its dropout masks
+    /// count in.
     public static func forward(ctx: UnsafeMutablePointer<Float>, qkv: UnsafePointer<Float>, keyMask: UnsafePointer<Float>?,
                                shape: AttentionShape, dropout: DropoutMask?, scratch: UnsafeMutablePointer<Float>, slots: Int,
-                               realKeysOnly: Bool = false) {
+                               realKeys: [Int]? = nil) {
         let T = shape.sequence, H = shape.hidden, d = shape.headDim
-        let restrict = realKeysOnly && dropout == nil
+        let realKeys = dropout == nil ? realKeys : nil
         BLAS.withSingleThreadedCalls {
             Parallel.forEachChunk(shape.batch * shape.heads, chunks: min(slots, Parallel.threadCount)) { slot, range in
                 let probs = scratch + slot * 2 * T * T                                       // [T, T] or [rows, keys]
                 for bh in range {
                     let b = bh / shape.heads, h = bh % shape.heads
                     let v = qkv + b * T * 3 * H + 2 * H + h * d
-                    let keys = restrict ? realKeyCount(keyMask, row: b, sequence: T) : T
+                    let keys = realKeys?[b] ?? T
                     if keys < T {
                         // The real queries, then the padding's, each as its own product: the real rows then see
                         // exactly the products packedForward makes for them.
@@ -64,17 +65,6 @@ public enum Attention {
                 }
             }
         }
-    }
-
-    /// The number of real keys of row b when its padding is all at the end (T when it has none, when padding
-    /// comes before a real key, or when it has no real key).
-    static func realKeyCount(_ keyMask: UnsafePointer<Float>?, row b: Int, sequence T: Int) -> Int {
-        guard let keyMask else { return T }
-        let mask = keyMask + b * T
-        var keys = 0
-        while keys < T && mask[keys] != 0 { keys += 1 }
-        for j in keys..<T where mask[j] != 0 { return T }
-        return keys == 0 ? T : keys
     }
 
     /// Attention over packed rows (PackedRows): qkv [N, 3H] and ctx [N, H] hold the real tokens of every
