@@ -26,6 +26,9 @@ let package = Package(
         // Format-neutral tensors, dtypes, JSON and atomic files.
         .target(name: "TensorCore", dependencies: ["CZlib"], path: "Sources/TensorCore"),
 
+        // What bertkit knows of transformers' model classes: the BERT classes and heads, legacy key renamings.
+        .target(name: "ModelCatalog", dependencies: ["TensorCore"], path: "Sources/ModelCatalog"),
+
         // One target per checkpoint format.
         .target(name: "Safetensors", dependencies: ["TensorCore"], path: "Formats/Safetensors",
                 exclude: ["SPEC.md"]),
@@ -34,18 +37,18 @@ let package = Package(
                 exclude: ["SPEC.md"]),
 
         // HDF5: a thin layer over libhdf5, Keras `tf_model.h5` and a plain tensor layout.
-        .target(name: "HDF5", dependencies: ["TensorCore", "CHDF5"], path: "Formats/HDF5",
+        .target(name: "HDF5", dependencies: ["TensorCore", "ModelCatalog", "CHDF5"], path: "Formats/HDF5",
                 exclude: ["SPEC.md"]),
 
         // Format detection, model directories and the Hugging Face cache.
-        .target(name: "Checkpoints", dependencies: ["TensorCore", "Safetensors", "PyTorch", "HDF5"],
+        .target(name: "Checkpoints", dependencies: ["TensorCore", "ModelCatalog", "Safetensors", "PyTorch", "HDF5"],
                 path: "Sources/Checkpoints"),
 
         // WordPiece tokenizer identical to Hugging Face's BertTokenizer.
         .target(name: "Tokenizer", dependencies: ["TensorCore"], path: "Sources/Tokenizer"),
 
         // The BERT: parameters, forward and backward over OpenBLAS.
-        .target(name: "Bert", dependencies: ["TensorCore", "CBLAS", "CKernels"], path: "Sources/Bert"),
+        .target(name: "Bert", dependencies: ["TensorCore", "ModelCatalog", "CBLAS", "CKernels"], path: "Sources/Bert"),
 
         // Fine-tuning: AdamW, schedule, clipping, the training loop.
         .target(name: "Training", dependencies: ["TensorCore", "Safetensors", "Bert"], path: "Sources/Training"),
@@ -58,7 +61,7 @@ let package = Package(
                 path: "Sources/Pipelines"),
 
         // The umbrella library: re-exports only.
-        .target(name: "BertKit", dependencies: ["TensorCore", "Safetensors", "PyTorch", "HDF5", "Checkpoints", "Tokenizer", "Bert", "Training", "Tasks", "Pipelines"],
+        .target(name: "BertKit", dependencies: ["TensorCore", "ModelCatalog", "Safetensors", "PyTorch", "HDF5", "Checkpoints", "Tokenizer", "Bert", "Training", "Tasks", "Pipelines"],
                 path: "Sources/BertKit"),
 
         .executableTarget(name: "BertKitCLI",
@@ -70,7 +73,7 @@ let package = Package(
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "Safetensors", "TestSupport"]),
         .testTarget(name: "SafetensorsTests", dependencies: ["Safetensors", "TestSupport"]),
         .testTarget(name: "PyTorchTests", dependencies: ["PyTorch", "TestSupport"]),
-        .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "Safetensors", "TestSupport"]),
+        .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "ModelCatalog", "Safetensors", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["BertKitCLI", "BertKit", "TestSupport"]),
         .testTarget(name: "BertTests", dependencies: ["Bert", "CKernels", "Safetensors", "Checkpoints", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Bert", "Safetensors", "TestSupport"]),

@@ -5,8 +5,10 @@
 // the PyTorch name next to it.
 
 import TensorCore
+import ModelCatalog
 
-/// A TF BERT model class (the `architectures` entry of config.json names its PyTorch twin).
+/// A TF BERT model class (the `architectures` entry of config.json names its PyTorch twin). The cases are the
+/// classes whose Keras layout `KerasBertLayout.layers` knows; what each class has comes from the catalogue.
 public enum KerasBertClass: String, CaseIterable, Sendable {
     case model = "TFBertModel"
     case preTraining = "TFBertForPreTraining"
@@ -15,27 +17,22 @@ public enum KerasBertClass: String, CaseIterable, Sendable {
     case tokenClassification = "TFBertForTokenClassification"
     case questionAnswering = "TFBertForQuestionAnswering"
 
+    /// The class's row of the model catalogue (ModelCatalog/BertClasses.swift), where its facts live.
+    var catalogue: BertClass { BertClass.named(tensorFlow: rawValue)! }
+
     /// The Keras model name, snake case of the class name: the first component of every variable name.
-    public var modelName: String {
-        switch self {
-        case .model: return "tf_bert_model"
-        case .preTraining: return "tf_bert_for_pre_training"
-        case .maskedLM: return "tf_bert_for_masked_lm"
-        case .sequenceClassification: return "tf_bert_for_sequence_classification"
-        case .tokenClassification: return "tf_bert_for_token_classification"
-        case .questionAnswering: return "tf_bert_for_question_answering"
-        }
-    }
+    public var modelName: String { catalogue.tensorFlow!.kerasModelName }
 
     /// The class for a config.json `architectures` entry (`BertForMaskedLM` or `TFBertForMaskedLM`).
     public init?(architecture: String) {
-        let name = architecture.hasPrefix("TF") ? architecture : "TF" + architecture
-        self.init(rawValue: name)
+        guard let bertClass = BertClass.named(architecture) ?? BertClass.named(tensorFlow: architecture),
+              let tensorFlow = bertClass.tensorFlow else { return nil }
+        self.init(rawValue: tensorFlow.name)
     }
 
     /// Built with a pooler (`add_pooling_layer=True`).
-    var hasPooler: Bool { [.model, .preTraining, .sequenceClassification].contains(self) }
-    var hasMaskedLMHead: Bool { [.preTraining, .maskedLM].contains(self) }
+    var hasPooler: Bool { catalogue.hasPooler }
+    var hasMaskedLMHead: Bool { catalogue.hasMaskedLMHead }
 }
 
 /// One weight: its TF variable name (`<model>/bert/.../kernel:0`), its PyTorch name, whether the
@@ -170,7 +167,7 @@ enum KerasBertPlan {
     }
 
     /// The state dict as transformers' PyTorch → TF loading sees it: old `gamma` / `beta` LayerNorm
-    /// names read as `weight` / `bias`, and the embeddings' index buffers (`position_ids`,
+    /// names read as `weight` / `bias` (the legacy renamings, LegacyNames), and the embeddings' index buffers (`position_ids`,
     /// `token_type_ids`, saved by older transformers), which TF has no variables for, left out.
     static func normalized(_ store: TensorStore) -> TensorStore {
         var result = TensorStore()
@@ -182,9 +179,7 @@ enum KerasBertPlan {
         return result
     }
 
-    static func normalizedName(_ name: String) -> String {
-        name.replacing("gamma", with: "weight").replacing("beta", with: "bias")
-    }
+    static func normalizedName(_ name: String) -> String { LegacyNames.rename(name) }
 
     private static func guessClass(_ store: TensorStore, prefix: String) -> KerasBertClass {
         let maskedLM = store.contains("cls.predictions.bias"), nsp = store.contains("cls.seq_relationship.weight")

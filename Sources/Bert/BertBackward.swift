@@ -15,27 +15,35 @@ public final class BertBackwardWorkspace {
     public let dLogits: UnsafeMutablePointer<Float>
 
     public static func requiredCount(config: BertConfig, head: BertHead, batch: Int, sequence: Int) -> Int {
-        let BT = batch * sequence, H = config.hiddenSize, I = config.intermediateSize
-        let logitsWidth = head == .maskedLM ? config.vocabSize : max(config.numLabels, 2)
-        return 3 * BT * H + BT * I + 3 * BT * H + batch * H + Attention.scratchCount(sequence: sequence, slots: BertWorkspace.scratchSlots)
-            + BT * logitsWidth
+        var carver = BufferCarver.counting
+        _ = carve(&carver, config: config, head: head, batch: batch, sequence: sequence)
+        return carver.count
     }
 
     /// `storage`, when given and large enough, is reused.
     public init(config: BertConfig, head: BertHead, batch: Int, sequence: Int, storage reuse: FloatBuffer? = nil) {
         self.batch = batch
         self.sequence = sequence
-        let BT = batch * sequence, H = config.hiddenSize, I = config.intermediateSize
-        let logitsWidth = head == .maskedLM ? config.vocabSize : max(config.numLabels, 2)
         let total = Self.requiredCount(config: config, head: head, batch: batch, sequence: sequence)
         storage = reuse.flatMap { $0.count >= total ? $0 : nil } ?? FloatBuffer(count: total)
-        var cursor = storage.pointer
-        func take(_ n: Int) -> UnsafeMutablePointer<Float> { defer { cursor += n }; return cursor }
-        g0 = take(BT * H); g1 = take(BT * H); g2 = take(BT * H)
-        dFFN = take(BT * I); dQKV = take(BT * 3 * H); dPooled = take(batch * H)
-        scratchSlots = BertWorkspace.scratchSlots
-        scratch = take(Attention.scratchCount(sequence: sequence, slots: scratchSlots))
-        dLogits = take(BT * logitsWidth)
+        var carver = BufferCarver(storage)
+        (g0, g1, g2, dFFN, dQKV, dPooled, scratchSlots, scratch, dLogits) =
+            Self.carve(&carver, config: config, head: head, batch: batch, sequence: sequence)
+    }
+
+    /// The one description of the gradient workspace, in buffer order.
+    private static func carve(_ carver: inout BufferCarver, config: BertConfig, head: BertHead, batch: Int, sequence: Int)
+        -> (g0: UnsafeMutablePointer<Float>, g1: UnsafeMutablePointer<Float>, g2: UnsafeMutablePointer<Float>,
+            dFFN: UnsafeMutablePointer<Float>, dQKV: UnsafeMutablePointer<Float>, dPooled: UnsafeMutablePointer<Float>,
+            scratchSlots: Int, scratch: UnsafeMutablePointer<Float>, dLogits: UnsafeMutablePointer<Float>) {
+        let BT = batch * sequence, H = config.hiddenSize, I = config.intermediateSize
+        let logitsWidth = head == .maskedLM ? config.vocabSize : max(config.numLabels, 2)
+        let g0 = carver.take(BT * H), g1 = carver.take(BT * H), g2 = carver.take(BT * H)
+        let dFFN = carver.take(BT * I), dQKV = carver.take(BT * 3 * H), dPooled = carver.take(batch * H)
+        let slots = BertWorkspace.scratchSlots
+        let scratch = carver.take(Attention.scratchCount(sequence: sequence, slots: slots))
+        let dLogits = carver.take(BT * logitsWidth)
+        return (g0, g1, g2, dFFN, dQKV, dPooled, slots, scratch, dLogits)
     }
 
     public var buffer: FloatBuffer { storage }
@@ -94,15 +102,15 @@ extension BertModel {
             func share(_ targets: [Int]) -> Double {
                 2 * normaliser * Double(max(targets.count { $0 != Labels.ignoreIndex }, 1)) / Double(B)
             }
-            var startLogits = [Float](repeating: 0, count: B * T), endLogits = startLogits
-            for i in 0..<B * T { startLogits[i] = ws.logits[2 * i]; endLogits[i] = ws.logits[2 * i + 1] }
+            let startLogits = SpanLogits.column(ws.logits, rows: B * T, .start)
+            let endLogits = SpanLogits.column(ws.logits, rows: B * T, .end)
             var dStart = startLogits, dEnd = endLogits
             let startShare = share(startTargets), endShare = share(endTargets)
             let startLoss = try Losses.crossEntropy(logits: startLogits, dLogits: &dStart, targets: startTargets, classes: T,
                                                     normaliser: startShare)
             let endLoss = try Losses.crossEntropy(logits: endLogits, dLogits: &dEnd, targets: endTargets, classes: T,
                                                   normaliser: endShare)
-            for i in 0..<B * T { bw.dLogits[2 * i] = dStart[i]; bw.dLogits[2 * i + 1] = dEnd[i] }
+            SpanLogits.interleave(start: dStart, end: dEnd, into: bw.dLogits)
             return normaliser * (startLoss / startShare + endLoss / endShare)   // a sum: the caller divides by normaliser
         default:
             throw .wrongHead("labels of this kind do not fit a \(head.rawValue) model")

@@ -71,9 +71,7 @@ public enum BertCheckpointMapping {
         let hasPrefix = names.contains { $0.hasPrefix(prefix) }
         let expectsPrefix = head != .base
         return names.map { original in
-            var name = original
-                .replacing("LayerNorm.gamma", with: "LayerNorm.weight")
-                .replacing("LayerNorm.beta", with: "LayerNorm.bias")
+            var name = LegacyNames.rename(original)
             if expectsPrefix && !hasPrefix && !BertHead.isHeadParameter(name) {
                 name = prefix + name
             } else if !expectsPrefix && hasPrefix && name.hasPrefix(prefix) {

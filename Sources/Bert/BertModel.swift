@@ -60,13 +60,14 @@ public final class BertModel: @unchecked Sendable {
         for name in names {
             guard let spec = layout.spec(named: name) else { continue }
             let values = p(spec.offset)
-            if name.hasSuffix("LayerNorm.weight") {
+            switch spec.kind {
+            case .normWeight:
                 values.update(repeating: 1, count: spec.count)
-            } else if name.hasSuffix("bias") {
+            case .bias, .normBias:
                 values.update(repeating: 0, count: spec.count)
-            } else {
+            case .linearWeight, .embedding, .wordEmbedding:
                 for i in 0..<spec.count { values[i] = Float(generator.next()) * config.initializerRange }
-                if name.hasSuffix("word_embeddings.weight"), let padTokenId = config.padTokenId {
+                if spec.kind == .wordEmbedding, let padTokenId = config.padTokenId {
                     (values + padTokenId * config.hiddenSize).update(repeating: 0, count: config.hiddenSize)
                 }
             }

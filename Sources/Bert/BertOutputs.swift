@@ -32,11 +32,31 @@ public struct BertOutputs {
             logitsFlat = []
         }
         if model.head == .questionAnswering {
-            startLogits = (0..<B).map { b in (0..<T).map { ws.logits[(b * T + $0) * 2] } }
-            endLogits = (0..<B).map { b in (0..<T).map { ws.logits[(b * T + $0) * 2 + 1] } }
+            startLogits = (0..<B).map { b in SpanLogits.column(ws.logits + b * T * 2, rows: T, .start) }
+            endLogits = (0..<B).map { b in SpanLogits.column(ws.logits + b * T * 2, rows: T, .end) }
         } else {
             startLogits = []
             endLogits = []
+        }
+    }
+}
+
+/// The question-answering head's logits are [rows, 2]: column 0 scores a position as the answer's start,
+/// column 1 as its end — transformers' BertForQuestionAnswering takes them apart with
+/// `logits.split(1, dim=-1)` (modeling_bert.py, v5.24.0). The one place that knows the interleaving.
+public enum SpanLogits {
+    public enum Side: Int, Sendable { case start = 0, end = 1 }
+
+    /// One side's logits out of the interleaved [rows, 2].
+    public static func column(_ logits: UnsafePointer<Float>, rows: Int, _ side: Side) -> [Float] {
+        (0..<rows).map { logits[2 * $0 + side.rawValue] }
+    }
+
+    /// Both sides back into the interleaved layout (the loss's gradients).
+    public static func interleave(start: [Float], end: [Float], into out: UnsafeMutablePointer<Float>) {
+        for i in 0..<start.count {
+            out[2 * i + Side.start.rawValue] = start[i]
+            out[2 * i + Side.end.rawValue] = end[i]
         }
     }
 }

@@ -77,15 +77,9 @@ public final class BertWorkspace {
 
     /// Floats a workspace of this shape needs.
     public static func requiredCount(config: BertConfig, head: BertHead, batch: Int, sequence: Int, keepsEveryLayer: Bool) -> Int {
-        let BT = batch * sequence, H = config.hiddenSize, I = config.intermediateSize
-        let perLayer = BT * 3 * H + BT * H * 2 + 2 * BT + BT * I + BT * H + 2 * BT
-        let slots = keepsEveryLayer ? config.numHiddenLayers : 1
-        let outputs = keepsEveryLayer ? 2 : 1
-        let headWidth = max(config.numLabels, 2)
-        var total = BT + BT * H + 2 * BT + BT * H + BT * I + BT * H + outputs * BT * H + slots * perLayer + batch * H + BT * H + BT * headWidth
-            + Attention.scratchCount(sequence: sequence, slots: scratchSlots)
-        if head == .maskedLM { total += 3 * BT * H + 2 * BT + BT * config.vocabSize }
-        return total
+        var carver = BufferCarver.counting
+        _ = carve(&carver, config: config, head: head, batch: batch, sequence: sequence, keepsEveryLayer: keepsEveryLayer)
+        return carver.count
     }
 
     /// `storage`, when given and large enough, is reused (a training run pads every batch to its own
@@ -96,39 +90,73 @@ public final class BertWorkspace {
         self.batch = batch
         self.sequence = sequence
         self.keepsEveryLayer = keepsEveryLayer
+        let total = Self.requiredCount(config: config, head: head, batch: batch, sequence: sequence, keepsEveryLayer: keepsEveryLayer)
+        storage = reuse.flatMap { $0.count >= total ? $0 : nil } ?? FloatBuffer(count: total)
+        var carver = BufferCarver(storage)
+        let r = Self.carve(&carver, config: config, head: head, batch: batch, sequence: sequence, keepsEveryLayer: keepsEveryLayer)
+        keyMask = r.keyMask
+        embeddingSum = r.embeddingSum
+        embeddingMean = r.embeddingMean
+        embeddingRstd = r.embeddingRstd
+        embeddingOut = r.embeddingOut
+        layers = r.layers
+        pooled = r.pooled
+        headInput = r.headInput
+        logits = r.logits
+        scratchSlots = r.scratchSlots
+        scratch = r.scratch
+        lmTransformPre = r.lmTransformPre
+        lmTransformAct = r.lmTransformAct
+        lmTransformOut = r.lmTransformOut
+        lmNormMean = r.lmNormMean
+        lmNormRstd = r.lmNormRstd
+        lmLogits = r.lmLogits
+    }
+
+    /// Every region of a workspace, in buffer order.
+    private struct Regions {
+        var keyMask, embeddingSum, embeddingMean, embeddingRstd, embeddingOut: UnsafeMutablePointer<Float>
+        var layers: [LayerActivations]
+        var pooled, headInput, logits, scratch: UnsafeMutablePointer<Float>
+        var scratchSlots: Int
+        var lmTransformPre, lmTransformAct, lmTransformOut, lmNormMean, lmNormRstd, lmLogits: UnsafeMutablePointer<Float>
+    }
+
+    /// The one description of the workspace: what each region holds and how large it is.
+    private static func carve(_ carver: inout BufferCarver, config: BertConfig, head: BertHead, batch: Int, sequence: Int,
+                              keepsEveryLayer: Bool) -> Regions {
         let BT = batch * sequence, H = config.hiddenSize, I = config.intermediateSize
         let slots = keepsEveryLayer ? config.numHiddenLayers : 1
         let headWidth = max(config.numLabels, 2)
-        let isLM = head == .maskedLM
-        let total = Self.requiredCount(config: config, head: head, batch: batch, sequence: sequence, keepsEveryLayer: keepsEveryLayer)
-        storage = reuse.flatMap { $0.count >= total ? $0 : nil } ?? FloatBuffer(count: total)
-        var cursor = storage.pointer
-        func take(_ n: Int) -> UnsafeMutablePointer<Float> { defer { cursor += n }; return cursor }
-        keyMask = take(BT)
-        embeddingSum = take(BT * H)
-        embeddingMean = take(BT)
-        embeddingRstd = take(BT)
-        embeddingOut = take(BT * H)
+        func take(_ n: Int) -> UnsafeMutablePointer<Float> { carver.take(n) }
+        let keyMask = take(BT)
+        let embeddingSum = take(BT * H)
+        let embeddingMean = take(BT)
+        let embeddingRstd = take(BT)
+        let embeddingOut = take(BT * H)
         let sharedFFNAct = take(BT * I), sharedAttnNormOut = take(BT * H)
         let outputs = (0..<(keepsEveryLayer ? 2 : 1)).map { _ in take(BT * H) }
-        layers = (0..<slots).map { l in
+        let layers = (0..<slots).map { l in
             LayerActivations(qkv: take(BT * 3 * H), attnCtx: take(BT * H),
                              attnResidual: take(BT * H), attnNormOut: sharedAttnNormOut, attnNormMean: take(BT),
                              attnNormRstd: take(BT), ffnPre: take(BT * I), ffnAct: sharedFFNAct,
                              ffnResidual: take(BT * H), out: outputs[l % outputs.count], outMean: take(BT), outRstd: take(BT))
         }
-        pooled = take(batch * H)
-        headInput = take(BT * H)
-        logits = take(BT * headWidth)
-        scratchSlots = Self.scratchSlots
-        scratch = take(Attention.scratchCount(sequence: sequence, slots: scratchSlots))
-        if isLM {
-            lmTransformPre = take(BT * H); lmTransformAct = take(BT * H); lmTransformOut = take(BT * H)
-            lmNormMean = take(BT); lmNormRstd = take(BT); lmLogits = take(BT * config.vocabSize)
-        } else {
-            lmTransformPre = scratch; lmTransformAct = scratch; lmTransformOut = scratch
-            lmNormMean = scratch; lmNormRstd = scratch; lmLogits = scratch
+        let pooled = take(batch * H)
+        let headInput = take(BT * H)
+        let logits = take(BT * headWidth)
+        let scratchSlots = Self.scratchSlots
+        let scratch = take(Attention.scratchCount(sequence: sequence, slots: scratchSlots))
+        var r = Regions(keyMask: keyMask, embeddingSum: embeddingSum, embeddingMean: embeddingMean, embeddingRstd: embeddingRstd,
+                        embeddingOut: embeddingOut, layers: layers, pooled: pooled, headInput: headInput, logits: logits,
+                        scratch: scratch, scratchSlots: scratchSlots,
+                        lmTransformPre: scratch, lmTransformAct: scratch, lmTransformOut: scratch,
+                        lmNormMean: scratch, lmNormRstd: scratch, lmLogits: scratch)
+        if head == .maskedLM {
+            r.lmTransformPre = take(BT * H); r.lmTransformAct = take(BT * H); r.lmTransformOut = take(BT * H)
+            r.lmNormMean = take(BT); r.lmNormRstd = take(BT); r.lmLogits = take(BT * config.vocabSize)
         }
+        return r
     }
 
     /// The activation slot of layer `l`.

@@ -45,3 +45,24 @@ public final class FloatBuffer: @unchecked Sendable {
         Array(UnsafeBufferPointer(start: pointer + offset, count: count ?? (self.count - offset)))
     }
 }
+
+/// Lays regions out one after another in a flat float buffer. A workspace describes its regions once, in one
+/// function that takes them from a carver: over a counting carver that function gives the size, over a
+/// buffer it gives the pointers — so the size and the carving cannot drift apart.
+struct BufferCarver {
+    private let base: UnsafeMutablePointer<Float>?
+    /// Floats taken so far.
+    private(set) var count = 0
+
+    /// Carves `buffer` from its start.
+    init(_ buffer: FloatBuffer) { base = buffer.pointer }
+
+    /// Only counts: the pointers it hands out are placeholders, never to be read or written.
+    static var counting: BufferCarver { BufferCarver(base: nil) }
+    private init(base: UnsafeMutablePointer<Float>?) { self.base = base }
+
+    mutating func take(_ n: Int) -> UnsafeMutablePointer<Float> {
+        defer { count += n }
+        return base.map { $0 + count } ?? UnsafeMutablePointer(bitPattern: MemoryLayout<Float>.alignment)!
+    }
+}

@@ -3,13 +3,40 @@
 // weight-decay exclusion is a mask over it (STYLE.md, after llm.c). Query, key and value of a layer sit
 // next to each other so one GEMM computes all three projections.
 
+/// What a parameter is. It decides the initialisation and whether weight decay applies, where matching the
+/// name would (other families spell their norms `LayerNorm`, `sa_layer_norm`, `ln_1` …).
+public enum ParameterKind: Sendable, Equatable {
+    /// Token, position or type embeddings: N(0, initializer_range).
+    case embedding
+    /// The word embeddings: N(0, initializer_range), the padding token's row zero.
+    case wordEmbedding
+    /// A Linear layer's weight: N(0, initializer_range).
+    case linearWeight
+    /// A Linear layer's (or the masked-LM output's) bias: zero.
+    case bias
+    /// LayerNorm's scale: one.
+    case normWeight
+    /// LayerNorm's shift: zero.
+    case normBias
+
+    /// transformers' Trainer leaves biases and LayerNorm parameters out of weight decay
+    /// (`get_decay_parameter_names`; Docs/specs/transformers_training.md, "Which parameters get weight decay").
+    public var decays: Bool {
+        switch self {
+        case .embedding, .wordEmbedding, .linearWeight: return true
+        case .bias, .normWeight, .normBias: return false
+        }
+    }
+}
+
 public struct ParameterSpec: Sendable {
     public let name: String
     public let shape: [Int]
     public let offset: Int
+    public let kind: ParameterKind
     public var count: Int { shape.reduce(1, *) }
-    /// transformers' Trainer excludes biases and LayerNorm weights from weight decay.
-    public let decays: Bool
+    /// Whether weight decay applies (from the kind).
+    public var decays: Bool { kind.decays }
 }
 
 /// Offsets of one encoder layer's parameters.
@@ -57,59 +84,57 @@ public struct ParameterLayout: Sendable {
         self.head = head
         let H = config.hiddenSize, I = config.intermediateSize, V = config.vocabSize
         let p = head.namePrefix
-        wordEmbeddings = add(p + "embeddings.word_embeddings.weight", [V, H])
-        positionEmbeddings = add(p + "embeddings.position_embeddings.weight", [config.maxPositionEmbeddings, H])
-        tokenTypeEmbeddings = add(p + "embeddings.token_type_embeddings.weight", [config.typeVocabSize, H])
-        embeddingNormWeight = add(p + "embeddings.LayerNorm.weight", [H])
-        embeddingNormBias = add(p + "embeddings.LayerNorm.bias", [H])
+        wordEmbeddings = add(p + "embeddings.word_embeddings.weight", [V, H], .wordEmbedding)
+        positionEmbeddings = add(p + "embeddings.position_embeddings.weight", [config.maxPositionEmbeddings, H], .embedding)
+        tokenTypeEmbeddings = add(p + "embeddings.token_type_embeddings.weight", [config.typeVocabSize, H], .embedding)
+        embeddingNormWeight = add(p + "embeddings.LayerNorm.weight", [H], .normWeight)
+        embeddingNormBias = add(p + "embeddings.LayerNorm.bias", [H], .normBias)
         for i in 0..<config.numHiddenLayers {
             let l = p + "encoder.layer.\(i)."
-            let qkvWeight = add(l + "attention.self.query.weight", [H, H])
-            _ = add(l + "attention.self.key.weight", [H, H])
-            _ = add(l + "attention.self.value.weight", [H, H])
-            let qkvBias = add(l + "attention.self.query.bias", [H])
-            _ = add(l + "attention.self.key.bias", [H])
-            _ = add(l + "attention.self.value.bias", [H])
+            let qkvWeight = add(l + "attention.self.query.weight", [H, H], .linearWeight)
+            _ = add(l + "attention.self.key.weight", [H, H], .linearWeight)
+            _ = add(l + "attention.self.value.weight", [H, H], .linearWeight)
+            let qkvBias = add(l + "attention.self.query.bias", [H], .bias)
+            _ = add(l + "attention.self.key.bias", [H], .bias)
+            _ = add(l + "attention.self.value.bias", [H], .bias)
             layers.append(LayerOffsets(
                 qkvWeight: qkvWeight, qkvBias: qkvBias,
-                attentionOutputWeight: add(l + "attention.output.dense.weight", [H, H]),
-                attentionOutputBias: add(l + "attention.output.dense.bias", [H]),
-                attentionNormWeight: add(l + "attention.output.LayerNorm.weight", [H]),
-                attentionNormBias: add(l + "attention.output.LayerNorm.bias", [H]),
-                intermediateWeight: add(l + "intermediate.dense.weight", [I, H]),
-                intermediateBias: add(l + "intermediate.dense.bias", [I]),
-                outputWeight: add(l + "output.dense.weight", [H, I]),
-                outputBias: add(l + "output.dense.bias", [H]),
-                outputNormWeight: add(l + "output.LayerNorm.weight", [H]),
-                outputNormBias: add(l + "output.LayerNorm.bias", [H])))
+                attentionOutputWeight: add(l + "attention.output.dense.weight", [H, H], .linearWeight),
+                attentionOutputBias: add(l + "attention.output.dense.bias", [H], .bias),
+                attentionNormWeight: add(l + "attention.output.LayerNorm.weight", [H], .normWeight),
+                attentionNormBias: add(l + "attention.output.LayerNorm.bias", [H], .normBias),
+                intermediateWeight: add(l + "intermediate.dense.weight", [I, H], .linearWeight),
+                intermediateBias: add(l + "intermediate.dense.bias", [I], .bias),
+                outputWeight: add(l + "output.dense.weight", [H, I], .linearWeight),
+                outputBias: add(l + "output.dense.bias", [H], .bias),
+                outputNormWeight: add(l + "output.LayerNorm.weight", [H], .normWeight),
+                outputNormBias: add(l + "output.LayerNorm.bias", [H], .normBias)))
         }
         if head.hasPooler {
-            poolerWeight = add(p + "pooler.dense.weight", [H, H])
-            poolerBias = add(p + "pooler.dense.bias", [H])
+            poolerWeight = add(p + "pooler.dense.weight", [H, H], .linearWeight)
+            poolerBias = add(p + "pooler.dense.bias", [H], .bias)
         }
         switch head {
         case .base: break
         case .sequenceClassification, .tokenClassification:
-            classifierWeight = add("classifier.weight", [config.numLabels, H])
-            classifierBias = add("classifier.bias", [config.numLabels])
+            classifierWeight = add("classifier.weight", [config.numLabels, H], .linearWeight)
+            classifierBias = add("classifier.bias", [config.numLabels], .bias)
         case .questionAnswering:
-            classifierWeight = add("qa_outputs.weight", [2, H])
-            classifierBias = add("qa_outputs.bias", [2])
+            classifierWeight = add("qa_outputs.weight", [2, H], .linearWeight)
+            classifierBias = add("qa_outputs.bias", [2], .bias)
         case .maskedLM:
-            lmBias = add("cls.predictions.bias", [V])
-            lmTransformWeight = add("cls.predictions.transform.dense.weight", [H, H])
-            lmTransformBias = add("cls.predictions.transform.dense.bias", [H])
-            lmNormWeight = add("cls.predictions.transform.LayerNorm.weight", [H])
-            lmNormBias = add("cls.predictions.transform.LayerNorm.bias", [H])
+            lmBias = add("cls.predictions.bias", [V], .bias)
+            lmTransformWeight = add("cls.predictions.transform.dense.weight", [H, H], .linearWeight)
+            lmTransformBias = add("cls.predictions.transform.dense.bias", [H], .bias)
+            lmNormWeight = add("cls.predictions.transform.LayerNorm.weight", [H], .normWeight)
+            lmNormBias = add("cls.predictions.transform.LayerNorm.bias", [H], .normBias)
         }
     }
 
-    private mutating func add(_ name: String, _ shape: [Int]) -> Int {
+    private mutating func add(_ name: String, _ shape: [Int], _ kind: ParameterKind) -> Int {
         let offset = count
-        let lower = name.lowercased()
-        let decays = !(lower.contains("bias") || lower.contains("layernorm"))
         indexByName[name] = specs.count
-        specs.append(ParameterSpec(name: name, shape: shape, offset: offset, decays: decays))
+        specs.append(ParameterSpec(name: name, shape: shape, offset: offset, kind: kind))
         count = offset + shape.reduce(1, *)   // no padding: query, key and value must be contiguous
         return offset
     }

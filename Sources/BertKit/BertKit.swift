@@ -1,4 +1,5 @@
 @_exported import TensorCore
+@_exported import ModelCatalog
 @_exported import Safetensors
 @_exported import PyTorch
 @_exported import HDF5

@@ -3,6 +3,7 @@
 import TensorCore
 import Safetensors
 import HDF5
+import ModelCatalog
 
 public struct ConversionOptions: Sendable {
     public var family: CheckpointFormat.Family

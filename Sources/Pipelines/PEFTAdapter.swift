@@ -27,16 +27,6 @@ public struct PEFTAdapterConfig: Sendable {
 
     public init() {}
 
-    /// PEFT's task type for a head.
-    public static func taskType(for head: BertHead) -> String {
-        switch head {
-        case .sequenceClassification: return "SEQ_CLS"
-        case .tokenClassification: return "TOKEN_CLS"
-        case .questionAnswering: return "QUESTION_ANS"
-        case .maskedLM, .base: return "FEATURE_EXTRACTION"
-        }
-    }
-
     /// The modules PEFT trains in full for a task (its `_set_trainable` defaults).
     public static func defaultModulesToSave(for head: BertHead) -> [String] {
         switch head {
@@ -128,7 +118,7 @@ public enum PEFTAdapter {
     public static func write(_ adapters: LoRAAdapters, model: BertModel, baseModel: String?, folder: String) throws {
         var config = PEFTAdapterConfig()
         config.lora = adapters.config
-        config.taskType = PEFTAdapterConfig.taskType(for: model.head)
+        config.taskType = model.head.peftTaskType
         config.baseModelNameOrPath = baseModel
         try AtomicFileWriter.write(config.jsonText, to: folder + "/adapter_config.json")
         try SafetensorsWriter.write(adapters.peftStateDict(model: model), to: folder + "/adapter_model.safetensors")

@@ -94,10 +94,9 @@ public enum ParityCheck {
         case ("logits", .tokenClassification): return (ws.logits, [B, T, c.numLabels])
         case ("logits", .maskedLM): return (ws.lmLogits, [B, T, c.vocabSize])
         case ("start_logits", .questionAnswering), ("end_logits", .questionAnswering):
-            // QA logits are interleaved [B·T, 2]; copy the wanted column out.
-            let column = name == "start_logits" ? 0 : 1
+            let column = SpanLogits.column(ws.logits, rows: B * T, name == "start_logits" ? .start : .end)
             let out = UnsafeMutablePointer<Float>.allocate(capacity: B * T)
-            for i in 0..<B * T { out[i] = ws.logits[i * 2 + column] }
+            out.initialize(from: column, count: B * T)
             return (out, [B, T])
         default:
             throw ParityError.outputNotAvailable(name: name, head: model.head.rawValue)

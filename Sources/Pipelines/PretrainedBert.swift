@@ -65,8 +65,7 @@ public struct PretrainedBert {
                             precision: Precision? = nil) throws -> PretrainedBert {
         _ = try readConfig(directory: ModelDirectory.resolve(argument))   // the base's type before the adapter's files
         let adapterConfig = try PEFTAdapter.readConfig(folder: adapter)
-        let taskHead: BertHead? = ["SEQ_CLS": .sequenceClassification, "TOKEN_CLS": .tokenClassification,
-                                   "QUESTION_ANS": .questionAnswering][adapterConfig.taskType]
+        let taskHead = BertHead(peftTaskType: adapterConfig.taskType)
         let weightsPath = adapter + "/adapter_model.safetensors"
         let weights = try withFileContext(weightsPath) { try SafetensorsReader.read(path: weightsPath) }
         var labelNames: [String]? = nil

@@ -258,8 +258,8 @@ public final class TextInference {
         model.forward(batch, workspace: ws, adapters: adapters)
         var starts: [[Float]] = [], ends: [[Float]] = []
         for (w, window) in windows.enumerated() {
-            starts.append((0..<window.count).map { ws.logits[(w * width + $0) * 2] })
-            ends.append((0..<window.count).map { ws.logits[(w * width + $0) * 2 + 1] })
+            starts.append(SpanLogits.column(ws.logits + w * width * 2, rows: window.count, .start))
+            ends.append(SpanLogits.column(ws.logits + w * width * 2, rows: window.count, .end))
         }
         return AnswerSpans.answers(context: context, windows: windows, starts: starts, ends: ends, clsID: tokenizer.id(of: "[CLS]"),
                                    options: options)

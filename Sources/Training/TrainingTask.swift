@@ -125,10 +125,12 @@ public struct HeadMetrics: MetricAccumulator {
             }
         case (.questionAnswering, .spans(let starts, let ends)):
             for b in 0..<batch.batchSize {
+                let rowStarts = SpanLogits.column(ws.logits + b * T * 2, rows: T, .start)
+                let rowEnds = SpanLogits.column(ws.logits + b * T * 2, rows: T, .end)
                 var bestStart = 0, bestEnd = 0
                 for t in 0..<T {
-                    if ws.logits[(b * T + t) * 2] > ws.logits[(b * T + bestStart) * 2] { bestStart = t }
-                    if ws.logits[(b * T + t) * 2 + 1] > ws.logits[(b * T + bestEnd) * 2 + 1] { bestEnd = t }
+                    if rowStarts[t] > rowStarts[bestStart] { bestStart = t }
+                    if rowEnds[t] > rowEnds[bestEnd] { bestEnd = t }
                 }
                 exactTotal += 1
                 if bestStart == starts[b] && bestEnd == ends[b] { exactRight += 1 }

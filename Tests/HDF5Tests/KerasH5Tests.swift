@@ -5,6 +5,7 @@
 import Foundation
 import Testing
 import HDF5
+import ModelCatalog
 import Safetensors
 import TensorCore
 import TestSupport
@@ -295,5 +296,16 @@ import TestSupport
 
     @Test func casesCoverTruncationCorruptionAndKerasMistakes() {
         #expect(Self.cases.count >= 12)
+    }
+}
+
+/// The Keras classes the codec lays out are exactly the catalogue's classes with a TensorFlow twin.
+@Suite struct KerasCatalogueTests {
+    @Test func everyTensorFlowClassOfTheCatalogueHasALayout() {
+        let catalogued = Set(BertClass.all.compactMap { $0.tensorFlow?.name })
+        #expect(Set(KerasBertClass.allCases.map(\.rawValue)) == catalogued)
+        for bertClass in KerasBertClass.allCases {
+            #expect(KerasBertClass(architecture: String(bertClass.rawValue.dropFirst(2))) == bertClass)
+        }
     }
 }

@@ -53,12 +53,24 @@ public struct DropoutMask: Sendable {
 /// Where dropout applies in one forward pass; nil members mean "no dropout" (inference, or p = 0).
 public struct DropoutPlan: Sendable {
     /// The micro-batch's seed; every mask below derives from it.
-    public var seed: UInt64 = 0
+    public var seed: UInt64
     public var embeddings: DropoutMask?
     public var attentionProbs: [DropoutMask?]
     public var attentionOutput: [DropoutMask?]
     public var ffnOutput: [DropoutMask?]
     public var classifier: DropoutMask?
+
+    /// A plan with these masks. Training makes its plans from the run's seed and step (Training's
+    /// `DropoutPlan.training`); the model only applies them.
+    public init(seed: UInt64, embeddings: DropoutMask?, attentionProbs: [DropoutMask?], attentionOutput: [DropoutMask?],
+                ffnOutput: [DropoutMask?], classifier: DropoutMask?) {
+        self.seed = seed
+        self.embeddings = embeddings
+        self.attentionProbs = attentionProbs
+        self.attentionOutput = attentionOutput
+        self.ffnOutput = ffnOutput
+        self.classifier = classifier
+    }
 
     public static func none(layers: Int) -> DropoutPlan {
         DropoutPlan(seed: 0, embeddings: nil, attentionProbs: Array(repeating: nil, count: layers),
@@ -71,23 +83,6 @@ public struct DropoutPlan: Sendable {
         guard probability > 0 else { return nil }
         let kinds: [LoRAModuleKind] = [.query, .key, .value, .attentionOutput, .intermediate, .output, .pooler]
         return DropoutMask(probability: probability, seed: seed, site: UInt64(10_000 + 16 * layer + kinds.firstIndex(of: kind)!))
-    }
-
-    /// Masks for one micro-batch of a training run: `seed` is the run's seed, `step` counts micro-batches.
-    public static func training(config: BertConfig, seed: UInt64, step: UInt64) -> DropoutPlan {
-        // The step is mixed before it meets the site: with a linear `seed·a + step·γ` (and `site·γ` added by
-        // DropoutMask) the key of (step, site) equalled that of (step + 1, site − 1), so a site's mask came back
-        // one step later at another site (the classifier's as the embeddings' next step).
-        let base = mix64(seed &* 0x2545_F491_4F6C_DD1D ^ mix64(step &+ 0x9E37_79B9_7F4A_7C15))
-        func mask(_ p: Float, _ site: UInt64) -> DropoutMask? { p > 0 ? DropoutMask(probability: p, seed: base, site: site) : nil }
-        let L = config.numHiddenLayers
-        return DropoutPlan(
-            seed: base,
-            embeddings: mask(config.hiddenDropoutProb, 1),
-            attentionProbs: (0..<L).map { mask(config.attentionProbsDropoutProb, UInt64(16 + 4 * $0)) },
-            attentionOutput: (0..<L).map { mask(config.hiddenDropoutProb, UInt64(17 + 4 * $0)) },
-            ffnOutput: (0..<L).map { mask(config.hiddenDropoutProb, UInt64(18 + 4 * $0)) },
-            classifier: mask(config.effectiveClassifierDropout, 2))
     }
 }
 

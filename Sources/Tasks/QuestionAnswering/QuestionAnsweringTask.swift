@@ -99,8 +99,8 @@ public struct QAMetrics: MetricAccumulator {
         let T = batch.sequenceLength
         for (b, example) in examples.enumerated() where example.feature < starts.count {
             let n = example.ids.count
-            starts[example.feature] = (0..<n).map { outputs.logits[(b * T + $0) * 2] }
-            ends[example.feature] = (0..<n).map { outputs.logits[(b * T + $0) * 2 + 1] }
+            starts[example.feature] = SpanLogits.column(outputs.logits + b * T * 2, rows: n, .start)
+            ends[example.feature] = SpanLogits.column(outputs.logits + b * T * 2, rows: n, .end)
         }
     }
 

@@ -8,31 +8,35 @@ public enum BertHead: String, CaseIterable, Sendable {
     case maskedLM = "masked-lm"
 
     /// The transformers class name written to `architectures`.
-    public var architecture: String {
-        switch self {
-        case .base: return "BertModel"
-        case .sequenceClassification: return "BertForSequenceClassification"
-        case .tokenClassification: return "BertForTokenClassification"
-        case .questionAnswering: return "BertForQuestionAnswering"
-        case .maskedLM: return "BertForMaskedLM"
-        }
-    }
+    public var architecture: String { BertClass.canonical(for: self).name }
 
     /// The head a config's `architectures` names. BertForPreTraining (the hub's bert-base-uncased
     /// checkpoint) runs as a masked LM; its next-sentence weights are reported unused.
     public init?(architecture: String) {
-        switch architecture {
-        case "BertModel": self = .base
-        case "BertForSequenceClassification": self = .sequenceClassification
-        case "BertForTokenClassification": self = .tokenClassification
-        case "BertForQuestionAnswering": self = .questionAnswering
-        case "BertForMaskedLM", "BertForPreTraining", "BertLMHeadModel": self = .maskedLM
-        default: return nil
-        }
+        guard let bertClass = BertClass.named(architecture) else { return nil }
+        self = bertClass.head
     }
 
     /// transformers builds the token-level heads with `add_pooling_layer=False`.
-    public var hasPooler: Bool { self == .base || self == .sequenceClassification }
+    public var hasPooler: Bool { BertClass.canonical(for: self).hasPooler }
+
+    /// PEFT's `task_type` for an adapter on this head (peft v0.21.2 `utils/peft_types.py`, TaskType).
+    public var peftTaskType: String {
+        switch self {
+        case .sequenceClassification: return "SEQ_CLS"
+        case .tokenClassification: return "TOKEN_CLS"
+        case .questionAnswering: return "QUESTION_ANS"
+        case .maskedLM, .base: return "FEATURE_EXTRACTION"
+        }
+    }
+
+    /// The head a PEFT `task_type` builds (PeftModel wraps a base model in that task's class); nil for a task
+    /// type no single head has (FEATURE_EXTRACTION: the base model's own head decides).
+    public init?(peftTaskType: String) {
+        let heads = Self.allCases.filter { $0.peftTaskType == peftTaskType }
+        guard heads.count == 1 else { return nil }
+        self = heads[0]
+    }
 
     /// Where every head keeps its own parameters (outside the `bert.` encoder): `classifier.` for the
     /// classifiers, `qa_outputs.` for question answering, `cls.` for the masked LM.

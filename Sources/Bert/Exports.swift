@@ -1,0 +1,3 @@
+// The heads and the class table (ModelCatalog) are the model's vocabulary: whoever imports Bert sees them.
+
+@_exported import ModelCatalog

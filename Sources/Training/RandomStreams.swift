@@ -1,0 +1,63 @@
+// Every random stream a training run draws from, and how each follows from `--seed`: the sample, the order
+// of each epoch, a new head's weights, the adapters, the masked-LM masks, and the dropout masks of each
+// micro-batch. They live here, in Training; the model's kernels only apply the masks they are handed.
+
+import Bert
+
+/// The independent random streams one `--seed` feeds. Each purpose starts its own SplitMix64 sequence from
+/// a scrambled (seed, purpose, index), so the sample, each epoch's order and a new head's weights never draw
+/// from the same numbers (with the bare seed for all three, the head's initial weights were made of the very
+/// numbers that shuffled the first epoch).
+public enum SeedStream: UInt64 {
+    case trainSample = 1, evalSample, epochOrder, newHead, adapters, maskedTokens
+
+    public func seed(_ seed: UInt64, index: UInt64 = 0) -> UInt64 {
+        mix64(seed ^ mix64(rawValue << 40 ^ index))
+    }
+}
+
+/// Reproducible permutations from a seed (Fisher–Yates over SplitMix64).
+public enum Shuffle {
+    public static func permutation(_ count: Int, seed: UInt64) -> [Int] {
+        var generator = NormalGenerator(seed: seed)
+        var order = Array(0..<count)
+        if count > 1 {
+            for i in stride(from: count - 1, to: 0, by: -1) {
+                let j = Int(generator.nextUInt64() % UInt64(i + 1))
+                order.swapAt(i, j)
+            }
+        }
+        return order
+    }
+
+    /// `n` distinct indices of 0..<count chosen at random from `seed` (in their original order).
+    public static func sample(_ count: Int, _ n: Int, seed: UInt64) -> [Int] {
+        guard n < count else { return Array(0..<count) }
+        return Array(permutation(count, seed: seed).prefix(n)).sorted()
+    }
+
+    /// `--max-train-examples n`: n of `rows` drawn at random from `seed`, never simply the first n, kept in
+    /// file order; all of them when there are no more than n.
+    public static func sample<Row>(_ rows: [Row], _ n: Int, seed: UInt64) -> [Row] {
+        sample(rows.count, n, seed: seed).map { rows[$0] }
+    }
+}
+
+extension DropoutPlan {
+    /// Masks for one micro-batch of a training run: `seed` is the run's seed, `step` counts micro-batches.
+    public static func training(config: BertConfig, seed: UInt64, step: UInt64) -> DropoutPlan {
+        // The step is mixed before it meets the site: with a linear `seed·a + step·γ` (and `site·γ` added by
+        // DropoutMask) the key of (step, site) equalled that of (step + 1, site − 1), so a site's mask came back
+        // one step later at another site (the classifier's as the embeddings' next step).
+        let base = mix64(seed &* 0x2545_F491_4F6C_DD1D ^ mix64(step &+ 0x9E37_79B9_7F4A_7C15))
+        func mask(_ p: Float, _ site: UInt64) -> DropoutMask? { p > 0 ? DropoutMask(probability: p, seed: base, site: site) : nil }
+        let L = config.numHiddenLayers
+        return DropoutPlan(
+            seed: base,
+            embeddings: mask(config.hiddenDropoutProb, 1),
+            attentionProbs: (0..<L).map { mask(config.attentionProbsDropoutProb, UInt64(16 + 4 * $0)) },
+            attentionOutput: (0..<L).map { mask(config.hiddenDropoutProb, UInt64(17 + 4 * $0)) },
+            ffnOutput: (0..<L).map { mask(config.hiddenDropoutProb, UInt64(18 + 4 * $0)) },
+            classifier: mask(config.effectiveClassifierDropout, 2))
+    }
+}
