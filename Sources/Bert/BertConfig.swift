@@ -39,7 +39,7 @@ public enum Activation: String, Sendable {
     }
 }
 
-public enum ProblemType: String, Sendable {
+public enum ProblemType: String, Sendable, CaseIterable {
     case regression
     case singleLabelClassification = "single_label_classification"
     case multiLabelClassification = "multi_label_classification"

@@ -14,10 +14,10 @@ struct BenchmarkCommand: ParsableCommand {
     struct Touch: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Open a checkpoint file and read every tensor's bytes.")
         @Argument(help: "A checkpoint file (safetensors, PyTorch, HDF5).") var path: String
-        @Option(help: "Threads.") var threads: Int?
+        @OptionGroup var threading: ThreadOptions
 
         func run() throws {
-            if let threads { Parallel.setThreadCount(threads) }
+            threading.apply()
             let start = Benchmarks.now()
             let loaded = try CheckpointReader.load(path: path)
             let crcs = CRC32.checksums(of: loaded.store.entries.map(\.tensor))
@@ -67,7 +67,7 @@ struct BenchmarkCommand: ParsableCommand {
             let loadSeconds = Benchmarks.now() - start
             let inference = try batchOptions.textInference(loaded, maxLength: maxLength)
             inference.batchSize = batchSize
-            let texts = try readLines(file)
+            let texts = try TextLines.read(file, skippingEmpty: true)
             let timing = try Benchmarks.text(inference, texts: texts)
             Console.out(JSONWriter.compact(.object(JSONObject([
                 ("load_seconds", .double(loadSeconds)), ("seconds", .double(timing.seconds)), ("texts", .int(texts.count)),
@@ -86,7 +86,7 @@ struct BenchmarkCommand: ParsableCommand {
         @Option(help: "Train LoRA adapters of this rank on query,value instead of every parameter.") var loraR: Int?
 
         func run() throws {
-            if let threads = modelOptions.threads { Parallel.setThreadCount(threads) }
+            modelOptions.threading.apply()
             let start = Benchmarks.now()
             let loaded = try PretrainedBert.load(modelOptions.model, head: .sequenceClassification,
                                                  allowRandomInit: modelOptions.allowRandomInit)
@@ -113,10 +113,10 @@ struct BenchmarkCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "GFLOP/s of an n×n×n cblas_sgemm.")
         @Option(help: "Matrix size.") var size = 2048
         @Option(help: "Timed iterations.") var iterations = 10
-        @Option(help: "Threads.") var threads: Int?
+        @OptionGroup var threading: ThreadOptions
 
         func run() throws {
-            if let threads { Parallel.setThreadCount(threads) }
+            threading.apply()
             let rate = Benchmarks.sgemmRate(size: size, iterations: iterations)
             Console.out(JSONWriter.compact(.object(JSONObject([("size", .int(size)), ("gflops_per_second", .double(rate)),
                                                                ("threads", .int(Parallel.threadCount)),

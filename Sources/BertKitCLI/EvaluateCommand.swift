@@ -163,18 +163,17 @@ struct MergeCommand: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @Option(help: "Output model directory.") var output: String
-    @Option(help: "Also write pytorch_model.bin (pytorch) or tf_model.h5 (hdf5).") var saveFormat: [String] = []
+    @Option(help: "Also write pytorch_model.bin (pytorch) or tf_model.h5 (hdf5).") var saveFormat: [ExtraWeightsFormat] = []
 
     func validate() throws {
         guard modelOptions.adapter != nil else { throw ValidationError("merge needs --adapter") }
-        for format in saveFormat where !["pytorch", "hdf5"].contains(format) { throw ValidationError("--save-format must be pytorch or hdf5") }
     }
 
     func run() throws {
         let loaded = try modelOptions.load()
         loaded.adapters!.merge(into: loaded.model)
         try ModelExport.write(loaded.model, to: output, tokenizerFrom: loaded.directory,
-                              extraFormats: saveFormat.compactMap(CheckpointFormat.Family.init(rawValue:)))
+                              extraFormats: saveFormat.map(\.family))
         Console.info("wrote \(output) (\(loaded.adapters!.modules.count) adapted layers merged)")
     }
 }

@@ -11,142 +11,50 @@ struct FinetuneCommand: ParsableCommand {
         abstract: "Fine-tune a model on labelled text (CSV, TSV or JSONL) or tagged words (CoNLL, JSONL) and export a Hugging Face directory.")
 
     @Option(help: "Pretrained model directory or Hub id in the local cache.") var model: String
-    @Option(help: "Training data: .csv, .tsv or .jsonl with a text column and a label column; for token classification CoNLL columns or .jsonl with tokens and ner_tags.")
-    var train: String
-    @Option(help: "Evaluation data, same format.") var eval: String?
     @Option(help: "Output directory (a Hugging Face model directory, or a PEFT adapter with --lora-r).") var output: String
-    @Option(help: "sequence-classification or token-classification (default: token-classification when the model is a token classifier or the data is a CoNLL file).")
-    var task: TaskName?
-    @Flag(help: "Token classification: label every word piece, not only a word's first (B-X becomes I-X after the first), as run_ner.py's --label_all_tokens.")
-    var labelAllTokens = false
-    @Option(help: "Token classification: seqeval's default (conlleval) chunking, or strict IOB2.") var metricMode: SeqEval.Mode = .default
-    @OptionGroup var questionAnswering: QuestionAnsweringOptions
-    @Flag(help: "Masked LM: each line its own example (else lines are concatenated and cut into --max-length blocks, as run_mlm.py).")
-    var lineByLine = false
-    @Option(help: "Masked LM: the share of tokens masked (of those, 80 % [MASK], 10 % random, 10 % unchanged).") var mlmProbability: Float = 0.15
-    @Flag(help: "Masked LM: mask every piece of a chosen word, with [MASK] only.") var wholeWordMask = false
-
-    @Option(help: "Epochs.") var epochs = 3
-    @Option(help: "Stop after this many optimizer steps.") var maxSteps: Int?
-    @Option(help: "Peak learning rate.") var lr: Float = 2e-5
-    @Option(help: "Examples per micro-batch.") var batchSize = 16
-    @Option(help: "Micro-batches per optimizer step (the loss is averaged over all of their examples).") var gradAccum = 1
-    @Option(help: "AdamW weight decay (biases and LayerNorm weights excluded).") var weightDecay: Float = 0.01
-    @Option(help: "Warmup as a fraction of all steps.") var warmupRatio: Double = 0
-    @Option(help: "Warmup steps (wins over --warmup-ratio).") var warmupSteps: Int = 0
-    @Option(help: "Global gradient-norm clipping (0 disables).") var maxGradNorm: Float = 1.0
-    @Option(help: "Tokens per example (default 128, question answering 384); longer texts are truncated, longer sentences and contexts windowed.")
-    var maxLength: Int?
-    @Option(help: "Seed for the new head, data order, dropout and sampling.") var seed: UInt64 = 42
-    @Option(help: "Train on a seeded random sample of this many examples.") var maxTrainExamples: Int?
-    @Option(help: "Evaluate on a seeded random sample of this many examples.") var maxEvalExamples: Int?
-    @Option(help: "Evaluate every epoch or every N steps.") var evalEvery = "epoch"
-    @Option(help: "Checkpoint every epoch, every N steps, or never.") var saveEvery = "epoch"
-    @Option(help: "Keep at most this many checkpoints (the best one is always kept).") var saveTotalLimit: Int?
-    @Option(help: "Log the training loss every N steps.") var loggingSteps = 10
-    @Option(help: "Stop after this many evaluations without improvement.") var earlyStoppingPatience: Int?
-    @Option(help: "Minimum improvement that counts.") var earlyStoppingThreshold: Double = 0
-    @Flag(help: "At the end, load the weights of the best evaluation.") var loadBestAtEnd = false
-    @Option(help: "eval_loss, accuracy or f1: what 'best' and early stopping look at.") var metric = "eval_loss"
-    @Flag(help: "Continue from the newest checkpoint in --output.") var resume = false
-    @Option(help: "Also write pytorch_model.bin (pytorch) or tf_model.h5 (hdf5).") var saveFormat: [String] = []
-
-    @Option(help: "Text column (default text; token classification JSONL: the words field, default tokens).") var textColumn: String?
-    @Option(help: "Second text column, for pairs.") var pairColumn: String?
-    @Option(help: "Label column (default label; token classification: the tags field, default ner_tags, or in CoNLL files a 1-based column, default the last).")
-    var labelColumn: String?
-    @Option(help: "Comma-separated label names, in id order (default: the config's, else sorted from the data).") var labels: String?
-    @Option(help: "single_label_classification, multi_label_classification or regression (default: from the labels).") var problemType: String?
-    @Option(help: "Threads (default: all cores).") var threads: Int?
-
-    @Option(help: "Train a LoRA adapter of this rank instead of every weight (PEFT-compatible output).") var loraR: Int?
-    @Option(help: "LoRA alpha.") var loraAlpha: Float = 8
-    @Option(help: "LoRA dropout.") var loraDropout: Float = 0
-    @Option(help: "Comma-separated modules to adapt (PEFT's matching: query, key, value, attention.output.dense, intermediate.dense, output.dense, dense).")
-    var loraTargets = "query,value"
-    @Flag(help: "rsLoRA scaling: alpha / sqrt(r).") var loraRslora = false
-    @Option(help: "Continue training an existing PEFT adapter folder.") var adapter: String?
+    @OptionGroup(title: "Data") var data: FinetuneDataOptions
+    @OptionGroup(title: "Token classification") var tokenClassification: TokenClassificationOptions
+    @OptionGroup(title: "Question answering") var questionAnswering: QuestionAnsweringOptions
+    @OptionGroup(title: "Masked LM") var maskedLM: MaskedLMOptions
+    @OptionGroup(title: "Optimisation") var optimisation: OptimisationOptions
+    @OptionGroup(title: "Schedule") var schedule: ScheduleOptions
+    @OptionGroup(title: "Evaluation") var evaluation: EvaluationOptions
+    @OptionGroup(title: "Checkpoints") var checkpoints: CheckpointOptions
+    @OptionGroup(title: "LoRA") var lora: LoRAOptions
+    @OptionGroup var threading: ThreadOptions
     @Flag(help: "Train even when no encoder weight of the checkpoint fits (a randomly initialised encoder).") var allowRandomInit = false
     @Flag(help: "List every tensor name in the load report (default: grouped, with counts).") var verbose = false
 
     func validate() throws {
-        guard epochs > 0 || (maxSteps ?? 0) > 0 else { throw ValidationError("--epochs must be positive") }
-        guard batchSize > 0, gradAccum > 0, (maxLength ?? 2) > 1, loggingSteps > 0 else { throw ValidationError("--batch-size, --grad-accum, --max-length and --logging-steps must be positive") }
-        guard lr > 0 else { throw ValidationError("--lr must be positive") }
-        _ = try every(evalEvery, "--eval-every")
-        _ = try every(saveEvery, "--save-every")
-        guard TrainingOptions.Metric(rawValue: metric) != nil else { throw ValidationError("--metric must be eval_loss, accuracy or f1") }
-        if let labelColumn, !TaggedSentences.isJSONLines(train), task == .tokenClassification || FineTuneJob.looksTagged(train),
-           (Int(labelColumn) ?? 0) < 2 {
+        if evaluation.earlyStoppingPatience != nil && data.eval == nil { throw ValidationError("--early-stopping-patience needs --eval") }
+        if evaluation.loadBestAtEnd && data.eval == nil { throw ValidationError("--load-best-at-end needs --eval") }
+        if let labelColumn = data.labelColumn, !TaggedSentences.isJSONLines(data.train),
+           data.task == .tokenClassification || FineTuneJob.looksTagged(data.train), (Int(labelColumn) ?? 0) < 2 {
             throw ValidationError("--label-column of a CoNLL file is a 1-based column number of at least 2, not '\(labelColumn)'")
         }
-        for format in saveFormat where !["pytorch", "hdf5"].contains(format) { throw ValidationError("--save-format must be pytorch or hdf5") }
-        if let problemType, ProblemType(rawValue: problemType) == nil { throw ValidationError("unknown --problem-type '\(problemType)'") }
-        if let loraR, loraR < 1 { throw ValidationError("--lora-r must be at least 1") }
-        if earlyStoppingPatience != nil && eval == nil { throw ValidationError("--early-stopping-patience needs --eval") }
-        if loadBestAtEnd && eval == nil { throw ValidationError("--load-best-at-end needs --eval") }
-        if let maxSteps, maxSteps < 1 { throw ValidationError("--max-steps must be positive") }
-        if let maxTrainExamples, maxTrainExamples < 1 { throw ValidationError("--max-train-examples must be positive") }
-        if let maxEvalExamples, maxEvalExamples < 1 { throw ValidationError("--max-eval-examples must be positive") }
-        guard (0...1).contains(warmupRatio) else { throw ValidationError("--warmup-ratio must be between 0 and 1") }
-        guard mlmProbability > 0 && mlmProbability < 1 else { throw ValidationError("--mlm-probability must be between 0 and 1") }
-        if let labels {
-            let names = labels.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
-            if let repeated = names.first(where: { name in names.filter { $0 == name }.count > 1 }) {
-                throw ValidationError("--labels names '\(repeated)' twice")
-            }
-            if names.isEmpty { throw ValidationError("--labels names no label") }
-        }
     }
 
-    private func every(_ text: String, _ option: String) throws -> TrainingOptions.Every {
-        if text == "epoch" { return .epoch }
-        if text == "never" || text == "no" { return .never }
-        guard let n = Int(text), n > 0 else { throw ValidationError("\(option) must be epoch, never or a number of steps") }
-        return .steps(n)
-    }
-
-    func run() throws {
-        if let threads { Parallel.setThreadCount(threads) }
-        var settings = FineTuneSettings(model: model, train: train, output: output)
-        settings.task = try task ?? FineTuneJob.inferTask(model: model, train: train)
-        settings.eval = eval
-        settings.columns = ColumnNames(text: textColumn ?? "text", pair: pairColumn, label: labelColumn ?? "label")
-        settings.taggedColumns = TaggedColumns(words: textColumn ?? "tokens", tags: labelColumn ?? "ner_tags")
-        settings.labelAllTokens = labelAllTokens
-        settings.metricMode = metricMode
-        settings.labels = labels?.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
-        settings.problemType = problemType.flatMap(ProblemType.init(rawValue:))
-        settings.maxLength = maxLength ?? (settings.task == .questionAnswering ? 384 : 128)
+    /// What the options ask for, as the library's settings.
+    func settings() throws -> FineTuneSettings {
+        var settings = FineTuneSettings(model: model, train: data.train, output: output)
+        try data.apply(to: &settings)
+        tokenClassification.apply(to: &settings)
         settings.docStride = questionAnswering.docStride
         settings.postprocess = questionAnswering.postprocess
         settings.versionTwoWithNegative = questionAnswering.versionTwoWithNegative ? true : nil
-        settings.lineByLine = lineByLine
-        settings.mlmProbability = mlmProbability
-        settings.wholeWordMask = wholeWordMask
-        settings.maxTrainExamples = maxTrainExamples
-        settings.maxEvalExamples = maxEvalExamples
-        settings.resume = resume
-        settings.saveFormats = saveFormat.compactMap(CheckpointFormat.Family.init(rawValue:))
-        settings.adapter = adapter
+        maskedLM.apply(to: &settings)
+        optimisation.apply(to: &settings.training)
+        schedule.apply(to: &settings.training)
+        evaluation.apply(to: &settings.training)
+        checkpoints.apply(to: &settings)
+        lora.apply(to: &settings)
         settings.allowRandomInit = allowRandomInit
-        var t = TrainingOptions()
-        t.epochs = epochs; t.maxSteps = maxSteps; t.learningRate = lr; t.batchSize = batchSize
-        t.gradientAccumulation = gradAccum; t.weightDecay = weightDecay; t.warmupRatio = warmupRatio; t.warmupSteps = warmupSteps
-        t.maxGradNorm = maxGradNorm; t.seed = seed; t.evalEvery = try every(evalEvery, "--eval-every")
-        t.saveEvery = try every(saveEvery, "--save-every"); t.saveTotalLimit = saveTotalLimit; t.loggingSteps = loggingSteps
-        t.earlyStoppingPatience = earlyStoppingPatience; t.earlyStoppingThreshold = earlyStoppingThreshold
-        t.loadBestAtEnd = loadBestAtEnd; t.metric = TrainingOptions.Metric(rawValue: metric)!
-        settings.training = t
-        if let loraR {
-            var lora = LoRAConfig()
-            lora.rank = loraR
-            lora.alpha = loraAlpha
-            lora.dropout = loraDropout
-            lora.useRSLoRA = loraRslora
-            lora.targets = .names(loraTargets.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
-            settings.lora = lora
-        }
+        return settings
+    }
+
+    func run() throws {
+        threading.apply()
+        let settings = try settings()
         let progress = ProgressReporter(interactive: isatty(2) != 0,
                                         f1Name: [.tokenClassification: "entity F1", .questionAnswering: "SQuAD F1"][settings.task] ?? "macro-F1")
         let result = try FineTuneJob.run(settings) { progress.handle($0) }
@@ -174,7 +82,9 @@ struct FinetuneCommand: ParsableCommand {
             }
             Console.out(line)
         }
-        if let best = state.bestStep { Console.info("best \(metric): \(state.bestMetric.map { String(format: "%.4f", $0) } ?? "-") at step \(best)") }
+        if let best = state.bestStep {
+            Console.info("best \(evaluation.metric.rawValue): \(state.bestMetric.map { String(format: "%.4f", $0) } ?? "-") at step \(best)")
+        }
         if settings.task != .questionAnswering && settings.task != .maskedLM {
             Console.info("labels: \(result.labels.names.joined(separator: ", "))"
                          + (settings.task == .sequenceClassification ? " (\(result.labels.problemType.rawValue))" : ""))
@@ -183,6 +93,208 @@ struct FinetuneCommand: ParsableCommand {
     }
 }
 
+/// The training and evaluation data, and how to read them.
+struct FinetuneDataOptions: ParsableArguments {
+    @Option(help: "Training data: .csv, .tsv or .jsonl with a text column and a label column; for token classification CoNLL columns or .jsonl with tokens and ner_tags.")
+    var train: String
+    @Option(help: "Evaluation data, same format.") var eval: String?
+    @Option(help: "The task (default: the model's head when it is a classifier or QA model, else from the data: SQuAD JSON, CoNLL columns, or labelled text).")
+    var task: TaskName?
+    @Option(help: "Tokens per example (default 128, question answering 384); longer texts are truncated, longer sentences and contexts windowed.")
+    var maxLength: Int?
+    @Option(help: "Train on a seeded random sample of this many examples.") var maxTrainExamples: Int?
+    @Option(help: "Evaluate on a seeded random sample of this many examples.") var maxEvalExamples: Int?
+    @Option(help: "Text column (default text; token classification JSONL: the words field, default tokens).") var textColumn: String?
+    @Option(help: "Second text column, for pairs.") var pairColumn: String?
+    @Option(help: "Label column (default label; token classification: the tags field, default ner_tags, or in CoNLL files a 1-based column, default the last).")
+    var labelColumn: String?
+    @Option(help: "Comma-separated label names, in id order (default: the config's, else sorted from the data).") var labels: String?
+    @Option(help: "The loss (default: from the labels).") var problemType: ProblemType?
+
+    func validate() throws {
+        guard (maxLength ?? 2) > 1 else { throw ValidationError("--max-length must be positive") }
+        if let maxTrainExamples, maxTrainExamples < 1 { throw ValidationError("--max-train-examples must be positive") }
+        if let maxEvalExamples, maxEvalExamples < 1 { throw ValidationError("--max-eval-examples must be positive") }
+        if let names = labelNames {
+            if let repeated = names.first(where: { name in names.filter { $0 == name }.count > 1 }) {
+                throw ValidationError("--labels names '\(repeated)' twice")
+            }
+            if names.isEmpty { throw ValidationError("--labels names no label") }
+        }
+    }
+
+    var labelNames: [String]? { labels?.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
+
+    func apply(to settings: inout FineTuneSettings) throws {
+        settings.task = try task ?? FineTuneJob.inferTask(model: settings.model, train: train)
+        settings.eval = eval
+        settings.columns = ColumnNames(text: textColumn ?? "text", pair: pairColumn, label: labelColumn ?? "label")
+        settings.taggedColumns = TaggedColumns(words: textColumn ?? "tokens", tags: labelColumn ?? "ner_tags")
+        settings.labels = labelNames
+        settings.problemType = problemType
+        settings.maxLength = maxLength ?? (settings.task == .questionAnswering ? 384 : 128)
+        settings.maxTrainExamples = maxTrainExamples
+        settings.maxEvalExamples = maxEvalExamples
+    }
+}
+
+struct TokenClassificationOptions: ParsableArguments {
+    @Flag(help: "Token classification: label every word piece, not only a word's first (B-X becomes I-X after the first), as run_ner.py's --label_all_tokens.")
+    var labelAllTokens = false
+    @Option(help: "Token classification: seqeval's default (conlleval) chunking, or strict IOB2.") var metricMode: SeqEval.Mode = .default
+
+    func apply(to settings: inout FineTuneSettings) {
+        settings.labelAllTokens = labelAllTokens
+        settings.metricMode = metricMode
+    }
+}
+
+struct MaskedLMOptions: ParsableArguments {
+    @Flag(help: "Masked LM: each line its own example (else lines are concatenated and cut into --max-length blocks, as run_mlm.py).")
+    var lineByLine = false
+    @Option(help: "Masked LM: the share of tokens masked (of those, 80 % [MASK], 10 % random, 10 % unchanged).") var mlmProbability: Float = 0.15
+    @Flag(help: "Masked LM: mask every piece of a chosen word, with [MASK] only.") var wholeWordMask = false
+
+    func validate() throws {
+        guard mlmProbability > 0 && mlmProbability < 1 else { throw ValidationError("--mlm-probability must be between 0 and 1") }
+    }
+
+    func apply(to settings: inout FineTuneSettings) {
+        settings.lineByLine = lineByLine
+        settings.mlmProbability = mlmProbability
+        settings.wholeWordMask = wholeWordMask
+    }
+}
+
+/// AdamW, the batch and the seed.
+struct OptimisationOptions: ParsableArguments {
+    @Option(help: "Peak learning rate.") var lr: Float = 2e-5
+    @Option(help: "Examples per micro-batch.") var batchSize = 16
+    @Option(help: "Micro-batches per optimizer step (the loss is averaged over all of their examples).") var gradAccum = 1
+    @Option(help: "AdamW weight decay (biases and LayerNorm weights excluded).") var weightDecay: Float = 0.01
+    @Option(help: "Global gradient-norm clipping (0 disables).") var maxGradNorm: Float = 1.0
+    @Option(help: "Seed for the new head, data order, dropout and sampling.") var seed: UInt64 = 42
+
+    func validate() throws {
+        guard batchSize > 0, gradAccum > 0 else { throw ValidationError("--batch-size and --grad-accum must be positive") }
+        guard lr > 0 else { throw ValidationError("--lr must be positive") }
+    }
+
+    func apply(to t: inout TrainingOptions) {
+        t.learningRate = lr; t.batchSize = batchSize; t.gradientAccumulation = gradAccum
+        t.weightDecay = weightDecay; t.maxGradNorm = maxGradNorm; t.seed = seed
+    }
+}
+
+/// How long to train, and the warm-up.
+struct ScheduleOptions: ParsableArguments {
+    @Option(help: "Epochs.") var epochs = 3
+    @Option(help: "Stop after this many optimizer steps.") var maxSteps: Int?
+    @Option(help: "Warmup as a fraction of all steps.") var warmupRatio: Double = 0
+    @Option(help: "Warmup steps (wins over --warmup-ratio).") var warmupSteps: Int = 0
+
+    func validate() throws {
+        guard epochs > 0 || (maxSteps ?? 0) > 0 else { throw ValidationError("--epochs must be positive") }
+        if let maxSteps, maxSteps < 1 { throw ValidationError("--max-steps must be positive") }
+        guard (0...1).contains(warmupRatio) else { throw ValidationError("--warmup-ratio must be between 0 and 1") }
+    }
+
+    func apply(to t: inout TrainingOptions) {
+        t.epochs = epochs; t.maxSteps = maxSteps; t.warmupRatio = warmupRatio; t.warmupSteps = warmupSteps
+    }
+}
+
+/// When to evaluate and log, what "best" means, early stopping.
+struct EvaluationOptions: ParsableArguments {
+    @Option(help: "Evaluate every epoch or every N steps.") var evalEvery: TrainingOptions.Every = .epoch
+    @Option(help: "Log the training loss every N steps.") var loggingSteps = 10
+    @Option(help: "What 'best' and early stopping look at.") var metric: TrainingOptions.Metric = .evalLoss
+    @Option(help: "Stop after this many evaluations without improvement.") var earlyStoppingPatience: Int?
+    @Option(help: "Minimum improvement that counts.") var earlyStoppingThreshold: Double = 0
+    @Flag(help: "At the end, load the weights of the best evaluation.") var loadBestAtEnd = false
+
+    func validate() throws {
+        guard loggingSteps > 0 else { throw ValidationError("--logging-steps must be positive") }
+    }
+
+    func apply(to t: inout TrainingOptions) {
+        t.evalEvery = evalEvery; t.loggingSteps = loggingSteps; t.metric = metric
+        t.earlyStoppingPatience = earlyStoppingPatience; t.earlyStoppingThreshold = earlyStoppingThreshold
+        t.loadBestAtEnd = loadBestAtEnd
+    }
+}
+
+/// Checkpoints, resuming, and the formats written beside model.safetensors.
+struct CheckpointOptions: ParsableArguments {
+    @Option(help: "Checkpoint every epoch, every N steps, or never.") var saveEvery: TrainingOptions.Every = .epoch
+    @Option(help: "Keep at most this many checkpoints (the best one is always kept).") var saveTotalLimit: Int?
+    @Flag(help: "Continue from the newest checkpoint in --output.") var resume = false
+    @Option(help: "Also write pytorch_model.bin (pytorch) or tf_model.h5 (hdf5).") var saveFormat: [ExtraWeightsFormat] = []
+
+    func apply(to settings: inout FineTuneSettings) {
+        settings.training.saveEvery = saveEvery
+        settings.training.saveTotalLimit = saveTotalLimit
+        settings.resume = resume
+        settings.saveFormats = saveFormat.map(\.family)
+    }
+}
+
+/// `--save-format`: the weight files a fine-tuned model may carry beside model.safetensors.
+enum ExtraWeightsFormat: String, CaseIterable, ExpressibleByArgument {
+    case pytorch, hdf5
+    var family: CheckpointFormat.Family { self == .pytorch ? .pytorch : .hdf5 }
+}
+
+/// LoRA instead of full fine-tuning, PEFT's options.
+struct LoRAOptions: ParsableArguments {
+    @Option(help: "Train a LoRA adapter of this rank instead of every weight (PEFT-compatible output).") var loraR: Int?
+    @Option(help: "LoRA alpha.") var loraAlpha: Float = 8
+    @Option(help: "LoRA dropout.") var loraDropout: Float = 0
+    @Option(help: "Comma-separated modules to adapt (PEFT's matching: query, key, value, attention.output.dense, intermediate.dense, output.dense, dense).")
+    var loraTargets = "query,value"
+    @Flag(help: "rsLoRA scaling: alpha / sqrt(r).") var loraRslora = false
+    @Option(help: "Continue training an existing PEFT adapter folder.") var adapter: String?
+
+    func validate() throws {
+        if let loraR, loraR < 1 { throw ValidationError("--lora-r must be at least 1") }
+    }
+
+    func apply(to settings: inout FineTuneSettings) {
+        settings.adapter = adapter
+        guard let loraR else { return }
+        var lora = LoRAConfig()
+        lora.rank = loraR
+        lora.alpha = loraAlpha
+        lora.dropout = loraDropout
+        lora.useRSLoRA = loraRslora
+        lora.targets = .names(loraTargets.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
+        settings.lora = lora
+    }
+}
+
+/// `--eval-every` / `--save-every`: epoch, never (or no), or a positive number of steps.
+extension TrainingOptions.Every: ExpressibleByArgument {
+    public init?(argument: String) {
+        switch argument {
+        case "epoch": self = .epoch
+        case "never", "no": self = .never
+        default:
+            guard let n = Int(argument), n > 0 else { return nil }
+            self = .steps(n)
+        }
+    }
+
+    public var defaultValueDescription: String {
+        switch self {
+        case .epoch: return "epoch"
+        case .never: return "never"
+        case .steps(let n): return String(n)
+        }
+    }
+}
+
+extension TrainingOptions.Metric: ExpressibleByArgument {}
+extension ProblemType: ExpressibleByArgument {}
 extension TaskName: ExpressibleByArgument {}
 
 /// Question answering's windows and post-processing, as run_qa.py names them (shared by finetune and evaluate).

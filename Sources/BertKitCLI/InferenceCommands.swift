@@ -26,7 +26,7 @@ struct PredictCommand: ParsableCommand {
         let loaded = try modelOptions.load(quiet: json, precision: precisionOptions.precision)
         let inference = try batchOptions.textInference(loaded, maxLength: maxLength)
         inference.batchSize = batchSize
-        let all = texts + (try file.map(readLines) ?? [])
+        let all = texts + (try file.map { try TextLines.read($0, skippingEmpty: true) } ?? [])
         if loaded.model.head == .tokenClassification {
             let ignored = Set(ignoreLabels.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
             printEntities(all, try inference.tagEntities(all, strategy: aggregation, ignoreLabels: ignored))
@@ -75,6 +75,7 @@ extension PredictCommand {
 }
 
 extension AggregationStrategy: ExpressibleByArgument {}
+extension PoolingMode: ExpressibleByArgument {}
 
 /// `bertkit answer`: extractive question answering, as transformers' question-answering pipeline.
 struct AnswerCommand: ParsableCommand {
@@ -165,22 +166,18 @@ struct EmbedCommand: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var precisionOptions: InferenceOptions
     @OptionGroup var batchOptions: BatchOptions
-    @Option(help: "cls (the [CLS] hidden state), mean (mean over real tokens, as sentence-transformers) or pooler.") var pooling: String = "cls"
+    @Option(help: "cls (the [CLS] hidden state), mean (mean over real tokens, as sentence-transformers) or pooler.") var pooling: PoolingMode = .cls
     @Flag(help: "L2-normalise each vector.") var normalize = false
     @Flag(help: "Print {\"embeddings\": [[...], ...]}.") var json = false
     @Option(help: "Truncate texts to this many tokens.") var maxLength: Int?
     @Argument(help: "Texts to embed.") var texts: [String] = []
 
-    func validate() throws {
-        guard PoolingMode(rawValue: pooling) != nil else { throw ValidationError("--pooling must be cls, mean or pooler, not '\(pooling)'") }
-    }
-
     func run() throws {
         let loaded = try modelOptions.load(quiet: json, precision: precisionOptions.precision)
         let inference = try batchOptions.textInference(loaded, maxLength: maxLength)
-        let vectors = try inference.embed(texts, pooling: PoolingMode(rawValue: pooling)!, normalize: normalize)
+        let vectors = try inference.embed(texts, pooling: pooling, normalize: normalize)
         if json {
-            Console.out(JSONWriter.compact(.object(JSONObject([("pooling", .string(pooling)),
+            Console.out(JSONWriter.compact(.object(JSONObject([("pooling", .string(pooling.rawValue)),
                 ("embeddings", .array(vectors.map { .array($0.map { .double(Double($0)) }) }))]))))
         } else {
             for (text, vector) in zip(texts, vectors) {
@@ -218,10 +215,4 @@ struct FillMaskCommand: ParsableCommand {
             }
         }
     }
-}
-
-/// Lines of a text file (empty lines skipped).
-func readLines(_ path: String) throws -> [String] {
-    let bytes = try withFileContext(path) { try readFileBytes(path) }
-    return String(decoding: bytes, as: UTF8.self).split(whereSeparator: \.isNewline).map(String.init).filter { !$0.isEmpty }
 }

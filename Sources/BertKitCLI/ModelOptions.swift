@@ -7,11 +7,10 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "A model directory (safetensors, PyTorch or tf_model.h5 weights + config.json) or a Hub id in the local Hugging Face cache.")
     var model: String
 
-    @Option(help: "The head: base, sequence-classification, token-classification, question-answering, masked-lm (default: from config.json's architectures).")
-    var head: String?
+    @Option(help: "The head (default: from config.json's architectures).")
+    var head: BertHead?
 
-    @Option(help: "Threads for matrix work and loops (default: all cores).")
-    var threads: Int?
+    @OptionGroup var threading: ThreadOptions
 
     @Option(help: "A PEFT LoRA adapter folder (adapter_config.json + adapter_model.safetensors) to apply to the model.")
     var adapter: String?
@@ -22,21 +21,13 @@ struct ModelOptions: ParsableArguments {
     @Flag(help: "List every tensor name in the load report (default: grouped, with counts).")
     var verbose = false
 
-    func validate() throws {
-        if let head, BertHead(rawValue: head) == nil {
-            throw ValidationError("--head must be one of \(BertHead.allCases.map(\.rawValue).joined(separator: ", ")), not '\(head)'")
-        }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
-    }
-
     /// Loads the model, printing transformers-style load warnings on stderr; `precision` packs the encoder
     /// for inference in that precision (nil: for training or export).
     func load(quiet: Bool = false, precision: Precision? = nil) throws -> PretrainedBert {
-        if let threads { Parallel.setThreadCount(threads) }
-        let chosen = head.flatMap(BertHead.init(rawValue:))
-        let loaded = try adapter.map { try PretrainedBert.load(model, head: chosen, adapter: $0, allowRandomInit: allowRandomInit,
+        threading.apply()
+        let loaded = try adapter.map { try PretrainedBert.load(model, head: head, adapter: $0, allowRandomInit: allowRandomInit,
                                                                precision: precision) }
-            ?? PretrainedBert.load(model, head: chosen, allowRandomInit: allowRandomInit, precision: precision)
+            ?? PretrainedBert.load(model, head: head, allowRandomInit: allowRandomInit, precision: precision)
         if !quiet { for line in loaded.loadReport.lines(verbose: verbose) { Console.warning(line) } }
         return loaded
     }
@@ -61,4 +52,23 @@ struct BatchOptions: ParsableArguments {
     }
 }
 
+/// `--threads`, the one place a command sets its thread count: `Parallel` (our loops, the tokenizer's batches)
+/// and OpenBLAS follow it.
+struct ThreadOptions: ParsableArguments {
+    @Option(help: "Threads for matrix work, loops and encoding (default: $BERTKIT_THREADS, else all cores).")
+    var threads: Int?
+
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+    }
+
+    /// Sets the process's thread count when --threads was given; returns the count in force.
+    @discardableResult
+    func apply() -> Int {
+        if let threads { Parallel.setThreadCount(threads) }
+        return Parallel.threadCount
+    }
+}
+
 extension Precision: ExpressibleByArgument {}
+extension BertHead: ExpressibleByArgument {}

@@ -23,7 +23,7 @@ public struct TrainingOptions: Sendable {
         case steps(Int)
         case never
     }
-    public enum Metric: String, Sendable { case evalLoss = "eval_loss", accuracy, f1 }
+    public enum Metric: String, Sendable, CaseIterable { case evalLoss = "eval_loss", accuracy, f1 }
 
     public var epochs = 3
     public var maxSteps: Int? = nil
