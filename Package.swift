@@ -70,7 +70,7 @@ let package = Package(
                           path: "Sources/BertKitCLI"),
 
         .target(name: "TestSupport", dependencies: ["TensorCore"], path: "Tests/TestSupport"),
-        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "Safetensors", "TestSupport"]),
+        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
         .testTarget(name: "SafetensorsTests", dependencies: ["Safetensors", "TestSupport"]),
         .testTarget(name: "PyTorchTests", dependencies: ["PyTorch", "TestSupport"]),
         .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "ModelCatalog", "Safetensors", "TestSupport"]),

@@ -1,15 +1,24 @@
-// F16/BF16 ↔ F32 against the bits torch 2.15 produced (Fixtures/safetensors/half_conversion.safetensors).
+// F16/BF16 ↔ F32 against the bits torch 2.15 produced (Fixtures/tensorcore/half_conversion: raw little-endian
+// tensors, `<name>.<dtype>.bin`, made by Tools/fixtures/make_tensorcore_fixtures.py — no codec in between).
 
 import Testing
 import TensorCore
-import Safetensors
 import TestSupport
 
 @Suite struct HalfPrecisionTests {
     let store: TensorStore
 
     init() throws {
-        store = try SafetensorsReader.read(path: Fixtures.path("safetensors/half_conversion.safetensors"))
+        var store = TensorStore()
+        let names = ["f32": DType.f32, "to_f16": .f16, "to_bf16": .bf16, "all_f16": .f16, "all_f16_to_f32": .f32,
+                     "all_bf16": .bf16, "all_bf16_to_f32": .f32, "f64": .f64, "f64_to_f16": .f16, "f64_to_bf16": .bf16]
+        for (name, dtype) in names {
+            let bytes = try readFileBytes(Fixtures.path("tensorcore/half_conversion/\(name).\(dtype.rawValue.lowercased()).bin"))
+            store[name] = bytes.withUnsafeBytes {
+                Tensor(dtype: dtype, shape: [bytes.count / dtype.byteWidth!], copying: $0)
+            }
+        }
+        self.store = store
     }
 
     func bits16(_ name: String) -> [UInt16] {
