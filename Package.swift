@@ -78,6 +78,8 @@ let package = Package(
         .testTarget(name: "BertTests", dependencies: ["Bert", "CKernels", "Safetensors", "Checkpoints", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Bert", "Safetensors", "TestSupport"]),
         .testTarget(name: "TasksTests", dependencies: ["Tasks", "Training", "Tokenizer", "Bert", "TensorCore", "TestSupport"]),
+        .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "ModelCatalog", "TensorCore", "TestSupport"]),
+        .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "Bert", "Checkpoints", "Safetensors", "TensorCore", "TestSupport"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "TensorCore", "TestSupport"]),
     ]
 )
