@@ -20,10 +20,7 @@ struct EvaluateCommand: ParsableCommand {
     var labelColumn: String?
     @Option(help: "Token classification: seqeval's default (conlleval) chunking, or strict IOB2.") var metricMode: SeqEval.Mode = .default
     @OptionGroup var questionAnswering: QuestionAnsweringOptions
-    @Flag(help: "Masked LM: each line its own example (else lines are concatenated and cut into --max-length blocks).")
-    var lineByLine = false
-    @Option(help: "Masked LM: the share of tokens masked.") var mlmProbability: Float = 0.15
-    @Flag(help: "Masked LM: mask whole words.") var wholeWordMask = false
+    @OptionGroup var maskedLM: MaskedLMOptions
     @Option(help: "Masked LM: the seed of the (fixed) evaluation masks.") var seed: UInt64 = 42
     @Option(help: "Question answering: write predictions.json, nbest_predictions.json (and null_odds.json for SQuAD 2.0) into this folder.")
     var output: String?
@@ -34,16 +31,13 @@ struct EvaluateCommand: ParsableCommand {
         let loaded = try modelOptions.load(quiet: json, precision: precisionOptions.precision)
         var settings = EvaluationSettings(data: data)
         settings.maxLength = maxLength ?? (loaded.model.head == .questionAnswering ? 384 : 128)
-        settings.docStride = questionAnswering.docStride
-        settings.postprocess = questionAnswering.postprocess
-        settings.versionTwoWithNegative = questionAnswering.versionTwoWithNegative ? true : nil
+        questionAnswering.apply(to: &settings.taskOptions)
+        maskedLM.apply(to: &settings.taskOptions)
         settings.batchSize = batchSize
-        settings.columns = ColumnNames(text: textColumn ?? "text", pair: pairColumn, label: labelColumn ?? "label")
-        settings.taggedColumns = TaggedColumns(words: textColumn ?? "tokens", tags: labelColumn ?? (TaggedSentences.isJSONLines(data) ? "ner_tags" : ""))
-        settings.metricMode = metricMode
-        settings.lineByLine = lineByLine
-        settings.mlmProbability = mlmProbability
-        settings.wholeWordMask = wholeWordMask
+        settings.taskOptions.columns = ColumnNames(text: textColumn ?? "text", pair: pairColumn, label: labelColumn ?? "label")
+        settings.taskOptions.taggedColumns = TaggedColumns(words: textColumn ?? "tokens",
+                                                           tags: labelColumn ?? (TaggedSentences.isJSONLines(data) ? "ner_tags" : ""))
+        settings.taskOptions.metricMode = metricMode
         settings.seed = seed
         let report = try EvaluationJob.run(loaded, settings)
         for note in report.notes where !json { Console.info("note: " + note) }

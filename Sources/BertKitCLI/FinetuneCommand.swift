@@ -38,11 +38,9 @@ struct FinetuneCommand: ParsableCommand {
     func settings() throws -> FineTuneSettings {
         var settings = FineTuneSettings(model: model, train: data.train, output: output)
         try data.apply(to: &settings)
-        tokenClassification.apply(to: &settings)
-        settings.docStride = questionAnswering.docStride
-        settings.postprocess = questionAnswering.postprocess
-        settings.versionTwoWithNegative = questionAnswering.versionTwoWithNegative ? true : nil
-        maskedLM.apply(to: &settings)
+        tokenClassification.apply(to: &settings.taskOptions)
+        questionAnswering.apply(to: &settings.taskOptions)
+        maskedLM.apply(to: &settings.taskOptions)
         optimisation.apply(to: &settings.training)
         schedule.apply(to: &settings.training)
         evaluation.apply(to: &settings.training)
@@ -128,10 +126,10 @@ struct FinetuneDataOptions: ParsableArguments {
     func apply(to settings: inout FineTuneSettings) throws {
         settings.task = try task ?? FineTuneJob.inferTask(model: settings.model, train: train)
         settings.eval = eval
-        settings.columns = ColumnNames(text: textColumn ?? "text", pair: pairColumn, label: labelColumn ?? "label")
-        settings.taggedColumns = TaggedColumns(words: textColumn ?? "tokens", tags: labelColumn ?? "ner_tags")
+        settings.taskOptions.columns = ColumnNames(text: textColumn ?? "text", pair: pairColumn, label: labelColumn ?? "label")
+        settings.taskOptions.taggedColumns = TaggedColumns(words: textColumn ?? "tokens", tags: labelColumn ?? "ner_tags")
         settings.labels = labelNames
-        settings.problemType = problemType
+        settings.taskOptions.problemType = problemType
         settings.maxLength = maxLength ?? (settings.task == .questionAnswering ? 384 : 128)
         settings.maxTrainExamples = maxTrainExamples
         settings.maxEvalExamples = maxEvalExamples
@@ -143,12 +141,13 @@ struct TokenClassificationOptions: ParsableArguments {
     var labelAllTokens = false
     @Option(help: "Token classification: seqeval's default (conlleval) chunking, or strict IOB2.") var metricMode: SeqEval.Mode = .default
 
-    func apply(to settings: inout FineTuneSettings) {
-        settings.labelAllTokens = labelAllTokens
-        settings.metricMode = metricMode
+    func apply(to options: inout TaskOptions) {
+        options.labelAllTokens = labelAllTokens
+        options.metricMode = metricMode
     }
 }
 
+/// Masked LM's data and masking (shared by finetune and evaluate).
 struct MaskedLMOptions: ParsableArguments {
     @Flag(help: "Masked LM: each line its own example (else lines are concatenated and cut into --max-length blocks, as run_mlm.py).")
     var lineByLine = false
@@ -159,10 +158,10 @@ struct MaskedLMOptions: ParsableArguments {
         guard mlmProbability > 0 && mlmProbability < 1 else { throw ValidationError("--mlm-probability must be between 0 and 1") }
     }
 
-    func apply(to settings: inout FineTuneSettings) {
-        settings.lineByLine = lineByLine
-        settings.mlmProbability = mlmProbability
-        settings.wholeWordMask = wholeWordMask
+    func apply(to options: inout TaskOptions) {
+        options.lineByLine = lineByLine
+        options.mlmProbability = mlmProbability
+        options.wholeWordMask = wholeWordMask
     }
 }
 
@@ -314,12 +313,12 @@ struct QuestionAnsweringOptions: ParsableArguments {
         }
     }
 
-    var postprocess: QAPostprocessOptions {
-        var options = QAPostprocessOptions()
-        options.nBestSize = nBestSize
-        options.maxAnswerLength = maxAnswerLength
-        options.nullScoreDiffThreshold = nullScoreDiffThreshold
-        return options
+    func apply(to options: inout TaskOptions) {
+        options.docStride = docStride
+        options.postprocess.nBestSize = nBestSize
+        options.postprocess.maxAnswerLength = maxAnswerLength
+        options.postprocess.nullScoreDiffThreshold = nullScoreDiffThreshold
+        options.versionTwoWithNegative = versionTwoWithNegative ? true : nil
     }
 }
 

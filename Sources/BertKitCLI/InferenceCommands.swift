@@ -140,26 +140,6 @@ struct AnswerCommand: ParsableCommand {
     }
 }
 
-/// JSON lines of {"question", "context"}: one `error: FILE:LINE:` for a bad line.
-enum QuestionFile {
-    static func read(_ path: String) throws -> [(question: String, context: String)] {
-        let bytes = try withFileContext(path) { try readFileBytes(path) }
-        let text = String(decoding: bytes, as: UTF8.self)
-        var pairs: [(String, String)] = []
-        for (index, line) in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).enumerated()
-        where !line.allSatisfy({ $0 == " " || $0 == "\t" || $0 == "\r" }) {
-            let at = "\(path):\(index + 1)"
-            let value = try withFileContext(at) { try JSONReader.parse(String(line)) }
-            guard let question = value["question"]?.stringValue, let context = value["context"]?.stringValue else {
-                throw FileError(path: at, cause: SQuADError.missingField(question: nil, field: "question' or 'context"))
-            }
-            pairs.append((question, context))
-        }
-        if pairs.isEmpty { throw FileError(path: path, cause: SQuADError.empty) }
-        return pairs
-    }
-}
-
 struct EmbedCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "embed", abstract: "Sentence embeddings from the encoder.")
 

@@ -12,15 +12,8 @@ public struct EvaluationSettings: Sendable {
     public var data: String
     public var maxLength = 128
     public var batchSize = 32
-    public var columns = ColumnNames()
-    public var taggedColumns = TaggedColumns()
-    public var metricMode: SeqEval.Mode = .default
-    public var docStride = 128
-    public var postprocess = QAPostprocessOptions()
-    public var versionTwoWithNegative: Bool? = nil
-    public var lineByLine = false
-    public var mlmProbability: Float = 0.15
-    public var wholeWordMask = false
+    /// How the task reads and scores its data (columns, windows, masking …).
+    public var taskOptions = TaskOptions()
     /// Masked LM: the seed of the evaluation masks.
     public var seed: UInt64 = 42
 
@@ -46,21 +39,20 @@ public enum EvaluationJob {
         }
         switch name {
         case .sequenceClassification:
-            return try run(SequenceClassificationTask(columns: s.columns), name, loaded, s) { rows, config in
+            return try run(s.taskOptions.sequenceClassification(), name, loaded, s) { rows, config in
                 let problemType = config.problemType ?? LabelSet.inferredProblemType(numLabels: config.numLabels, labels: rows.compactMap(\.label))
                 return LabelSet(names: config.id2label, problemType: problemType)
             }
         case .tokenClassification:
-            let task = TokenClassificationTask(columns: s.taggedColumns, metricMode: s.metricMode)
+            let task = s.taskOptions.tokenClassification()
             let labels = LabelSet(names: loaded.model.config.id2label, problemType: .singleLabelClassification)
             try withFileContext(loaded.directory + "/config.json") { try task.checkLabels(labels) }
             return try run(task, name, loaded, s) { _, _ in labels }
         case .questionAnswering:
-            let task = QuestionAnsweringTask(docStride: s.docStride, postprocess: s.postprocess, versionTwoWithNegative: s.versionTwoWithNegative)
+            let task = s.taskOptions.questionAnswering()
             return try run(task, name, loaded, s) { _, config in LabelSet(names: config.id2label, problemType: .singleLabelClassification) }
         case .maskedLM:
-            let task = MaskedLMTask(textColumn: s.columns.text, lineByLine: s.lineByLine, probability: s.mlmProbability,
-                                    wholeWordMask: s.wholeWordMask, seed: s.seed)
+            let task = s.taskOptions.maskedLM(seed: s.seed)
             return try run(task, name, loaded, s) { _, config in LabelSet(names: config.id2label, problemType: .singleLabelClassification) }
         }
     }

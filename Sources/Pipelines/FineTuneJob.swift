@@ -16,22 +16,9 @@ public struct FineTuneSettings: Sendable {
     public var eval: String?
     public var output: String
     public var task: TaskName = .sequenceClassification
-    /// Sequence classification: the text, pair and label columns.
-    public var columns = ColumnNames()
-    /// Token classification: the JSONL fields (or CoNLL label column), `--label-all-tokens`, `--metric-mode`.
-    public var taggedColumns = TaggedColumns()
-    public var labelAllTokens = false
-    public var metricMode: SeqEval.Mode = .default
-    /// Question answering: tokens shared by neighbouring windows, post-processing, SQuAD 2.0 (nil: from the data).
-    public var docStride = 128
-    public var postprocess = QAPostprocessOptions()
-    public var versionTwoWithNegative: Bool? = nil
-    /// Masked LM: each line its own example (else concatenated and chunked), the masking rate, whole words.
-    public var lineByLine = false
-    public var mlmProbability: Float = 0.15
-    public var wholeWordMask = false
+    /// How the task reads and scores its data (columns, windows, masking …).
+    public var taskOptions = TaskOptions()
     public var labels: [String]? = nil
-    public var problemType: ProblemType? = nil
     public var maxLength = 128
     public var maxTrainExamples: Int? = nil
     public var maxEvalExamples: Int? = nil
@@ -87,16 +74,7 @@ public enum FineTuneError: Error, CustomStringConvertible {
 public enum FineTuneJob {
     /// The task a settings value names, configured from it.
     static func task(_ s: FineTuneSettings) -> any FineTuningTask {
-        switch s.task {
-        case .sequenceClassification: return SequenceClassificationTask(columns: s.columns, problemType: s.problemType)
-        case .tokenClassification:
-            return TokenClassificationTask(columns: s.taggedColumns, labelAllTokens: s.labelAllTokens, metricMode: s.metricMode)
-        case .questionAnswering:
-            return QuestionAnsweringTask(docStride: s.docStride, postprocess: s.postprocess, versionTwoWithNegative: s.versionTwoWithNegative)
-        case .maskedLM:
-            return MaskedLMTask(textColumn: s.columns.text, lineByLine: s.lineByLine, probability: s.mlmProbability,
-                                wholeWordMask: s.wholeWordMask, seed: s.training.seed)
-        }
+        s.taskOptions.task(s.task, seed: s.training.seed)
     }
 
     /// The task when `--task` is not given: the model's when its head is a task's (config.json's `architectures`); else
