@@ -1,0 +1,237 @@
+// The option groups of `bertkit finetune` (and those `evaluate` shares): each group parses, checks and hands
+// its values to the library's settings (FineTuneSettings, TaskOptions, TrainingOptions, LoRAConfig).
+
+import ArgumentParser
+import BertKit
+import Foundation
+
+/// The training and evaluation data, and how to read them.
+struct FinetuneDataOptions: ParsableArguments {
+    @Option(help: "Training data: .csv, .tsv or .jsonl with a text column and a label column; for token classification CoNLL columns or .jsonl with tokens and ner_tags.")
+    var train: String
+    @Option(help: "Evaluation data, same format.") var eval: String?
+    @Option(help: "The task (default: the model's head when it is a classifier or QA model, else from the data: SQuAD JSON, CoNLL columns, or labelled text).")
+    var task: TaskName?
+    @Option(help: "Tokens per example (default 128, question answering 384); longer texts are truncated, longer sentences and contexts windowed.")
+    var maxLength: Int?
+    @Option(help: "Train on a seeded random sample of this many examples.") var maxTrainExamples: Int?
+    @Option(help: "Evaluate on a seeded random sample of this many examples.") var maxEvalExamples: Int?
+    @Option(help: "Text column (default text; token classification JSONL: the words field, default tokens).") var textColumn: String?
+    @Option(help: "Second text column, for pairs.") var pairColumn: String?
+    @Option(help: "Label column (default label; token classification: the tags field, default ner_tags, or in CoNLL files a 1-based column, default the last).")
+    var labelColumn: String?
+    @Option(help: "Comma-separated label names, in id order (default: the config's, else sorted from the data).") var labels: String?
+    @Option(help: "The loss (default: from the labels).") var problemType: ProblemType?
+
+    func validate() throws {
+        guard (maxLength ?? 2) > 1 else { throw ValidationError("--max-length must be positive") }
+        if let maxTrainExamples, maxTrainExamples < 1 { throw ValidationError("--max-train-examples must be positive") }
+        if let maxEvalExamples, maxEvalExamples < 1 { throw ValidationError("--max-eval-examples must be positive") }
+        if let names = labelNames {
+            if let repeated = names.first(where: { name in names.filter { $0 == name }.count > 1 }) {
+                throw ValidationError("--labels names '\(repeated)' twice")
+            }
+            if names.isEmpty { throw ValidationError("--labels names no label") }
+        }
+    }
+
+    var labelNames: [String]? { labels?.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
+
+    func apply(to settings: inout FineTuneSettings) throws {
+        settings.task = try task ?? FineTuneJob.inferTask(model: settings.model, train: train)
+        settings.eval = eval
+        settings.taskOptions.columns = ColumnNames(text: textColumn ?? "text", pair: pairColumn, label: labelColumn ?? "label")
+        settings.taskOptions.taggedColumns = TaggedColumns(words: textColumn ?? "tokens", tags: labelColumn ?? "ner_tags")
+        settings.labels = labelNames
+        settings.taskOptions.problemType = problemType
+        settings.maxLength = maxLength ?? (settings.task == .questionAnswering ? 384 : 128)
+        settings.maxTrainExamples = maxTrainExamples
+        settings.maxEvalExamples = maxEvalExamples
+    }
+}
+
+struct TokenClassificationOptions: ParsableArguments {
+    @Flag(help: "Token classification: label every word piece, not only a word's first (B-X becomes I-X after the first), as run_ner.py's --label_all_tokens.")
+    var labelAllTokens = false
+    @Option(help: "Token classification: seqeval's default (conlleval) chunking, or strict IOB2.") var metricMode: SeqEval.Mode = .default
+
+    func apply(to options: inout TaskOptions) {
+        options.labelAllTokens = labelAllTokens
+        options.metricMode = metricMode
+    }
+}
+
+/// Masked LM's data and masking (shared by finetune and evaluate).
+struct MaskedLMOptions: ParsableArguments {
+    @Flag(help: "Masked LM: each line its own example (else lines are concatenated and cut into --max-length blocks, as run_mlm.py).")
+    var lineByLine = false
+    @Option(help: "Masked LM: the share of tokens masked (of those, 80 % [MASK], 10 % random, 10 % unchanged).") var mlmProbability: Float = 0.15
+    @Flag(help: "Masked LM: mask every piece of a chosen word, with [MASK] only.") var wholeWordMask = false
+
+    func validate() throws {
+        guard mlmProbability > 0 && mlmProbability < 1 else { throw ValidationError("--mlm-probability must be between 0 and 1") }
+    }
+
+    func apply(to options: inout TaskOptions) {
+        options.lineByLine = lineByLine
+        options.mlmProbability = mlmProbability
+        options.wholeWordMask = wholeWordMask
+    }
+}
+
+/// AdamW, the batch and the seed.
+struct OptimisationOptions: ParsableArguments {
+    @Option(help: "Peak learning rate.") var lr: Float = 2e-5
+    @Option(help: "Examples per micro-batch.") var batchSize = 16
+    @Option(help: "Micro-batches per optimizer step (the loss is averaged over all of their examples).") var gradAccum = 1
+    @Option(help: "AdamW weight decay (biases and LayerNorm weights excluded).") var weightDecay: Float = 0.01
+    @Option(help: "Global gradient-norm clipping (0 disables).") var maxGradNorm: Float = 1.0
+    @Option(help: "Seed for the new head, data order, dropout and sampling.") var seed: UInt64 = 42
+
+    func validate() throws {
+        guard batchSize > 0, gradAccum > 0 else { throw ValidationError("--batch-size and --grad-accum must be positive") }
+        guard lr > 0 else { throw ValidationError("--lr must be positive") }
+    }
+
+    func apply(to t: inout TrainingOptions) {
+        t.learningRate = lr; t.batchSize = batchSize; t.gradientAccumulation = gradAccum
+        t.weightDecay = weightDecay; t.maxGradNorm = maxGradNorm; t.seed = seed
+    }
+}
+
+/// How long to train, and the warm-up.
+struct ScheduleOptions: ParsableArguments {
+    @Option(help: "Epochs.") var epochs = 3
+    @Option(help: "Stop after this many optimizer steps.") var maxSteps: Int?
+    @Option(help: "Warmup as a fraction of all steps.") var warmupRatio: Double = 0
+    @Option(help: "Warmup steps (wins over --warmup-ratio).") var warmupSteps: Int = 0
+
+    func validate() throws {
+        guard epochs > 0 || (maxSteps ?? 0) > 0 else { throw ValidationError("--epochs must be positive") }
+        if let maxSteps, maxSteps < 1 { throw ValidationError("--max-steps must be positive") }
+        guard (0...1).contains(warmupRatio) else { throw ValidationError("--warmup-ratio must be between 0 and 1") }
+    }
+
+    func apply(to t: inout TrainingOptions) {
+        t.epochs = epochs; t.maxSteps = maxSteps; t.warmupRatio = warmupRatio; t.warmupSteps = warmupSteps
+    }
+}
+
+/// When to evaluate and log, what "best" means, early stopping.
+struct EvaluationOptions: ParsableArguments {
+    @Option(help: "Evaluate every epoch or every N steps.") var evalEvery: TrainingOptions.Every = .epoch
+    @Option(help: "Log the training loss every N steps.") var loggingSteps = 10
+    @Option(help: "What 'best' and early stopping look at.") var metric: TrainingOptions.Metric = .evalLoss
+    @Option(help: "Stop after this many evaluations without improvement.") var earlyStoppingPatience: Int?
+    @Option(help: "Minimum improvement that counts.") var earlyStoppingThreshold: Double = 0
+    @Flag(help: "At the end, load the weights of the best evaluation.") var loadBestAtEnd = false
+
+    func validate() throws {
+        guard loggingSteps > 0 else { throw ValidationError("--logging-steps must be positive") }
+    }
+
+    func apply(to t: inout TrainingOptions) {
+        t.evalEvery = evalEvery; t.loggingSteps = loggingSteps; t.metric = metric
+        t.earlyStoppingPatience = earlyStoppingPatience; t.earlyStoppingThreshold = earlyStoppingThreshold
+        t.loadBestAtEnd = loadBestAtEnd
+    }
+}
+
+/// Checkpoints, resuming, and the formats written beside model.safetensors.
+struct CheckpointOptions: ParsableArguments {
+    @Option(help: "Checkpoint every epoch, every N steps, or never.") var saveEvery: TrainingOptions.Every = .epoch
+    @Option(help: "Keep at most this many checkpoints (the best one is always kept).") var saveTotalLimit: Int?
+    @Flag(help: "Continue from the newest checkpoint in --output.") var resume = false
+    @Option(help: "Also write pytorch_model.bin (pytorch) or tf_model.h5 (hdf5).") var saveFormat: [ExtraWeightsFormat] = []
+
+    func apply(to settings: inout FineTuneSettings) {
+        settings.training.saveEvery = saveEvery
+        settings.training.saveTotalLimit = saveTotalLimit
+        settings.resume = resume
+        settings.saveFormats = saveFormat.map(\.family)
+    }
+}
+
+/// `--save-format`: the weight files a fine-tuned model may carry beside model.safetensors.
+enum ExtraWeightsFormat: String, CaseIterable, ExpressibleByArgument {
+    case pytorch, hdf5
+    var family: CheckpointFormat.Family { self == .pytorch ? .pytorch : .hdf5 }
+}
+
+/// LoRA instead of full fine-tuning, PEFT's options.
+struct LoRAOptions: ParsableArguments {
+    @Option(help: "Train a LoRA adapter of this rank instead of every weight (PEFT-compatible output).") var loraR: Int?
+    @Option(help: "LoRA alpha.") var loraAlpha: Float = 8
+    @Option(help: "LoRA dropout.") var loraDropout: Float = 0
+    @Option(help: "Comma-separated modules to adapt (PEFT's matching: query, key, value, attention.output.dense, intermediate.dense, output.dense, dense).")
+    var loraTargets = "query,value"
+    @Flag(help: "rsLoRA scaling: alpha / sqrt(r).") var loraRslora = false
+    @Option(help: "Continue training an existing PEFT adapter folder.") var adapter: String?
+
+    func validate() throws {
+        if let loraR, loraR < 1 { throw ValidationError("--lora-r must be at least 1") }
+    }
+
+    func apply(to settings: inout FineTuneSettings) {
+        settings.adapter = adapter
+        guard let loraR else { return }
+        var lora = LoRAConfig()
+        lora.rank = loraR
+        lora.alpha = loraAlpha
+        lora.dropout = loraDropout
+        lora.useRSLoRA = loraRslora
+        lora.targets = .names(loraTargets.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
+        settings.lora = lora
+    }
+}
+
+/// `--eval-every` / `--save-every`: epoch, never (or no), or a positive number of steps.
+extension TrainingOptions.Every: ExpressibleByArgument {
+    public init?(argument: String) {
+        switch argument {
+        case "epoch": self = .epoch
+        case "never", "no": self = .never
+        default:
+            guard let n = Int(argument), n > 0 else { return nil }
+            self = .steps(n)
+        }
+    }
+
+    public var defaultValueDescription: String {
+        switch self {
+        case .epoch: return "epoch"
+        case .never: return "never"
+        case .steps(let n): return String(n)
+        }
+    }
+}
+
+extension TrainingOptions.Metric: ExpressibleByArgument {}
+extension ProblemType: ExpressibleByArgument {}
+extension TaskName: ExpressibleByArgument {}
+
+/// Question answering's windows and post-processing, as run_qa.py names them (shared by finetune and evaluate).
+struct QuestionAnsweringOptions: ParsableArguments {
+    @Option(help: "Question answering: tokens shared by neighbouring windows of a long context.") var docStride = 128
+    @Option(help: "Question answering: start and end candidates per window.") var nBestSize = 20
+    @Option(help: "Question answering: the longest answer, in tokens.") var maxAnswerLength = 30
+    @Flag(name: [.customLong("version-2-with-negative"), .customLong("version-two-with-negative")],
+          help: "Question answering: SQuAD 2.0, where a question may have no answer (default: when the data has such questions).")
+    var versionTwoWithNegative = false
+    @Option(help: "Question answering (SQuAD 2.0): answer nothing when the null score beats the best span by more than this.")
+    var nullScoreDiffThreshold: Float = 0
+
+    func validate() throws {
+        guard docStride >= 0, nBestSize > 0, maxAnswerLength > 0 else {
+            throw ValidationError("--doc-stride must be at least 0, --n-best-size and --max-answer-length positive")
+        }
+    }
+
+    func apply(to options: inout TaskOptions) {
+        options.docStride = docStride
+        options.postprocess.nBestSize = nBestSize
+        options.postprocess.maxAnswerLength = maxAnswerLength
+        options.postprocess.nullScoreDiffThreshold = nullScoreDiffThreshold
+        options.versionTwoWithNegative = versionTwoWithNegative ? true : nil
+    }
+}
