@@ -25,6 +25,12 @@ public enum HDF5Checkpoint {
         public var layout: Layout
         public var store: TensorStore
         public var notes: [String]
+
+        public init(layout: Layout, store: TensorStore, notes: [String]) {
+            self.layout = layout
+            self.store = store
+            self.notes = notes
+        }
     }
 
     /// Reads `path`. Tensors stored as one contiguous little-endian run are views into a read-only

@@ -70,32 +70,31 @@ public final class HDF5Group: HDF5Object {
 
     public func openGroup(_ relativePath: String) throws -> HDF5Group {
         try HDF5Library.run {
-            let full = childPath(relativePath)
-            guard try exists(relativePath) else { throw HDF5Error.notFound(path: full) }
-            let object = H5Oopen(id, relativePath, HDF5Library.defaultPlist)
-            guard object >= 0 else { throw HDF5Library.failure("open", full) }
-            guard H5Iget_type(object) == H5I_GROUP else {
-                let found = H5Iget_type(object) == H5I_DATASET ? "dataset" : "non-group object"
-                H5Oclose(object)
-                throw HDF5Error.wrongObjectKind(path: full, expected: "group", found: found)
-            }
+            let (object, full) = try openObject(relativePath, as: H5I_GROUP, "group")
             return HDF5Group(id: object, path: full, file: file)
         }
     }
 
     public func openDataset(_ relativePath: String) throws -> HDF5Dataset {
         try HDF5Library.run {
-            let full = childPath(relativePath)
-            guard try exists(relativePath) else { throw HDF5Error.notFound(path: full) }
-            let object = H5Oopen(id, relativePath, HDF5Library.defaultPlist)
-            guard object >= 0 else { throw HDF5Library.failure("open", full) }
-            guard H5Iget_type(object) == H5I_DATASET else {
-                let found = H5Iget_type(object) == H5I_GROUP ? "group" : "non-dataset object"
-                H5Oclose(object)
-                throw HDF5Error.wrongObjectKind(path: full, expected: "dataset", found: found)
-            }
+            let (object, full) = try openObject(relativePath, as: H5I_DATASET, "dataset")
             return HDF5Dataset(id: object, path: full, file: file)
         }
+    }
+
+    /// Opens the member at `relativePath`, which must be a `kind` (libhdf5 type `type`); the caller owns the identifier.
+    private func openObject(_ relativePath: String, as type: H5I_type_t, _ kind: String) throws -> (hid_t, String) {
+        let full = childPath(relativePath)
+        guard try exists(relativePath) else { throw HDF5Error.notFound(path: full) }
+        let object = H5Oopen(id, relativePath, HDF5Library.defaultPlist)
+        guard object >= 0 else { throw HDF5Library.failure("open", full) }
+        let found = H5Iget_type(object)
+        guard found == type else {
+            let other = found == H5I_GROUP ? "group" : found == H5I_DATASET ? "dataset" : "non-\(kind) object"
+            H5Oclose(object)
+            throw HDF5Error.wrongObjectKind(path: full, expected: kind, found: other)
+        }
+        return (object, full)
     }
 
     /// Link creation as h5py does it for a `bytes` name (which is what Keras passes, and what h5py's

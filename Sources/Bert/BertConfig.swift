@@ -3,8 +3,11 @@
 // is kept so that unknown keys survive a load → save round trip, as they do in transformers.
 
 import TensorCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
-public enum BertConfigError: Error, CustomStringConvertible {
+public enum BertConfigError: Error, CustomStringConvertible, Equatable {
     case notAnObject
     case wrongType(key: String, expected: String)
     case invalid(key: String, reason: String)
@@ -169,6 +172,9 @@ public struct BertConfig: Sendable {
             guard case .number(let number) = item, let count = number.intValue, count > 0 else {
                 throw .wrongType(key: "num_labels", expected: "a positive integer")
             }
+            guard count <= Self.maxLabels else {
+                throw .invalid(key: "num_labels", reason: "(\(count)) is more than bertkit supports (\(Self.maxLabels))")
+            }
             if labels?.count != count { labels = (0..<count).map { "LABEL_\($0)" } }
         }
         if let labels, !labels.isEmpty { id2label = labels }
@@ -186,7 +192,36 @@ public struct BertConfig: Sendable {
         if let padTokenId, padTokenId < 0 || padTokenId >= vocabSize {
             throw .invalid(key: "pad_token_id", reason: "must be a token id below vocab_size or null")
         }
+        try checkParameterMemory()
     }
+
+    /// A config is read before any weight: sizes that would need more memory than the machine has (a hostile or
+    /// mistyped `max_position_embeddings: 1000000000`) are refused here, before anything is allocated, naming the
+    /// size that costs most. The count is an upper bound over every head (pooler, classifier and masked-LM head).
+    public func checkParameterMemory(limit: Double = BertConfig.physicalMemory) throws(BertConfigError) {
+        let V = Double(vocabSize), H = Double(hiddenSize), I = Double(intermediateSize), L = Double(numHiddenLayers)
+        let perLayer = 4 * H * H + 2 * H * I + I + 9 * H
+        let terms: [(key: String, count: Double)] = [
+            ("vocab_size", V * H + V), ("max_position_embeddings", Double(maxPositionEmbeddings) * H),
+            ("type_vocab_size", Double(typeVocabSize) * H),
+            (L > 1000 ? "num_hidden_layers" : (2 * H * I > 4 * H * H ? "intermediate_size" : "hidden_size"), L * perLayer),
+            ("num_labels", Double(numLabels) * (H + 1)), ("hidden_size", 2 * H * H + 6 * H),
+        ]
+        let bytes = 4 * terms.reduce(0) { $0 + $1.count }
+        guard bytes > limit else { return }
+        let costliest = terms.max { $0.count < $1.count }!
+        func gigabytes(_ value: Double) -> String { String((value / 1e8).rounded() / 10) + " GB" }
+        throw .invalid(key: costliest.key, reason: "makes the model's float32 parameters alone \(gigabytes(bytes)), more than "
+                       + "this machine's memory (\(gigabytes(limit)))")
+    }
+
+    /// Bytes of physical memory.
+    public static var physicalMemory: Double {
+        Double(sysconf(Int32(_SC_PHYS_PAGES))) * Double(sysconf(Int32(_SC_PAGESIZE)))
+    }
+
+    /// The most labels a config may declare (`num_labels` makes that many names before anything else is checked).
+    static let maxLabels = 1 << 20
 
     /// `config.json` as transformers 5.24 writes it (`json.dumps(indent=2, sort_keys=True) + "\n"`), keeping
     /// unknown keys. `architecture` sets `architectures`. Labels are written as transformers does:

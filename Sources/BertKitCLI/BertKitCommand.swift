@@ -15,10 +15,12 @@ struct BertKitCommand: ParsableCommand {
         abstract: "Move BERT checkpoints between safetensors, PyTorch and HDF5, and run them in Swift.",
         subcommands: [InspectCommand.self, ConvertCommand.self, TokenizeCommand.self, PredictCommand.self, EmbedCommand.self,
                       FillMaskCommand.self, AnswerCommand.self, ParityCommand.self, FinetuneCommand.self, EvaluateCommand.self, MergeCommand.self,
-                      BenchmarkCommand.self])
+                      BenchmarkCommand.self, InternalReadHDF5Command.self])
 
     static func main() {
         restartWithFittingBLASKernels()
+        // libhdf5 runs in a child process: a damaged HDF5 file then ends in one error line, never a crash or a hang.
+        if getenv("BERTKIT_HDF5_IN_PROCESS") == nil { CheckpointReader.hdf5Reading = .childProcess(executable: "/proc/self/exe") }
         do {
             var command = try parseAsRoot()
             try command.run()

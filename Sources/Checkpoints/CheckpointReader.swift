@@ -19,6 +19,10 @@ public struct LoadedCheckpoint {
 }
 
 public enum CheckpointReader {
+    /// Where libhdf5 runs (IsolatedHDF5.swift): in this process by default; the `bertkit` command sets a child
+    /// process, so that a damaged file cannot crash or hang it.
+    nonisolated(unsafe) public static var hdf5Reading: HDF5Reading = .inProcess
+
     /// Loads a checkpoint file, an `*.index.json` of shards, or a model directory.
     public static func load(path: String) throws -> LoadedCheckpoint {
         if isDirectory(path) {
@@ -39,7 +43,11 @@ public enum CheckpointReader {
             loaded.hasMetadata = false
             return loaded
         case .hdf5, .kerasH5:   // Keras tf_model.h5 or the plain HDF5 layout
-            let contents = try HDF5Checkpoint.read(path: path)
+            let contents: HDF5Checkpoint.Contents
+            switch hdf5Reading {
+            case .inProcess: contents = try HDF5Checkpoint.read(path: path)
+            case .childProcess(let executable): contents = try IsolatedHDF5.read(path: path, executable: executable)
+            }
             return LoadedCheckpoint(format: contents.layout == .keras ? .kerasH5 : .hdf5, store: contents.store,
                                     files: [path], notes: contents.notes)
         default:

@@ -80,3 +80,30 @@ import TestSupport
         #expect(config.id2label == (0..<labels.count).map { labels[String($0)] ?? "<no label \($0)>" })
     }
 }
+
+/// Sizes that would allocate more than the machine holds are refused while reading config.json, before any allocation.
+@Suite struct ConfigResourceLimitTests {
+    static func config(_ extra: String) throws -> BertConfig {
+        try BertConfig(json: JSONReader.parse(#"{"model_type": "bert", "hidden_size": 768, "num_attention_heads": 12, "#
+                                              + #""intermediate_size": 3072, "num_hidden_layers": 12, "vocab_size": 30522"# + extra + "}"))
+    }
+
+    @Test func bertBaseSizesPass() throws {
+        #expect(try Self.config("").maxPositionEmbeddings == 512)
+    }
+
+    @Test func hugeSizesAreRefusedNamingTheCostliest() throws {
+        var huge = BertConfig()
+        huge.maxPositionEmbeddings = 1_000_000_000
+        let error = #expect(throws: BertConfigError.self) { try huge.checkParameterMemory(limit: 8e9) }
+        guard case .invalid(let key, let reason)? = error else { Issue.record("\(String(describing: error))"); return }
+        #expect(key == "max_position_embeddings")
+        #expect(reason.hasSuffix("more than this machine's memory (8.0 GB)"), "\(reason)")
+        #expect(throws: BertConfigError.self) { try Self.config(#", "max_position_embeddings": 1000000000"#) }
+        #expect(throws: BertConfigError.self) { try Self.config(#", "vocab_size": 100000000000"#) }
+        #expect(throws: BertConfigError.self) { try Self.config(#", "num_hidden_layers": 1000000"#) }
+        #expect(throws: BertConfigError.invalid(key: "num_labels", reason: "(1000000000) is more than bertkit supports (1048576)")) {
+            try Self.config(#", "num_labels": 1000000000"#)
+        }
+    }
+}
