@@ -14,6 +14,7 @@ public enum HDF5Error: Error, CustomStringConvertible, Equatable {
     case unsupportedDatatype(object: String, datatype: String)
     case unsupportedDataspace(object: String, reason: String)
     case sizeOverflow(object: String)
+    case tooLarge(object: String, bytes: Int, limit: Int)
     case storageOutsideFile(dataset: String, offset: UInt64, size: UInt64, fileSize: Int)
     case tooDeep(path: String, limit: Int)
 
@@ -55,6 +56,9 @@ public enum HDF5Error: Error, CustomStringConvertible, Equatable {
             return "'\(object)': \(reason)"
         case .sizeOverflow(let object):
             return "'\(object)': the byte size of its shape overflows"
+        case .tooLarge(let object, let bytes, let limit):
+            return "'\(object)' declares \(SystemMemory.describe(Double(bytes))), more than this machine's memory "
+                + "(\(SystemMemory.describe(Double(limit)))): the file is damaged, or too large for this machine"
         case .storageOutsideFile(let dataset, let offset, let size, let fileSize):
             return "dataset '\(dataset)' claims \(size) bytes at offset \(offset), past the end of the file (\(fileSize) bytes)"
         case .tooDeep(let path, let limit):

@@ -32,6 +32,11 @@ public enum HDF5TensorIO {
                 return Tensor(dtype: dtype, shape: shape, data: ByteView(buffer: mapping, offset: Int(extent.offset), count: byteCount))
             }
         }
+        // A damaged or hostile file can declare a chunked dataset of terabytes in a few bytes (its chunks unwritten,
+        // read as fill values): refuse what this machine could not hold rather than be killed allocating it.
+        guard byteCount <= SystemMemory.physicalBytes else {
+            throw HDF5Error.tooLarge(object: path, bytes: byteCount, limit: SystemMemory.physicalBytes)
+        }
         let buffer = ByteBuffer(zeroedCount: byteCount)
         try HDF5Library.run {
             let fileType = H5Dget_type(dataset.id)

@@ -174,6 +174,11 @@ struct ZipArchive {
         guard overflow || entry.size <= ceiling + 64 else {
             throw .inflateFailed(record: entry.name, reason: "\(entry.size) bytes cannot come from \(entry.compressedSize) deflated bytes")
         }
+        // Within that ratio a large file can still claim more than the machine holds: refuse it before allocating.
+        guard entry.size <= SystemMemory.physicalBytes else {
+            throw .inflateFailed(record: entry.name, reason: "it would inflate to \(SystemMemory.describe(Double(entry.size))), "
+                                 + "more than this machine's memory (\(SystemMemory.describe(Double(SystemMemory.physicalBytes))))")
+        }
         guard let output = PyTorchMemory.allocate(entry.size) else {
             throw .inflateFailed(record: entry.name, reason: "cannot allocate \(entry.size) bytes to inflate it")
         }

@@ -54,12 +54,13 @@ public enum SafetensorsWriter {
         return (bytes, order)
     }
 
-    /// Writes `store` to `path` atomically. `metadata` defaults to `{"format": "pt"}`.
+    /// Writes `store` to `path` atomically. `metadata` defaults to `{"format": "pt"}`. `durable: false` skips the
+    /// syncs to disk, for scratch files that never outlive the run.
     public static func write(_ store: TensorStore, to path: String,
-                             metadata: [String: String]? = defaultMetadata) throws {
+                             metadata: [String: String]? = defaultMetadata, durable: Bool = true) throws {
         try withFileContext(path) {
             let (headerBytes, order) = try header(for: store, metadata: metadata)
-            let writer = try AtomicFileWriter(destination: path)
+            let writer = try AtomicFileWriter(destination: path, durable: durable)
             try writer.write(headerBytes)
             for name in order { try writer.write(store[name]!.data.bytes) }
             try writer.commit()

@@ -3,9 +3,6 @@
 // is kept so that unknown keys survive a load → save round trip, as they do in transformers.
 
 import TensorCore
-#if canImport(Glibc)
-import Glibc
-#endif
 
 public enum BertConfigError: Error, CustomStringConvertible, Equatable {
     case notAnObject
@@ -210,15 +207,12 @@ public struct BertConfig: Sendable {
         let bytes = 4 * terms.reduce(0) { $0 + $1.count }
         guard bytes > limit else { return }
         let costliest = terms.max { $0.count < $1.count }!
-        func gigabytes(_ value: Double) -> String { String((value / 1e8).rounded() / 10) + " GB" }
-        throw .invalid(key: costliest.key, reason: "makes the model's float32 parameters alone \(gigabytes(bytes)), more than "
-                       + "this machine's memory (\(gigabytes(limit)))")
+        throw .invalid(key: costliest.key, reason: "makes the model's float32 parameters alone \(SystemMemory.describe(bytes)), "
+                       + "more than this machine's memory (\(SystemMemory.describe(limit)))")
     }
 
     /// Bytes of physical memory.
-    public static var physicalMemory: Double {
-        Double(sysconf(Int32(_SC_PHYS_PAGES))) * Double(sysconf(Int32(_SC_PAGESIZE)))
-    }
+    public static var physicalMemory: Double { Double(SystemMemory.physicalBytes) }
 
     /// The most labels a config may declare (`num_labels` makes that many names before anything else is checked).
     static let maxLabels = 1 << 20

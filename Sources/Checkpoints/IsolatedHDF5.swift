@@ -55,7 +55,9 @@ public enum IsolatedHDF5 {
     /// Reads `path` through `executable internal-read-hdf5`.
     public static func read(path: String, executable: String) throws -> HDF5Checkpoint.Contents {
         try withFileContext(path) {
-            var template = Array((String(cString: getenv("TMPDIR") ?? strdup("/tmp")) + "/bertkit-hdf5-XXXXXX").utf8CString)
+            // The hand-over file lives in memory (/dev/shm) where there is one: no disk write, and the parent maps its pages.
+            let scratch = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
+            var template = Array((scratch + "/bertkit-hdf5-XXXXXX").utf8CString)
             guard let folderPointer = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
                 throw HDF5IsolationError.cannotStart("cannot make a temporary folder")
             }
@@ -157,7 +159,7 @@ public enum IsolatedHDF5 {
     public static func serve(path: String, output: String) -> (report: String, status: Int32) {
         do {
             let contents = try HDF5Checkpoint.read(path: path)
-            try SafetensorsWriter.write(contents.store, to: output, metadata: contents.store.metadata)
+            try SafetensorsWriter.write(contents.store, to: output, metadata: contents.store.metadata, durable: false)
             return (JSONWriter.compact(.object(JSONObject([("layout", .string(contents.layout.rawValue)),
                                                           ("notes", .array(contents.notes.map { .string($0) }))]))), 0)
         } catch {

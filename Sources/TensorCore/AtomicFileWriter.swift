@@ -20,8 +20,12 @@ public final class AtomicFileWriter {
     private var finished = false
     public private(set) var bytesWritten = 0
 
-    public init(destination: String) throws(SystemError) {
+    /// Whether `commit` syncs the file and its folder to disk (off only for scratch files that never outlive the run).
+    private let durable: Bool
+
+    public init(destination: String, durable: Bool = true) throws(SystemError) {
         self.destination = destination
+        self.durable = durable
         let slash = destination.lastIndex(of: "/")
         let folder = slash.map { String(destination[...$0]) } ?? ""
         let name = slash.map { String(destination[destination.index(after: $0)...]) } ?? destination
@@ -65,12 +69,12 @@ public final class AtomicFileWriter {
         precondition(!finished, "commit called twice")
         do throws(SystemError) {
             try flush()
-            guard fsync(fd) == 0 else { throw SystemError.lastError("cannot sync \(destination)") }
+            guard !durable || fsync(fd) == 0 else { throw SystemError.lastError("cannot sync \(destination)") }
             guard close(fd) == 0 else { fd = -1; throw SystemError.lastError("cannot close \(destination)") }
             fd = -1
             guard rename(temporaryPath, destination) == 0 else { throw SystemError.lastError("cannot rename onto \(destination)") }
             finished = true
-            syncFolder()
+            if durable { syncFolder() }
         } catch {
             abandon()
             throw error

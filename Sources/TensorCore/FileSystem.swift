@@ -62,3 +62,12 @@ public func appendLine(_ line: String, to path: String) {
     let bytes = Array((line + "\n").utf8)
     _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
 }
+
+/// The machine's physical memory: the bound for sizes a file or config declares (no single allocation that a
+/// file asks for may exceed it; the reader refuses instead of being killed).
+public enum SystemMemory {
+    public static var physicalBytes: Int { Int(sysconf(Int32(_SC_PHYS_PAGES))) * Int(sysconf(Int32(_SC_PAGESIZE))) }
+
+    /// "3.2 GB"
+    public static func describe(_ bytes: Double) -> String { String((bytes / 1e8).rounded() / 10) + " GB" }
+}

@@ -91,3 +91,13 @@ import TestSupport
     }
 }
 
+
+/// A dataset declaring more bytes than the machine has is refused before anything is allocated.
+@Suite struct HDF5ResourceLimitTests {
+    @Test func aPetabyteDatasetIsRefused() throws {
+        let path = Fixtures.path("limits/petabyte_dataset.h5")
+        let error = #expect(throws: (any Error).self) { try HDF5Checkpoint.read(path: path) }
+        #expect(error.map { "\($0)".contains("weight' declares ") && "\($0)".contains("more than this machine's memory") } == true,
+                "\(String(describing: error))")
+    }
+}
