@@ -70,7 +70,16 @@ public enum IsolatedHDF5 {
             switch status {
             case .exited(0):
                 let json = try JSONReader.parse(report)
-                let store = try SafetensorsReader.read(path: output)   // mapped: unlinking it later keeps the mapping
+                let unique = try SafetensorsReader.read(path: output)   // mapped: unlinking it later keeps the mapping
+                var store = TensorStore()
+                for name in json["order"]?.arrayValue?.compactMap(\.stringValue) ?? unique.names {
+                    let source = json["shared"]?[name]?.stringValue ?? name
+                    guard let tensor = unique[source] else {
+                        throw HDF5IsolationError.childFailed("the HDF5 reader handed back no tensor '\(source)'")
+                    }
+                    store[name] = tensor
+                }
+                store.metadata = unique.metadata
                 let layout = HDF5Checkpoint.Layout(rawValue: json["layout"]?.stringValue ?? "") ?? .plain
                 return HDF5Checkpoint.Contents(layout: layout, store: store,
                                                notes: json["notes"]?.arrayValue?.compactMap(\.stringValue) ?? [])
@@ -159,9 +168,14 @@ public enum IsolatedHDF5 {
     public static func serve(path: String, output: String) -> (report: String, status: Int32) {
         do {
             let contents = try HDF5Checkpoint.read(path: path)
-            try SafetensorsWriter.write(contents.store, to: output, metadata: contents.store.metadata, durable: false)
-            return (JSONWriter.compact(.object(JSONObject([("layout", .string(contents.layout.rawValue)),
-                                                          ("notes", .array(contents.notes.map { .string($0) }))]))), 0)
+            // Tensors sharing one storage (a Keras masked LM's tied decoder) go over once, and are shared again on
+            // the other side: conversion drops such duplicates as transformers does, so the sharing must survive.
+            let (unique, shared) = TiedWeights.removeSharedDuplicates(contents.store)
+            try SafetensorsWriter.write(unique, to: output, metadata: contents.store.metadata, durable: false)
+            return (JSONWriter.compact(.object(JSONObject([
+                ("layout", .string(contents.layout.rawValue)), ("notes", .array(contents.notes.map { .string($0) })),
+                ("order", .array(contents.store.names.map { .string($0) })),
+                ("shared", .object(JSONObject(shared.map { ($0.dropped, .string($0.kept)) })))]))), 0)
         } catch {
             return (JSONWriter.compact(.object(JSONObject([("error", .string("\(error)"))]))), 1)
         }
