@@ -63,7 +63,7 @@ public enum IsolatedHDF5 {
             }
             let folder = String(cString: folderPointer)
             let output = folder + "/tensors.safetensors"
-            defer { unlink(output); rmdir(folder) }
+            defer { removeTree(folder) }   // with whatever a child killed mid-write left in it
             var info = stat()
             let size = stat(path, &info) == 0 ? Int(info.st_size) : 0
             let (status, report) = try run(executable, ["internal-read-hdf5", path, output], deadline: deadline(forFileOfSize: size))
