@@ -195,7 +195,7 @@ public struct BertConfig: Sendable {
     /// A config is read before any weight: sizes that would need more memory than the machine has (a hostile or
     /// mistyped `max_position_embeddings: 1000000000`) are refused here, before anything is allocated, naming the
     /// size that costs most. The count is an upper bound over every head (pooler, classifier and masked-LM head).
-    public func checkParameterMemory(limit: Double = BertConfig.physicalMemory) throws(BertConfigError) {
+    public func checkParameterMemory(limit: Double = Double(SystemMemory.physicalBytes)) throws(BertConfigError) {
         let V = Double(vocabSize), H = Double(hiddenSize), I = Double(intermediateSize), L = Double(numHiddenLayers)
         let perLayer = 4 * H * H + 2 * H * I + I + 9 * H
         let terms: [(key: String, count: Double)] = [
@@ -210,9 +210,6 @@ public struct BertConfig: Sendable {
         throw .invalid(key: costliest.key, reason: "makes the model's float32 parameters alone \(SystemMemory.describe(bytes)), "
                        + "more than this machine's memory (\(SystemMemory.describe(limit)))")
     }
-
-    /// Bytes of physical memory.
-    public static var physicalMemory: Double { Double(SystemMemory.physicalBytes) }
 
     /// The most labels a config may declare (`num_labels` makes that many names before anything else is checked).
     static let maxLabels = 1 << 20
