@@ -12,7 +12,9 @@ export BERTKIT_ROOT BERTKIT_CACHE BERTKIT_VENV
 # Sources/Bert/Kernels/BLAS.swift has the rule and the evidence); test processes that run the library in-process
 # (swift test) get the same variable from here, by the same rule.
 if [ -z "${OPENBLAS_CORETYPE:-}" ] && [ -r /proc/cpuinfo ]; then
-    bk_blas_core=$(OPENBLAS_VERBOSE=2 python3 -c 'import ctypes; ctypes.CDLL("libopenblas.so.0")' 2>&1 | sed -n 's/^Core: //p' | head -1)
+    # `|| true`: before Tools/setup has installed OpenBLAS (or without python3) there is no core to read, and a failing
+    # pipeline must not end the sourcing script under `set -euo pipefail`.
+    bk_blas_core=$( (OPENBLAS_VERBOSE=2 python3 -c 'import ctypes; ctypes.CDLL("libopenblas.so.0")' 2>&1 || true) | sed -n 's/^Core: //p' | head -1)
     case "$bk_blas_core" in
         Prescott|Core2|Penryn|Dunnington|Nehalem|Atom|Sandybridge|Unknown)
             bk_flags=$(grep -m1 '^flags' /proc/cpuinfo)
