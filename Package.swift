@@ -69,6 +69,12 @@ let package = Package(
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Sources/BertKitCLI"),
 
+        // Fuzzing (Tests/Fuzz/README.md): the targets, the libFuzzer entry point / replay driver that Tools/fuzz builds, and the
+        // suite that replays Fixtures/fuzz.
+        .target(name: "FuzzTargets", dependencies: ["TensorCore", "Safetensors", "PyTorch", "HDF5", "Checkpoints", "Tokenizer", "Bert", "Training", "Tasks", "Pipelines"],
+                path: "Tests/Fuzz/Targets"),
+        .executableTarget(name: "bertkit-fuzz", dependencies: ["FuzzTargets"], path: "Tests/Fuzz/Driver"),
+
         .target(name: "TestSupport", dependencies: ["TensorCore"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
         .testTarget(name: "SafetensorsTests", dependencies: ["Safetensors", "TestSupport"]),
@@ -80,6 +86,7 @@ let package = Package(
         .testTarget(name: "TasksTests", dependencies: ["Tasks", "Training", "Tokenizer", "Bert", "TensorCore", "TestSupport"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "ModelCatalog", "TensorCore", "TestSupport"]),
         .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "Bert", "Checkpoints", "Safetensors", "TensorCore", "TestSupport"]),
+        .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets", "TestSupport"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "TensorCore", "TestSupport"]),
     ]
 )
