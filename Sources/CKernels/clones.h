@@ -5,7 +5,14 @@
 #ifndef BERTKIT_CKERNELS_CLONES_H
 #define BERTKIT_CKERNELS_CLONES_H
 
-#if defined(__x86_64__) && defined(__clang__)
+// Not under ThreadSanitizer: the loader runs ifunc resolvers while relocating, before the TSan runtime is set up, and
+// an instrumented resolver crashes there (`__tsan_func_entry` from `…[resolver]`), so the sanitized build uses the
+// baseline kernels.
+#ifndef __has_feature
+#define __has_feature(x) 0
+#endif
+
+#if defined(__x86_64__) && defined(__clang__) && !__has_feature(thread_sanitizer)
 #define BK_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define BK_CLONES
