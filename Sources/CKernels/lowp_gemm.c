@@ -52,10 +52,16 @@ int bk_lowp_isa(void) {
 #endif
 }
 
+// Filled on first use, from whichever worker threads get there first: relaxed atomics, since every thread computes the
+// same value (a plain int here was a data race ThreadSanitizer reported).
 static int cached_isa = -1;
 static inline int isa(void) {
-    if (cached_isa < 0) cached_isa = bk_lowp_isa();
-    return cached_isa;
+    int value = __atomic_load_n(&cached_isa, __ATOMIC_RELAXED);
+    if (value < 0) {
+        value = bk_lowp_isa();
+        __atomic_store_n(&cached_isa, value, __ATOMIC_RELAXED);
+    }
+    return value;
 }
 
 long bk_lowp_padded_k(long k, int group) { return (k + group - 1) / group * group; }
@@ -584,8 +590,12 @@ static int cached_bf16_kernel = -1;
 int bk_bf16_kernel(void) {
 #if BK_HAVE_X86_LOWP
     if (!(isa() & BK_ISA_AVX512_BF16)) return BK_BF16_KERNEL_PORTABLE;
-    if (cached_bf16_kernel < 0) cached_bf16_kernel = calibrate_bf16();
-    return cached_bf16_kernel;
+    int kernel = __atomic_load_n(&cached_bf16_kernel, __ATOMIC_RELAXED);   // as cached_isa
+    if (kernel < 0) {
+        kernel = calibrate_bf16();
+        __atomic_store_n(&cached_bf16_kernel, kernel, __ATOMIC_RELAXED);
+    }
+    return kernel;
 #else
     return BK_BF16_KERNEL_PORTABLE;
 #endif

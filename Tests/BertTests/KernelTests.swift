@@ -5,7 +5,6 @@ import Testing
 import Bert
 import TestSupport
 import Foundation
-import Synchronization
 
 struct Random {
     var generator: NormalGenerator
@@ -425,15 +424,16 @@ extension VectorKernelTests {
     @Test func chosenBuildReachesTheWorkersAndNoOtherThread() {
         let chunks = min(Parallel.threadCount, 64)
         for portable in [true, false] {
-            let seen = Mutex([(thread: pthread_t, portable: Bool)]())
+            // NSLock (a pthread mutex), not Synchronization.Mutex: ThreadSanitizer cannot see the latter's futex.
+            let seen = LockedList<(thread: pthread_t, portable: Bool)>()
             var onAnotherThread: Bool?
             VectorKernels.withBuild(portable: portable) {
                 // Every chunk waits for the others (up to 10 s) so that they run on as many threads: left alone,
                 // Dispatch may run them all on the calling thread, which would not show the workers' build.
                 Parallel.forEachRange(64, grain: 1) { _ in
-                    seen.withLock { $0.append((pthread_self(), VectorKernels.portable)) }
+                    seen.append((pthread_self(), VectorKernels.portable))
                     let deadline = Date().addingTimeInterval(10)
-                    while seen.withLock({ $0.count }) < chunks && Date() < deadline { usleep(100) }
+                    while seen.count < chunks && Date() < deadline { usleep(100) }
                 }
                 let done = DispatchSemaphore(value: 0)
                 nonisolated(unsafe) var read: Bool?
@@ -442,9 +442,10 @@ extension VectorKernelTests {
                 onAnotherThread = read
             }
             let caller = pthread_self()
-            #expect(seen.withLock { $0.count } == chunks)
-            #expect(seen.withLock { $0.contains { pthread_equal($0.thread, caller) == 0 } } || chunks == 1, "a chunk ran on a worker")
-            #expect(seen.withLock { $0.allSatisfy { $0.portable == portable } }, "workers use the caller's build")
+            let entries = seen.values
+            #expect(entries.count == chunks)
+            #expect(entries.contains { pthread_equal($0.thread, caller) == 0 } || chunks == 1, "a chunk ran on a worker")
+            #expect(entries.allSatisfy { $0.portable == portable }, "workers use the caller's build")
             #expect(onAnotherThread == VectorKernels.portableByDefault, "an unrelated thread keeps the default")
         }
         #expect(VectorKernels.portable == VectorKernels.portableByDefault, "the choice ends with withBuild")
@@ -477,4 +478,13 @@ extension VectorKernelTests {
         done.wait()
         #expect(countAfterFirstLeft == 1)
     }
+}
+
+/// A list appended to from several threads, behind an NSLock.
+final class LockedList<Element>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var items: [Element] = []
+    func append(_ item: Element) { lock.withLock { items.append(item) } }
+    var count: Int { lock.withLock { items.count } }
+    var values: [Element] { lock.withLock { items } }
 }

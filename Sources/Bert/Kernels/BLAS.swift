@@ -11,7 +11,6 @@
 
 import CBLAS
 import CKernels
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -107,23 +106,31 @@ public enum BLAS {
 }
 
 /// The callers inside `BLAS.withSingleThreadedCalls` and the thread count to restore when the last one leaves.
+/// A pthread mutex rather than `Synchronization.Mutex`: ThreadSanitizer intercepts pthread locks, but cannot see the
+/// futex inside the (uninstrumented) standard library's Mutex and reported the state it guards as a race.
 enum SingleThreadedSection {
-    private static let lock = Mutex((inside: 0, restore: Int32(1)))
+    nonisolated(unsafe) private static let lock: UnsafeMutablePointer<pthread_mutex_t> = {
+        let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+        pthread_mutex_init(mutex, nil)
+        return mutex
+    }()
+    nonisolated(unsafe) private static var inside = 0
+    nonisolated(unsafe) private static var restore: Int32 = 1
 
     static func enter() {
-        lock.withLock { state in
-            if state.inside == 0 {
-                state.restore = openblas_get_num_threads()
-                if state.restore != 1 { openblas_set_num_threads(1) }
-            }
-            state.inside += 1
+        pthread_mutex_lock(lock)
+        defer { pthread_mutex_unlock(lock) }
+        if inside == 0 {
+            restore = openblas_get_num_threads()
+            if restore != 1 { openblas_set_num_threads(1) }
         }
+        inside += 1
     }
 
     static func leave() {
-        lock.withLock { state in
-            state.inside -= 1
-            if state.inside == 0 && state.restore != 1 { openblas_set_num_threads(state.restore) }
-        }
+        pthread_mutex_lock(lock)
+        defer { pthread_mutex_unlock(lock) }
+        inside -= 1
+        if inside == 0 && restore != 1 { openblas_set_num_threads(restore) }
     }
 }
