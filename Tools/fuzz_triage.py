@@ -12,7 +12,6 @@ import os, re, subprocess, sys
 
 RUNTIME = re.compile(r"in (__asan|__interceptor|__sanitizer|__lsan|__ubsan|fuzzer::|LLVMFuzzer|__libc|abort|raise|"
                      r"gsignal|__GI_|_start|main$|__restore_rt|__pthread|pthread_)")
-FRAME = re.compile(r"^\s*#(\d+) 0x[0-9a-f]+ (?:in (\S+) )?.*?\(([^()+]+)\+0x[0-9a-f]+\)|^\s*#(\d+) 0x[0-9a-f]+ in (\S+) (\S+)")
 
 
 def first_frame(log: str):
@@ -54,7 +53,7 @@ def main():
                 verdict = "bertkit"
         counts[verdict] += 1
         kind = "hang" if name.startswith("timeout") else "memory" if name.startswith(("oom", "slow")) else "crash"
-        where = "" if verdict in ("no longer reproduces",) else " at " + " ".join(first_frame(log) or ("?", "?"))
+        where = "" if verdict == "no longer reproduces" else " at " + " ".join(first_frame(log) or ("?", "?"))
         print(f"{name}: {kind}, {verdict}{where}")
         if verdict in ("bertkit", "no stack"):
             ours += 1

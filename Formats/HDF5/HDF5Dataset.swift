@@ -113,6 +113,11 @@ public final class HDF5Dataset: HDF5Object {
         }
     }
 
+    /// Bytes of the dataset's data actually stored in the file (all chunks, compressed), 0 when none is allocated.
+    public func storedByteCount() -> Int {
+        HDF5Library.run { Int(clamping: H5Dget_storage_size(id)) }
+    }
+
     /// Reads every element, converted to `memoryType`, into `destination` (which must be large enough).
     func read(into destination: UnsafeMutableRawPointer, memoryType: hid_t) throws {
         try HDF5Library.run {

@@ -15,6 +15,7 @@ public enum HDF5Error: Error, CustomStringConvertible, Equatable {
     case unsupportedDataspace(object: String, reason: String)
     case sizeOverflow(object: String)
     case tooLarge(object: String, bytes: Int, limit: Int)
+    case unbackedData(object: String, bytes: Int, stored: Int)
     case storageOutsideFile(dataset: String, offset: UInt64, size: UInt64, fileSize: Int)
     case tooDeep(path: String, limit: Int)
 
@@ -59,6 +60,9 @@ public enum HDF5Error: Error, CustomStringConvertible, Equatable {
         case .tooLarge(let object, let bytes, let limit):
             return "'\(object)' declares \(SystemMemory.describe(Double(bytes))), more than this machine's memory "
                 + "(\(SystemMemory.describe(Double(limit)))): the file is damaged, or too large for this machine"
+        case .unbackedData(let object, let bytes, let stored):
+            return "'\(object)' declares \(bytes) bytes but the file stores only \(stored) bytes of it, more than any "
+                + "compression expands: the file is damaged"
         case .storageOutsideFile(let dataset, let offset, let size, let fileSize):
             return "dataset '\(dataset)' claims \(size) bytes at offset \(offset), past the end of the file (\(fileSize) bytes)"
         case .tooDeep(let path, let limit):

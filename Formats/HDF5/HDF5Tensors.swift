@@ -8,6 +8,10 @@ import CHDF5
 import TensorCore
 
 public enum HDF5TensorIO {
+    /// Bytes a dataset may declare beyond what compression of its stored bytes explains: the fill values of a small
+    /// dataset whose chunks were never written.
+    static let unwrittenAllowance = 16 << 20
+
     /// Reads `dataset` as a tensor of `dtype` (default: the element type its datatype holds).
     /// `mapping` is the whole file mapped read-only, or nil to always copy.
     public static func read(_ dataset: HDF5Dataset, mapping: ByteBuffer?, as dtype: DType? = nil) throws -> Tensor {
@@ -36,6 +40,14 @@ public enum HDF5TensorIO {
         // read as fill values): refuse what this machine could not hold rather than be killed allocating it.
         guard byteCount <= SystemMemory.physicalBytes else {
             throw HDF5Error.tooLarge(object: path, bytes: byteCount, limit: SystemMemory.physicalBytes)
+        }
+        // Nor may it declare much more than it stores: deflate expands at most 1032:1 (zlib's technical details,
+        // https://zlib.net/zlib_tech.html), and past a little room for an unwritten dataset's fill values, a larger
+        // claim is damage. (Found by fuzzing: a 40 KB file declaring a 5 GB chunked dataset.)
+        let storedBytes = dataset.storedByteCount()
+        let (scaled, overflow) = storedBytes.multipliedReportingOverflow(by: 1032)
+        guard overflow || byteCount <= scaled + Self.unwrittenAllowance else {
+            throw HDF5Error.unbackedData(object: path, bytes: byteCount, stored: storedBytes)
         }
         let buffer = ByteBuffer(zeroedCount: byteCount)
         try HDF5Library.run {

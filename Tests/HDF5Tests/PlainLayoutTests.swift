@@ -100,4 +100,13 @@ import TestSupport
         #expect(error.map { "\($0)".contains("weight' declares ") && "\($0)".contains("more than this machine's memory") } == true,
                 "\(String(describing: error))")
     }
+
+    /// Found by the hdf5 fuzz target: a 54 KB damaged tf_model.h5 whose dataset declares 5 GB it does not store (its
+    /// chunks unwritten). h5py would allocate it and return fill values; bertkit refuses before allocating.
+    @Test func aDatasetFarLargerThanItsStoredBytesIsRefused() throws {
+        let path = Fixtures.path("fuzz/hdf5/oom-4ab6b5955490a260da593a20901ee4a26accb5d9")
+        let error = #expect(throws: (any Error).self) { try HDF5Checkpoint.read(path: path) }
+        #expect(error.map { "\($0)".contains("but the file stores only") && "\($0)".contains("the file is damaged") } == true,
+                "\(String(describing: error))")
+    }
 }
