@@ -6,7 +6,7 @@
 import Testing
 import Foundation
 import TestSupport
-@testable import FuzzTargets
+import FuzzTargets
 
 @Suite struct FuzzRegressionTests {
     struct Input: Sendable, CustomStringConvertible {
