@@ -73,7 +73,7 @@ let package = Package(
         // suite that replays Fixtures/fuzz.
         .target(name: "FuzzTargets", dependencies: ["TensorCore", "Safetensors", "PyTorch", "HDF5", "Checkpoints", "Tokenizer", "Bert", "Training", "Tasks", "Pipelines"],
                 path: "Tests/Fuzz/Targets"),
-        .executableTarget(name: "bertkit-fuzz", dependencies: ["FuzzTargets"], path: "Tests/Fuzz/Driver"),
+        .executableTarget(name: "bertkit-fuzz", dependencies: ["FuzzTargets", "TensorCore"], path: "Tests/Fuzz/Driver"),
 
         .target(name: "TestSupport", dependencies: ["TensorCore"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),

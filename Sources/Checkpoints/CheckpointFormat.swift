@@ -26,7 +26,6 @@ public enum CheckpointFormat: String, Sendable, CaseIterable {
 public enum CheckpointError: Error, CustomStringConvertible {
     case unrecognisedFormat(firstBytes: [UInt8])
     case emptyFile
-    case notAvailable(format: String)
     case noWeightsInDirectory(directory: String, looked: [String])
     case unknownFamily(String)
 
@@ -37,7 +36,6 @@ public enum CheckpointError: Error, CustomStringConvertible {
                 .joined(separator: " ")
             return "not a checkpoint this tool reads (first bytes \(hex)); expected safetensors, a PyTorch zip or legacy pickle, or HDF5"
         case .emptyFile: return "file is empty"
-        case .notAvailable(let format): return "\(format) files are not supported yet"
         case .noWeightsInDirectory(let directory, let looked):
             return "no weights in \(directory): looked for \(looked.joined(separator: ", "))"
         case .unknownFamily(let text): return "unknown format '\(text)': use safetensors, pytorch or hdf5"

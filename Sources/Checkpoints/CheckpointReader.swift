@@ -50,8 +50,6 @@ public enum CheckpointReader {
             }
             return LoadedCheckpoint(format: contents.layout == .keras ? .kerasH5 : .hdf5, store: contents.store,
                                     files: [path], notes: contents.notes)
-        default:
-            throw FileError(path: path, cause: CheckpointError.notAvailable(format: format.rawValue))
         }
     }
 

@@ -15,8 +15,14 @@ import FuzzTargets
         var path: String { Fixtures.path("fuzz/\(target)/\(file)") }
     }
 
-    static let inputs: [Input] = {
+    /// The package root, also handed to the targets as BERTKIT_ROOT (where they find their fixtures).
+    static let root: String = {
         setenv("BERTKIT_ROOT", Fixtures.packageRoot, 1)
+        return Fixtures.packageRoot
+    }()
+
+    static let inputs: [Input] = {
+        _ = root
         let folder = Fixtures.path("fuzz")
         let targets = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).sorted()
         return targets.filter { !$0.hasPrefix(".") && FuzzTarget.named($0) != nil }.flatMap { target in
@@ -57,9 +63,8 @@ import FuzzTargets
     /// from nothing.
     @Test(arguments: FuzzTarget.all.map(\.name))
     func seedsAreFoundAndReplay(_ name: String) throws {
-        setenv("BERTKIT_ROOT", Fixtures.packageRoot, 1)
         let target = try #require(FuzzTarget.named(name))
-        let seeds = target.seeds(Fixtures.packageRoot)
+        let seeds = target.seeds(Self.root)
         #expect(seeds.count >= 3, "\(name): \(seeds.count) seeds")
         if name != "hdf5" { for seed in seeds { seed.withUnsafeBytes { target.run($0) } } }
     }

@@ -7,6 +7,7 @@
 import Glibc
 #endif
 import FuzzTargets
+import TensorCore
 
 nonisolated(unsafe) var selectedTarget: FuzzTarget?
 
@@ -38,9 +39,13 @@ func handleRequests(target: () -> FuzzTarget) {
         let seeds = chosen.seeds(environment("BERTKIT_ROOT") ?? ".")
         for (index, seed) in seeds.enumerated() {
             let path = "\(folder)/seed-\(index)"
-            guard let file = fopen(path, "wb") else { fail("cannot write \(path)") }
-            if !seed.isEmpty { _ = seed.withUnsafeBytes { fwrite($0.baseAddress, 1, seed.count, file) } }
-            fclose(file)
+            do throws(SystemError) {
+                let output = try AtomicFileWriter(destination: path, durable: false)
+                try output.write(seed)
+                try output.commit()
+            } catch {
+                fail("cannot write \(path): \(error)")
+            }
         }
         print("\(seeds.count) seeds for \(chosen.name) written to \(folder)")
         exit(0)
@@ -71,15 +76,7 @@ struct Replay {
         }
         let target = select(name)
         for path in arguments.dropFirst() {
-            guard let file = fopen(path, "rb") else { fail("cannot read \(path)") }
-            var bytes: [UInt8] = []
-            var buffer = [UInt8](repeating: 0, count: 1 << 16)
-            while true {
-                let count = fread(&buffer, 1, buffer.count, file)
-                if count <= 0 { break }
-                bytes += buffer[..<count]
-            }
-            fclose(file)
+            guard let bytes = try? readFileBytes(path) else { fail("cannot read \(path)") }
             bytes.withUnsafeBytes { target.run($0) }
             print("\(path): ok")
         }

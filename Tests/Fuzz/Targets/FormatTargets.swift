@@ -52,12 +52,16 @@ let pickleTarget = FuzzTarget(
     run: { bytes in
         var storages: [String: Int] = [:]
         for _ in 0..<4 {
-            let records = [("archive/data.pkl", Array(bytes)), ("archive/version", Array("3\n".utf8))]
+            let records = [(name: "data.pkl", bytes: Array(bytes))]
                 + storages.sorted { $0.key < $1.key }.map { key, count in
-                    ("archive/data/\(key)", (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 37) })
+                    (name: "data/\(key)", bytes: (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 37) })
                 }
+            let path = Scratch.folder + "/pickle.pt"
+            guard (try? TorchArchive.write(records, to: path)) != nil, let archive = try? ByteBuffer(mappingFileAt: path) else {
+                fatalError("bertkit-fuzz: cannot write \(path)")
+            }
             do throws(PyTorchError) {
-                touch(try PyTorchReader.read(buffer: ByteBuffer(copying: StoredZip.make(records))).store)
+                touch(try PyTorchReader.read(buffer: archive).store)
                 return
             } catch .missingStorageRecord(let key, _) where storages[key] == nil && key.utf8.count < 64 {
                 storages[key] = 4
@@ -72,7 +76,7 @@ let pickleTarget = FuzzTarget(
     seeds: { root in
         let folder = root + "/Fixtures/pytorch"
         return (filesIn(folder, suffix: ".pt") + filesIn(folder, suffix: ".bin") + filesIn(folder + "/hostile"))
-            .compactMap { StoredZip.entry(named: "/data.pkl", in: $0) }
+            .compactMap { TorchArchive.record(endingWith: "/data.pkl", in: $0) }
     })
 
 /// HDF5 runs in this process here, unlike in the `bertkit` command (IsolatedHDF5.swift): the point is to see what
@@ -90,51 +94,3 @@ let hdf5Target = FuzzTarget(
         let seeds = filesUnder(root + "/Fixtures/hdf5", suffix: ".h5")
         return seeds.filter { $0.count <= 256 << 10 }   // larger seeds slow every execution
     })
-
-/// A zip archive of stored (uncompressed) entries, and the one reading such an entry back: all the pickle target needs.
-enum StoredZip {
-    static func make(_ entries: [(name: String, data: [UInt8])]) -> [UInt8] {
-        var out: [UInt8] = [], central: [UInt8] = []
-        func u16(_ v: Int, _ into: inout [UInt8]) { into += [UInt8(v & 0xff), UInt8((v >> 8) & 0xff)] }
-        func u32(_ v: UInt32, _ into: inout [UInt8]) { for shift in [0, 8, 16, 24] { into.append(UInt8((v >> UInt32(shift)) & 0xff)) } }
-        for (name, data) in entries {
-            let crc = data.withUnsafeBytes { CRC32.checksum($0) }
-            let offset = UInt32(out.count)
-            u32(0x0403_4b50, &out); u16(20, &out); u16(0, &out); u16(0, &out); u16(0, &out); u16(0, &out)
-            u32(crc, &out); u32(UInt32(data.count), &out); u32(UInt32(data.count), &out)
-            u16(name.utf8.count, &out); u16(0, &out); out += Array(name.utf8); out += data
-            u32(0x0201_4b50, &central); u16(20, &central); u16(20, &central); u16(0, &central); u16(0, &central)
-            u16(0, &central); u16(0, &central); u32(crc, &central); u32(UInt32(data.count), &central)
-            u32(UInt32(data.count), &central); u16(name.utf8.count, &central); u16(0, &central); u16(0, &central)
-            u16(0, &central); u16(0, &central); u32(0, &central); u32(offset, &central); central += Array(name.utf8)
-        }
-        let centralOffset = UInt32(out.count)
-        out += central
-        u32(0x0605_4b50, &out); u16(0, &out); u16(0, &out); u16(entries.count, &out); u16(entries.count, &out)
-        u32(UInt32(central.count), &out); u32(centralOffset, &out); u16(0, &out)
-        return out
-    }
-
-    /// The bytes of the first stored entry whose name ends with `suffix`, found through the central directory (torch's
-    /// local headers may leave the sizes to a data descriptor).
-    static func entry(named suffix: String, in zip: [UInt8]) -> [UInt8]? {
-        func u16(_ at: Int) -> Int { Int(zip[at]) | Int(zip[at + 1]) << 8 }
-        func u32(_ at: Int) -> Int { u16(at) | u16(at + 2) << 16 }
-        guard zip.count >= 22, let end = stride(from: zip.count - 22, through: 0, by: -1).first(where: { u32($0) == 0x0605_4b50 })
-        else { return nil }
-        var at = u32(end + 16)
-        for _ in 0..<u16(end + 10) {
-            guard at + 46 <= zip.count, u32(at) == 0x0201_4b50 else { return nil }
-            let method = u16(at + 10), size = u32(at + 20), nameLength = u16(at + 28)
-            let local = u32(at + 42)
-            guard at + 46 + nameLength <= zip.count, local + 30 <= zip.count else { return nil }
-            let name = String(decoding: zip[(at + 46)..<(at + 46 + nameLength)], as: UTF8.self)
-            if method == 0 && name.hasSuffix(suffix) {
-                let start = local + 30 + u16(local + 26) + u16(local + 28)
-                return start + size <= zip.count ? Array(zip[start..<(start + size)]) : nil
-            }
-            at += 46 + nameLength + u16(at + 30) + u16(at + 32)
-        }
-        return nil
-    }
-}

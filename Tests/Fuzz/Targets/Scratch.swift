@@ -18,19 +18,18 @@ enum Scratch {
         return path
     }()
 
-    /// Writes `bytes` to `name` in the scratch folder (or a sub-folder path) and returns the path.
+    /// Writes `bytes` to `name` in the scratch folder (or a sub-folder path) and returns the path. Through
+    /// `AtomicFileWriter` like every file bertkit writes, unsynced: a reader never sees a half-written input.
     @discardableResult
     static func write(_ bytes: [UInt8], as name: String) -> String {
         let path = folder + "/" + name
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        precondition(fd >= 0, "bertkit-fuzz: cannot write \(path)")
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, bytes.count - offset) }
-            precondition(written > 0, "bertkit-fuzz: cannot write \(path)")
-            offset += written
+        do throws(SystemError) {
+            let output = try AtomicFileWriter(destination: path, durable: false)
+            try output.write(bytes)
+            try output.commit()
+        } catch {
+            fatalError("bertkit-fuzz: cannot write \(path): \(error)")
         }
-        close(fd)
         return path
     }
 
