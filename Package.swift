@@ -36,12 +36,15 @@ let package = Package(
         .target(name: "PyTorch", dependencies: ["TensorCore", "CZlib"], path: "Formats/PyTorch",
                 exclude: ["SPEC.md"]),
 
+        // GGUF: llama.cpp's format, read and written as its converter writes a BERT.
+        .target(name: "GGUF", dependencies: ["TensorCore"], path: "Formats/GGUF", exclude: ["SPEC.md"]),
+
         // HDF5: a thin layer over libhdf5, Keras `tf_model.h5` and a plain tensor layout.
         .target(name: "HDF5", dependencies: ["TensorCore", "ModelCatalog", "CHDF5"], path: "Formats/HDF5",
                 exclude: ["SPEC.md"]),
 
         // Format detection, model directories and the Hugging Face cache.
-        .target(name: "Checkpoints", dependencies: ["TensorCore", "ModelCatalog", "Safetensors", "PyTorch", "HDF5"],
+        .target(name: "Checkpoints", dependencies: ["TensorCore", "ModelCatalog", "Safetensors", "PyTorch", "HDF5", "GGUF"],
                 path: "Sources/Checkpoints"),
 
         // WordPiece tokenizer identical to Hugging Face's BertTokenizer.
@@ -57,11 +60,11 @@ let package = Package(
         .target(name: "Tasks", dependencies: ["TensorCore", "Tokenizer", "Bert", "Training"], path: "Sources/Tasks"),
 
         // Model directories, inference and parity: what the CLI's model commands call.
-        .target(name: "Pipelines", dependencies: ["TensorCore", "Safetensors", "Checkpoints", "Tokenizer", "Bert", "Training", "Tasks"],
+        .target(name: "Pipelines", dependencies: ["TensorCore", "Safetensors", "GGUF", "Checkpoints", "Tokenizer", "Bert", "Training", "Tasks"],
                 path: "Sources/Pipelines"),
 
         // The umbrella library: re-exports only.
-        .target(name: "BertKit", dependencies: ["TensorCore", "ModelCatalog", "Safetensors", "PyTorch", "HDF5", "Checkpoints", "Tokenizer", "Bert", "Training", "Tasks", "Pipelines"],
+        .target(name: "BertKit", dependencies: ["TensorCore", "ModelCatalog", "Safetensors", "PyTorch", "HDF5", "GGUF", "Checkpoints", "Tokenizer", "Bert", "Training", "Tasks", "Pipelines"],
                 path: "Sources/BertKit"),
 
         .executableTarget(name: "BertKitCLI",
@@ -71,7 +74,7 @@ let package = Package(
 
         // Fuzzing (Tests/Fuzz/README.md): the targets, the libFuzzer entry point / replay driver that Tools/fuzz builds, and the
         // suite that replays Fixtures/fuzz.
-        .target(name: "FuzzTargets", dependencies: ["TensorCore", "Safetensors", "PyTorch", "HDF5", "Checkpoints", "Tokenizer", "Bert", "Training", "Tasks", "Pipelines"],
+        .target(name: "FuzzTargets", dependencies: ["TensorCore", "Safetensors", "PyTorch", "HDF5", "GGUF", "Checkpoints", "Tokenizer", "Bert", "Training", "Tasks", "Pipelines"],
                 path: "Tests/Fuzz/Targets"),
         .executableTarget(name: "bertkit-fuzz", dependencies: ["FuzzTargets", "TensorCore"], path: "Tests/Fuzz/Driver"),
 
@@ -79,6 +82,7 @@ let package = Package(
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
         .testTarget(name: "SafetensorsTests", dependencies: ["Safetensors", "TestSupport"]),
         .testTarget(name: "PyTorchTests", dependencies: ["PyTorch", "TestSupport"]),
+        .testTarget(name: "GGUFTests", dependencies: ["GGUF", "TensorCore", "TestSupport"]),
         .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "ModelCatalog", "Safetensors", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["BertKitCLI", "BertKit", "TestSupport"]),
         .testTarget(name: "BertTests", dependencies: ["Bert", "CKernels", "Safetensors", "Checkpoints", "TestSupport"]),

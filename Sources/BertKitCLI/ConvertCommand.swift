@@ -1,4 +1,5 @@
-// `bertkit convert IN OUT`: rewrite a checkpoint in another format, dtype or shard layout.
+// `bertkit convert IN OUT`: rewrite a checkpoint in another format, dtype or shard layout; a model directory to
+// GGUF and a GGUF file back to a model directory.
 
 import ArgumentParser
 import BertKit
@@ -6,7 +7,7 @@ import BertKit
 struct ConvertCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "convert",
-        abstract: "Convert a checkpoint between formats, float dtypes and shard layouts.")
+        abstract: "Convert a checkpoint between formats, float dtypes and shard layouts; a model directory to GGUF and back.")
 
     @Argument(help: "Input checkpoint file, index file or model directory.")
     var input: String
@@ -14,11 +15,11 @@ struct ConvertCommand: ParsableCommand {
     @Argument(help: "Output file, or a directory (then Hugging Face file names are used).")
     var output: String
 
-    @Option(help: "Output format (default: from OUT's extension).")
+    @Option(help: "Output format (default: from OUT's extension). gguf takes a model directory as input.")
     var to: CheckpointFormat.Family?
 
-    @Option(help: "Cast floating-point tensors to this type (integer tensors are kept).")
-    var dtype: FloatCast?
+    @Option(help: "Cast floating-point tensors to this type (integer tensors are kept). GGUF: f32, f16 (the default) or q8_0, for the weight matrices.")
+    var dtype: OutputDType?
 
     @Option(help: "Split into shards of at most this size (e.g. 500MB, 5GB) plus an index file.")
     var maxShardSize: String?
@@ -34,14 +35,19 @@ struct ConvertCommand: ParsableCommand {
 
     func validate() throws {
         if to == nil && CheckpointWriter.family(forExtensionOf: output) == nil && !isDirectory(output) && !output.hasSuffix("/") {
-            throw ValidationError("cannot tell the output format from '\(output)': add --to safetensors|pytorch|hdf5")
+            throw ValidationError("cannot tell the output format from '\(output)': add --to safetensors|pytorch|hdf5|gguf")
         }
     }
 
     func run() throws {
         let family = to ?? CheckpointWriter.family(forExtensionOf: output) ?? .safetensors
+        if family == .gguf { return try writeGGUF() }
+        if GGUFModels.isGGUF(input) && to == nil && (isDirectory(output) || output.hasSuffix("/")) { return try readGGUF() }
+        if let dtype, dtype.floatDType == nil {
+            throw ValidationError("--dtype \(dtype.text) applies to GGUF output only; use f32, f16 or bf16")
+        }
         var options = ConversionOptions(family: family)
-        options.dtype = dtype?.dtype
+        options.dtype = dtype?.floatDType
         if let maxShardSize { options.maxShardSize = try ShardIndex.parseSize(maxShardSize) }
         options.keepMetadata = keepMetadata
         options.hfNames = hfNames
@@ -56,17 +62,50 @@ struct ConvertCommand: ParsableCommand {
         for note in report.notes { Console.info("note: \(note)") }
         Console.info("wrote \(report.files.joined(separator: ", ")) (\(report.tensorCount) tensors, \(report.format))")
     }
+
+    /// A model directory to GGUF, as llama.cpp's converter writes it.
+    func writeGGUF() throws {
+        guard isDirectory(input) else { throw CheckpointError.ggufNeedsModelDirectory }
+        guard maxShardSize == nil, layout == nil, !keepMetadata, !hfNames else {
+            throw ValidationError("--max-shard-size, --layout, --keep-metadata and --hf-names do not apply to GGUF output")
+        }
+        var fileType = GGUFFileType.f16
+        if let dtype {
+            guard let chosen = dtype.ggufType else { throw ValidationError("GGUF output takes --dtype f32, f16 or q8_0, not \(dtype.text)") }
+            fileType = chosen
+        }
+        let report = try GGUFModels.export(modelDirectory: input, to: output, fileType: fileType)
+        for note in report.notes { Console.info("note: \(note)") }
+        Console.info("wrote \(report.path) (\(report.tensorCount) tensors, gguf \(report.fileType.rawValue))")
+    }
+
+    /// A GGUF BERT to a Hugging Face directory.
+    func readGGUF() throws {
+        guard dtype == nil, maxShardSize == nil, layout == nil else {
+            throw ValidationError("a GGUF file is written back as it is stored: --dtype, --max-shard-size and --layout do not apply")
+        }
+        var folder = output
+        while folder.count > 1 && folder.hasSuffix("/") { folder.removeLast() }
+        let report = try GGUFModels.importModel(from: input, to: folder)
+        for note in report.notes { Console.info("note: \(note)") }
+        Console.info("wrote \(report.files.joined(separator: ", ")) (\(report.tensorCount) tensors, \(report.architecture))")
+    }
 }
 
 /// `--dtype`: a floating-point type a checkpoint can be cast to, by any name ConversionOptions.floatDType reads
-/// (f32, float32, fp32, f16, half, bf16, bfloat16 …).
-struct FloatCast: ExpressibleByArgument {
-    let dtype: DType
+/// (f32, float32, fp32, f16, half, bf16, bfloat16 …), or a GGUF file type (f32, f16, q8_0).
+struct OutputDType: ExpressibleByArgument {
+    let text: String
+    let floatDType: DType?
+    let ggufType: GGUFFileType?
     init?(argument: String) {
-        guard let dtype = ConversionOptions.floatDType(argument) else { return nil }
-        self.dtype = dtype
+        text = argument
+        floatDType = ConversionOptions.floatDType(argument)
+        ggufType = GGUFFileType(rawValue: argument.lowercased())
+            ?? floatDType.flatMap { $0 == .f32 ? .f32 : $0 == .f16 ? .f16 : nil }
+        if floatDType == nil && ggufType == nil { return nil }
     }
-    static var allValueStrings: [String] { ["f32", "f16", "bf16"] }
+    static var allValueStrings: [String] { ["f32", "f16", "bf16", "q8_0"] }
 }
 
 extension CheckpointFormat.Family: ExpressibleByArgument {}

@@ -3,6 +3,7 @@
 
 import TensorCore
 import Safetensors
+import GGUF
 
 public enum CheckpointFormat: String, Sendable, CaseIterable {
     case safetensors
@@ -10,15 +11,17 @@ public enum CheckpointFormat: String, Sendable, CaseIterable {
     case pytorchLegacy = "pytorch-legacy"
     case kerasH5 = "keras-h5"
     case hdf5
+    case gguf
 
     /// The family a user names with `--to` / an extension.
-    public enum Family: String, Sendable, CaseIterable { case safetensors, pytorch, hdf5 }
+    public enum Family: String, Sendable, CaseIterable { case safetensors, pytorch, hdf5, gguf }
 
     public var family: Family {
         switch self {
         case .safetensors: return .safetensors
         case .pytorchZip, .pytorchLegacy: return .pytorch
         case .kerasH5, .hdf5: return .hdf5
+        case .gguf: return .gguf
         }
     }
 }
@@ -28,17 +31,20 @@ public enum CheckpointError: Error, CustomStringConvertible {
     case emptyFile
     case noWeightsInDirectory(directory: String, looked: [String])
     case unknownFamily(String)
+    case ggufNeedsModelDirectory
 
     public var description: String {
         switch self {
         case .unrecognisedFormat(let bytes):
             let hex = bytes.prefix(8).map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }
                 .joined(separator: " ")
-            return "not a checkpoint this tool reads (first bytes \(hex)); expected safetensors, a PyTorch zip or legacy pickle, or HDF5"
+            return "not a checkpoint this tool reads (first bytes \(hex)); expected safetensors, a PyTorch zip or legacy pickle, HDF5 or GGUF"
         case .emptyFile: return "file is empty"
         case .noWeightsInDirectory(let directory, let looked):
             return "no weights in \(directory): looked for \(looked.joined(separator: ", "))"
-        case .unknownFamily(let text): return "unknown format '\(text)': use safetensors, pytorch or hdf5"
+        case .unknownFamily(let text): return "unknown format '\(text)': use safetensors, pytorch, hdf5 or gguf"
+        case .ggufNeedsModelDirectory:
+            return "GGUF holds the tokenizer and hyperparameters too: convert a model directory (config.json, weights, tokenizer files)"
         }
     }
 }
@@ -50,6 +56,7 @@ public enum CheckpointDetector {
             let prefix = try readPrefix(path: path, count: 16)
             guard !prefix.isEmpty else { throw CheckpointError.emptyFile }
             if prefix.starts(with: [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]) { return .hdf5 }
+            if GGUFFile.looksLikeGGUF(prefix) { return .gguf }
             if prefix.starts(with: [0x50, 0x4B, 0x03, 0x04]) || prefix.starts(with: [0x50, 0x4B, 0x05, 0x06]) { return .pytorchZip }
             // A safetensors header length can start with 0x80 too, so its '{' at byte 8 is checked first.
             if prefix.count > 8 && prefix[8] == UInt8(ascii: "{") { return .safetensors }

@@ -4,6 +4,7 @@ import TensorCore
 import Safetensors
 import PyTorch
 import HDF5
+import GGUF
 
 /// What was loaded and from where.
 public struct LoadedCheckpoint {
@@ -50,6 +51,14 @@ public enum CheckpointReader {
             }
             return LoadedCheckpoint(format: contents.layout == .keras ? .kerasH5 : .hdf5, store: contents.store,
                                     files: [path], notes: contents.notes)
+        case .gguf:
+            let file = try GGUFFile.read(path: path)
+            var store = try withFileContext(path) { try GGUFBertReader.stateDict(file) }
+            // The metadata shown as text (`inspect`); the vocabulary arrays shortened.
+            store.metadata = Dictionary(file.metadata.map { ($0.key, $0.value.description) }, uniquingKeysWith: { a, _ in a })
+            var notes = ["tensors under their Hugging Face names (llama.cpp's in Formats/GGUF/SPEC.md)"]
+            if file.tensors.contains(where: { $0.type == .q8_0 }) { notes.append("Q8_0 tensors dequantized to F32") }
+            return LoadedCheckpoint(format: .gguf, store: store, files: [path], notes: notes)
         }
     }
 

@@ -31,6 +31,7 @@ public enum CheckpointWriter {
         if lower.hasSuffix(".safetensors") { return .safetensors }
         if lower.hasSuffix(".bin") || lower.hasSuffix(".pt") || lower.hasSuffix(".pth") { return .pytorch }
         if lower.hasSuffix(".h5") || lower.hasSuffix(".hdf5") { return .hdf5 }
+        if lower.hasSuffix(".gguf") { return .gguf }
         return nil
     }
 
@@ -40,6 +41,7 @@ public enum CheckpointWriter {
         case .safetensors: return "model.safetensors"
         case .pytorch: return "pytorch_model.bin"
         case .hdf5: return "tf_model.h5"
+        case .gguf: return "model.gguf"
         }
     }
 
@@ -86,6 +88,8 @@ public enum CheckpointWriter {
             try HDF5Checkpoint.write(store, to: target, layout: options.hdf5Layout, architecture: options.architecture,
                                      metadata: options.metadata)
             return [target]
+        case .gguf:
+            throw FileError(path: target, cause: CheckpointError.ggufNeedsModelDirectory)
         }
     }
 }

@@ -1,0 +1,85 @@
+// How a Hugging Face BERT's tensors are named and typed in GGUF: llama.cpp's converter (llama-cpp-python
+// 0.3.36's vendored llama.cpp, conversion/bert.py `BertModel.filter_tensors` / `modify_tensors`, gguf-py
+// tensor_mapping.py for MODEL_ARCH.BERT) and its choice of what stays float32 (conversion/base.py,
+// `ModelBase.prepare_tensors`). The one home of these names; SPEC.md §4 has the table.
+
+public enum GGUFBertNames {
+    /// HF embedding tensors (without the `bert.` prefix) → GGUF.
+    static let embeddings: [(hf: String, gguf: String)] = [
+        ("embeddings.word_embeddings", "token_embd"),
+        ("embeddings.token_type_embeddings", "token_types"),
+        ("embeddings.position_embeddings", "position_embd"),
+        ("embeddings.LayerNorm", "token_embd_norm"),
+    ]
+
+    /// Inside `encoder.layer.N.` → inside `blk.N.`.
+    static let layer: [(hf: String, gguf: String)] = [
+        ("attention.self.query", "attn_q"),
+        ("attention.self.key", "attn_k"),
+        ("attention.self.value", "attn_v"),
+        ("attention.output.dense", "attn_output"),
+        ("attention.output.LayerNorm", "attn_output_norm"),
+        ("intermediate.dense", "ffn_up"),
+        ("output.dense", "ffn_down"),
+        ("output.LayerNorm", "layer_output_norm"),
+    ]
+
+    /// The sequence classifier: `cls.output` when config.json names its labels, `cls` when it has the two
+    /// placeholder labels LABEL_0 / LABEL_1 (the converter maps `classifier` there; llama.cpp then expects a
+    /// square matrix and will not load the file — kept as the converter writes it).
+    public static let labelledClassifier = "cls.output"
+    public static let placeholderClassifier = "cls"
+
+    /// What the converter drops: buffers, the pooler and the pre-training heads ("we are only using BERT for
+    /// embeddings").
+    public static func isDropped(_ hfName: String) -> Bool {
+        let name = baseName(hfName)
+        return name == "embeddings.position_ids" || name.hasPrefix("pooler.") || name.hasPrefix("cls.predictions")
+            || name.hasPrefix("cls.seq_relationship") || name.hasSuffix(".attention.masked_bias")
+            || name.hasSuffix(".attention.bias") || name.hasSuffix(".rotary_emb.inv_freq")
+    }
+
+    /// `bert.` stripped, as the converter does before mapping.
+    public static func baseName(_ hfName: String) -> String {
+        hfName.hasPrefix("bert.") ? String(hfName.dropFirst(5)) : hfName
+    }
+
+    /// The GGUF name of an HF tensor (after LegacyNames renamed gamma/beta), nil when it has none.
+    public static func ggufName(hf hfName: String, labelledClassifier labelled: Bool) -> String? {
+        let name = baseName(hfName)
+        let (stem, suffix) = splitSuffix(name)
+        guard let suffix else { return nil }
+        if stem == "classifier" { return (labelled ? labelledClassifier : placeholderClassifier) + suffix }
+        if let entry = embeddings.first(where: { $0.hf == stem }) { return entry.gguf + suffix }
+        let parts = stem.split(separator: ".", maxSplits: 3).map(String.init)
+        guard parts.count == 4, parts[0] == "encoder", parts[1] == "layer", let index = Int(parts[2]), index >= 0,
+              String(index) == parts[2], let entry = layer.first(where: { $0.hf == parts[3] }) else { return nil }
+        return "blk.\(index).\(entry.gguf)\(suffix)"
+    }
+
+    /// The HF name of a GGUF tensor, without the `bert.` prefix (a BertModel's own names), nil when unknown.
+    public static func hfName(gguf ggufName: String) -> String? {
+        let (stem, suffix) = splitSuffix(ggufName)
+        guard let suffix else { return nil }
+        if stem == labelledClassifier || stem == placeholderClassifier { return "classifier" + suffix }
+        if let entry = embeddings.first(where: { $0.gguf == stem }) { return entry.hf + suffix }
+        let parts = stem.split(separator: ".", maxSplits: 2).map(String.init)
+        guard parts.count == 3, parts[0] == "blk", let index = Int(parts[1]), index >= 0, String(index) == parts[1],
+              let entry = layer.first(where: { $0.gguf == parts[2] }) else { return nil }
+        return "encoder.layer.\(index).\(entry.hf)\(suffix)"
+    }
+
+    /// True when the converter keeps the tensor float32 whatever the file type: 1-D tensors, norms, anything
+    /// that is not a `.weight`, and the position and token-type embeddings.
+    public static func staysFloat32(gguf name: String, shape: [Int]) -> Bool {
+        shape.count <= 1 || name.hasSuffix("_norm.weight") || !name.hasSuffix(".weight")
+            || name == "position_embd.weight" || name == "token_types.weight"
+    }
+
+    private static func splitSuffix(_ name: String) -> (String, String?) {
+        for suffix in [".weight", ".bias"] where name.hasSuffix(suffix) {
+            return (String(name.dropLast(suffix.count)), suffix)
+        }
+        return (name, nil)
+    }
+}
