@@ -10,6 +10,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // C libraries, found through pkg-config (Debian: libopenblas-dev, libhdf5-dev, zlib1g-dev).
@@ -39,12 +40,16 @@ let package = Package(
         // GGUF: llama.cpp's format, read and written as its converter writes a BERT.
         .target(name: "GGUF", dependencies: ["TensorCore"], path: "Formats/GGUF", exclude: ["SPEC.md"]),
 
+        // ONNX: models as protobuf, through swift-protobuf's generated code for an onnx.proto subset (Generated/).
+        .target(name: "ONNX", dependencies: ["TensorCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+                path: "Formats/ONNX", exclude: ["SPEC.md", "onnx-subset.proto"]),
+
         // HDF5: a thin layer over libhdf5, Keras `tf_model.h5` and a plain tensor layout.
         .target(name: "HDF5", dependencies: ["TensorCore", "ModelCatalog", "CHDF5"], path: "Formats/HDF5",
                 exclude: ["SPEC.md"]),
 
         // Format detection, model directories and the Hugging Face cache.
-        .target(name: "Checkpoints", dependencies: ["TensorCore", "ModelCatalog", "Safetensors", "PyTorch", "HDF5", "GGUF"],
+        .target(name: "Checkpoints", dependencies: ["TensorCore", "ModelCatalog", "Safetensors", "PyTorch", "HDF5", "GGUF", "ONNX"],
                 path: "Sources/Checkpoints"),
 
         // WordPiece tokenizer identical to Hugging Face's BertTokenizer.
@@ -60,11 +65,11 @@ let package = Package(
         .target(name: "Tasks", dependencies: ["TensorCore", "Tokenizer", "Bert", "Training"], path: "Sources/Tasks"),
 
         // Model directories, inference and parity: what the CLI's model commands call.
-        .target(name: "Pipelines", dependencies: ["TensorCore", "Safetensors", "GGUF", "Checkpoints", "Tokenizer", "Bert", "Training", "Tasks"],
+        .target(name: "Pipelines", dependencies: ["TensorCore", "Safetensors", "GGUF", "ONNX", "Checkpoints", "Tokenizer", "Bert", "Training", "Tasks"],
                 path: "Sources/Pipelines"),
 
         // The umbrella library: re-exports only.
-        .target(name: "BertKit", dependencies: ["TensorCore", "ModelCatalog", "Safetensors", "PyTorch", "HDF5", "GGUF", "Checkpoints", "Tokenizer", "Bert", "Training", "Tasks", "Pipelines"],
+        .target(name: "BertKit", dependencies: ["TensorCore", "ModelCatalog", "Safetensors", "PyTorch", "HDF5", "GGUF", "ONNX", "Checkpoints", "Tokenizer", "Bert", "Training", "Tasks", "Pipelines"],
                 path: "Sources/BertKit"),
 
         .executableTarget(name: "BertKitCLI",
@@ -82,6 +87,7 @@ let package = Package(
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
         .testTarget(name: "SafetensorsTests", dependencies: ["Safetensors", "TestSupport"]),
         .testTarget(name: "PyTorchTests", dependencies: ["PyTorch", "TestSupport"]),
+        .testTarget(name: "ONNXTests", dependencies: ["ONNX", "TensorCore", "TestSupport"]),
         .testTarget(name: "GGUFTests", dependencies: ["GGUF", "TensorCore", "TestSupport"]),
         .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "ModelCatalog", "Safetensors", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["BertKitCLI", "BertKit", "TestSupport"]),

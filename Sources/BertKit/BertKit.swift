@@ -4,6 +4,7 @@
 @_exported import PyTorch
 @_exported import HDF5
 @_exported import GGUF
+@_exported import ONNX
 @_exported import Checkpoints
 @_exported import Bert
 @_exported import Pipelines

@@ -1,5 +1,5 @@
 // `bertkit convert IN OUT`: rewrite a checkpoint in another format, dtype or shard layout; a model directory to
-// GGUF and a GGUF file back to a model directory.
+// GGUF or ONNX, and a GGUF file back to a model directory.
 
 import ArgumentParser
 import BertKit
@@ -7,7 +7,7 @@ import BertKit
 struct ConvertCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "convert",
-        abstract: "Convert a checkpoint between formats, float dtypes and shard layouts; a model directory to GGUF and back.")
+        abstract: "Convert a checkpoint between formats, float dtypes and shard layouts; a model directory to GGUF or ONNX.")
 
     @Argument(help: "Input checkpoint file, index file or model directory.")
     var input: String
@@ -15,7 +15,7 @@ struct ConvertCommand: ParsableCommand {
     @Argument(help: "Output file, or a directory (then Hugging Face file names are used).")
     var output: String
 
-    @Option(help: "Output format (default: from OUT's extension). gguf takes a model directory as input.")
+    @Option(help: "Output format (default: from OUT's extension). gguf and onnx take a model directory as input.")
     var to: CheckpointFormat.Family?
 
     @Option(help: "Cast floating-point tensors to this type (integer tensors are kept). GGUF: f32, f16 (the default) or q8_0, for the weight matrices.")
@@ -23,6 +23,12 @@ struct ConvertCommand: ParsableCommand {
 
     @Option(help: "Split into shards of at most this size (e.g. 500MB, 5GB) plus an index file.")
     var maxShardSize: String?
+
+    @Option(help: "ONNX output: a PEFT LoRA adapter folder, merged into the weights before the graph is written.")
+    var adapter: String?
+
+    @Flag(help: "ONNX output: keep the weights in OUT.data beside the graph (ONNX external data; automatic past 2 GB).")
+    var externalData = false
 
     @Flag(help: "Keep the input's safetensors metadata instead of writing {\"format\": \"pt\"}.")
     var keepMetadata = false
@@ -42,6 +48,10 @@ struct ConvertCommand: ParsableCommand {
     func run() throws {
         let family = to ?? CheckpointWriter.family(forExtensionOf: output) ?? .safetensors
         if family == .gguf { return try writeGGUF() }
+        if family == .onnx { return try writeONNX() }
+        if adapter != nil || externalData {
+            throw ValidationError("--adapter and --external-data apply to ONNX output only (`bertkit merge` merges adapters into checkpoints)")
+        }
         if GGUFModels.isGGUF(input) && to == nil && (isDirectory(output) || output.hasSuffix("/")) { return try readGGUF() }
         if let dtype, dtype.floatDType == nil {
             throw ValidationError("--dtype \(dtype.text) applies to GGUF output only; use f32, f16 or bf16")
@@ -66,8 +76,8 @@ struct ConvertCommand: ParsableCommand {
     /// A model directory to GGUF, as llama.cpp's converter writes it.
     func writeGGUF() throws {
         guard isDirectory(input) else { throw CheckpointError.ggufNeedsModelDirectory }
-        guard maxShardSize == nil, layout == nil, !keepMetadata, !hfNames else {
-            throw ValidationError("--max-shard-size, --layout, --keep-metadata and --hf-names do not apply to GGUF output")
+        guard maxShardSize == nil, layout == nil, !keepMetadata, !hfNames, adapter == nil, !externalData else {
+            throw ValidationError("--max-shard-size, --layout, --keep-metadata, --hf-names, --adapter and --external-data do not apply to GGUF output")
         }
         var fileType = GGUFFileType.f16
         if let dtype {
@@ -79,10 +89,23 @@ struct ConvertCommand: ParsableCommand {
         Console.info("wrote \(report.path) (\(report.tensorCount) tensors, gguf \(report.fileType.rawValue))")
     }
 
+    /// A model directory (with a LoRA adapter merged) to an ONNX graph.
+    func writeONNX() throws {
+        guard isDirectory(input) else { throw CheckpointError.onnxNeedsModelDirectory }
+        guard dtype == nil, maxShardSize == nil, layout == nil, !keepMetadata, !hfNames else {
+            throw ValidationError("--dtype, --max-shard-size, --layout, --keep-metadata and --hf-names do not apply to ONNX output")
+        }
+        let report = try ONNXExport.export(modelDirectory: input, to: output, adapter: adapter,
+                                           externalDataThreshold: externalData ? 0 : nil)
+        for note in report.notes { Console.info("note: \(note)") }
+        Console.info("wrote \(report.path) (\(report.head.architecture), opset 17, \(report.nodeCount) nodes, "
+                     + "\(report.initializerCount) initializers; outputs \(report.outputs.joined(separator: ", ")))")
+    }
+
     /// A GGUF BERT to a Hugging Face directory.
     func readGGUF() throws {
-        guard dtype == nil, maxShardSize == nil, layout == nil else {
-            throw ValidationError("a GGUF file is written back as it is stored: --dtype, --max-shard-size and --layout do not apply")
+        guard dtype == nil, maxShardSize == nil, layout == nil, adapter == nil, !externalData else {
+            throw ValidationError("a GGUF file is written back as it is stored: --dtype, --max-shard-size, --layout, --adapter and --external-data do not apply")
         }
         var folder = output
         while folder.count > 1 && folder.hasSuffix("/") { folder.removeLast() }

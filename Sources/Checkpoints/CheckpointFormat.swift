@@ -4,6 +4,7 @@
 import TensorCore
 import Safetensors
 import GGUF
+import ONNX
 
 public enum CheckpointFormat: String, Sendable, CaseIterable {
     case safetensors
@@ -12,9 +13,10 @@ public enum CheckpointFormat: String, Sendable, CaseIterable {
     case kerasH5 = "keras-h5"
     case hdf5
     case gguf
+    case onnx
 
     /// The family a user names with `--to` / an extension.
-    public enum Family: String, Sendable, CaseIterable { case safetensors, pytorch, hdf5, gguf }
+    public enum Family: String, Sendable, CaseIterable { case safetensors, pytorch, hdf5, gguf, onnx }
 
     public var family: Family {
         switch self {
@@ -22,6 +24,7 @@ public enum CheckpointFormat: String, Sendable, CaseIterable {
         case .pytorchZip, .pytorchLegacy: return .pytorch
         case .kerasH5, .hdf5: return .hdf5
         case .gguf: return .gguf
+        case .onnx: return .onnx
         }
     }
 }
@@ -32,17 +35,20 @@ public enum CheckpointError: Error, CustomStringConvertible {
     case noWeightsInDirectory(directory: String, looked: [String])
     case unknownFamily(String)
     case ggufNeedsModelDirectory
+    case onnxNeedsModelDirectory
 
     public var description: String {
         switch self {
         case .unrecognisedFormat(let bytes):
             let hex = bytes.prefix(8).map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }
                 .joined(separator: " ")
-            return "not a checkpoint this tool reads (first bytes \(hex)); expected safetensors, a PyTorch zip or legacy pickle, HDF5 or GGUF"
+            return "not a checkpoint this tool reads (first bytes \(hex)); expected safetensors, a PyTorch zip or legacy pickle, HDF5, GGUF or ONNX"
         case .emptyFile: return "file is empty"
         case .noWeightsInDirectory(let directory, let looked):
             return "no weights in \(directory): looked for \(looked.joined(separator: ", "))"
-        case .unknownFamily(let text): return "unknown format '\(text)': use safetensors, pytorch, hdf5 or gguf"
+        case .unknownFamily(let text): return "unknown format '\(text)': use safetensors, pytorch, hdf5, gguf or onnx"
+        case .onnxNeedsModelDirectory:
+            return "an ONNX graph is built from a model: convert a model directory (config.json and weights)"
         case .ggufNeedsModelDirectory:
             return "GGUF holds the tokenizer and hyperparameters too: convert a model directory (config.json, weights, tokenizer files)"
         }
@@ -61,6 +67,7 @@ public enum CheckpointDetector {
             // A safetensors header length can start with 0x80 too, so its '{' at byte 8 is checked first.
             if prefix.count > 8 && prefix[8] == UInt8(ascii: "{") { return .safetensors }
             if prefix.count >= 2 && prefix[0] == 0x80 && (2...5).contains(prefix[1]) { return .pytorchLegacy }  // pickle PROTO
+            if ONNXFile.looksLikeONNX(prefix) { return .onnx }
             // Too short for any format, or a damaged safetensors: let its reader say exactly what is wrong.
             if SafetensorsReader.looksLikeSafetensors(prefix) || prefix.count < 8 { return .safetensors }
             throw CheckpointError.unrecognisedFormat(firstBytes: prefix)

@@ -5,6 +5,7 @@ import Safetensors
 import PyTorch
 import HDF5
 import GGUF
+import ONNX
 
 /// What was loaded and from where.
 public struct LoadedCheckpoint {
@@ -59,6 +60,20 @@ public enum CheckpointReader {
             var notes = ["tensors under their Hugging Face names (llama.cpp's in Formats/GGUF/SPEC.md)"]
             if file.tensors.contains(where: { $0.type == .q8_0 }) { notes.append("Q8_0 tensors dequantized to F32") }
             return LoadedCheckpoint(format: .gguf, store: store, files: [path], notes: notes)
+        case .onnx:
+            let file = try ONNXFile.read(path: path)
+            // bertkit's own graph constants (`const::…`) are not weights; everything else is returned as stored.
+            let store = TensorStore(file.initializers.entries.filter { !$0.name.hasPrefix("const::") }.map { ($0.name, $0.tensor) })
+            func describe(_ values: [ONNXValueInfo]) -> String {
+                values.map { "\($0.name) \($0.elementType?.name ?? "?") [\($0.dimensions.map(\.description).joined(separator: ", "))]" }
+                    .joined(separator: "; ")
+            }
+            let opsets = file.opsets.map { ($0.domain.isEmpty ? "ai.onnx" : $0.domain) + " \($0.version)" }.joined(separator: ", ")
+            var loaded = LoadedCheckpoint(format: .onnx, store: store, files: [path], notes: [
+                "opset \(opsets), IR version \(file.irVersion), producer '\(file.producer)', \(file.nodeCount) nodes",
+                "inputs: " + describe(file.inputs), "outputs: " + describe(file.outputs)])
+            loaded.hasMetadata = false
+            return loaded
         }
     }
 

@@ -32,6 +32,7 @@ public enum CheckpointWriter {
         if lower.hasSuffix(".bin") || lower.hasSuffix(".pt") || lower.hasSuffix(".pth") { return .pytorch }
         if lower.hasSuffix(".h5") || lower.hasSuffix(".hdf5") { return .hdf5 }
         if lower.hasSuffix(".gguf") { return .gguf }
+        if lower.hasSuffix(".onnx") { return .onnx }
         return nil
     }
 
@@ -42,6 +43,7 @@ public enum CheckpointWriter {
         case .pytorch: return "pytorch_model.bin"
         case .hdf5: return "tf_model.h5"
         case .gguf: return "model.gguf"
+        case .onnx: return "model.onnx"
         }
     }
 
@@ -90,6 +92,8 @@ public enum CheckpointWriter {
             return [target]
         case .gguf:
             throw FileError(path: target, cause: CheckpointError.ggufNeedsModelDirectory)
+        case .onnx:
+            throw FileError(path: target, cause: CheckpointError.onnxNeedsModelDirectory)
         }
     }
 }

@@ -25,7 +25,7 @@ public struct FuzzTarget: Sendable {
     public let seeds: @Sendable (_ root: String) -> [[UInt8]]
 
     public static let all: [FuzzTarget] = [
-        safetensorsTarget, pytorchTarget, pickleTarget, hdf5Target, ggufTarget,
+        safetensorsTarget, pytorchTarget, pickleTarget, hdf5Target, ggufTarget, onnxTarget,
         configTarget, tokenizerTarget, peftTarget, datasetsTarget,
     ]
 
