@@ -28,6 +28,10 @@ def main():
     for name, value in outputs.items():
         if name not in reference:
             continue
+        if value.shape != reference[name].shape:
+            sys.exit(f"error: {args.model}: {name} is {list(value.shape)}, the reference {list(reference[name].shape)}")
+        if not np.isfinite(value).all():
+            sys.exit(f"error: {args.model}: {name} holds NaN or infinity")
         difference = float(np.abs(value - reference[name]).max())
         worst = max(worst, difference)
         compared += 1

@@ -12,6 +12,8 @@ public enum GGUFBertReader {
         var pairs: [(String, Tensor)] = []
         for info in file.tensors {
             guard let name = GGUFBertNames.hfName(gguf: info.name) else { throw .unknownTensor(info.name) }
+            // `cls` and `cls.output` both come back as the classifier: a file with both has no one answer.
+            guard !pairs.contains(where: { $0.0 == name }) else { throw .duplicateTensor(info.name) }
             pairs.append((name, file.tensor(info)))
         }
         if pairs.contains(where: { $0.0.hasPrefix("classifier.") }) {

@@ -23,9 +23,9 @@ public struct GGUFTensorInfo: Sendable, Equatable {
 public struct GGUFFile: @unchecked Sendable {
     public static let magic: [UInt8] = Array("GGUF".utf8)
     public static let defaultAlignment = 32
-    /// Arrays longer than this are refused: 16 M elements is 60× the largest vocabulary in use, and each element
-    /// costs memory well beyond its bytes in the file.
-    public static let maximumArrayCount = 1 << 24
+    /// Array elements a file may hold in all its metadata: 4 M is 16× the largest vocabulary in use (262,144 tokens),
+    /// and each element costs a 24-byte GGUFValue however few bytes it takes in the file.
+    public static let maximumArrayCount = 1 << 22
 
     public var version: UInt32
     /// In file order.
@@ -63,7 +63,7 @@ public struct GGUFFile: @unchecked Sendable {
     }
 
     public static func parse(buffer: ByteBuffer) throws(GGUFError) -> GGUFFile {
-        var cursor = Cursor(base: buffer.baseAddress, size: buffer.count)
+        var cursor = Cursor(base: buffer.baseAddress, size: buffer.count, elementBudget: maximumArrayCount)
         let magicBytes = Array(UnsafeRawBufferPointer(start: buffer.baseAddress, count: min(4, buffer.count)))
         guard magicBytes == magic else { throw .notGGUF(firstBytes: magicBytes) }
         cursor.position = 4
@@ -114,14 +114,17 @@ public struct GGUFFile: @unchecked Sendable {
             }
             guard let bytes = type.byteCount(of: shape) else { throw .sizeOverflow(tensor: name) }
             guard offset % UInt64(alignment) == 0 else { throw .misalignedOffset(tensor: name, offset: offset, alignment: alignment) }
-            guard offset <= UInt64(Int.max / 2) else { throw .tensorPastEnd(tensor: name, end: offset, dataSize: 0) }
+            guard offset <= UInt64(buffer.count) else {
+                throw .tensorPastEnd(tensor: name, end: offset, dataSize: buffer.count)
+            }
             tensors.append(GGUFTensorInfo(name: name, shape: shape, type: type, offset: Int(offset), byteCount: bytes))
         }
 
         let dataStart = (cursor.position + alignment - 1) / alignment * alignment
         let dataSize = max(0, buffer.count - dataStart)
-        for tensor in tensors where tensor.offset + tensor.byteCount > dataSize {
-            throw .tensorPastEnd(tensor: tensor.name, end: UInt64(tensor.offset + tensor.byteCount), dataSize: dataSize)
+        // Written as a subtraction: offset + byteCount can overflow for a hostile shape.
+        for tensor in tensors where tensor.byteCount > dataSize || tensor.offset > dataSize - tensor.byteCount {
+            throw .tensorPastEnd(tensor: tensor.name, end: UInt64(tensor.offset) + UInt64(tensor.byteCount), dataSize: dataSize)
         }
         let byOffset = tensors.filter { $0.byteCount > 0 }.sorted { $0.offset < $1.offset }
         for (previous, next) in zip(byOffset, byOffset.dropFirst()) where previous.offset + previous.byteCount > next.offset {
@@ -136,6 +139,9 @@ public struct GGUFFile: @unchecked Sendable {
 private struct Cursor {
     let base: UnsafeRawPointer
     let size: Int
+    /// Array elements left for the whole file: each costs a GGUFValue (far more than its bytes in the file), so the
+    /// total is capped, not only each array.
+    var elementBudget: Int
     var position = 0
 
     mutating func take(_ count: Int, _ what: @autoclosure () -> String) throws(GGUFError) -> UnsafeRawPointer {
@@ -190,8 +196,9 @@ private struct Cursor {
             guard let elementType = GGUFValueType(rawValue: rawType) else { throw .unknownValueType(key: key, type: rawType) }
             // Every element takes at least one byte (a string eight, an array twelve).
             let minimum = elementType.fixedSize ?? (elementType == .string ? 8 : 12)
-            let limit = min(GGUFFile.maximumArrayCount, (size - position) / minimum)
+            let limit = min(elementBudget, (size - position) / minimum)
             let n = try count("the length of '\(key)'", limit: limit)
+            elementBudget -= n
             var items: [GGUFValue] = []
             items.reserveCapacity(n)
             for _ in 0..<n { items.append(try value(elementType, key: key, depth: depth + 1)) }

@@ -36,12 +36,12 @@ public enum GGUFValueType: UInt32, Sendable, CaseIterable {
     }
 }
 
-/// One metadata value.
-public indirect enum GGUFValue: Sendable, Equatable, CustomStringConvertible {
+/// One metadata value. Only arrays are indirect: a boxed case per scalar would cost a heap object per array element.
+public enum GGUFValue: Sendable, Equatable, CustomStringConvertible {
     case uint8(UInt8), int8(Int8), uint16(UInt16), int16(Int16), uint32(UInt32), int32(Int32), float32(Float)
     case bool(Bool), string(String), uint64(UInt64), int64(Int64), float64(Double)
     /// Elements all of `elementType`.
-    case array(elementType: GGUFValueType, [GGUFValue])
+    indirect case array(elementType: GGUFValueType, [GGUFValue])
 
     public var type: GGUFValueType {
         switch self {

@@ -11,7 +11,8 @@ public enum ONNXError: Error, CustomStringConvertible, Equatable {
     case externalDataMissing(tensor: String, location: String)
     case externalDataRange(tensor: String, location: String, offset: Int, length: Int, fileSize: Int)
     case duplicateInitializer(String)
-    case tooLarge(bytes: Int)
+    case tooLarge(bytes: Int, external: Bool)
+    case dtypeWithoutONNXType(tensor: String, dtype: String)
 
     public var description: String {
         switch self {
@@ -35,8 +36,10 @@ public enum ONNXError: Error, CustomStringConvertible, Equatable {
             return "initializer '\(tensor)': bytes \(offset)..<\(offset + length) of '\(location)' are past its end (\(fileSize) bytes)"
         case .duplicateInitializer(let name):
             return "initializer '\(name)' appears twice"
-        case .tooLarge(let bytes):
-            return "the graph would be \(bytes) bytes, over protobuf's 2 GB limit (external data was not used)"
+        case .tooLarge(let bytes, let external):
+            return "the graph cannot be serialized (\(bytes) bytes of weights\(external ? ", kept as external data" : ""); protobuf's limit is 2 GB)"
+        case .dtypeWithoutONNXType(let tensor, let dtype):
+            return "tensor '\(tensor)' is \(dtype), which has no ONNX element type"
         }
     }
 }

@@ -22,7 +22,7 @@ public struct ONNXFile: @unchecked Sendable {
     public static func read(path: String) throws -> ONNXFile {
         try withFileContext(path) {
             let buffer = try ByteBuffer(mappingFileAt: path)
-            let folder = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
+            let folder = path.utf8.lastIndex(of: UInt8(ascii: "/")).map { String(path[..<$0]) } ?? "."
             return try parse(Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: buffer.baseAddress), count: buffer.count,
                                   deallocator: .none), folder: folder, keepAlive: buffer)
         }
@@ -72,7 +72,6 @@ public struct ONNXFile: @unchecked Sendable {
             shape.append(Int(dimension))
         }
         guard let byteCount = type.dtype.byteCount(of: shape) else { throw ONNXError.sizeOverflow(tensor: name) }
-        let count = Shape.elementCount(shape)!
         func checked(_ bytes: [UInt8]) throws -> Tensor {
             guard bytes.count == byteCount else { throw ONNXError.dataSizeMismatch(tensor: name, expected: byteCount, actual: bytes.count) }
             return bytes.withUnsafeBytes { Tensor(dtype: type.dtype, shape: shape, copying: $0) }
@@ -80,12 +79,15 @@ public struct ONNXFile: @unchecked Sendable {
         if proto.dataLocation == .external {
             let entries = Dictionary(proto.externalData.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
             let location = entries["location"] ?? ""
-            guard !location.isEmpty, !location.hasPrefix("/"), !location.split(separator: "/").contains("..") else {
+            // Compared as bytes, as the kernel resolves the path (as Characters, "../\u{301}x" has no ".." part).
+            let components = location.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
+            guard !location.isEmpty, location.utf8.first != UInt8(ascii: "/"), location.utf8.firstIndex(of: 0) == nil,
+                  !components.contains(where: { $0.elementsEqual("..".utf8) }) else {
                 throw ONNXError.externalDataOutsideFolder(tensor: name, location: location)
             }
             let path = folder + "/" + location
             guard fileExists(path) else { throw ONNXError.externalDataMissing(tensor: name, location: location) }
-            let buffer = try ByteBuffer(mappingFileAt: path)
+            let buffer = try withFileContext(path) { try ByteBuffer(mappingFileAt: path) }
             let offset = Int(entries["offset"] ?? "0") ?? -1, length = Int(entries["length"] ?? String(byteCount)) ?? -1
             guard offset >= 0, length >= 0, offset <= buffer.count, length <= buffer.count - offset else {
                 throw ONNXError.externalDataRange(tensor: name, location: location, offset: offset, length: length, fileSize: buffer.count)
@@ -108,7 +110,7 @@ public struct ONNXFile: @unchecked Sendable {
         case .int16, .uint16, .float16, .bfloat16: for v in proto.int32Data { append(UInt16(truncatingIfNeeded: v)) }
         case .int8, .uint8, .bool: for v in proto.int32Data { append(UInt8(truncatingIfNeeded: v)) }
         }
-        guard bytes.count == byteCount, count >= 0 else {
+        guard bytes.count == byteCount else {
             throw ONNXError.dataSizeMismatch(tensor: name, expected: byteCount, actual: bytes.count)
         }
         return try checked(bytes)

@@ -34,7 +34,7 @@ public struct ONNXGraphBuilder {
     public mutating func initializer(_ name: String, _ tensor: Tensor) throws(ONNXError) -> String {
         guard !initializerNames.contains(name) else { return name }
         guard let type = ONNXElementType(dtype: tensor.dtype) else {
-            throw .unsupportedDataType(tensor: name, dataType: 0)
+            throw .dtypeWithoutONNXType(tensor: name, dtype: tensor.dtype.rawValue)
         }
         var proto = Onnx_TensorProto()
         proto.name = name
@@ -93,24 +93,34 @@ public struct ONNXGraphBuilder {
         return model
     }
 
-    /// Writes the model to `path` (and `path.data` when the weights go external), each file atomically.
+    /// Past this many bytes of weights the graph keeps them as external data (2 GB, protobuf's limit, less room for
+    /// the graph itself).
+    public static let externalDataThreshold = (1 << 31) - (64 << 20)
+
+    /// Writes the model to `path` (and `path.data` when the weights go external). Both files are filled as temp
+    /// files and renamed only when both are complete, the data file first: a failure leaves neither behind, and an
+    /// earlier export's pair is never split.
     public func write(to path: String, opset: Int = 17, producer: String = "bertkit", producerVersion: String = "",
-                      metadata: [(String, String)] = [], externalDataThreshold: Int = 1 << 31 - (64 << 20)) throws {
+                      metadata: [(String, String)] = [], externalDataThreshold: Int = ONNXGraphBuilder.externalDataThreshold) throws {
         var model = model(opset: opset, producer: producer, producerVersion: producerVersion, metadata: metadata)
         let weightBytes = model.graph.initializer.reduce(0) { $0 + $1.rawData.count }
-        let dataName = (path.split(separator: "/").last.map(String.init) ?? path) + ".data"
+        let slash = path.utf8.lastIndex(of: UInt8(ascii: "/"))
+        let folder = slash.map { String(path[...$0]) } ?? ""
+        let dataName = String(slash.map { path[path.index(after: $0)...] } ?? path[...]) + ".data"
         try withFileContext(path) {
+            var data: AtomicFileWriter? = nil
+            defer { data?.abandon() }
             if weightBytes > externalDataThreshold {
-                let dataPath = (path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) + "/" : "") + dataName
-                let data = try AtomicFileWriter(destination: dataPath)
+                let writer = try withFileContext(folder + dataName) { try AtomicFileWriter(destination: folder + dataName) }
+                data = writer
                 var offset = 0
                 for index in model.graph.initializer.indices where model.graph.initializer[index].rawData.count >= 1024 {
                     let bytes = model.graph.initializer[index].rawData
                     // onnx.external_data_helper aligns each tensor to 4 KB when the file is large; any offset is valid.
                     let padding = (4096 - offset % 4096) % 4096
-                    try data.writeZeros(padding)
+                    try writer.writeZeros(padding)
                     offset += padding
-                    try bytes.withUnsafeBytes { try data.write($0) }
+                    try bytes.withUnsafeBytes { try writer.write($0) }
                     model.graph.initializer[index].rawData = Data()
                     model.graph.initializer[index].dataLocation = .external
                     model.graph.initializer[index].externalData = [("location", dataName), ("offset", String(offset)),
@@ -122,11 +132,14 @@ public struct ONNXGraphBuilder {
                     }
                     offset += bytes.count
                 }
-                try data.commit()
             }
             let bytes: [UInt8]
-            do { bytes = try model.serializedBytes() } catch { throw ONNXError.tooLarge(bytes: weightBytes) }
-            try AtomicFileWriter.write(bytes, to: path)
+            do { bytes = try model.serializedBytes() } catch { throw ONNXError.tooLarge(bytes: weightBytes, external: data != nil) }
+            let graph = try AtomicFileWriter(destination: path)
+            defer { graph.abandon() }
+            try graph.write(bytes)
+            try data?.commit()
+            try graph.commit()
         }
     }
 

@@ -41,7 +41,7 @@ struct ConvertCommand: ParsableCommand {
 
     func validate() throws {
         if to == nil && CheckpointWriter.family(forExtensionOf: output) == nil && !isDirectory(output) && !output.hasSuffix("/") {
-            throw ValidationError("cannot tell the output format from '\(output)': add --to safetensors|pytorch|hdf5|gguf")
+            throw ValidationError("cannot tell the output format from '\(output)': add --to safetensors|pytorch|hdf5|gguf|onnx")
         }
     }
 
@@ -73,9 +73,19 @@ struct ConvertCommand: ParsableCommand {
         Console.info("wrote \(report.files.joined(separator: ", ")) (\(report.tensorCount) tensors, \(report.format))")
     }
 
+    /// OUT for a one-file format: the file, or the Hugging Face-style name inside OUT when it is a directory.
+    /// A path ending in `/` is a folder, made if missing (as for the other formats).
+    func outputFile(_ family: CheckpointFormat.Family) throws -> String {
+        guard isDirectory(output) || output.hasSuffix("/") else { return output }
+        var folder = output
+        while folder.count > 1 && folder.hasSuffix("/") { folder.removeLast() }
+        try makeDirectory(folder)
+        return folder + "/" + CheckpointWriter.directoryFileName(for: family)
+    }
+
     /// A model directory to GGUF, as llama.cpp's converter writes it.
     func writeGGUF() throws {
-        guard isDirectory(input) else { throw CheckpointError.ggufNeedsModelDirectory }
+        guard isDirectory(input) else { throw FileError(path: input, cause: CheckpointError.ggufNeedsModelDirectory) }
         guard maxShardSize == nil, layout == nil, !keepMetadata, !hfNames, adapter == nil, !externalData else {
             throw ValidationError("--max-shard-size, --layout, --keep-metadata, --hf-names, --adapter and --external-data do not apply to GGUF output")
         }
@@ -84,18 +94,18 @@ struct ConvertCommand: ParsableCommand {
             guard let chosen = dtype.ggufType else { throw ValidationError("GGUF output takes --dtype f32, f16 or q8_0, not \(dtype.text)") }
             fileType = chosen
         }
-        let report = try GGUFModels.export(modelDirectory: input, to: output, fileType: fileType)
+        let report = try GGUFModels.export(modelDirectory: input, to: try outputFile(.gguf), fileType: fileType)
         for note in report.notes { Console.info("note: \(note)") }
         Console.info("wrote \(report.path) (\(report.tensorCount) tensors, gguf \(report.fileType.rawValue))")
     }
 
     /// A model directory (with a LoRA adapter merged) to an ONNX graph.
     func writeONNX() throws {
-        guard isDirectory(input) else { throw CheckpointError.onnxNeedsModelDirectory }
+        guard isDirectory(input) else { throw FileError(path: input, cause: CheckpointError.onnxNeedsModelDirectory) }
         guard dtype == nil, maxShardSize == nil, layout == nil, !keepMetadata, !hfNames else {
             throw ValidationError("--dtype, --max-shard-size, --layout, --keep-metadata and --hf-names do not apply to ONNX output")
         }
-        let report = try ONNXExport.export(modelDirectory: input, to: output, adapter: adapter,
+        let report = try ONNXExport.export(modelDirectory: input, to: try outputFile(.onnx), adapter: adapter,
                                            externalDataThreshold: externalData ? 0 : nil)
         for note in report.notes { Console.info("note: \(note)") }
         Console.info("wrote \(report.path) (\(report.head.architecture), opset 17, \(report.nodeCount) nodes, "

@@ -41,6 +41,11 @@ public enum GGUFModelError: Error, CustomStringConvertible {
     case missingKey(String)
     case wrongKeyType(key: String, expected: String, found: String)
     case tokenTypesDoNotMatch(tokens: Int, types: Int)
+    case tooLargeForUInt32(key: String, value: Int)
+    case tokenNotOneLine(id: Int)
+    case shapeDoesNotMatch(tensor: String, shape: [Int], expected: [Int])
+    case tensorForMissingLayer(tensor: String, layers: Int)
+    case notAWeightName(String)
 
     public var description: String {
         switch self {
@@ -57,6 +62,16 @@ public enum GGUFModelError: Error, CustomStringConvertible {
             return "metadata '\(key)' should be \(expected), found \(found)"
         case .tokenTypesDoNotMatch(let tokens, let types):
             return "tokenizer.ggml.tokens has \(tokens) entries but tokenizer.ggml.token_type has \(types)"
+        case .tooLargeForUInt32(let key, let value):
+            return "\(key) = \(value) does not fit GGUF's u32"
+        case .tokenNotOneLine(let id):
+            return "token \(id) contains a line break, which vocab.txt cannot hold"
+        case .shapeDoesNotMatch(let tensor, let shape, let expected):
+            return "tensor '\(tensor)' is \(Shape.describe(shape)) but the metadata makes it \(Shape.describe(expected))"
+        case .tensorForMissingLayer(let tensor, let layers):
+            return "tensor '\(tensor)' belongs to a layer past bert.block_count (\(layers))"
+        case .notAWeightName(let name):
+            return "'\(name)' is not a tensor of a BERT that llama.cpp's converter maps (it drops the pooler and pre-training heads)"
         }
     }
 }
@@ -83,7 +98,7 @@ public enum GGUFModels {
     enum TokenType: Int32 { case normal = 1, unknown = 2, control = 3, userDefined = 4, unused = 5 }
 
     /// U+2581, the "phantom space" llama.cpp's WordPiece tokenizer puts before a word's first piece.
-    static let phantomSpace = "\u{2581}"
+    static let phantomSpace: Unicode.Scalar = "\u{2581}"
 
     // MARK: Writing
 
@@ -109,9 +124,9 @@ public enum GGUFModels {
             let tensor = store[name]!
             let ggufName = try withFileContext(weightsFile) { () throws -> String in
                 guard let mapped = GGUFBertNames.ggufName(hf: name, labelledClassifier: labels != nil) else {
-                    throw GGUFError.unknownTensor(name)
+                    throw GGUFModelError.notAWeightName(name)
                 }
-                guard tensor.dtype.isFloatingPoint, let _ = tensor.converted(to: .f32) else {
+                guard tensor.dtype.isFloatingPoint, [DType.f32, .f16, .bf16, .f64].contains(tensor.dtype) else {
                     throw GGUFModelError.notFloatingPoint(tensor: name, dtype: tensor.dtype.rawValue)
                 }
                 return mapped
@@ -128,7 +143,13 @@ public enum GGUFModels {
 
         let tokenizer = try BertTokenizer.load(directory: directory)
         let tokenizerConfig = try TokenizerConfig.load(directory: directory)
-        let vocabulary = try vocabularyEntries(tokenizer, vocabSize: config.vocabSize)
+        let vocabulary = try withFileContext(directory) { try vocabularyEntries(tokenizer, vocabSize: config.vocabSize) }
+        func u32(_ key: String, _ value: Int) throws -> GGUFValue {
+            guard let value = UInt32(exactly: value) else {
+                throw FileError(path: directory + "/config.json", cause: GGUFModelError.tooLargeForUInt32(key: key, value: value))
+            }
+            return .uint32(value)
+        }
         let pre = pretokenizerName(tokenizer)
         if pre == nil {
             notes.append("the vocabulary is not one llama.cpp's converter knows (its chkhsh table); tokenizer.ggml.pre is 'default'"
@@ -140,11 +161,11 @@ public enum GGUFModels {
             ("general.type", .string("model")),
             ("general.name", .string(baseName(of: directory))),
             ("general.size_label", .string(sizeLabel(parameterCount))),
-            ("bert.block_count", .uint32(UInt32(config.numHiddenLayers))),
-            ("bert.context_length", .uint32(UInt32(config.maxPositionEmbeddings))),
-            ("bert.embedding_length", .uint32(UInt32(config.hiddenSize))),
-            ("bert.feed_forward_length", .uint32(UInt32(config.intermediateSize))),
-            ("bert.attention.head_count", .uint32(UInt32(config.numAttentionHeads))),
+            ("bert.block_count", try u32("num_hidden_layers", config.numHiddenLayers)),
+            ("bert.context_length", try u32("max_position_embeddings", config.maxPositionEmbeddings)),
+            ("bert.embedding_length", try u32("hidden_size", config.hiddenSize)),
+            ("bert.feed_forward_length", try u32("intermediate_size", config.intermediateSize)),
+            ("bert.attention.head_count", try u32("num_attention_heads", config.numAttentionHeads)),
             ("bert.attention.layer_norm_epsilon", .float32(config.layerNormEps)),
             ("general.file_type", .uint32(fileType.llamaFileType)),
             ("bert.attention.causal", .bool(false)),
@@ -156,7 +177,7 @@ public enum GGUFModels {
         if let note = poolingNote(directory: directory) { notes.append(note) }
         if let labels { metadata.append(("bert.classifier.output_labels", .array(elementType: .string, labels.map { .string($0) }))) }
         metadata.append(("general.quantization_version", .uint32(2)))
-        metadata.append(("tokenizer.ggml.token_type_count", .uint32(UInt32(config.typeVocabSize))))
+        metadata.append(("tokenizer.ggml.token_type_count", try u32("type_vocab_size", config.typeVocabSize)))
         metadata.append(("tokenizer.ggml.model", .string("bert")))
         metadata.append(("tokenizer.ggml.pre", .string(pre ?? "default")))
         metadata.append(("tokenizer.ggml.tokens", .array(elementType: .string, vocabulary.map { .string($0.token) })))
@@ -209,26 +230,26 @@ public enum GGUFModels {
         let table = tokenizer.model.vocabulary.idToToken
         let added = Dictionary(tokenizer.addedTokens.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         let largest = max(table.count - 1, added.keys.map(Int.init).max() ?? 0)
-        guard largest < vocabSize else { throw GGUFModelError.vocabularyLargerThanConfig(tokens: largest + 1, vocabSize: vocabSize) }
+        guard largest < vocabSize, vocabSize <= Int(Int32.max) else { throw GGUFModelError.vocabularyLargerThanConfig(tokens: largest + 1, vocabSize: vocabSize) }
         return (0..<vocabSize).map { i in
             if let token = added[Int32(i)] {
                 let type: TokenType = token.special ? .control : .userDefined
                 return (type == .control ? token.content : phantom(token.content), type)
             }
             if i < table.count, let token = table[i] { return (phantom(token), .normal) }
-            return (phantom("[PAD\(i)]"), .unused)
+            return (phantom("[PAD\(i)]"), .unused)   // as the converter names an id without a token
         }
     }
 
     /// Compared and cut as Unicode scalars: as Characters, `##ा` is `#` + `#ा` and would not start with `##`.
     static func phantom(_ token: String) -> String {
         token.unicodeScalars.starts(with: "##".unicodeScalars)
-            ? String(String.UnicodeScalarView(token.unicodeScalars.dropFirst(2))) : phantomSpace + token
+            ? String(String.UnicodeScalarView(token.unicodeScalars.dropFirst(2))) : String(phantomSpace) + token
     }
 
     /// The inverse: U+2581 off a word's first piece, `##` back on the others (scalars again: `▁ा` is one Character).
     static func unphantom(_ token: String) -> String {
-        token.unicodeScalars.first == "\u{2581}"
+        token.unicodeScalars.first == phantomSpace
             ? String(String.UnicodeScalarView(token.unicodeScalars.dropFirst())) : "##" + token
     }
 
@@ -325,14 +346,16 @@ public enum GGUFModels {
     }
 
     /// Writes the BERT in the GGUF file at `path` as a Hugging Face directory in `folder`: config.json,
-    /// model.safetensors (Q8_0 dequantized to float32; F16 kept), vocab.txt (the phantom space undone) and
-    /// tokenizer_config.json — what `AutoModel` / `AutoTokenizer.from_pretrained` read.
+    /// model.safetensors (Q8_0 dequantized to float32; F16 kept), vocab.txt (the phantom space undone),
+    /// tokenizer_config.json, and for a `bert.pooling_type` the sentence-transformers modules.json and
+    /// 1_Pooling/config.json — what `AutoModel` / `AutoTokenizer.from_pretrained` and sentence-transformers read.
+    /// Everything is checked before the first file is written; a folder this call made is removed if a write fails.
     public static func importModel(from path: String, to folder: String) throws -> GGUFImportReport {
         let file = try GGUFFile.read(path: path)
         let store = try withFileContext(path) { try GGUFBertReader.stateDict(file) }
         var config = BertConfig()
         var notes: [String] = []
-        try withFileContext(path) {
+        let vocabulary = try withFileContext(path) { () throws -> [String] in
             func integer(_ key: String) throws -> Int {
                 guard let value = file[key] else { throw GGUFModelError.missingKey(key) }
                 guard let number = value.intValue else {
@@ -348,35 +371,89 @@ public enum GGUFModels {
             config.typeVocabSize = file["tokenizer.ggml.token_type_count"]?.intValue ?? 2
             if let eps = file["bert.attention.layer_norm_epsilon"]?.doubleValue { config.layerNormEps = Float(eps) }
             config.padTokenId = file["tokenizer.ggml.padding_token_id"]?.intValue ?? 0
+            let vocabulary = try vocabularyFromGGUF(file)
+            config.vocabSize = vocabulary.count
+            var architecture = "BertModel"
+            if let classifier = store["classifier.weight"] {
+                architecture = "BertForSequenceClassification"
+                let count = classifier.shape.first ?? 2
+                let labels = file["bert.classifier.output_labels"]?.arrayValue?.compactMap(\.stringValue) ?? []
+                config.id2label = labels.count == count ? labels : (0..<count).map { "LABEL_\($0)" }
+            }
+            config.architectures = [architecture]
+            try config.validate()
+            try checkShapes(store, config: config)
+            return vocabulary
         }
-        let vocabulary = try withFileContext(path) { try vocabularyFromGGUF(file) }
-        config.vocabSize = vocabulary.count
-        var architecture = "BertModel"
-        if let classifier = store["classifier.weight"] {
-            architecture = "BertForSequenceClassification"
-            let count = classifier.shape.first ?? 2
-            let labels = file["bert.classifier.output_labels"]?.arrayValue?.compactMap(\.stringValue) ?? []
-            config.id2label = labels.count == count ? labels : (0..<count).map { "LABEL_\($0)" }
-        }
-        config.architectures = [architecture]
-        try config.validate()
+        let architecture = config.architectures[0]
         notes.append("GGUF holds no pooler: transformers initialises pooler.dense at random (last_hidden_state is exact)")
 
+        var texts: [(name: String, text: String)] = [
+            ("config.json", config.jsonText(architecture: architecture)),
+            ("vocab.txt", vocabulary.map { $0 + "\n" }.joined()),
+            ("tokenizer_config.json", tokenizerConfigJSON(file, vocabulary: vocabulary, modelMaxLength: config.maxPositionEmbeddings)),
+        ]
+        if let pooling = file["bert.pooling_type"]?.intValue, (1...3).contains(pooling) {
+            let mode = ["mean", "cls", "lasttoken"][pooling - 1]
+            texts += sentenceTransformersFiles(pooling: mode, hidden: config.hiddenSize)
+        }
+        let made = !isDirectory(folder)
         try makeDirectory(folder)
-        var files: [String] = []
-        try SafetensorsWriter.write(store, to: folder + "/model.safetensors")
-        files.append(folder + "/model.safetensors")
-        let configPath = folder + "/config.json"
-        try withFileContext(configPath) { try AtomicFileWriter.write(config.jsonText(architecture: architecture), to: configPath) }
-        files.append(configPath)
-        let vocabPath = folder + "/vocab.txt"
-        try withFileContext(vocabPath) { try AtomicFileWriter.write(vocabulary.map { $0 + "\n" }.joined(), to: vocabPath) }
-        files.append(vocabPath)
-        let tokenizerConfigPath = folder + "/tokenizer_config.json"
-        let tokenizerConfig = tokenizerConfigJSON(file, vocabulary: vocabulary, modelMaxLength: config.maxPositionEmbeddings)
-        try withFileContext(tokenizerConfigPath) { try AtomicFileWriter.write(tokenizerConfig, to: tokenizerConfigPath) }
-        files.append(tokenizerConfigPath)
-        return GGUFImportReport(files: files, tensorCount: store.count, architecture: architecture, notes: notes)
+        do {
+            var files: [String] = []
+            try SafetensorsWriter.write(store, to: folder + "/model.safetensors")
+            files.append(folder + "/model.safetensors")
+            for (name, text) in texts {
+                let target = folder + "/" + name
+                if name.contains("/") { try makeDirectory(String(target[..<target.lastIndex(of: "/")!])) }
+                try withFileContext(target) { try AtomicFileWriter.write(text, to: target) }
+                files.append(target)
+            }
+            return GGUFImportReport(files: files, tensorCount: store.count, architecture: architecture, notes: notes)
+        } catch {
+            if made { removeTree(folder) }
+            throw error
+        }
+    }
+
+    /// The shapes config.json will promise, checked against the tensors, so that the directory is one transformers loads.
+    static func checkShapes(_ store: TensorStore, config: BertConfig) throws {
+        let prefix = store.contains("classifier.weight") ? "bert." : ""
+        let expected: [(String, [Int])] = [
+            ("embeddings.word_embeddings.weight", [config.vocabSize, config.hiddenSize]),
+            ("embeddings.position_embeddings.weight", [config.maxPositionEmbeddings, config.hiddenSize]),
+            ("embeddings.token_type_embeddings.weight", [config.typeVocabSize, config.hiddenSize]),
+        ]
+        for (name, shape) in expected {
+            if let tensor = store[prefix + name], tensor.shape != shape {
+                throw GGUFModelError.shapeDoesNotMatch(tensor: prefix + name, shape: tensor.shape, expected: shape)
+            }
+        }
+        for name in store.names where name.hasPrefix(prefix + "encoder.layer.") {
+            let index = Int(name.dropFirst(prefix.count + "encoder.layer.".count).prefix { $0 != "." }) ?? Int.max
+            guard index < config.numHiddenLayers else {
+                throw GGUFModelError.tensorForMissingLayer(tensor: name, layers: config.numHiddenLayers)
+            }
+        }
+    }
+
+    /// sentence-transformers' modules.json and 1_Pooling/config.json for a pooling mode, so that a GGUF embedding
+    /// model's pooling survives the trip back (and `convert DIR model.gguf` writes bert.pooling_type again).
+    static func sentenceTransformersFiles(pooling mode: String, hidden: Int) -> [(name: String, text: String)] {
+        let modules: JSONValue = .array([
+            .object(JSONObject([("idx", .int(0)), ("name", .string("0")), ("path", .string("")),
+                                ("type", .string("sentence_transformers.models.Transformer"))])),
+            .object(JSONObject([("idx", .int(1)), ("name", .string("1")), ("path", .string("1_Pooling")),
+                                ("type", .string("sentence_transformers.models.Pooling"))])),
+        ])
+        let pooling: JSONValue = .object(JSONObject([
+            ("word_embedding_dimension", .int(hidden)), ("pooling_mode_cls_token", .bool(mode == "cls")),
+            ("pooling_mode_mean_tokens", .bool(mode == "mean")), ("pooling_mode_max_tokens", .bool(false)),
+            ("pooling_mode_mean_sqrt_len_tokens", .bool(false)), ("pooling_mode_weightedmean_tokens", .bool(false)),
+            ("pooling_mode_lasttoken", .bool(mode == "lasttoken")), ("include_prompt", .bool(true)),
+        ]))
+        return [("modules.json", JSONWriter.pretty(modules, sortKeys: false) + "\n"),
+                ("1_Pooling/config.json", JSONWriter.pretty(pooling, sortKeys: false) + "\n")]
     }
 
     /// vocab.txt's lines from tokenizer.ggml.tokens: CONTROL tokens as they are, U+2581 removed from a word's first
@@ -395,8 +472,11 @@ public enum GGUFModels {
             guard values.count == tokens.count else { throw GGUFModelError.tokenTypesDoNotMatch(tokens: tokens.count, types: values.count) }
             types = values
         }
-        return zip(tokens, types).map { token, type in
-            type == Int(TokenType.control.rawValue) ? token : unphantom(token)
+        return try zip(tokens, types).enumerated().map { id, pair in
+            let (token, type) = pair
+            // Python's text-mode readlines (transformers' load_vocab) splits at \n, \r and \r\n.
+            guard !token.utf8.contains(10), !token.utf8.contains(13) else { throw GGUFModelError.tokenNotOneLine(id: id) }
+            return type == Int(TokenType.control.rawValue) ? token : unphantom(token)
         }
     }
 

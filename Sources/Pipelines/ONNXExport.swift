@@ -50,10 +50,10 @@ public enum ONNXExport {
             loaded.adapters = nil
             notes.append("LoRA adapter merged into the weights (PEFT's merge_and_unload)")
         }
-        let builder = try graph(loaded.model)
+        let builder = try withFileContext(loaded.weightsFiles.first ?? directory) { try graph(loaded.model) }
         let head = loaded.model.head
         try builder.write(to: path, metadata: [("bertkit.architecture", head.architecture)],
-                          externalDataThreshold: externalDataThreshold ?? (1 << 31) - (64 << 20))
+                          externalDataThreshold: externalDataThreshold ?? ONNXGraphBuilder.externalDataThreshold)
         return ONNXExportReport(path: path, head: head, outputs: outputNames(head), nodeCount: builder.nodeCount,
                                 initializerCount: builder.initializerCount, notes: notes)
     }

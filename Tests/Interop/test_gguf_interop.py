@@ -48,13 +48,14 @@ def fields(path):
             continue
         kv[name] = (tuple(int(t) for t in field.types), field.contents())
     tensors = {t.name: (t.tensor_type.name, tuple(int(n) for n in t.shape), bytes(t.data.tobytes())) for t in reader.tensors}
-    return list(kv), kv, tensors
+    return list(kv), kv, tensors, [t.name for t in reader.tensors]
 
 
 def assert_same_gguf(ours, theirs):
-    our_keys, our_kv, our_tensors = fields(ours)
-    their_keys, their_kv, their_tensors = fields(theirs)
+    our_keys, our_kv, our_tensors, our_order = fields(ours)
+    their_keys, their_kv, their_tensors, their_order = fields(theirs)
     assert our_keys == their_keys
+    assert our_order == their_order
     for key in their_keys:
         assert our_kv[key] == their_kv[key], key
     assert set(our_tensors) == set(their_tensors)
@@ -194,3 +195,17 @@ def test_damaged_and_foreign_gguf_files_get_one_error_line(tmp_path, bertkit):
             lines = [l for l in result.stderr.splitlines() if l.strip()]
             assert len(lines) == 1 and lines[0].startswith("error: ") and name in lines[0], (name, result.stderr)
             assert not (tmp_path / f"out-{name}").exists() or not any((tmp_path / f"out-{name}").iterdir())
+
+
+def test_pooling_and_labels_survive_the_trip_back(tmp_path, bertkit):
+    """bert.pooling_type comes back as sentence-transformers' modules.json + 1_Pooling/config.json, the labels as
+    config.json's id2label: written again, the GGUF file is byte-identical."""
+    for kind in ("mean-pooling", "classifier"):
+        folder = tmp_path / kind / "tiny"
+        MODELS[kind](folder)
+        first, second, back = tmp_path / kind / "first.gguf", tmp_path / kind / "second.gguf", tmp_path / kind / "back" / "tiny"
+        bertkit("convert", folder, first, "--dtype", "q8_0")
+        bertkit("convert", first, str(back) + "/")
+        bertkit("convert", back, second, "--dtype", "q8_0")
+        assert first.read_bytes() == second.read_bytes(), kind
+    assert json.loads((tmp_path / "mean-pooling" / "back" / "tiny" / "1_Pooling" / "config.json").read_text())["pooling_mode_mean_tokens"]

@@ -154,7 +154,8 @@ def test_damaged_onnx_files_get_one_error_line(tmp_path, bertkit):
     good = tmp_path / "good.onnx"
     bertkit("convert", folder, good)
     data = good.read_bytes()
-    cases = {"truncated.onnx": data[: len(data) // 2], "flipped.onnx": data[:100] + bytes([data[100] ^ 0xFF]) + data[101:200]}
+    # A length field made huge: the wire format is then wrong from that byte on, to the end of the file.
+    cases = {"truncated.onnx": data[: len(data) // 2], "flipped.onnx": data[:30] + bytes([0xFF] * 9) + data[39:]}
     for name, content in cases.items():
         (tmp_path / name).write_bytes(content)
         for args in (["inspect", tmp_path / name], ["convert", tmp_path / name, tmp_path / f"out-{name}.safetensors"]):

@@ -55,7 +55,8 @@ import TestSupport
             return out
         }
         let outside = try rewritten("m.onnx.data", "../x.onnx.d")
-        #expect(throws: (any Error).self) { try ONNXFile.read(path: outside) }
+        let refused = #expect(throws: FileError.self) { try ONNXFile.read(path: outside) }
+        #expect((refused?.cause as? ONNXError) == .externalDataOutsideFolder(tensor: "layer.weight", location: "../x.onnx.d"))
         let missing = try rewritten("m.onnx.data", "n.onnx.data")
         let error = #expect(throws: FileError.self) { try ONNXFile.read(path: missing) }
         #expect((error?.cause as? ONNXError) == .externalDataMissing(tensor: "layer.weight", location: "n.onnx.data"))

@@ -22,7 +22,7 @@ import shutil
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from benchlib import BERTKIT, CACHE, THREADS, bert_base_state, bertkit_json_job, python_job
+from benchlib import CACHE, THREADS, bert_base_state, bertkit_json_job, python_job
 from ortlib import ORT_FORWARD, PARITY, manifest, onnx_models, torch_ids
 
 REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
@@ -110,25 +110,13 @@ def interleaved(jobs, repeats=REPEATS):
 # Rows of the inference table: job name → label, in print order.
 ROWS = (("bertkit", "bertkit fp32"), ("bertkit_bf16", "bertkit bf16"), ("bertkit_int8", "bertkit int8"),
         ("portable", "bertkit portable kernels"), ("torch", "PyTorch BertModel"), ("ort_fp32", "ONNX Runtime fp32"),
-        ("ort_fused", "ONNX Runtime fused fp32"), ("ort_int8", "ONNX Runtime int8"),
-        ("ort_bertkit", "ONNX Runtime, bertkit's graph"))
-
-
-def bertkit_onnx(directory):
-    """`bertkit convert` of the same weights to ONNX (issue 19): ONNX Runtime on it is timed beside ONNX Runtime on
-    torch.onnx.export's graph (ort_fp32), in the same run. Made afresh each run, as the exporter is what is measured."""
-    import subprocess
-    path = os.path.join(CACHE, "bench", "onnx", "bert-base-bertkit.onnx")
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    subprocess.run([BERTKIT, "convert", directory, path], check=True, capture_output=True)
-    return path
+        ("ort_fused", "ONNX Runtime fused fp32"), ("ort_int8", "ONNX Runtime int8"))
 
 
 def main():
     directory = model_dir()
     graphs = onnx_models(directory, "bert-base", "base")
     made = manifest(graphs)
-    exported = bertkit_onnx(directory)
     parity = python_job(PARITY, directory, "base", graphs["fp32"], graphs["fused"], graphs["int8"])
 
     def by_rate(run):   # median_run orders by "seconds": order the sgemm runs by rate instead
@@ -154,7 +142,6 @@ def main():
             "ort_fp32": lambda: python_job(ORT_FORWARD, THREADS, graphs["fp32"], ids, iterations),
             "ort_fused": lambda: python_job(ORT_FORWARD, THREADS, graphs["fused"], ids, iterations),
             "ort_int8": lambda: python_job(ORT_FORWARD, THREADS, graphs["int8"], ids, iterations),
-            "ort_bertkit": lambda: python_job(ORT_FORWARD, THREADS, exported, ids, iterations),
         }
         if not SKIP_PRECISIONS:
             jobs["bertkit_bf16"] = lambda: bertkit_json_job(*args, "--precision", "bf16")
@@ -198,8 +185,6 @@ def main():
                                            "rss_mb": run["rss_mb"], "vs_torch": references[0] / run["seconds"],
                                            "vs_ort_fused": references[1] / run["seconds"],
                                            "vs_ort_int8": references[2] / run["seconds"]}
-        print(f"  batch {batch}: ONNX Runtime on bertkit's graph vs on torch.onnx.export's: "
-              f"{result['ort_fp32']['seconds'] / result['ort_bertkit']['seconds']:.3f}x")
         gain = result["portable"]["seconds"] / result["bertkit"]["seconds"]
         print(f"  batch {batch}: multi-versioned C kernels vs portable builds: {gain:.3f}x")
     print("GFLOP/s: the encoder's fp32 matrix-product count over the time, for every row (int8 and bf16 rows included).")
