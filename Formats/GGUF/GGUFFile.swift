@@ -55,6 +55,13 @@ public struct GGUFFile: @unchecked Sendable {
         return Tensor(dtype: .f32, shape: info.shape, data: ByteView(buffer: out))
     }
 
+    /// The alignment `metadata` sets: `general.alignment` (a power of two, u32) or 32. Reader and writer both ask here.
+    static func alignment(_ metadata: [(key: String, value: GGUFValue)]) throws(GGUFError) -> Int {
+        guard let value = metadata.first(where: { $0.key == "general.alignment" })?.value else { return defaultAlignment }
+        guard case .uint32(let a) = value, a > 0, a & (a - 1) == 0 else { throw .badAlignment(found: value.description) }
+        return Int(a)
+    }
+
     /// True when `prefix` starts with the GGUF magic.
     public static func looksLikeGGUF(_ prefix: [UInt8]) -> Bool { prefix.starts(with: magic) }
 
@@ -84,11 +91,7 @@ public struct GGUFFile: @unchecked Sendable {
             guard let type = GGUFValueType(rawValue: rawType) else { throw .unknownValueType(key: key, type: rawType) }
             metadata.append((key, try cursor.value(type, key: key, depth: 0)))
         }
-        var alignment = defaultAlignment
-        if let value = metadata.first(where: { $0.key == "general.alignment" })?.value {
-            guard case .uint32(let a) = value, a > 0, a & (a - 1) == 0 else { throw .badAlignment(found: value.description) }
-            alignment = Int(a)
-        }
+        let alignment = try Self.alignment(metadata)
 
         var tensors: [GGUFTensorInfo] = []
         var names = Set<String>()

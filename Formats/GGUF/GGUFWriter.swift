@@ -45,11 +45,7 @@ public enum GGUFWriter {
     /// Everything before the data section, padded to the alignment; and the alignment.
     public static func header(metadata: [(key: String, value: GGUFValue)], tensors: [GGUFOutputTensor])
         throws(GGUFError) -> (bytes: [UInt8], alignment: Int) {
-        var alignment = GGUFFile.defaultAlignment
-        if let value = metadata.first(where: { $0.key == "general.alignment" })?.value {
-            guard case .uint32(let a) = value, a > 0, a & (a - 1) == 0 else { throw .badAlignment(found: value.description) }
-            alignment = Int(a)
-        }
+        let alignment = try GGUFFile.alignment(metadata)
         var out = Array(GGUFFile.magic)
         append(UInt32(3), to: &out)
         append(UInt64(tensors.count), to: &out)

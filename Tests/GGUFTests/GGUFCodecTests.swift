@@ -143,6 +143,18 @@ import TestSupport
         #expect(folder.contents.isEmpty)
     }
 
+    /// `general.alignment` is one rule for reader and writer: a power of two as u32, or refused.
+    @Test func customAlignmentIsHonouredAndABadOneRefused() throws {
+        let folder = TemporaryDirectory()
+        try GGUFWriter.write(metadata: [("general.alignment", .uint32(64))] + Self.metadata.dropFirst(0), tensors: Self.tensors(),
+                             to: folder.file("a.gguf"))
+        let file = try GGUFFile.read(path: folder.file("a.gguf"))
+        #expect(file.alignment == 64 && file.dataStart % 64 == 0 && file.tensors.allSatisfy { $0.offset % 64 == 0 })
+        #expect(throws: GGUFError.badAlignment(found: "24")) {
+            try GGUFWriter.header(metadata: [("general.alignment", .uint32(24))], tensors: [])
+        }
+    }
+
     @Test func sha256MatchesCoreutils() throws {
         let folder = TemporaryDirectory()
         for (index, length) in [0, 3, 55, 56, 64, 1000].enumerated() {
