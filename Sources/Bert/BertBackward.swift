@@ -146,7 +146,7 @@ extension BertModel {
         }
         // Nothing below the encoder is trained (LoRA): the first layer need not pass gradients down.
         let embeddingsTrain = [L.wordEmbeddings, L.positionEmbeddings, L.tokenTypeEmbeddings, L.embeddingNormWeight,
-                               L.embeddingNormBias].contains { g($0) != nil }
+                               L.embeddingNormBias].contains { $0.flatMap(g) != nil }
         var dOut = bw.g0, gA = bw.g1, gB = bw.g2
         dOut.update(repeating: 0, count: BT * H)
         let sequence = ws.lastHiddenState
@@ -160,19 +160,36 @@ extension BertModel {
             Linear.backward(dInput: bw.dPooled, dWeight: g(L.classifierWeight!), dBias: g(L.classifierBias!), dOut: bw.dLogits,
                             input: ws.headInput, weight: p(L.classifierWeight!), rows: B, inFeatures: H, outFeatures: c.numLabels)
             dropout?.classifier?.apply(bw.dPooled, count: B * H)
-            // pooled = tanh(pre): dPre = dPooled · (1 − pooled²), kept in gA's first B·H floats.
+            // pooled = tanh(pre): dPre = dPooled · (1 − pooled²) (ReLU: dPooled where pooled > 0), in gA's first B·H floats.
             gA.update(repeating: 0, count: B * H)
-            Activations.tanhBackward(dInput: gA, dOut: bw.dPooled, out: ws.pooled, count: B * H)
-            Linear.backward(dInput: dOut, dInputStride: T * H, dWeight: g(L.poolerWeight!), dBias: g(L.poolerBias!), dOut: gA,
-                            input: sequence, inputStride: T * H, weight: p(L.poolerWeight!), rows: B, inFeatures: H, outFeatures: H)
-            lora(.pooler, 0, dOut: gA, H, input: sequence, inStride: T * H, dInput: dOut, dInputStride: T * H, rows: B)
+            switch c.family.pooler(for: head)!.activation {
+            case .tanh: Activations.tanhBackward(dInput: gA, dOut: bw.dPooled, out: ws.pooled, count: B * H)
+            case .relu: Activations.backward(.relu, dInput: gA, dOut: bw.dPooled, input: ws.pooled, count: B * H)
+            }
+            if dropsPoolerInput {
+                // pre = dense(dropout(h[:, 0])): the input gradient lands in dPooled (free now), dropped, then on the first rows.
+                bw.dPooled.update(repeating: 0, count: B * H)
+                Linear.backward(dInput: bw.dPooled, dWeight: g(L.poolerWeight!), dBias: g(L.poolerBias!), dOut: gA,
+                                input: ws.poolerInput, weight: p(L.poolerWeight!), rows: B, inFeatures: H, outFeatures: H)
+                lora(.pooler, 0, dOut: gA, H, input: ws.poolerInput, dInput: bw.dPooled, rows: B)
+                dropout?.poolerInput?.apply(bw.dPooled, count: B * H)
+                for b in 0..<B { (dOut + b * T * H).update(from: bw.dPooled + b * H, count: H) }
+            } else {
+                Linear.backward(dInput: dOut, dInputStride: T * H, dWeight: g(L.poolerWeight!), dBias: g(L.poolerBias!), dOut: gA,
+                                input: sequence, inputStride: T * H, weight: p(L.poolerWeight!), rows: B, inFeatures: H, outFeatures: H)
+                lora(.pooler, 0, dOut: gA, H, input: sequence, inStride: T * H, dInput: dOut, dInputStride: T * H, rows: B)
+            }
         case .tokenClassification:
             Linear.backward(dInput: dOut, dWeight: g(L.classifierWeight!), dBias: g(L.classifierBias!), dOut: bw.dLogits,
                             input: ws.headInput, weight: p(L.classifierWeight!), rows: BT, inFeatures: H, outFeatures: c.numLabels)
             dropout?.classifier?.apply(dOut, count: BT * H)
         case .questionAnswering:
+            // The forward's input: the sequence, or its dropped copy in headInput (DistilBERT's qa_dropout).
+            let mask = dropout?.classifier
             Linear.backward(dInput: dOut, dWeight: g(L.classifierWeight!), dBias: g(L.classifierBias!), dOut: bw.dLogits,
-                            input: sequence, weight: p(L.classifierWeight!), rows: BT, inFeatures: H, outFeatures: 2)
+                            input: mask == nil ? sequence : ws.headInput, weight: p(L.classifierWeight!), rows: BT,
+                            inFeatures: H, outFeatures: 2)
+            mask?.apply(dOut, count: BT * H)
         case .maskedLM:
             // logits = transformOut · wordEmbeddingsᵀ + bias (tied decoder: its gradient lands on the embeddings).
             gA.update(repeating: 0, count: BT * H)
@@ -198,7 +215,7 @@ extension BertModel {
             gB.update(repeating: 0, count: BT * H)
             LayerNorm.backward(dInput: gB, dWeight: g(L.lmNormWeight!), dBias: g(L.lmNormBias!), dOut: gA, input: ws.lmTransformAct,
                                mean: ws.lmNormMean, rstd: ws.lmNormRstd, weight: p(L.lmNormWeight!), rows: BT, dim: H)
-            Activations.backward(c.hiddenAct, dInput: gB, dOut: gB, input: ws.lmTransformPre, count: BT * H)
+            Activations.backward(lmActivation, dInput: gB, dOut: gB, input: ws.lmTransformPre, count: BT * H)
             Linear.backward(dInput: dOut, dWeight: g(L.lmTransformWeight!), dBias: g(L.lmTransformBias!), dOut: gB,
                             input: sequence, weight: p(L.lmTransformWeight!), rows: BT, inFeatures: H, outFeatures: H)
         }
@@ -262,11 +279,15 @@ extension BertModel {
         LayerNorm.backward(dInput: gA, dWeight: g(L.embeddingNormWeight), dBias: g(L.embeddingNormBias), dOut: dOut,
                            input: ws.embeddingSum, mean: ws.embeddingMean, rstd: ws.embeddingRstd, weight: p(L.embeddingNormWeight),
                            rows: BT, dim: H)
+        // DistilBERT's sinusoidal position table is fixed (requires_grad False): no gradient for it.
+        let dPosition = c.sinusoidalPositions ? nil : g(L.positionEmbeddings)
         batch.inputIds.withUnsafeBufferPointer { ids in
             batch.tokenTypeIds.withUnsafeBufferPointer { types in
-                Embeddings.backward(dWord: g(L.wordEmbeddings), dPosition: g(L.positionEmbeddings), dTokenType: g(L.tokenTypeEmbeddings),
-                                    dOut: gA, ids: ids.baseAddress!, types: types.baseAddress!, paddingId: c.padTokenId,
-                                    batch: B, sequence: T, hidden: H)
+                withPositionIds(batch) { positions in
+                    Embeddings.backward(dWord: g(L.wordEmbeddings), dPosition: dPosition, dTokenType: L.tokenTypeEmbeddings.flatMap(g),
+                                        dOut: gA, ids: ids.baseAddress!, types: types.baseAddress!, positions: positions,
+                                        paddingId: c.padTokenId, batch: B, sequence: T, hidden: H)
+                }
             }
         }
     }

@@ -1,5 +1,5 @@
 // From a checkpoint's tensors to the model's parameters, repairing keys as transformers 5.24 does on
-// load: legacy `LayerNorm.gamma/beta` names, the `bert.` prefix added or stripped to fit the head, tied
+// load: legacy `LayerNorm.gamma/beta` names, the base prefix (`bert.`, `distilbert.`, `roberta.`) added or stripped to fit the head, tied
 // decoder copies folded in, stale buffers ignored. The result carries a load report like transformers'
 // (missing / unexpected / mismatched keys); missing parameters are initialised as transformers does.
 
@@ -66,13 +66,13 @@ public enum BertCheckpointMapping {
     static let ignoredBuffers = ["embeddings.position_ids", "embeddings.token_type_ids"]
 
     /// The checkpoint key → model key mapping for `store` into a model with `head`.
-    public static func repairedNames(_ names: [String], head: BertHead) -> [(from: String, to: String)] {
-        let prefix = "bert."
+    public static func repairedNames(_ names: [String], family: ModelFamily = .bert, head: BertHead) -> [(from: String, to: String)] {
+        let prefix = family.basePrefix
         let hasPrefix = names.contains { $0.hasPrefix(prefix) }
         let expectsPrefix = head != .base
         return names.map { original in
             var name = LegacyNames.rename(original)
-            if expectsPrefix && !hasPrefix && !BertHead.isHeadParameter(name) {
+            if expectsPrefix && !hasPrefix && !family.isHeadParameter(name) {
                 name = prefix + name
             } else if !expectsPrefix && hasPrefix && name.hasPrefix(prefix) {
                 name = String(name.dropFirst(prefix.count))
@@ -90,7 +90,8 @@ public enum BertCheckpointMapping {
                             reinitialiseMismatched: Bool = false, allowRandomEncoder: Bool = false) throws -> BertLoadReport {
         var report = BertLoadReport()
         let layout = model.layout
-        let mapping = repairedNames(store.names, head: model.head)
+        let family = model.config.family
+        let mapping = repairedNames(store.names, family: family, head: model.head)
         var loaded = Set<String>()
         let aliases = Dictionary(uniqueKeysWithValues: layout.tiedAliases.map { ($0.alias, $0.target) })
         for (original, name) in mapping {
@@ -131,9 +132,9 @@ public enum BertCheckpointMapping {
         if !report.mismatched.isEmpty && !reinitialiseMismatched { throw BertLoadError.shapeMismatch(report.mismatched) }
         let mismatchedNames = Set(report.mismatched.map(\.name))
         report.missing = layout.specs.map(\.name).filter { !loaded.contains($0) && !mismatchedNames.contains($0) }
-        if !allowRandomEncoder && !loaded.contains(where: { !BertHead.isHeadParameter($0) }) {
+        if !allowRandomEncoder && !loaded.contains(where: { !family.isHeadParameter($0) }) {
             let unused = mapping.first { !loaded.contains($0.to) }?.from
-            throw BertLoadError.noEncoderWeights(model: model.head.architecture, expectedExample: layout.specs[0].name,
+            throw BertLoadError.noEncoderWeights(model: model.architecture, expectedExample: layout.specs[0].name,
                                                  foundExample: unused)
         }
         model.initialise(names: report.missing + report.mismatched.map(\.name), seed: seed)

@@ -1,17 +1,23 @@
 // BertConfig as transformers 5.24 reads `config.json` (Docs/specs/hf_conventions.md §2): every field the
 // forward pass and the heads use, with transformers' defaults when a field is missing. The parsed JSON
 // is kept so that unknown keys survive a load → save round trip, as they do in transformers.
+// DistilBERT and RoBERTa configs are read into the same fields: RobertaConfig has BERT's keys (other defaults),
+// DistilBertConfig its own names (`dim`, `n_layers`, `n_heads`, `hidden_dim`, `activation`, `dropout`, …;
+// transformers v5.24.0 models/distilbert/configuration_distilbert.py).
 
 import TensorCore
+import ModelCatalog
 
 public enum BertConfigError: Error, CustomStringConvertible, Equatable {
     case notAnObject
     case wrongType(key: String, expected: String)
     case invalid(key: String, reason: String)
     case unsupported(key: String, value: String, supported: String)
+    case family(ModelFamilyError)
 
     public var description: String {
         switch self {
+        case .family(let error): return error.description
         case .notAnObject: return "config must be a JSON object"
         case .wrongType(let key, let expected): return "'\(key)' must be \(expected)"
         case .invalid(let key, let reason): return "'\(key)' \(reason)"
@@ -46,6 +52,8 @@ public enum ProblemType: String, Sendable, CaseIterable {
 }
 
 public struct BertConfig: Sendable {
+    /// The model family `model_type` names; it decides the parameter names, embeddings and heads (ModelFamily).
+    public var family: ModelFamily = .bert
     public var vocabSize = 30522
     public var hiddenSize = 768
     public var numHiddenLayers = 12
@@ -67,6 +75,11 @@ public struct BertConfig: Sendable {
     public var problemType: ProblemType?
     public var architectures: [String] = []
     public var tieWordEmbeddings = true
+    /// DistilBERT: dropout before `qa_outputs` (`qa_dropout`) and before the sequence classifier
+    /// (`seq_classif_dropout`); position embeddings fixed sinusoids, not trained (`sinusoidal_pos_embds`).
+    public var qaDropout: Float = 0.1
+    public var sequenceClassifierDropout: Float = 0.2
+    public var sinusoidalPositions = false
     /// The whole JSON object as read, for keys this type does not model.
     public var raw = JSONObject()
 
@@ -74,12 +87,45 @@ public struct BertConfig: Sendable {
 
     public var numLabels: Int { id2label.count }
     public var headDimension: Int { hiddenSize / numAttentionHeads }
+    /// The longest sequence the position table covers: RoBERTa's positions start after the padding token, so
+    /// 514 positions with `pad_token_id` 1 hold 512 tokens.
+    public var maxSequenceLength: Int {
+        family.positionsFollowPadding ? maxPositionEmbeddings - (padTokenId ?? 0) - 1 : maxPositionEmbeddings
+    }
     public var label2id: [String: Int] { Dictionary(id2label.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a }) }
     public var effectiveClassifierDropout: Float { classifierDropout ?? hiddenDropoutProb }
+
+    /// The dropout before `head`'s classifier (after its pooler), as each family's head applies it; nil where the
+    /// head has none (BERT's and RoBERTa's QA outputs, every masked-LM head).
+    public func headDropout(_ head: BertHead) -> Float? {
+        switch (family, head) {
+        case (.distilbert, .sequenceClassification): return sequenceClassifierDropout
+        case (.distilbert, .tokenClassification): return hiddenDropoutProb
+        case (.distilbert, .questionAnswering): return qaDropout
+        case (_, .sequenceClassification), (_, .tokenClassification): return effectiveClassifierDropout
+        default: return nil
+        }
+    }
+
+    /// A config of `family` with transformers' defaults for it (RobertaConfig: vocabulary 50265, `pad_token_id` 1;
+    /// DistilBertConfig: 6 layers, fixed LayerNorm epsilon 1e-12, no token types).
+    public init(family: ModelFamily) {
+        self.family = family
+        switch family {
+        case .bert: break
+        case .roberta:
+            vocabSize = 50265
+            padTokenId = 1
+        case .distilbert:
+            numHiddenLayers = 6
+            typeVocabSize = 0
+        }
+    }
 
     /// Reads `config.json` text. Missing fields take transformers' defaults.
     public init(json: JSONValue) throws(BertConfigError) {
         guard let object = json.objectValue else { throw .notAnObject }
+        do { self.init(family: try ModelFamily.identify(config: json)) } catch { throw .family(error) }
         raw = object
 
         // transformers 5.24's BertConfig is a strict dataclass: an `int` field takes only a JSON integer (not
@@ -100,26 +146,41 @@ public struct BertConfig: Sendable {
             }
             value = Float(number.doubleValue)
         }
+        // The family's key for a field (configKey); DistilBertConfig's attribute_map also takes three BERT names.
+        let family = self.family
+        func key(_ bertKey: String) -> String {
+            let own = BertConfig(family: family).configKey(bertKey)
+            return object[own] == nil && object[bertKey] != nil ? bertKey : own
+        }
         try int("vocab_size", &vocabSize)
-        try int("hidden_size", &hiddenSize)
-        try int("num_hidden_layers", &numHiddenLayers)
-        try int("num_attention_heads", &numAttentionHeads)
-        try int("intermediate_size", &intermediateSize)
+        try int(key("hidden_size"), &hiddenSize)
+        try int(key("num_hidden_layers"), &numHiddenLayers)
+        try int(key("num_attention_heads"), &numAttentionHeads)
+        try int(configKey("intermediate_size"), &intermediateSize)
         try int("max_position_embeddings", &maxPositionEmbeddings)
-        try int("type_vocab_size", &typeVocabSize)
+        if family.hasTokenTypes { try int("type_vocab_size", &typeVocabSize) }
         if let item = object["pad_token_id"] { padTokenId = item.isNull ? nil : try integer("pad_token_id", item) }
-        try float("hidden_dropout_prob", &hiddenDropoutProb, acceptsInteger: true)
-        try float("attention_probs_dropout_prob", &attentionProbsDropoutProb, acceptsInteger: true)
+        try float(configKey("hidden_dropout_prob"), &hiddenDropoutProb, acceptsInteger: true)
+        try float(configKey("attention_probs_dropout_prob"), &attentionProbsDropoutProb, acceptsInteger: true)
         try float("initializer_range", &initializerRange, acceptsInteger: false)
-        try float("layer_norm_eps", &layerNormEps, acceptsInteger: false)
+        if family == .distilbert {
+            try float("qa_dropout", &qaDropout, acceptsInteger: true)
+            try float("seq_classif_dropout", &sequenceClassifierDropout, acceptsInteger: true)
+            if let item = object["sinusoidal_pos_embds"] {
+                guard let value = item.boolValue else { throw .wrongType(key: "sinusoidal_pos_embds", expected: "true or false") }
+                sinusoidalPositions = value
+            }
+        } else {
+            try float("layer_norm_eps", &layerNormEps, acceptsInteger: false)   // DistilBERT's LayerNorms fix 1e-12
+        }
         if let item = object["classifier_dropout"], !item.isNull {
             guard let number = item.doubleValue else { throw .wrongType(key: "classifier_dropout", expected: "a number or null") }
             classifierDropout = Float(number)
         }
-        if let item = object["hidden_act"] {
-            guard let name = item.stringValue else { throw .wrongType(key: "hidden_act", expected: "a string") }
+        if let item = object[configKey("hidden_act")] {
+            guard let name = item.stringValue else { throw .wrongType(key: configKey("hidden_act"), expected: "a string") }
             guard let activation = Activation(configName: name) else {
-                throw .unsupported(key: "hidden_act", value: name, supported: "gelu, gelu_new, gelu_pytorch_tanh, relu")
+                throw .unsupported(key: configKey("hidden_act"), value: name, supported: "gelu, gelu_new, gelu_pytorch_tanh, relu")
             }
             hiddenAct = activation
         }
@@ -178,13 +239,18 @@ public struct BertConfig: Sendable {
     }
 
     public func validate() throws(BertConfigError) {
-        for (key, value) in [("vocab_size", vocabSize), ("hidden_size", hiddenSize), ("num_hidden_layers", numHiddenLayers),
-                             ("num_attention_heads", numAttentionHeads), ("intermediate_size", intermediateSize),
-                             ("max_position_embeddings", maxPositionEmbeddings), ("type_vocab_size", typeVocabSize)] where value <= 0 {
-            throw .invalid(key: key, reason: "must be positive, not \(value)")
+        var sizes = [("vocab_size", vocabSize), ("hidden_size", hiddenSize), ("num_hidden_layers", numHiddenLayers),
+                     ("num_attention_heads", numAttentionHeads), ("intermediate_size", intermediateSize),
+                     ("max_position_embeddings", maxPositionEmbeddings)]
+        if family.hasTokenTypes { sizes.append(("type_vocab_size", typeVocabSize)) }
+        for (key, value) in sizes where value <= 0 {
+            throw .invalid(key: configKey(key), reason: "must be positive, not \(value)")
+        }
+        if family.positionsFollowPadding && padTokenId == nil {
+            throw .invalid(key: "pad_token_id", reason: "must be set: RoBERTa numbers positions after the padding token")
         }
         if hiddenSize % numAttentionHeads != 0 {
-            throw .invalid(key: "hidden_size", reason: "(\(hiddenSize)) must be a multiple of num_attention_heads (\(numAttentionHeads))")
+            throw .invalid(key: configKey("hidden_size"), reason: "(\(hiddenSize)) must be a multiple of \(configKey("num_attention_heads")) (\(numAttentionHeads))")
         }
         if let padTokenId, padTokenId < 0 || padTokenId >= vocabSize {
             throw .invalid(key: "pad_token_id", reason: "must be a token id below vocab_size or null")
@@ -211,6 +277,22 @@ public struct BertConfig: Sendable {
                        + "more than this machine's memory (\(SystemMemory.describe(limit)))")
     }
 
+    /// The family's name for a BERT config key (DistilBertConfig: `dim`, `n_layers`, `n_heads`, `hidden_dim`,
+    /// `activation`, `dropout`, `attention_dropout`).
+    public func configKey(_ bertKey: String) -> String {
+        guard family == .distilbert else { return bertKey }
+        switch bertKey {
+        case "hidden_size": return "dim"
+        case "num_hidden_layers": return "n_layers"
+        case "num_attention_heads": return "n_heads"
+        case "intermediate_size": return "hidden_dim"
+        case "hidden_act": return "activation"
+        case "hidden_dropout_prob": return "dropout"
+        case "attention_probs_dropout_prob": return "attention_dropout"
+        default: return bertKey
+        }
+    }
+
     /// The most labels a config may declare (`num_labels` makes that many names before anything else is checked).
     static let maxLabels = 1 << 20
 
@@ -219,23 +301,30 @@ public struct BertConfig: Sendable {
     /// omitted for the default two `LABEL_i` labels.
     public func jsonText(architecture: String?) -> String {
         var object = raw
-        func set(_ key: String, _ value: JSONValue) { object.set(key, value) }
-        set("model_type", "bert")
+        func set(_ key: String, _ value: JSONValue) { object.set(configKey(key), value) }
+        set("model_type", .string(family.rawValue))
         if let architecture { set("architectures", [.string(architecture)]) }
         set("vocab_size", .int(vocabSize))
         set("hidden_size", .int(hiddenSize))
         set("num_hidden_layers", .int(numHiddenLayers))
         set("num_attention_heads", .int(numAttentionHeads))
         set("intermediate_size", .int(intermediateSize))
-        set("hidden_act", .string(hiddenAct == .gelu ? "gelu" : hiddenAct == .relu ? "relu" : (raw["hidden_act"]?.stringValue ?? "gelu_new")))
+        let activationKey = family == .distilbert ? "activation" : "hidden_act"
+        set("hidden_act", .string(hiddenAct == .gelu ? "gelu" : hiddenAct == .relu ? "relu" : (raw[activationKey]?.stringValue ?? "gelu_new")))
         set("hidden_dropout_prob", .double(hiddenDropoutProb.configDouble))
         set("attention_probs_dropout_prob", .double(attentionProbsDropoutProb.configDouble))
         set("max_position_embeddings", .int(maxPositionEmbeddings))
-        set("type_vocab_size", .int(typeVocabSize))
         set("initializer_range", .double(initializerRange.configDouble))
-        set("layer_norm_eps", .double(layerNormEps.configDouble))
         set("pad_token_id", padTokenId.map { .int($0) } ?? .null)
-        set("classifier_dropout", classifierDropout.map { .double($0.configDouble) } ?? .null)
+        if family == .distilbert {
+            set("qa_dropout", .double(qaDropout.configDouble))
+            set("seq_classif_dropout", .double(sequenceClassifierDropout.configDouble))
+            set("sinusoidal_pos_embds", .bool(sinusoidalPositions))
+        } else {
+            set("type_vocab_size", .int(typeVocabSize))
+            set("layer_norm_eps", .double(layerNormEps.configDouble))
+            set("classifier_dropout", classifierDropout.map { .double($0.configDouble) } ?? .null)
+        }
         set("problem_type", problemType.map { .string($0.rawValue) } ?? .null)
         set("tie_word_embeddings", .bool(tieWordEmbeddings))
         object.members.removeAll { $0.key == "num_labels" || $0.key == "id2label" || $0.key == "label2id" }

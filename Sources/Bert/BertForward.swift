@@ -44,9 +44,12 @@ extension BertModel {
         // Embeddings.
         batch.inputIds.withUnsafeBufferPointer { ids in
             batch.tokenTypeIds.withUnsafeBufferPointer { types in
-                Embeddings.forward(out: ws.embeddingSum, ids: ids.baseAddress!, types: types.baseAddress!,
-                                   word: p(L.wordEmbeddings), position: p(L.positionEmbeddings),
-                                   tokenType: p(L.tokenTypeEmbeddings), batch: B, sequence: T, hidden: H, packed: packed)
+                withPositionIds(batch) { positions in
+                    Embeddings.forward(out: ws.embeddingSum, ids: ids.baseAddress!, types: types.baseAddress!,
+                                       word: p(L.wordEmbeddings), position: p(L.positionEmbeddings),
+                                       tokenType: L.tokenTypeEmbeddings.map { UnsafePointer(p($0)) },
+                                       positions: positions, batch: B, sequence: T, hidden: H, packed: packed)
+                }
             }
         }
         LayerNorm.forward(out: ws.embeddingOut, mean: ws.embeddingMean, rstd: ws.embeddingRstd, input: ws.embeddingSum,
@@ -89,12 +92,23 @@ extension BertModel {
         let sequence = ws.lastHiddenState
         if let packed { Self.unpack(sequence, packed, paddedRows: BT, width: H) }
 
-        // Pooler: tanh(dense(h[:, 0])) — the first token of each row, read with a row stride of T·H.
-        if let poolerWeight = L.poolerWeight, let poolerBias = L.poolerBias {
-            Linear.forward(out: ws.pooled, input: sequence, inputStride: T * H, weight: p(poolerWeight), bias: p(poolerBias),
+        // Pooler: activation(dense(h[:, 0])) — the first token of each row, read with a row stride of T·H; RoBERTa's
+        // classification head drops that token out first, so it reads a dropped copy (ws.poolerInput).
+        if let poolerWeight = L.poolerWeight, let poolerBias = L.poolerBias, let pooler = c.family.pooler(for: head) {
+            var input = UnsafePointer(sequence), stride = T * H
+            if dropsPoolerInput {
+                for b in 0..<B { (ws.poolerInput + b * H).update(from: sequence + b * T * H, count: H) }
+                dropout?.poolerInput?.apply(ws.poolerInput, count: B * H)
+                input = UnsafePointer(ws.poolerInput)
+                stride = H
+            }
+            Linear.forward(out: ws.pooled, input: input, inputStride: stride, weight: p(poolerWeight), bias: p(poolerBias),
                            rows: B, inFeatures: H, outFeatures: H)
-            lora(.pooler, 0, sequence, inStride: T * H, ws.pooled, H, rows: B)
-            Activations.tanhForward(out: ws.pooled, input: ws.pooled, count: B * H)
+            lora(.pooler, 0, input, inStride: stride, ws.pooled, H, rows: B)
+            switch pooler.activation {
+            case .tanh: Activations.tanhForward(out: ws.pooled, input: ws.pooled, count: B * H)
+            case .relu: Activations.forward(.relu, out: ws.pooled, input: ws.pooled, count: B * H)
+            }
         }
 
         // Heads.
@@ -111,12 +125,19 @@ extension BertModel {
             Linear.forward(out: ws.logits, input: ws.headInput, weight: p(L.classifierWeight!), bias: p(L.classifierBias!),
                            rows: BT, inFeatures: H, outFeatures: c.numLabels)
         case .questionAnswering:
-            Linear.forward(out: ws.logits, input: sequence, weight: p(L.classifierWeight!), bias: p(L.classifierBias!),
+            // DistilBERT drops out the sequence before `qa_outputs` (qa_dropout); BERT and RoBERTa do not.
+            var input = UnsafePointer(sequence)
+            if let mask = dropout?.classifier {
+                ws.headInput.update(from: sequence, count: BT * H)
+                mask.apply(ws.headInput, count: BT * H)
+                input = UnsafePointer(ws.headInput)
+            }
+            Linear.forward(out: ws.logits, input: input, weight: p(L.classifierWeight!), bias: p(L.classifierBias!),
                            rows: BT, inFeatures: H, outFeatures: 2)
         case .maskedLM:
             Linear.forward(out: ws.lmTransformPre, input: sequence, weight: p(L.lmTransformWeight!), bias: p(L.lmTransformBias!),
                            rows: BT, inFeatures: H, outFeatures: H)
-            Activations.forward(c.hiddenAct, out: ws.lmTransformAct, input: ws.lmTransformPre, count: BT * H)
+            Activations.forward(lmActivation, out: ws.lmTransformAct, input: ws.lmTransformPre, count: BT * H)
             LayerNorm.forward(out: ws.lmTransformOut, mean: ws.lmNormMean, rstd: ws.lmNormRstd, input: ws.lmTransformAct,
                               weight: p(L.lmNormWeight!), bias: p(L.lmNormBias!), rows: BT, dim: H, eps: eps)
             if let rows = ws.lmRows {
@@ -139,6 +160,20 @@ extension BertModel {
                                rows: BT, inFeatures: H, outFeatures: c.vocabSize)
             }
         }
+    }
+
+    /// The masked-LM transform's activation: the config's, except RoBERTa's `lm_head`, which always uses exact GELU.
+    var lmActivation: Activation { config.family == .roberta ? .gelu : config.hiddenAct }
+
+    /// Whether the pooler reads a dropped-out copy of the first tokens (RoBERTa's sequence classifier).
+    var dropsPoolerInput: Bool { config.family.dropsPoolerInput && head == .sequenceClassification }
+
+    /// Calls `body` with each token's position id when the family does not simply count (RoBERTa), else with nil.
+    func withPositionIds<R>(_ batch: TokenBatch, _ body: (UnsafePointer<Int32>?) -> R) -> R {
+        guard config.family.positionsFollowPadding, let padding = config.padTokenId else { return body(nil) }
+        let positions = Embeddings.positionsAfterPadding(ids: batch.inputIds, batch: batch.batchSize,
+                                                         sequence: batch.sequenceLength, paddingId: padding)
+        return positions.withUnsafeBufferPointer { body($0.baseAddress) }
     }
 
     /// Lays packed rows [N, width] out at their padded rows [paddedRows, width], in place, zeros elsewhere. Row

@@ -40,6 +40,13 @@ public final class BertModel: @unchecked Sendable {
         parameters = FloatBuffer(count: layout.count)
     }
 
+    /// The transformers class this model is (`BertForSequenceClassification`, `RobertaForMaskedLM`, …).
+    public var architecture: String { config.family.className(for: head) }
+
+    /// Whether the model has a pooler whose output transformers returns as `pooler_output` (BertModel, RobertaModel,
+    /// the BERT classes built with one), as opposed to a classifier's own dense layer.
+    public var hasPoolerOutput: Bool { config.family.pooler(for: head)?.isPoolerOutput ?? false }
+
     /// Pointer to the parameter at `offset` of the layout.
     @inline(__always) public func p(_ offset: Int) -> UnsafeMutablePointer<Float> { parameters.pointer + offset }
 

@@ -20,7 +20,7 @@ public struct BertOutputs {
             (0..<n).map { Array(UnsafeBufferPointer(start: pointer + $0 * width, count: width)) }
         }
         lastHiddenState = (0..<B).map { b in rows(ws.lastHiddenState + b * T * H, T, H) }
-        pooled = model.head.hasPooler ? rows(ws.pooled, B, H) : nil
+        pooled = model.hasPoolerOutput ? rows(ws.pooled, B, H) : nil
         switch model.head {
         case .sequenceClassification:
             logitsFlat = Array(UnsafeBufferPointer(start: ws.logits, count: B * c.numLabels))

@@ -46,7 +46,8 @@ public final class BertWorkspace {
     public let embeddingRstd: UnsafeMutablePointer<Float>       // [B·T]
     public let embeddingOut: UnsafeMutablePointer<Float>        // [B·T, H] after LayerNorm and dropout
     public let layers: [LayerActivations]
-    public let pooled: UnsafeMutablePointer<Float>              // [B, H] tanh(dense(h[:,0]))
+    public let pooled: UnsafeMutablePointer<Float>              // [B, H] tanh(dense(h[:,0])) (DistilBERT: ReLU)
+    public let poolerInput: UnsafeMutablePointer<Float>         // [B, H] dropout(h[:,0]): RoBERTa's classification head
     public let headInput: UnsafeMutablePointer<Float>           // [B·T, H] dropout(pooled or sequence): the classifier's input
     public let logits: UnsafeMutablePointer<Float>              // [B, L] | [B·T, L] | [B·T, 2]
     public let lmTransformPre: UnsafeMutablePointer<Float>      // [B·T, H] masked-LM transform before the activation
@@ -101,6 +102,7 @@ public final class BertWorkspace {
         embeddingOut = r.embeddingOut
         layers = r.layers
         pooled = r.pooled
+        poolerInput = r.poolerInput
         headInput = r.headInput
         logits = r.logits
         scratchSlots = r.scratchSlots
@@ -117,7 +119,7 @@ public final class BertWorkspace {
     private struct Regions {
         var keyMask, embeddingSum, embeddingMean, embeddingRstd, embeddingOut: UnsafeMutablePointer<Float>
         var layers: [LayerActivations]
-        var pooled, headInput, logits, scratch: UnsafeMutablePointer<Float>
+        var pooled, poolerInput, headInput, logits, scratch: UnsafeMutablePointer<Float>
         var scratchSlots: Int
         var lmTransformPre, lmTransformAct, lmTransformOut, lmNormMean, lmNormRstd, lmLogits: UnsafeMutablePointer<Float>
     }
@@ -143,12 +145,13 @@ public final class BertWorkspace {
                              ffnResidual: take(BT * H), out: outputs[l % outputs.count], outMean: take(BT), outRstd: take(BT))
         }
         let pooled = take(batch * H)
+        let poolerInput = take(batch * H)
         let headInput = take(BT * H)
         let logits = take(BT * headWidth)
         let scratchSlots = Self.scratchSlots
         let scratch = take(Attention.scratchCount(sequence: sequence, slots: scratchSlots))
         var r = Regions(keyMask: keyMask, embeddingSum: embeddingSum, embeddingMean: embeddingMean, embeddingRstd: embeddingRstd,
-                        embeddingOut: embeddingOut, layers: layers, pooled: pooled, headInput: headInput, logits: logits,
+                        embeddingOut: embeddingOut, layers: layers, pooled: pooled, poolerInput: poolerInput, headInput: headInput, logits: logits,
                         scratch: scratch, scratchSlots: scratchSlots,
                         lmTransformPre: scratch, lmTransformAct: scratch, lmTransformOut: scratch,
                         lmNormMean: scratch, lmNormRstd: scratch, lmLogits: scratch)

@@ -80,15 +80,16 @@ public final class LoRAAdapters: @unchecked Sendable {
     /// Adapters on every linear layer of `model` that `config.targets` selects.
     public init(model: BertModel, config: LoRAConfig) throws {
         self.config = config
-        let c = model.config, H = c.hiddenSize, I = c.intermediateSize, p = model.head.namePrefix
+        let c = model.config, H = c.hiddenSize, I = c.intermediateSize
+        let n = c.family.names, p = c.family.namePrefix(for: model.head)
         var candidates: [(String, LoRAModuleKind, Int, Int, Int)] = []
         for l in 0..<c.numHiddenLayers {
-            let stem = p + "encoder.layer.\(l)."
-            candidates += [(stem + "attention.self.query", .query, l, H, H), (stem + "attention.self.key", .key, l, H, H),
-                           (stem + "attention.self.value", .value, l, H, H), (stem + "attention.output.dense", .attentionOutput, l, H, H),
-                           (stem + "intermediate.dense", .intermediate, l, H, I), (stem + "output.dense", .output, l, I, H)]
+            func path(_ part: String) -> String { p + n.layer(l, part) }
+            candidates += [(path(n.query), .query, l, H, H), (path(n.key), .key, l, H, H),
+                           (path(n.value), .value, l, H, H), (path(n.attentionOutput), .attentionOutput, l, H, H),
+                           (path(n.intermediate), .intermediate, l, H, I), (path(n.output), .output, l, I, H)]
         }
-        if model.head.hasPooler { candidates.append((p + "pooler.dense", .pooler, 0, H, H)) }
+        if let pooler = c.family.pooler(for: model.head) { candidates.append((pooler.module, .pooler, 0, H, H)) }
         let matcher = try LoRAAdapters.matcher(config.targets)
         var modules: [LoRAModule] = []
         var offset = 0

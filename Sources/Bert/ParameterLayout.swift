@@ -62,17 +62,19 @@ public struct ParameterLayout: Sendable {
     // Embeddings.
     public private(set) var wordEmbeddings = 0            // [V, H]
     public private(set) var positionEmbeddings = 0        // [P, H]
-    public private(set) var tokenTypeEmbeddings = 0       // [T, H]
+    /// nil: the family has no token types (DistilBERT).
+    public private(set) var tokenTypeEmbeddings: Int? = nil // [T, H]
     public private(set) var embeddingNormWeight = 0       // [H]
     public private(set) var embeddingNormBias = 0         // [H]
     public private(set) var layers: [LayerOffsets] = []
-    // Pooler (BertModel, sequence classification).
+    // Pooler (BertModel, sequence classification; ModelFamily.pooler names each family's).
     public private(set) var poolerWeight: Int? = nil      // [H, H]
     public private(set) var poolerBias: Int? = nil        // [H]
     // Classifier (sequence / token classification: [L, H], [L]) or QA outputs ([2, H], [2]).
     public private(set) var classifierWeight: Int? = nil
     public private(set) var classifierBias: Int? = nil
     // Masked-LM head: transform dense + LayerNorm, output bias; the decoder is the word embeddings.
+    // (Named by the family: `cls.predictions.*`, `vocab_transform`/`vocab_layer_norm`/`vocab_projector`, `lm_head.*`.)
     public private(set) var lmTransformWeight: Int? = nil // [H, H]
     public private(set) var lmTransformBias: Int? = nil   // [H]
     public private(set) var lmNormWeight: Int? = nil      // [H]
@@ -83,51 +85,54 @@ public struct ParameterLayout: Sendable {
         self.config = config
         self.head = head
         let H = config.hiddenSize, I = config.intermediateSize, V = config.vocabSize
-        let p = head.namePrefix
-        wordEmbeddings = add(p + "embeddings.word_embeddings.weight", [V, H], .wordEmbedding)
-        positionEmbeddings = add(p + "embeddings.position_embeddings.weight", [config.maxPositionEmbeddings, H], .embedding)
-        tokenTypeEmbeddings = add(p + "embeddings.token_type_embeddings.weight", [config.typeVocabSize, H], .embedding)
-        embeddingNormWeight = add(p + "embeddings.LayerNorm.weight", [H], .normWeight)
-        embeddingNormBias = add(p + "embeddings.LayerNorm.bias", [H], .normBias)
+        let family = config.family, n = family.names, p = family.namePrefix(for: head)
+        wordEmbeddings = add(p + n.wordEmbeddings + ".weight", [V, H], .wordEmbedding)
+        positionEmbeddings = add(p + n.positionEmbeddings + ".weight", [config.maxPositionEmbeddings, H], .embedding)
+        if let types = n.tokenTypeEmbeddings {
+            tokenTypeEmbeddings = add(p + types + ".weight", [config.typeVocabSize, H], .embedding)
+        }
+        embeddingNormWeight = add(p + n.embeddingNorm + ".weight", [H], .normWeight)
+        embeddingNormBias = add(p + n.embeddingNorm + ".bias", [H], .normBias)
         for i in 0..<config.numHiddenLayers {
-            let l = p + "encoder.layer.\(i)."
-            let qkvWeight = add(l + "attention.self.query.weight", [H, H], .linearWeight)
-            _ = add(l + "attention.self.key.weight", [H, H], .linearWeight)
-            _ = add(l + "attention.self.value.weight", [H, H], .linearWeight)
-            let qkvBias = add(l + "attention.self.query.bias", [H], .bias)
-            _ = add(l + "attention.self.key.bias", [H], .bias)
-            _ = add(l + "attention.self.value.bias", [H], .bias)
+            func name(_ part: String, _ parameter: String) -> String { p + n.layer(i, part) + "." + parameter }
+            let qkvWeight = add(name(n.query, "weight"), [H, H], .linearWeight)
+            _ = add(name(n.key, "weight"), [H, H], .linearWeight)
+            _ = add(name(n.value, "weight"), [H, H], .linearWeight)
+            let qkvBias = add(name(n.query, "bias"), [H], .bias)
+            _ = add(name(n.key, "bias"), [H], .bias)
+            _ = add(name(n.value, "bias"), [H], .bias)
             layers.append(LayerOffsets(
                 qkvWeight: qkvWeight, qkvBias: qkvBias,
-                attentionOutputWeight: add(l + "attention.output.dense.weight", [H, H], .linearWeight),
-                attentionOutputBias: add(l + "attention.output.dense.bias", [H], .bias),
-                attentionNormWeight: add(l + "attention.output.LayerNorm.weight", [H], .normWeight),
-                attentionNormBias: add(l + "attention.output.LayerNorm.bias", [H], .normBias),
-                intermediateWeight: add(l + "intermediate.dense.weight", [I, H], .linearWeight),
-                intermediateBias: add(l + "intermediate.dense.bias", [I], .bias),
-                outputWeight: add(l + "output.dense.weight", [H, I], .linearWeight),
-                outputBias: add(l + "output.dense.bias", [H], .bias),
-                outputNormWeight: add(l + "output.LayerNorm.weight", [H], .normWeight),
-                outputNormBias: add(l + "output.LayerNorm.bias", [H], .normBias)))
+                attentionOutputWeight: add(name(n.attentionOutput, "weight"), [H, H], .linearWeight),
+                attentionOutputBias: add(name(n.attentionOutput, "bias"), [H], .bias),
+                attentionNormWeight: add(name(n.attentionNorm, "weight"), [H], .normWeight),
+                attentionNormBias: add(name(n.attentionNorm, "bias"), [H], .normBias),
+                intermediateWeight: add(name(n.intermediate, "weight"), [I, H], .linearWeight),
+                intermediateBias: add(name(n.intermediate, "bias"), [I], .bias),
+                outputWeight: add(name(n.output, "weight"), [H, I], .linearWeight),
+                outputBias: add(name(n.output, "bias"), [H], .bias),
+                outputNormWeight: add(name(n.outputNorm, "weight"), [H], .normWeight),
+                outputNormBias: add(name(n.outputNorm, "bias"), [H], .normBias)))
         }
-        if head.hasPooler {
-            poolerWeight = add(p + "pooler.dense.weight", [H, H], .linearWeight)
-            poolerBias = add(p + "pooler.dense.bias", [H], .bias)
+        if let pooler = family.pooler(for: head) {
+            poolerWeight = add(pooler.module + ".weight", [H, H], .linearWeight)
+            poolerBias = add(pooler.module + ".bias", [H], .bias)
         }
         switch head {
         case .base: break
         case .sequenceClassification, .tokenClassification:
-            classifierWeight = add("classifier.weight", [config.numLabels, H], .linearWeight)
-            classifierBias = add("classifier.bias", [config.numLabels], .bias)
+            let classifier = head == .sequenceClassification ? n.sequenceClassifier : n.tokenClassifier
+            classifierWeight = add(classifier + ".weight", [config.numLabels, H], .linearWeight)
+            classifierBias = add(classifier + ".bias", [config.numLabels], .bias)
         case .questionAnswering:
-            classifierWeight = add("qa_outputs.weight", [2, H], .linearWeight)
-            classifierBias = add("qa_outputs.bias", [2], .bias)
+            classifierWeight = add(n.qaOutputs + ".weight", [2, H], .linearWeight)
+            classifierBias = add(n.qaOutputs + ".bias", [2], .bias)
         case .maskedLM:
-            lmBias = add("cls.predictions.bias", [V], .bias)
-            lmTransformWeight = add("cls.predictions.transform.dense.weight", [H, H], .linearWeight)
-            lmTransformBias = add("cls.predictions.transform.dense.bias", [H], .bias)
-            lmNormWeight = add("cls.predictions.transform.LayerNorm.weight", [H], .normWeight)
-            lmNormBias = add("cls.predictions.transform.LayerNorm.bias", [H], .normBias)
+            lmBias = add(n.lmBias, [V], .bias)
+            lmTransformWeight = add(n.lmTransform + ".weight", [H, H], .linearWeight)
+            lmTransformBias = add(n.lmTransform + ".bias", [H], .bias)
+            lmNormWeight = add(n.lmNorm + ".weight", [H], .normWeight)
+            lmNormBias = add(n.lmNorm + ".bias", [H], .normBias)
         }
     }
 
@@ -142,33 +147,44 @@ public struct ParameterLayout: Sendable {
     public func spec(named name: String) -> ParameterSpec? { indexByName[name].map { specs[$0] } }
 
     /// The parameters in the order transformers' `state_dict()` lists them: each projection's weight then
-    /// bias, and the masked-LM `cls.predictions.bias` before the transform (hf_conventions.md §3).
+    /// bias, and the masked-LM bias (`cls.predictions.bias`, `lm_head.bias`) before the transform when the family
+    /// registers it first (hf_conventions.md §3); DistilBERT's `vocab_projector.bias` comes last.
     public var stateDictOrder: [ParameterSpec] {
+        let n = config.family.names
         var ordered: [ParameterSpec] = []
         for spec in specs {
-            if spec.name.hasSuffix("attention.self.query.weight") {
-                let stem = String(spec.name.dropLast("query.weight".count))
-                for part in ["query", "key", "value"] {
+            if spec.name.hasSuffix(n.query + ".weight") {
+                let stem = String(spec.name.dropLast((n.query + ".weight").count))
+                for part in [n.query, n.key, n.value] {
                     ordered.append(self.spec(named: stem + part + ".weight")!)
                     ordered.append(self.spec(named: stem + part + ".bias")!)
                 }
-            } else if !spec.name.contains("attention.self.") {
+            } else if !isProjection(spec.name, n) {
                 ordered.append(spec)
             }
         }
-        if let index = ordered.firstIndex(where: { $0.name == "cls.predictions.bias" }) {
-            let bias = ordered.remove(at: index)
-            ordered.insert(bias, at: ordered.firstIndex { $0.name.hasPrefix("cls.") } ?? ordered.endIndex)
+        if let bias = lmBias, let index = ordered.firstIndex(where: { $0.offset == bias }) {
+            let spec = ordered.remove(at: index)
+            if config.family == .distilbert {
+                ordered.append(spec)
+            } else {
+                ordered.insert(spec, at: ordered.firstIndex { $0.offset == lmTransformWeight } ?? ordered.endIndex)
+            }
         }
         return ordered
     }
 
-    /// Parameter names of the tied copies transformers keeps out of `model.safetensors`
-    /// (`cls.predictions.decoder.weight` ≡ word embeddings, `cls.predictions.decoder.bias` ≡ `cls.predictions.bias`).
+    private func isProjection(_ name: String, _ n: FamilyNames) -> Bool {
+        [n.query, n.key, n.value].contains { name.hasSuffix("." + $0 + ".weight") || name.hasSuffix("." + $0 + ".bias") }
+    }
+
+    /// Parameter names of the tied copies transformers keeps out of `model.safetensors`: the decoder's weight
+    /// (≡ word embeddings) and bias (≡ the masked-LM bias), under the family's names.
     public var tiedAliases: [(alias: String, target: String)] {
-        head == .maskedLM
-            ? [("cls.predictions.decoder.weight", head.namePrefix + "embeddings.word_embeddings.weight"),
-               ("cls.predictions.decoder.bias", "cls.predictions.bias")]
-            : []
+        guard head == .maskedLM else { return [] }
+        let n = config.family.names, p = config.family.namePrefix(for: head)
+        var aliases = [(n.lmDecoderWeight, p + n.wordEmbeddings + ".weight")]
+        if let decoderBias = n.lmDecoderBias { aliases.append((decoderBias, n.lmBias)) }
+        return aliases
     }
 }

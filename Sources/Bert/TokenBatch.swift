@@ -51,11 +51,12 @@ public struct TokenBatch: Sendable {
 
     /// Checks ids and types against the model's tables before any memory is touched.
     public func validate(for config: BertConfig) throws(BertInputError) {
-        if sequenceLength > config.maxPositionEmbeddings { throw .tooLong(length: sequenceLength, maxPositions: config.maxPositionEmbeddings) }
+        if sequenceLength > config.maxSequenceLength { throw .tooLong(length: sequenceLength, maxPositions: config.maxSequenceLength) }
         for (i, id) in inputIds.enumerated() where id < 0 || Int(id) >= config.vocabSize {
             throw .tokenOutOfRange(row: i / sequenceLength, position: i % sequenceLength, id: Int(id), vocabSize: config.vocabSize)
         }
-        for (i, type) in tokenTypeIds.enumerated() where type < 0 || Int(type) >= config.typeVocabSize {
+        // DistilBERT takes no token types: its embeddings never read them.
+        for (i, type) in tokenTypeIds.enumerated() where config.family.hasTokenTypes && (type < 0 || Int(type) >= config.typeVocabSize) {
             throw .tokenTypeOutOfRange(row: i / sequenceLength, position: i % sequenceLength, type: Int(type), typeVocabSize: config.typeVocabSize)
         }
     }

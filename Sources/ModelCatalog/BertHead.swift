@@ -37,16 +37,4 @@ public enum BertHead: String, CaseIterable, Sendable {
         guard heads.count == 1 else { return nil }
         self = heads[0]
     }
-
-    /// Where every head keeps its own parameters (outside the `bert.` encoder): `classifier.` for the
-    /// classifiers, `qa_outputs.` for question answering, `cls.` for the masked LM.
-    public static let headParameterPrefixes = ["classifier.", "qa_outputs.", "cls."]
-
-    /// Whether a parameter (named as the model names it) belongs to a head rather than the encoder.
-    public static func isHeadParameter(_ name: String) -> Bool {
-        headParameterPrefixes.contains { name.hasPrefix($0) }
-    }
-
-    /// Parameter names carry the `bert.` prefix (the base model prefix) except in BertModel itself.
-    public var namePrefix: String { self == .base ? "" : "bert." }
 }

@@ -1,22 +1,109 @@
-// Which model families bertkit runs, decided from config.json before a weight is read. transformers' Auto
-// classes pick the architecture from `model_type` (models/auto/configuration_auto.py, CONFIG_MAPPING, v5.24.0);
-// bertkit does the same and refuses what it cannot build, instead of building a BERT and finding no weight
-// that fits it. The list of families grows here, and only here.
+// Which model families bertkit runs, and everything that differs between them: the one home of each family's
+// parameter names, embeddings, heads and class names. BERT, DistilBERT and RoBERTa share one encoder (post-LayerNorm
+// layers of self-attention and a two-layer feed-forward), so the model, its backward, LoRA and training are written
+// once against this description.
+//
+// Sources (pinned): transformers v5.24.0 models/bert/modeling_bert.py, models/distilbert/modeling_distilbert.py,
+// models/roberta/modeling_roberta.py (module names = parameter names), models/auto/configuration_auto.py
+// (CONFIG_MAPPING: `model_type` picks the family, as AutoConfig does).
 
 import TensorCore
 
 public enum ModelFamily: String, CaseIterable, Sendable {
     case bert
+    case distilbert
+    case roberta
 
     /// The start of the family's transformers class names (`BertForTokenClassification`; TensorFlow's
     /// `TFBertModel` carries a `TF` before it).
-    var classPrefix: String {
+    public var classPrefix: String {
         switch self {
         case .bert: return "Bert"
+        case .distilbert: return "DistilBert"
+        case .roberta: return "Roberta"
         }
     }
 
-    /// "bert" (later "bert, distilbert, roberta"): what error messages offer.
+    /// The transformers class of `head` in this family (BertForMaskedLM, DistilBertForQuestionAnswering, RobertaModel).
+    public func className(for head: BertHead) -> String {
+        switch head {
+        case .base: return classPrefix + "Model"
+        case .sequenceClassification: return classPrefix + "ForSequenceClassification"
+        case .tokenClassification: return classPrefix + "ForTokenClassification"
+        case .questionAnswering: return classPrefix + "ForQuestionAnswering"
+        case .maskedLM: return classPrefix + "ForMaskedLM"
+        }
+    }
+
+    /// The family and head a transformers class name (`architectures`) builds: BERT's table (BertClass, with its
+    /// pre-training classes), else the other families' five classes.
+    public static func head(ofArchitecture name: String) -> (family: ModelFamily, head: BertHead)? {
+        if let bertClass = BertClass.named(name) { return (.bert, bertClass.head) }
+        for family in allCases where family != .bert {
+            if let head = BertHead.allCases.first(where: { family.className(for: $0) == name }) { return (family, head) }
+        }
+        return nil
+    }
+
+    /// `base_model_prefix`: the module that holds the encoder in every head class (`bert.`, `distilbert.`, `roberta.`).
+    public var basePrefix: String { rawValue + "." }
+
+    /// The names of every parameter, relative to the encoder (`embeddings.…`, `encoder.layer.3.…`) or the model (heads).
+    public var names: FamilyNames {
+        switch self {
+        case .bert: return .bert
+        case .distilbert: return .distilbert
+        case .roberta: return .roberta
+        }
+    }
+
+    /// Whether the embeddings add a token-type table (DistilBERT has none and takes no `token_type_ids`).
+    public var hasTokenTypes: Bool { self != .distilbert }
+
+    /// RoBERTa numbers positions after the padding token: a real token at sequence index t (counting real tokens only)
+    /// gets position `padding_idx + 1 + t`, a padding token `padding_idx` (modeling_roberta.py,
+    /// `create_position_ids_from_input_ids`). BERT and DistilBERT use the index itself.
+    public var positionsFollowPadding: Bool { self == .roberta }
+
+    /// Whether each layer drops out the attention output before its residual (DistilBERT's attention has no dropout
+    /// after `out_lin`).
+    public var dropsAttentionOutput: Bool { self != .distilbert }
+
+    /// The module of the head's "pooler": the dense layer on the first token that a sequence classifier (and BERT's and
+    /// RoBERTa's base model) applies before its classifier, with its activation. BERT: `bert.pooler.dense` + tanh in the
+    /// classes built with a pooler; DistilBERT's sequence classifier: `pre_classifier` + ReLU; RoBERTa's:
+    /// `classifier.dense` + tanh, its base model `roberta.pooler.dense`. nil: the head has none.
+    public func pooler(for head: BertHead) -> (module: String, activation: PoolerActivation, isPoolerOutput: Bool)? {
+        let prefix = namePrefix(for: head)
+        switch self {
+        case .bert:
+            return head.hasPooler ? (prefix + "pooler.dense", .tanh, true) : nil
+        case .distilbert:
+            return head == .sequenceClassification ? ("pre_classifier", .relu, false) : nil
+        case .roberta:
+            switch head {
+            case .base: return ("pooler.dense", .tanh, true)
+            case .sequenceClassification: return ("classifier.dense", .tanh, false)
+            default: return nil
+            }
+        }
+    }
+
+    /// Whether the sequence classifier drops out the first token's state before its pooler (RoBERTa's
+    /// RobertaClassificationHead applies dropout before `dense` and again before `out_proj`).
+    public var dropsPoolerInput: Bool { self == .roberta }
+
+    /// Parameter names carry the base prefix except in the base model itself.
+    public func namePrefix(for head: BertHead) -> String { head == .base ? "" : basePrefix }
+
+    /// Whether a parameter (named as the model names it) belongs to a head rather than the encoder: its first
+    /// component is not one of the encoder's modules or the base prefix.
+    public func isHeadParameter(_ name: String) -> Bool {
+        let first = name.prefix { $0 != "." }
+        return !(names.encoderModules + [rawValue]).contains(String(first))
+    }
+
+    /// "bert, distilbert, roberta": what error messages offer.
     public static var supportedNames: String { allCases.map(\.rawValue).joined(separator: ", ") }
 
     /// The family a parsed config.json describes. `model_type` decides, as in AutoConfig. A config without
@@ -38,6 +125,69 @@ public enum ModelFamily: String, CaseIterable, Sendable {
         }
         return .bert
     }
+}
+
+/// The activation after a head's pooler.
+public enum PoolerActivation: Sendable {
+    case tanh, relu
+}
+
+/// One family's parameter names. Encoder names are relative to the base prefix; a layer's names follow
+/// `layerStem` + index + "." + the part.
+public struct FamilyNames: Sendable {
+    public let wordEmbeddings: String
+    public let positionEmbeddings: String
+    public let tokenTypeEmbeddings: String?
+    public let embeddingNorm: String
+    public let layerStem: String
+    public let query: String, key: String, value: String
+    public let attentionOutput: String, attentionNorm: String
+    public let intermediate: String, output: String, outputNorm: String
+    /// The encoder's top-level modules (what is not a head).
+    public let encoderModules: [String]
+    /// The classifier of the sequence classifier (after the pooler), the token classifier, the QA outputs.
+    public let sequenceClassifier: String, tokenClassifier: String, qaOutputs: String
+    /// The masked-LM head: transform dense → activation → LayerNorm → decoder (tied to the word embeddings) + bias.
+    public let lmTransform: String, lmNorm: String, lmBias: String
+    /// The tied copies transformers keeps out of `model.safetensors`: the decoder's weight (≡ word embeddings) and,
+    /// where the family names it separately, the decoder's bias (≡ `lmBias`).
+    public let lmDecoderWeight: String, lmDecoderBias: String?
+
+    public func layer(_ index: Int, _ part: String) -> String { layerStem + "\(index)." + part }
+
+    static let bert = FamilyNames(
+        wordEmbeddings: "embeddings.word_embeddings", positionEmbeddings: "embeddings.position_embeddings",
+        tokenTypeEmbeddings: "embeddings.token_type_embeddings", embeddingNorm: "embeddings.LayerNorm",
+        layerStem: "encoder.layer.", query: "attention.self.query", key: "attention.self.key", value: "attention.self.value",
+        attentionOutput: "attention.output.dense", attentionNorm: "attention.output.LayerNorm",
+        intermediate: "intermediate.dense", output: "output.dense", outputNorm: "output.LayerNorm",
+        encoderModules: ["embeddings", "encoder", "pooler"],
+        sequenceClassifier: "classifier", tokenClassifier: "classifier", qaOutputs: "qa_outputs",
+        lmTransform: "cls.predictions.transform.dense", lmNorm: "cls.predictions.transform.LayerNorm",
+        lmBias: "cls.predictions.bias", lmDecoderWeight: "cls.predictions.decoder.weight",
+        lmDecoderBias: "cls.predictions.decoder.bias")
+
+    static let distilbert = FamilyNames(
+        wordEmbeddings: "embeddings.word_embeddings", positionEmbeddings: "embeddings.position_embeddings",
+        tokenTypeEmbeddings: nil, embeddingNorm: "embeddings.LayerNorm",
+        layerStem: "transformer.layer.", query: "attention.q_lin", key: "attention.k_lin", value: "attention.v_lin",
+        attentionOutput: "attention.out_lin", attentionNorm: "sa_layer_norm",
+        intermediate: "ffn.lin1", output: "ffn.lin2", outputNorm: "output_layer_norm",
+        encoderModules: ["embeddings", "transformer"],
+        sequenceClassifier: "classifier", tokenClassifier: "classifier", qaOutputs: "qa_outputs",
+        lmTransform: "vocab_transform", lmNorm: "vocab_layer_norm",
+        lmBias: "vocab_projector.bias", lmDecoderWeight: "vocab_projector.weight", lmDecoderBias: nil)
+
+    static let roberta = FamilyNames(
+        wordEmbeddings: "embeddings.word_embeddings", positionEmbeddings: "embeddings.position_embeddings",
+        tokenTypeEmbeddings: "embeddings.token_type_embeddings", embeddingNorm: "embeddings.LayerNorm",
+        layerStem: "encoder.layer.", query: "attention.self.query", key: "attention.self.key", value: "attention.self.value",
+        attentionOutput: "attention.output.dense", attentionNorm: "attention.output.LayerNorm",
+        intermediate: "intermediate.dense", output: "output.dense", outputNorm: "output.LayerNorm",
+        encoderModules: ["embeddings", "encoder", "pooler"],
+        sequenceClassifier: "classifier.out_proj", tokenClassifier: "classifier", qaOutputs: "qa_outputs",
+        lmTransform: "lm_head.dense", lmNorm: "lm_head.layer_norm",
+        lmBias: "lm_head.bias", lmDecoderWeight: "lm_head.decoder.weight", lmDecoderBias: "lm_head.decoder.bias")
 }
 
 public enum ModelFamilyError: Error, CustomStringConvertible, Equatable {

@@ -93,7 +93,7 @@ extension Benchmarks {
         let bw = BertBackwardWorkspace(config: model.config, head: model.head, batch: batch, sequence: sequence)
         func step(_ index: Int) throws {
             trainable.zeroGradients()
-            let dropout = DropoutPlan.training(config: model.config, seed: seed, step: UInt64(index))
+            let dropout = DropoutPlan.training(config: model.config, head: model.head, seed: seed, step: UInt64(index))
             model.forward(tokens, workspace: ws, dropout: dropout, adapters: adapters)
             _ = try model.loss(.classes(labels), workspace: ws, backward: bw, normaliser: Double(batch))
             model.backward(tokens, workspace: ws, backward: bw, gradients: trainable.targets, dropout: dropout,

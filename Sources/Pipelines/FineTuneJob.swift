@@ -154,7 +154,7 @@ public enum FineTuneJob {
         let export: (BertModel, String) throws -> Void = { model, folder in
             if let adapters {
                 try PEFTAdapter.write(adapters, model: model, baseModel: s.model, folder: folder)
-                try AtomicFileWriter.write(model.config.jsonText(architecture: model.head.architecture), to: folder + "/config.json")
+                try AtomicFileWriter.write(model.config.jsonText(architecture: model.architecture), to: folder + "/config.json")
                 try ModelExport.copyTokenizerFiles(from: directory, to: folder)
             } else {
                 try ModelExport.write(model, to: folder, tokenizerFrom: directory, extraFormats: folder == s.output ? s.saveFormats : [])
@@ -164,7 +164,7 @@ public enum FineTuneJob {
                               task: task.training(labels: labelSet, train: train, eval: eval), outputDirectory: s.output, adapters: adapters, exportModel: export)
         trainer.onEvent = onEvent
         let summary = try trainer.run(resume: s.resume)
-        let svg = TrainingCurves.svg(history: summary.state.logHistory, title: "\(model.head.architecture) fine-tuning")
+        let svg = TrainingCurves.svg(history: summary.state.logHistory, title: "\(model.architecture) fine-tuning")
         try AtomicFileWriter.write(svg, to: s.output + "/training_curves.svg")
         return FineTuneResult(summary: summary, labels: labelSet, trainExamples: train.sourceCount, evalExamples: eval?.sourceCount ?? 0,
                               notes: train.notes + (eval?.notes ?? []), loadReport: loaded.loadReport, outputFiles: listFiles(s.output))

@@ -17,12 +17,12 @@ public enum ModelExport {
         let store = model.stateDict()
         try SafetensorsWriter.write(store, to: folder + "/model.safetensors")
         try withFileContext(folder + "/config.json") {
-            try AtomicFileWriter.write(model.config.jsonText(architecture: model.head.architecture), to: folder + "/config.json")
+            try AtomicFileWriter.write(model.config.jsonText(architecture: model.architecture), to: folder + "/config.json")
         }
         if let source { try copyTokenizerFiles(from: source, to: folder) }
         for family in extraFormats where family != .safetensors {
             var options = CheckpointWriteOptions(family: family)
-            options.architecture = model.head.architecture
+            options.architecture = model.architecture
             try CheckpointWriter.write(store, to: folder + "/" + CheckpointWriter.directoryFileName(for: family), options: options)
         }
     }

@@ -21,10 +21,13 @@ public struct ONNXExportReport: Sendable {
 
 public enum ONNXExportError: Error, CustomStringConvertible {
     case missingWeight(String)
+    case unsupportedFamily(ModelFamily)
 
     public var description: String {
         switch self {
         case .missingWeight(let name): return "the model has no '\(name)', which the graph needs"
+        case .unsupportedFamily(let family):
+            return "ONNX export writes BERT graphs; this is a \(family.rawValue) model (its embeddings and heads are not in the graph yet)"
         }
     }
 }
@@ -52,7 +55,7 @@ public enum ONNXExport {
         }
         let builder = try withFileContext(loaded.weightsFiles.first ?? directory) { try graph(loaded.model) }
         let head = loaded.model.head
-        try builder.write(to: path, metadata: [("bertkit.architecture", head.architecture)],
+        try builder.write(to: path, metadata: [("bertkit.architecture", loaded.model.architecture)],
                           externalDataThreshold: externalDataThreshold ?? ONNXGraphBuilder.externalDataThreshold)
         return ONNXExportReport(path: path, head: head, outputs: outputNames(head), nodeCount: builder.nodeCount,
                                 initializerCount: builder.initializerCount, notes: notes)
@@ -61,8 +64,9 @@ public enum ONNXExport {
     /// The graph of `model` (its config, head and current weights).
     public static func graph(_ model: BertModel) throws -> ONNXGraphBuilder {
         let config = model.config, head = model.head
+        guard config.family == .bert else { throw ONNXExportError.unsupportedFamily(config.family) }
         let weights = model.stateDict()
-        let prefix = head.namePrefix
+        let prefix = config.family.namePrefix(for: head)
         var g = ONNXGraphBuilder(name: "bertkit_" + head.rawValue.replacingOccurrences(of: "-", with: "_"))
         func weight(_ name: String) throws -> String {
             guard let tensor = weights[name] else { throw ONNXExportError.missingWeight(name) }

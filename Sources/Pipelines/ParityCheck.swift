@@ -89,7 +89,7 @@ public enum ParityCheck {
         let c = model.config
         switch (name, model.head) {
         case ("last_hidden_state", _): return (ws.lastHiddenState, [B, T, H])
-        case ("pooler_output", let head) where head.hasPooler: return (ws.pooled, [B, H])
+        case ("pooler_output", _) where model.hasPoolerOutput: return (ws.pooled, [B, H])
         case ("logits", .sequenceClassification): return (ws.logits, [B, c.numLabels])
         case ("logits", .tokenClassification): return (ws.logits, [B, T, c.numLabels])
         case ("logits", .maskedLM): return (ws.lmLogits, [B, T, c.vocabSize])

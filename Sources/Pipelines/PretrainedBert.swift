@@ -42,7 +42,7 @@ public struct PretrainedBert {
         let directory = try ModelDirectory.resolve(argument)
         var config = try readConfig(directory: directory)
         configOverride?(&config)
-        let chosenHead = head ?? config.architectures.lazy.compactMap(BertHead.init(architecture:)).first ?? .base
+        let chosenHead = head ?? config.architectures.lazy.compactMap { ModelFamily.head(ofArchitecture: $0)?.head }.first ?? .base
         let model = BertModel(config: config, head: chosenHead)
         model.beginPacking(precision: precision)
         let (report, format, files) = try { () throws -> (BertLoadReport, CheckpointFormat, [String]) in
@@ -93,7 +93,7 @@ public struct PretrainedBert {
     /// What loading did, for the CLI to print (`loadReport.lines(verbose:)`).
     public var loadReport: LoadReportText {
         let replacedByAdapter = Set(adapters.map { $0.savedModuleParameters(of: model).map(\.name) } ?? [])
-        return LoadReportText(directory: directory, className: model.head.architecture, report: report, replacedByAdapter: replacedByAdapter)
+        return LoadReportText(directory: directory, className: model.architecture, report: report, replacedByAdapter: replacedByAdapter)
     }
 
     /// Warnings in transformers' words, names grouped.

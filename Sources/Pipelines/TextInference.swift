@@ -54,7 +54,7 @@ public final class TextInference {
         self.model = model
         self.tokenizer = tokenizer
         self.adapters = adapters
-        self.maxLength = min(maxLength ?? tokenizer.modelMaxLength ?? model.config.maxPositionEmbeddings, model.config.maxPositionEmbeddings)
+        self.maxLength = min(maxLength ?? tokenizer.modelMaxLength ?? model.config.maxSequenceLength, model.config.maxSequenceLength)
     }
 
     /// Encodes texts (or pairs) with truncation to `maxLength` and padding to the longest.
@@ -116,7 +116,7 @@ public final class TextInference {
 
     /// One vector per text: the [CLS] hidden state, the mean over real tokens, or the pooler output.
     public func embed(_ texts: [String], pooling: PoolingMode, normalize: Bool = false) throws -> [[Float]] {
-        if pooling == .pooler && !model.head.hasPooler {
+        if pooling == .pooler && !model.hasPoolerOutput {
             throw InferenceError.wrongHead(command: "embed --pooling pooler", head: model.head.rawValue, needed: "base or sequence-classification")
         }
         let H = model.config.hiddenSize

@@ -45,19 +45,25 @@ public enum Shuffle {
 
 extension DropoutPlan {
     /// Masks for one micro-batch of a training run: `seed` is the run's seed, `step` counts micro-batches.
-    public static func training(config: BertConfig, seed: UInt64, step: UInt64) -> DropoutPlan {
+    /// Each family's sites: DistilBERT drops no attention output; the head's classifier dropout follows the family
+    /// (BertConfig.headDropout), and RoBERTa's sequence classifier also drops its pooler's input.
+    public static func training(config: BertConfig, head: BertHead, seed: UInt64, step: UInt64) -> DropoutPlan {
         // The step is mixed before it meets the site: with a linear `seed·a + step·γ` (and `site·γ` added by
         // DropoutMask) the key of (step, site) equalled that of (step + 1, site − 1), so a site's mask came back
         // one step later at another site (the classifier's as the embeddings' next step).
         let base = mix64(seed &* 0x2545_F491_4F6C_DD1D ^ mix64(step &+ 0x9E37_79B9_7F4A_7C15))
         func mask(_ p: Float, _ site: UInt64) -> DropoutMask? { p > 0 ? DropoutMask(probability: p, seed: base, site: site) : nil }
-        let L = config.numHiddenLayers
-        return DropoutPlan(
+        let L = config.numHiddenLayers, family = config.family
+        var plan = DropoutPlan(
             seed: base,
             embeddings: mask(config.hiddenDropoutProb, 1),
             attentionProbs: (0..<L).map { mask(config.attentionProbsDropoutProb, UInt64(16 + 4 * $0)) },
-            attentionOutput: (0..<L).map { mask(config.hiddenDropoutProb, UInt64(17 + 4 * $0)) },
+            attentionOutput: (0..<L).map { family.dropsAttentionOutput ? mask(config.hiddenDropoutProb, UInt64(17 + 4 * $0)) : nil },
             ffnOutput: (0..<L).map { mask(config.hiddenDropoutProb, UInt64(18 + 4 * $0)) },
-            classifier: mask(config.effectiveClassifierDropout, 2))
+            classifier: config.headDropout(head).flatMap { mask($0, 2) })
+        if family.dropsPoolerInput && head == .sequenceClassification {
+            plan.poolerInput = mask(config.effectiveClassifierDropout, 3)
+        }
+        return plan
     }
 }

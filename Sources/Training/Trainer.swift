@@ -222,7 +222,7 @@ public final class Trainer {
         let c = model.config
         try batch.validate(for: c)
         let (ws, bw) = Trainer.workspaces(model, batch, training: true, storage: &workspaceStorage, backwardStorage: &backwardStorage)
-        let dropout = DropoutPlan.training(config: c, seed: options.seed, step: UInt64(state.microBatches))
+        let dropout = DropoutPlan.training(config: c, head: model.head, seed: options.seed, step: UInt64(state.microBatches))
         ws.lmRows = labels.maskedRows
         model.forward(batch, workspace: ws, dropout: dropout, adapters: adapters)
         let loss = try model.loss(labels, workspace: ws, backward: bw, normaliser: normaliser)

@@ -14,10 +14,11 @@ import Bert
         #expect(try identify(#"{"model_type": "bert"}"#) == .bert)
         #expect(try identify(#"{"model_type": "bert", "architectures": ["ElectraForTokenClassification"]}"#) == .bert)
         #expect(throws: ModelFamilyError.unsupportedModelType("electra")) { try identify(#"{"model_type": "electra", "architectures": ["BertModel"]}"#) }
-        #expect(throws: ModelFamilyError.unsupportedModelType("distilbert")) { try identify(#"{"model_type": "distilbert"}"#) }
+        #expect(try identify(#"{"model_type": "distilbert"}"#) == .distilbert)
+        #expect(try identify(#"{"model_type": "roberta"}"#) == .roberta)
         #expect(throws: ModelFamilyError.unsupportedModelType("")) { try identify(#"{"model_type": ""}"#) }
         #expect(throws: ModelFamilyError.modelTypeNotAString("7")) { try identify(#"{"model_type": 7}"#) }
-        #expect(ModelFamilyError.unsupportedModelType("gpt2").description == "model_type 'gpt2' is not supported (supported: bert)")
+        #expect(ModelFamilyError.unsupportedModelType("gpt2").description == "model_type 'gpt2' is not supported (supported: bert, distilbert, roberta)")
     }
 
     @Test func withoutModelTypeTheArchitectureDecides() throws {
@@ -25,8 +26,9 @@ import Bert
         #expect(try identify(#"{"model_type": null, "architectures": null}"#) == .bert)
         #expect(try identify(#"{"architectures": ["BertForPreTraining"]}"#) == .bert)
         #expect(try identify(#"{"architectures": ["TFBertForSequenceClassification"]}"#) == .bert)
-        #expect(throws: ModelFamilyError.unsupportedArchitecture("RobertaForMaskedLM")) { try identify(#"{"architectures": ["RobertaForMaskedLM"]}"#) }
-        #expect(throws: ModelFamilyError.unsupportedArchitecture("TFDistilBertModel")) { try identify(#"{"architectures": ["TFDistilBertModel"]}"#) }
+        #expect(try identify(#"{"architectures": ["RobertaForMaskedLM"]}"#) == .roberta)
+        #expect(try identify(#"{"architectures": ["TFDistilBertModel"]}"#) == .distilbert)
+        #expect(throws: ModelFamilyError.unsupportedArchitecture("ElectraForMaskedLM")) { try identify(#"{"architectures": ["ElectraForMaskedLM"]}"#) }
     }
 
     @Test func bertBaseNamesFoldIntoFourGroups() {

@@ -39,7 +39,7 @@ func goldenExamples() throws -> [EncodedExample] {
     func classifierDropoutWinsOverHiddenDropout(_ classifier: String, _ hidden: Float, _ expected: Float) throws {
         let config = try BertConfig(json: JSONReader.parse(#"{"hidden_dropout_prob": \#(hidden), "classifier_dropout": \#(classifier)}"#))
         #expect(config.effectiveClassifierDropout == expected)
-        let plan = DropoutPlan.training(config: config, seed: 42, step: 3)
+        let plan = DropoutPlan.training(config: config, head: .sequenceClassification, seed: 42, step: 3)
         #expect((plan.classifier?.probability ?? 0) == expected)
         #expect(plan.embeddings?.probability == hidden)
         #expect(plan.attentionOutput.allSatisfy { $0?.probability == hidden } && plan.ffnOutput.allSatisfy { $0?.probability == hidden })
@@ -52,7 +52,7 @@ func goldenExamples() throws -> [EncodedExample] {
         let model = try loadModel(Fixtures.path("training/seqcls")) { c in
             c.hiddenDropoutProb = 0; c.attentionProbsDropoutProb = 0; c.classifierDropout = 0.5
         }
-        let plan = DropoutPlan.training(config: model.config, seed: 7, step: 1)
+        let plan = DropoutPlan.training(config: model.config, head: model.head, seed: 7, step: 1)
         let mask = try #require(plan.classifier)
         #expect(mask.probability == 0.5 && plan.embeddings == nil)
         let B = golden.batch.batchSize, H = model.config.hiddenSize
@@ -68,7 +68,7 @@ func goldenExamples() throws -> [EncodedExample] {
         let hiddenOnly = try loadModel(Fixtures.path("training/seqcls")) { c in
             c.hiddenDropoutProb = 0.5; c.attentionProbsDropoutProb = 0; c.classifierDropout = 0
         }
-        let hiddenPlan = DropoutPlan.training(config: hiddenOnly.config, seed: 7, step: 1)
+        let hiddenPlan = DropoutPlan.training(config: hiddenOnly.config, head: hiddenOnly.head, seed: 7, step: 1)
         #expect(hiddenPlan.classifier == nil && hiddenPlan.embeddings?.probability == 0.5)
         hiddenOnly.forward(golden.batch, workspace: ws, dropout: hiddenPlan)
         let hiddenPooled = Array(UnsafeBufferPointer(start: ws.pooled, count: B * H))
@@ -100,7 +100,7 @@ func goldenExamples() throws -> [EncodedExample] {
         let bw = BertBackwardWorkspace(config: noisy.config, head: noisy.head, batch: 8, sequence: golden.batch.sequenceLength)
         var trainingLosses: [Double] = []
         for step in [UInt64(0), 1] {
-            noisy.forward(golden.batch, workspace: ws, dropout: DropoutPlan.training(config: noisy.config, seed: 42, step: step))
+            noisy.forward(golden.batch, workspace: ws, dropout: DropoutPlan.training(config: noisy.config, head: noisy.head, seed: 42, step: step))
             trainingLosses.append(try noisy.loss(golden.labels, workspace: ws, backward: bw, normaliser: 8) / 8)
         }
         #expect(trainingLosses[0] != trainingLosses[1])
@@ -119,7 +119,7 @@ func goldenExamples() throws -> [EncodedExample] {
         config.attentionProbsDropoutProb = 0.5
         var signatures: [[Bool]: (step: Int, site: UInt64)] = [:]
         for step in 0..<64 {
-            let plan = DropoutPlan.training(config: config, seed: 42, step: UInt64(step))
+            let plan = DropoutPlan.training(config: config, head: .sequenceClassification, seed: 42, step: UInt64(step))
             let masks = [plan.embeddings, plan.classifier] + plan.attentionProbs + plan.attentionOutput + plan.ffnOutput
             for mask in masks.compactMap({ $0 }) {
                 let signature = (0..<256).map { mask.keeps($0) }

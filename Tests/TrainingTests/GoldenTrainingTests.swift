@@ -16,10 +16,12 @@ struct GoldenCase {
     let labels: Labels
     let expected: TensorStore
 
-    init(_ name: String) throws {
-        let folder = Fixtures.path("training/" + name)
+    /// `name`: a folder of Fixtures/training, or of `root` (Fixtures/families: `roberta-seqcls`, whose labels
+    /// follow the part after the family).
+    init(_ name: String, root: String = "training/") throws {
+        let folder = Fixtures.path(root + name)
         let config = try BertConfig(json: JSONReader.parse(try readFileBytes(folder + "/config.json")))
-        let head = config.architectures.compactMap(BertHead.init(architecture:)).first!
+        let head = config.architectures.compactMap { ModelFamily.head(ofArchitecture: $0)?.head }.first!
         model = BertModel(config: config, head: head)
         let report = try BertCheckpointMapping.load(try SafetensorsReader.read(path: folder + "/model.safetensors"), into: model)
         precondition(report.missing.isEmpty)
@@ -27,7 +29,7 @@ struct GoldenCase {
         batch = try TokenBatch(inputIds: GoldenCase.rows(expected["input_ids"]!), attentionMask: GoldenCase.rows(expected["attention_mask"]!),
                                tokenTypeIds: GoldenCase.rows(expected["token_type_ids"]!))
         let labelTensor = expected["labels"]!
-        switch name {
+        switch name.split(separator: "-").last.map(String.init) ?? name {
         case "seqcls": labels = .classes(labelTensor.int64Values()!.map(Int.init))
         case "regression": labels = .regression(labelTensor.float32Values()!)
         case "multilabel": labels = .multiLabel(labelTensor.float32Values()!)

@@ -58,7 +58,10 @@ public struct DropoutPlan: Sendable {
     public var attentionProbs: [DropoutMask?]
     public var attentionOutput: [DropoutMask?]
     public var ffnOutput: [DropoutMask?]
+    /// Before the head's classifier (after its pooler); before DistilBERT's `qa_outputs`.
     public var classifier: DropoutMask?
+    /// Before the pooler: RoBERTa's classification head drops the first token out before `classifier.dense`.
+    public var poolerInput: DropoutMask? = nil
 
     /// A plan with these masks. Training makes its plans from the run's seed and step (Training's
     /// `DropoutPlan.training`); the model only applies them.
