@@ -1,4 +1,5 @@
-// `bertkit tokenize --model DIR [options] -- TEXT...`: encode texts as Hugging Face's BertTokenizer does.
+// `bertkit tokenize --model DIR [options] -- TEXT...`: encode texts as Hugging Face's tokenizer of the model does
+// (BertTokenizer's WordPiece, or RoBERTa's / GPT-2's byte-level BPE; AutoTokenizer picks which).
 // Texts come from the arguments or, with --file, one per line; --pair reads them as (first, second)
 // pairs. Output: the tokens (default), one JSON document (--json), one JSON object per text
 // (--json-lines), or only counts and timing (--summary).
@@ -9,16 +10,17 @@ import BertKit
 struct TokenizeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tokenize",
-        abstract: "Tokenize texts with a model directory's WordPiece tokenizer (tokenizer.json or vocab.txt).",
+        abstract: "Tokenize texts with a model directory's tokenizer (WordPiece or byte-level BPE).",
         discussion: """
-            Identical to transformers' BertTokenizer: `bertkit tokenize --model DIR --max-length 8 -- "Hello!"` \
-            gives the ids of `tokenizer("Hello!", max_length=8)`. Offsets count Unicode scalars (Python str indices).
+            Identical to transformers' tokenizer of the model (BertTokenizer, RobertaTokenizer, GPT2Tokenizer): \
+            `bertkit tokenize --model DIR --max-length 8 -- "Hello!"` gives the ids of \
+            `tokenizer("Hello!", max_length=8)`. Offsets count Unicode scalars (Python str indices).
 
             With --pair, TEXT arguments are taken two at a time (first, second) and --file lines are \
             `first<TAB>second`.
             """)
 
-    @Option(help: "Model directory with tokenizer.json, or vocab.txt (+ tokenizer_config.json).")
+    @Option(help: "Model directory with tokenizer.json, vocab.txt or vocab.json + merges.txt (+ tokenizer_config.json).")
     var model: String
 
     @Option(help: "Read texts from this file, one per line (UTF-8; a trailing \\r is dropped).")
@@ -62,7 +64,7 @@ struct TokenizeCommand: ParsableCommand {
     }
 
     func run() throws {
-        let tokenizer = try BertTokenizer.load(directory: model)
+        let tokenizer = try AutoTokenizer.load(directory: model)
         let options = try encodeOptions(tokenizer)
         var (firsts, seconds) = (texts, [String]())
         if let file {
@@ -75,7 +77,7 @@ struct TokenizeCommand: ParsableCommand {
         let encodings = try tokenizer.encodeBatch(firsts, pairs: pair ? seconds : nil, options: options, threads: threadCount)
         let elapsed = MonotonicClock.seconds() - start
         if summary {
-            printSummary(EncodingStatistics(encodings, unknownID: tokenizer.model.unknownID, maxLength: options.truncation?.maxLength),
+            printSummary(EncodingStatistics(encodings, unknownID: tokenizer.unknownTokenID ?? -1, maxLength: options.truncation?.maxLength),
                          seconds: elapsed, threads: threadCount)
         } else if json || jsonLines {
             var out = OutputBuffer()
@@ -99,7 +101,7 @@ struct TokenizeCommand: ParsableCommand {
         }
     }
 
-    func encodeOptions(_ tokenizer: BertTokenizer) throws -> EncodeOptions {
+    func encodeOptions(_ tokenizer: any TextTokenizer) throws -> EncodeOptions {
         var options = EncodeOptions(addSpecialTokens: !noSpecialTokens)
         let strategy = truncation?.strategy
         if truncation != TruncationChoice.none && (maxLength != nil || strategy != nil) {

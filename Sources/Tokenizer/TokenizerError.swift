@@ -1,6 +1,8 @@
 // What can go wrong loading or using a tokenizer. File errors are wrapped in TensorCore's `FileError`
 // (which names the file) at the loading boundary; these cases say what is wrong inside it.
 
+import TensorCore
+
 public enum TokenizerError: Error, CustomStringConvertible, Equatable, Sendable {
     /// The model directory holds neither tokenizer.json nor vocab.txt.
     case noVocabulary(directory: String)
@@ -17,6 +19,13 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable, Sendable 
     case secondSequenceNotProvided
     case sequenceTooShort
     case invalidOptions(String)
+    // Byte-level BPE files.
+    /// A merge that is not two tokens separated by one space: `location` is "line 7" (merges.txt) or "model.merges[6]".
+    case invalidMerge(location: String, found: String)
+    /// A merge whose token (or the concatenation it makes) is not in the vocabulary.
+    case mergeTokenNotInVocabulary(location: String, token: String)
+    /// A setting bertkit's byte-level BPE tokenizer does not implement: `path` = `value`.
+    case unsupportedSetting(path: String, value: String)
 
     public var description: String {
         switch self {
@@ -33,6 +42,12 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable, Sendable 
         case .secondSequenceNotProvided: return "Truncation error: Second sequence not provided"
         case .sequenceTooShort: return "Truncation error: Sequence to truncate too short to respect the provided max_length"
         case .invalidOptions(let reason): return reason
+        case .invalidMerge(let location, let found):
+            return "\(location): a merge must be two tokens separated by one space, found \(JSONWriter.quote(found))"
+        case .mergeTokenNotInVocabulary(let location, let token):
+            return "\(location): merge token \(JSONWriter.quote(token)) is not in the vocabulary"
+        case .unsupportedSetting(let path, let value):
+            return "\(path) \(value) is not supported by bertkit's byte-level BPE tokenizer"
         }
     }
 }

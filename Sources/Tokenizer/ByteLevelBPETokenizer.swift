@@ -1,0 +1,363 @@
+// Byte-level BPE tokenizers (RoBERTa, GPT-2), identical to tokenizers 0.23.3 running
+// added tokens → ByteLevel pre-tokenizer → BPE → truncation → offset trimming + template → padding
+// (tokenizers/src/tokenizer/mod.rs, `encode_single_sequence` and `post_process`). There is no normalizer.
+// Works on Unicode scalars; offsets are scalar indices into the input, as Python `str` indices are: a
+// token holding some bytes of a character covers that whole character, as in the reference.
+
+import Dispatch
+
+/// The ByteLevel pre-tokenizer's settings (its `trim_offsets` belongs to the post-processor).
+public struct ByteLevelPreTokenizer: Sendable, Equatable {
+    /// Put a space before each piece of text (between added tokens) that does not start with one.
+    public var addPrefixSpace: Bool
+    /// Split with the GPT-2 pattern (false: each piece is one word).
+    public var useRegex: Bool
+    /// The split comes first and the prefix space goes before each word: tokenizer.json's
+    /// Sequence[Split(GPT-2 pattern), ByteLevel(use_regex: false)] (`useRegex` is then true).
+    public var splitBeforePrefix: Bool
+    public init(addPrefixSpace: Bool = false, useRegex: Bool = true, splitBeforePrefix: Bool = false) {
+        self.addPrefixSpace = addPrefixSpace
+        self.useRegex = useRegex || splitBeforePrefix
+        self.splitBeforePrefix = splitBeforePrefix
+    }
+}
+
+/// `trim_offsets` of the ByteLevel / RobertaProcessing post-processors, with their `add_prefix_space`.
+public struct OffsetTrimming: Sendable, Equatable {
+    public var addPrefixSpace: Bool
+    public init(addPrefixSpace: Bool) { self.addPrefixSpace = addPrefixSpace }
+}
+
+/// The ByteLevel decoder.
+public struct ByteLevelDecoder: Sendable, Equatable {
+    public init() {}
+    public func decode(_ tokens: [String]) -> String { ByteLevel.decode(tokens) }
+}
+
+public struct ByteLevelBPETokenizer: Sendable {
+    public let model: BPEModel
+    public let addedTokens: [AddedToken]
+    public let preTokenizer: ByteLevelPreTokenizer
+    public let postProcessor: PostProcessorTemplate
+    /// `nil`: offsets are left as the model made them (TemplateProcessing alone, or trim_offsets false).
+    public let offsetTrimming: OffsetTrimming?
+    /// `nil`: tokens are joined with spaces.
+    public let decoder: ByteLevelDecoder?
+    /// The padding token (`nil` when the tokenizer has none; padding is then refused).
+    public let padToken: String?
+    public let padTypeID: Int32
+    /// `model_max_length` of tokenizer_config.json, when it states a real one.
+    public let modelMaxLength: Int?
+
+    let rawMatcher: AddedTokenMatcher
+    let normalizedMatcher: AddedTokenMatcher
+    let addedByID: [Int32: String]
+    let specialContents: Set<[UInt8]>
+    let padID: Int32?
+    let classes = ByteLevelClasses.shared
+
+    public init(model: BPEModel, addedTokens: [AddedToken] = [], preTokenizer: ByteLevelPreTokenizer = ByteLevelPreTokenizer(),
+                postProcessor: PostProcessorTemplate = .none, offsetTrimming: OffsetTrimming? = nil,
+                decoder: ByteLevelDecoder? = ByteLevelDecoder(), padToken: String? = "<pad>", padTypeID: Int32 = 0,
+                modelMaxLength: Int? = nil) {
+        self.model = model
+        self.addedTokens = addedTokens
+        self.preTokenizer = preTokenizer
+        self.postProcessor = postProcessor
+        self.offsetTrimming = offsetTrimming
+        self.decoder = decoder
+        self.padTypeID = padTypeID
+        self.modelMaxLength = modelMaxLength
+        // Without a normalizer both kinds match the raw text; non-normalized ones first, as in the reference.
+        rawMatcher = AddedTokenMatcher(addedTokens.filter { !$0.normalized }.map {
+            .init(scalars: $0.content.unicodeScalars.map(\.value), token: $0)
+        })
+        normalizedMatcher = AddedTokenMatcher(addedTokens.filter(\.normalized).map {
+            .init(scalars: $0.content.unicodeScalars.map(\.value), token: $0)
+        })
+        var byID: [Int32: String] = [:]
+        for token in addedTokens { byID[token.id] = token.content }
+        addedByID = byID
+        specialContents = Set(addedTokens.filter(\.special).map { Array($0.content.utf8) })
+        let padID = padToken.flatMap { token in
+            addedTokens.first(where: { $0.content.utf8.elementsEqual(token.utf8) })?.id ?? model.vocabulary.id(of: token)
+        }
+        self.padID = padID
+        self.padToken = padID == nil ? nil : padToken
+    }
+
+    // MARK: Vocabulary
+
+    /// The id of a token (added tokens first, then the vocabulary), as `token_to_id`.
+    public func id(of token: String) -> Int32? {
+        addedTokens.first(where: { $0.content.utf8.elementsEqual(token.utf8) })?.id ?? model.vocabulary.id(of: token)
+    }
+
+    /// The token of an id (added tokens first), as `id_to_token`.
+    public func token(of id: Int32) -> String? {
+        if let added = addedByID[id] { return added }
+        let table = model.vocabulary.idToToken
+        return id >= 0 && Int(id) < table.count ? table[Int(id)] : nil
+    }
+
+    /// Vocabulary size including added tokens (`len(tokenizer)`).
+    public var count: Int {
+        model.vocabulary.count + addedTokens.filter { model.vocabulary.id(of: $0.content) == nil }.count
+    }
+
+    /// How many tokens the post-processor adds around one sequence (RoBERTa: 2).
+    public var specialTokensForOneSequence: Int { postProcessor.addedTokens(pair: false) }
+
+    // MARK: Decoding
+
+    /// Ids back to text, as `tokenizer.decode(ids, skip_special_tokens=…)`: unknown ids are dropped, special
+    /// tokens optionally skipped, and the ByteLevel decoder turns the byte characters back into UTF-8.
+    public func decode(_ ids: [Int32], skipSpecialTokens: Bool = false) -> String {
+        let tokens = ids.compactMap { id -> String? in
+            guard let token = token(of: id) else { return nil }
+            return skipSpecialTokens && specialContents.contains(Array(token.utf8)) ? nil : token
+        }
+        return decoder?.decode(tokens) ?? tokens.joined(separator: " ")
+    }
+
+    // MARK: Encoding
+
+    /// Encodes one text, or a pair, as `tokenizer(text, pair, …)` does.
+    public func encode(_ text: String, pair: String? = nil, options: EncodeOptions = EncodeOptions()) throws(TokenizerError) -> Encoding {
+        var workspace = Workspace()
+        var encoding = try encode(text, pair: pair, options: options, workspace: &workspace)
+        if let padding = options.padding {
+            var single = [encoding]
+            try pad(&single, padding)
+            encoding = single[0]
+        }
+        return encoding
+    }
+
+    /// Encodes many texts (or pairs) on `threads` threads; padding `.longest` pads to the batch's longest.
+    public func encodeBatch(_ texts: [String], pairs: [String]? = nil, options: EncodeOptions = EncodeOptions(),
+                            threads: Int? = nil) throws(TokenizerError) -> [Encoding] {
+        if let pairs, pairs.count != texts.count {
+            throw .invalidOptions("\(texts.count) texts but \(pairs.count) pairs")
+        }
+        var results = [Encoding](repeating: Encoding(), count: texts.count)
+        let workers = max(1, min(threads ?? BertTokenizer.processorCount, (texts.count + 63) / 64))
+        var failure: TokenizerError? = nil
+        if workers == 1 {
+            var workspace = Workspace()
+            for i in texts.indices {
+                results[i] = try encode(texts[i], pair: pairs?[i], options: options, workspace: &workspace)
+            }
+        } else {
+            let chunk = 64
+            let chunks = (texts.count + chunk - 1) / chunk
+            // Each worker writes only its own results and its own error slot.
+            var errors = [(index: Int, error: TokenizerError)?](repeating: nil, count: workers)
+            results.withUnsafeMutableBufferPointer { out in
+                errors.withUnsafeMutableBufferPointer { errorSlots in
+                    nonisolated(unsafe) let out = out, errorSlots = errorSlots
+                    DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                        var workspace = Workspace()
+                        var c = worker
+                        while c < chunks {
+                            for i in (c * chunk)..<min(texts.count, (c + 1) * chunk) {
+                                do throws(TokenizerError) {
+                                    out[i] = try encode(texts[i], pair: pairs?[i], options: options, workspace: &workspace)
+                                } catch {
+                                    errorSlots[worker] = (i, error)
+                                    return
+                                }
+                            }
+                            c += workers
+                        }
+                    }
+                }
+            }
+            // The lowest failing input wins, so the message does not depend on scheduling.
+            failure = errors.compactMap { $0 }.min { $0.index < $1.index }?.error
+        }
+        if let failure { throw failure }
+        if let padding = options.padding { try pad(&results, padding) }
+        return results
+    }
+
+    /// The tokens of a text without special tokens (`tokenizer.tokenize`).
+    public func tokenize(_ text: String) -> [String] {
+        var workspace = Workspace()
+        return sequenceTokens(text, workspace: &workspace).tokens
+    }
+
+    /// The words the pre-tokenizer makes of a text, as byte-level strings with scalar offsets, as
+    /// `ByteLevel(add_prefix_space, use_regex=True).pre_tokenize_str(text)` (no added tokens).
+    public static func preTokenize(_ text: String, addPrefixSpace: Bool = false) -> [(word: String, start: Int, end: Int)] {
+        var scalars = text.unicodeScalars.map(\.value)
+        var origins = Array(0..<scalars.count)
+        if addPrefixSpace, let first = scalars.first, first != 0x20 {
+            scalars.insert(0x20, at: 0)
+            origins.insert(0, at: 0)
+        }
+        var words: [(String, Int, Int)] = []
+        scalars.withUnsafeBufferPointer { buffer in
+            GPT2Split.forEachPiece(buffer, 0..<buffer.count, classes: .shared) { piece in
+                let word = ByteLevel.encode(String(decoding: buffer[piece], as: UTF32.self))
+                words.append((word, origins[piece.lowerBound], origins[piece.upperBound - 1] + 1))
+            }
+        }
+        return words
+    }
+
+    /// Pads encodings to a common length (`.longest`: the longest of them), on `padding.side`.
+    public func pad(_ encodings: inout [Encoding], _ padding: Padding) throws(TokenizerError) {
+        guard let padID, let padToken else { throw .invalidOptions("padding needs a pad token, and this tokenizer has none") }
+        Padder.pad(&encodings, padding, padID: padID, padToken: padToken, padTypeID: padTypeID)
+    }
+
+    private func encode(_ text: String, pair: String?, options: EncodeOptions,
+                        workspace: inout Workspace) throws(TokenizerError) -> Encoding {
+        var first = sequenceTokens(text, workspace: &workspace)
+        var second = pair.map { sequenceTokens($0, workspace: &workspace) }
+        if let truncation = options.truncation {
+            let added = options.addSpecialTokens ? postProcessor.addedTokens(pair: second != nil) : 0
+            // As in the reference, a max_length below the special tokens' count means no truncation at all.
+            if truncation.maxLength >= added {
+                try Truncator.truncate(&first, &second, maxLength: truncation.maxLength - added,
+                                       strategy: truncation.strategy, direction: truncation.direction)
+            }
+        }
+        if let trimming = offsetTrimming {
+            ByteLevel.trimOffsets(&first, addPrefixSpace: trimming.addPrefixSpace)
+            if second != nil { ByteLevel.trimOffsets(&second!, addPrefixSpace: trimming.addPrefixSpace) }
+        }
+        return postProcessor.apply(first, second, addSpecialTokens: options.addSpecialTokens)
+    }
+
+    // MARK: Tokenization of one text
+
+    struct Workspace {
+        var input: [UInt32] = []
+        var piece: [UInt32] = []        // one text piece between added tokens, with its prefix space
+        var pieceOrigin: [Int32] = []   // input index of each scalar of `piece`
+        var bytes: [UInt8] = []         // one word's UTF-8
+        var byteOrigin: [Int32] = []    // input index of each byte of `bytes`
+        var bpe = BPEModel.Workspace()
+        var pieces: [BPEModel.Piece] = []
+    }
+
+    func sequenceTokens(_ text: String, workspace w: inout Workspace) -> SequenceTokens {
+        w.input.removeAll(keepingCapacity: true)
+        for scalar in text.unicodeScalars { w.input.append(scalar.value) }
+        var out = SequenceTokens()
+        out.ids.reserveCapacity(w.input.count / 3 + 4)
+        out.tokens.reserveCapacity(w.input.count / 3 + 4)
+        out.offsets.reserveCapacity(w.input.count / 3 + 4)
+        let input = w.input
+        input.withUnsafeBufferPointer { input in
+            let all = 0..<input.count
+            guard !rawMatcher.isEmpty && rawMatcher.mayMatch(input, all) else {
+                matchNormalized(input, all, &w, into: &out)
+                return
+            }
+            for split in rawMatcher.splits(input, all) {
+                if let token = split.token { appendAdded(token, input, split.range, into: &out) }
+                else { matchNormalized(input, split.range, &w, into: &out) }
+            }
+        }
+        return out
+    }
+
+    /// The token's value is the matched text (with any lstrip/rstrip spaces), as the reference records it.
+    private func appendAdded(_ token: AddedToken, _ input: UnsafeBufferPointer<UInt32>, _ range: Range<Int>,
+                             into out: inout SequenceTokens) {
+        let value = String(decoding: input[range], as: UTF32.self)
+        out.append(token.id, value, TokenOffset(range.lowerBound, range.upperBound))
+    }
+
+    private func matchNormalized(_ input: UnsafeBufferPointer<UInt32>, _ range: Range<Int>, _ w: inout Workspace,
+                                 into out: inout SequenceTokens) {
+        guard !normalizedMatcher.isEmpty && normalizedMatcher.mayMatch(input, range) else {
+            preTokenizeAndModel(input, range, &w, into: &out)
+            return
+        }
+        for split in normalizedMatcher.splits(input, range) {
+            if let token = split.token { appendAdded(token, input, split.range, into: &out) }
+            else { preTokenizeAndModel(input, split.range, &w, into: &out) }
+        }
+    }
+
+    /// ByteLevel: the optional prefix space (standing at the piece's first scalar), the GPT-2 split, then
+    /// BPE on each word's bytes; or, after a Split, the split first and a prefix space before each word.
+    private func preTokenizeAndModel(_ input: UnsafeBufferPointer<UInt32>, _ range: Range<Int>, _ w: inout Workspace,
+                                     into out: inout SequenceTokens) {
+        guard !range.isEmpty else { return }
+        guard !preTokenizer.splitBeforePrefix else {
+            GPT2Split.forEachPiece(input, range, classes: classes) { word in
+                prefixAndModel(input, word, &w, into: &out)
+            }
+            return
+        }
+        prefixAndModel(input, range, &w, into: &out)
+    }
+
+    private func prefixAndModel(_ input: UnsafeBufferPointer<UInt32>, _ range: Range<Int>, _ w: inout Workspace,
+                                into out: inout SequenceTokens) {
+        w.piece.removeAll(keepingCapacity: true)
+        w.pieceOrigin.removeAll(keepingCapacity: true)
+        if preTokenizer.addPrefixSpace && input[range.lowerBound] != 0x20 {
+            w.piece.append(0x20)
+            w.pieceOrigin.append(Int32(range.lowerBound))
+        }
+        for i in range {
+            w.piece.append(input[i])
+            w.pieceOrigin.append(Int32(i))
+        }
+        let piece = w.piece
+        piece.withUnsafeBufferPointer { piece in
+            if preTokenizer.useRegex && !preTokenizer.splitBeforePrefix {
+                GPT2Split.forEachPiece(piece, 0..<piece.count, classes: classes) { word in
+                    modelWord(piece, word, &w, into: &out)
+                }
+            } else {
+                modelWord(piece, 0..<piece.count, &w, into: &out)
+            }
+        }
+    }
+
+    private func modelWord(_ piece: UnsafeBufferPointer<UInt32>, _ word: Range<Int>, _ w: inout Workspace,
+                           into out: inout SequenceTokens) {
+        w.bytes.removeAll(keepingCapacity: true)
+        w.byteOrigin.removeAll(keepingCapacity: true)
+        for k in word {
+            let origin = w.pieceOrigin[k]
+            let before = w.bytes.count
+            appendUTF8(piece[k], to: &w.bytes)
+            for _ in before..<w.bytes.count { w.byteOrigin.append(origin) }
+        }
+        w.pieces.removeAll(keepingCapacity: true)
+        model.tokenize(w.bytes[...], workspace: &w.bpe, into: &w.pieces)
+        let idToToken = model.vocabulary.idToToken
+        for p in w.pieces {
+            let token = Int(p.id) < idToToken.count ? idToToken[Int(p.id)] ?? "" : ""
+            out.append(p.id, token, TokenOffset(Int(w.byteOrigin[Int(p.start)]), Int(w.byteOrigin[Int(p.end) - 1]) + 1))
+        }
+    }
+}
+
+@inline(__always)
+func appendUTF8(_ scalar: UInt32, to bytes: inout [UInt8]) {
+    switch scalar {
+    case 0..<0x80:
+        bytes.append(UInt8(scalar))
+    case 0x80..<0x800:
+        bytes.append(UInt8(0xC0 | scalar >> 6))
+        bytes.append(UInt8(0x80 | scalar & 0x3F))
+    case 0x800..<0x10000:
+        bytes.append(UInt8(0xE0 | scalar >> 12))
+        bytes.append(UInt8(0x80 | scalar >> 6 & 0x3F))
+        bytes.append(UInt8(0x80 | scalar & 0x3F))
+    default:
+        bytes.append(UInt8(0xF0 | scalar >> 18))
+        bytes.append(UInt8(0x80 | scalar >> 12 & 0x3F))
+        bytes.append(UInt8(0x80 | scalar >> 6 & 0x3F))
+        bytes.append(UInt8(0x80 | scalar & 0x3F))
+    }
+}

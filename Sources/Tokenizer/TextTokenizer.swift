@@ -1,0 +1,47 @@
+// One interface over the tokenizers bertkit reads (BERT WordPiece and byte-level BPE), and loading a model
+// directory's tokenizer whichever it is, as transformers' AutoTokenizer picks the class.
+
+import TensorCore
+
+public protocol TextTokenizer: Sendable {
+    func encode(_ text: String, pair: String?, options: EncodeOptions) throws(TokenizerError) -> Encoding
+    func encodeBatch(_ texts: [String], pairs: [String]?, options: EncodeOptions, threads: Int?) throws(TokenizerError) -> [Encoding]
+    func decode(_ ids: [Int32], skipSpecialTokens: Bool) -> String
+    func tokenize(_ text: String) -> [String]
+    func id(of token: String) -> Int32?
+    func token(of id: Int32) -> String?
+    /// Vocabulary size including added tokens (`len(tokenizer)`).
+    var count: Int { get }
+    var padToken: String? { get }
+    var modelMaxLength: Int? { get }
+    /// How many tokens the post-processor adds around one sequence.
+    var specialTokensForOneSequence: Int { get }
+    /// The id the model gives what it cannot encode (nil: none; GPT-2's byte-level BPE encodes every byte).
+    var unknownTokenID: Int32? { get }
+}
+
+extension BertTokenizer: TextTokenizer {
+    public var unknownTokenID: Int32? { model.unknownID }
+}
+extension ByteLevelBPETokenizer: TextTokenizer {
+    public var unknownTokenID: Int32? { model.unknownID }
+}
+
+public enum AutoTokenizer {
+    /// The tokenizer of a model directory: a tokenizer.json whose model is BPE, or vocab.json + merges.txt
+    /// without tokenizer.json, is a byte-level BPE tokenizer; anything else goes to BertTokenizer (which
+    /// names what it cannot read).
+    public static func load(directory: String) throws -> any TextTokenizer {
+        let json = directory + "/tokenizer.json"
+        if fileExists(json) {
+            let type = try withFileContext(json) { () throws -> String? in
+                try BertTokenizer.parseJSON(try readFileBytes(json))["model"]?["type"]?.stringValue
+            }
+            return type == "BPE" ? try ByteLevelBPETokenizer.load(directory: directory) : try BertTokenizer.load(directory: directory)
+        }
+        if fileExists(directory + "/vocab.json") && fileExists(directory + "/merges.txt") && !fileExists(directory + "/vocab.txt") {
+            return try ByteLevelBPETokenizer.load(directory: directory)
+        }
+        return try BertTokenizer.load(directory: directory)
+    }
+}
