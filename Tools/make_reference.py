@@ -12,44 +12,56 @@ import argparse
 import os
 import sys
 
-HEADS = {
-    "base": "BertModel",
-    "sequence-classification": "BertForSequenceClassification",
-    "token-classification": "BertForTokenClassification",
-    "question-answering": "BertForQuestionAnswering",
-    "masked-lm": "BertForMaskedLM",
+HEADS = {   # bertkit's head → the transformers class suffix (BertModel, DistilBertForMaskedLM, RobertaForQuestionAnswering …)
+    "base": "Model",
+    "sequence-classification": "ForSequenceClassification",
+    "token-classification": "ForTokenClassification",
+    "question-answering": "ForQuestionAnswering",
+    "masked-lm": "ForMaskedLM",
 }
-ARCHITECTURE_TO_HEAD = {v: k for k, v in HEADS.items()}
-ARCHITECTURE_TO_HEAD["BertForPreTraining"] = "masked-lm"
+FAMILIES = {"bert": "Bert", "distilbert": "DistilBert", "roberta": "Roberta"}   # model_type → class prefix
+OTHER_MASKED_LM = {"BertForPreTraining"}
+
+
+def family_of(model_dir):
+    import json
+    return json.load(open(os.path.join(model_dir, "config.json"))).get("model_type") or "bert"
 
 
 def head_of(model_dir):
     import json
     config = json.load(open(os.path.join(model_dir, "config.json")))
+    prefix = FAMILIES.get(config.get("model_type") or "bert", "Bert")
     for name in config.get("architectures") or []:
-        if name in ARCHITECTURE_TO_HEAD:
-            return ARCHITECTURE_TO_HEAD[name]
+        if name in OTHER_MASKED_LM:
+            return "masked-lm"
+        for head, suffix in HEADS.items():
+            if name == prefix + suffix:
+                return head
     return "base"
 
 
 def load_model(model_dir, head, attn_implementation="eager"):
     import transformers
-    cls = getattr(transformers, HEADS[head])
+    cls = getattr(transformers, FAMILIES[family_of(model_dir)] + HEADS[head])
     model = cls.from_pretrained(model_dir, attn_implementation=attn_implementation)
     return model.eval()
 
 
 def reference_outputs(model, head, input_ids, attention_mask, token_type_ids):
-    """All outputs `bertkit parity` checks, as float32 CPU tensors."""
+    """All outputs `bertkit parity` checks, as float32 CPU tensors. DistilBERT takes no token_type_ids."""
     import torch
+    kwargs = dict(input_ids=input_ids, attention_mask=attention_mask)
+    if model.config.model_type != "distilbert":
+        kwargs["token_type_ids"] = token_type_ids
     with torch.no_grad():
-        encoder = model if head == "base" else model.bert
-        enc = encoder(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
+        encoder = model if head == "base" else model.base_model
+        enc = encoder(**kwargs)
         out = {"last_hidden_state": enc.last_hidden_state}
-        if enc.pooler_output is not None:
+        if getattr(enc, "pooler_output", None) is not None:
             out["pooler_output"] = enc.pooler_output
         if head != "base":
-            result = model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
+            result = model(**kwargs)
             if head == "question-answering":
                 out["start_logits"] = result.start_logits
                 out["end_logits"] = result.end_logits

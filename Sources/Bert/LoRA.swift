@@ -15,13 +15,16 @@ public struct LoRAConfig: Sendable, Equatable {
         case names([String])
         /// PEFT's string form: the whole module name must match the regular expression.
         case regex(String)
+        /// No targets given (`target_modules` null): PEFT's default for the model type, resolved from the model's
+        /// family when the adapters are made (ModelFamily.defaultLoRATargets).
+        case modelDefault
     }
 
     public var rank = 8
     public var alpha: Float = 8
     public var dropout: Float = 0
     public var useRSLoRA = false
-    public var targets: Targets = .names(["query", "value"])
+    public var targets: Targets = .modelDefault
     /// Modules trained in full beside the adapters (PEFT adds `classifier` and `score` for SEQ_CLS).
     public var modulesToSave: [String] = ["classifier", "score"]
 
@@ -79,6 +82,8 @@ public final class LoRAAdapters: @unchecked Sendable {
 
     /// Adapters on every linear layer of `model` that `config.targets` selects.
     public init(model: BertModel, config: LoRAConfig) throws {
+        var config = config
+        if config.targets == .modelDefault { config.targets = .names(model.config.family.defaultLoRATargets) }
         self.config = config
         let c = model.config, H = c.hiddenSize, I = c.intermediateSize
         let n = c.family.names, p = c.family.namePrefix(for: model.head)
@@ -114,6 +119,8 @@ public final class LoRAAdapters: @unchecked Sendable {
         case .regex(let pattern):
             guard let regex = try? Regex(pattern) else { throw LoRAError.badRegex(pattern) }
             return { path in (try? regex.wholeMatch(in: path)) != nil }
+        case .modelDefault:
+            preconditionFailure("resolved to the family's names in init")
         }
     }
 
@@ -243,12 +250,17 @@ public final class LoRAAdapters: @unchecked Sendable {
 }
 
 extension LoRAAdapters {
-    /// The model parameters PEFT trains in full and saves beside the adapters (`modules_to_save`): those of
-    /// modules whose name equals an entry or ends with "." + entry.
+    /// The model parameters PEFT trains in full and saves beside the adapters (`modules_to_save`): those inside
+    /// a module whose name ends with an entry — plain string suffix, as peft v0.21.2 utils/other.py `_set_trainable`
+    /// matches, so DistilBERT's `pre_classifier` is saved with its `classifier` — the parameter's own module or an
+    /// enclosing one (RoBERTa's `classifier` holds `classifier.dense` and `classifier.out_proj`; PEFT wraps the head).
     public func savedModuleParameters(of model: BertModel) -> [ParameterSpec] {
         model.layout.specs.filter { spec in
-            let module = spec.name.split(separator: ".").dropLast().joined(separator: ".")
-            return config.modulesToSave.contains { module == $0 || module.hasSuffix("." + $0) }
+            let parts = spec.name.split(separator: ".").dropLast()
+            return (1...max(parts.count, 1)).contains { depth in
+                let module = parts.prefix(depth).joined(separator: ".")
+                return config.modulesToSave.contains { module.hasSuffix($0) }
+            }
         }
     }
 

@@ -163,8 +163,8 @@ struct LoRAOptions: ParsableArguments {
     @Option(help: "Train a LoRA adapter of this rank instead of every weight (PEFT-compatible output).") var loraR: Int?
     @Option(help: "LoRA alpha.") var loraAlpha: Float = 8
     @Option(help: "LoRA dropout.") var loraDropout: Float = 0
-    @Option(help: "Comma-separated modules to adapt (PEFT's matching: query, key, value, attention.output.dense, intermediate.dense, output.dense, dense).")
-    var loraTargets = "query,value"
+    @Option(help: "Comma-separated modules to adapt (PEFT's matching: query, key, value, attention.output.dense, intermediate.dense, output.dense, dense; DistilBERT's q_lin, k_lin, v_lin, out_lin, lin1, lin2). Default: PEFT's for the model type (query,value; DistilBERT q_lin,v_lin).")
+    var loraTargets: String?
     @Flag(help: "rsLoRA scaling: alpha / sqrt(r).") var loraRslora = false
     @Option(help: "Continue training an existing PEFT adapter folder.") var adapter: String?
 
@@ -180,7 +180,9 @@ struct LoRAOptions: ParsableArguments {
         lora.alpha = loraAlpha
         lora.dropout = loraDropout
         lora.useRSLoRA = loraRslora
-        lora.targets = .names(loraTargets.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
+        if let loraTargets {
+            lora.targets = .names(loraTargets.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
+        }
         settings.lora = lora
     }
 }

@@ -3,13 +3,16 @@
 // `_remove_duplicate_names` keeps the alphabetically first name. We do the same.
 
 import TensorCore
+import ModelCatalog
 
 public enum TiedWeights {
-    /// Names transformers treats as the tied (dropped) side for BERT heads.
-    public static let tiedNames: Set<String> = [
-        "cls.predictions.decoder.weight", "cls.predictions.decoder.bias",
-        "bert.cls.predictions.decoder.weight", "bert.cls.predictions.decoder.bias",
-    ]
+    /// Names transformers treats as the tied (dropped) side: every family's masked-LM decoder copies
+    /// (`cls.predictions.decoder.*`, `vocab_projector.weight`, `lm_head.decoder.*`), also under the base prefix.
+    public static let tiedNames: Set<String> = Set(ModelFamily.allCases.flatMap { family -> [String] in
+        let names = family.names
+        let aliases = [names.lmDecoderWeight] + (names.lmDecoderBias.map { [$0] } ?? [])
+        return aliases + aliases.map { family.basePrefix + $0 }
+    })
 
     /// Drops every tensor whose storage is identical to an earlier-kept one. Returns the pruned store
     /// and (dropped, kept) pairs.

@@ -57,6 +57,15 @@ public enum ModelFamily: String, CaseIterable, Sendable {
         }
     }
 
+    /// The modules PEFT puts LoRA on when `target_modules` is not given (peft v0.21.2 utils/constants.py,
+    /// TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING): the query and value projections.
+    public var defaultLoRATargets: [String] {
+        switch self {
+        case .bert, .roberta: return ["query", "value"]
+        case .distilbert: return ["q_lin", "v_lin"]
+        }
+    }
+
     /// Whether the embeddings add a token-type table (DistilBERT has none and takes no `token_type_ids`).
     public var hasTokenTypes: Bool { self != .distilbert }
 

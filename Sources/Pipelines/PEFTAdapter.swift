@@ -50,6 +50,7 @@ public struct PEFTAdapterConfig: Sendable {
         switch value("target_modules") {
         case .string(let pattern)?: lora.targets = .regex(pattern)
         case .array(let names)?: lora.targets = .names(names.compactMap(\.stringValue))
+        case .null?: lora.targets = .modelDefault   // PEFT's default for the model type
         default: throw PEFTAdapterError.missingKey("target_modules")
         }
         lora.modulesToSave = value("modules_to_save")?.arrayValue?.compactMap(\.stringValue) ?? []
@@ -76,6 +77,7 @@ public struct PEFTAdapterConfig: Sendable {
         switch lora.targets {
         case .names(let names): targets = .array(names.map { .string($0) })
         case .regex(let pattern): targets = .string(pattern)
+        case .modelDefault: targets = .null   // PEFT resolves it from the model type on load
         }
         let object = JSONObject([
             ("alora_invocation_tokens", nil), ("alpha_pattern", .object(JSONObject())), ("arrow_config", nil),
