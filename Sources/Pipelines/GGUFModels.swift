@@ -50,8 +50,9 @@ public enum GGUFModelError: Error, CustomStringConvertible {
     public var description: String {
         switch self {
         case .unsupportedArchitecture(let name):
-            return "llama.cpp's converter takes \(GGUFModels.architectures.joined(separator: ", ")), not \(name) "
-                + "(a GGUF BERT has no token-classification or question-answering head)"
+            let why = name.hasPrefix("Bert") ? "a GGUF BERT has no token-classification or question-answering head"
+                : "bertkit writes BERT GGUF files only"
+            return "llama.cpp's converter takes \(GGUFModels.architectures.joined(separator: ", ")), not \(name) (\(why))"
         case .notFloatingPoint(let tensor, let dtype):
             return "tensor '\(tensor)' is \(dtype); GGUF weights must be floating point"
         case .vocabularyLargerThanConfig(let tokens, let vocabSize):

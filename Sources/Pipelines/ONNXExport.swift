@@ -53,6 +53,9 @@ public enum ONNXExport {
             loaded.adapters = nil
             notes.append("LoRA adapter merged into the weights (PEFT's merge_and_unload)")
         }
+        if loaded.config.family != .bert {   // decided by config.json, before any graph is built
+            throw FileError(path: loaded.directory + "/config.json", cause: ONNXExportError.unsupportedFamily(loaded.config.family))
+        }
         let builder = try withFileContext(loaded.weightsFiles.first ?? directory) { try graph(loaded.model) }
         let head = loaded.model.head
         try builder.write(to: path, metadata: [("bertkit.architecture", loaded.model.architecture)],

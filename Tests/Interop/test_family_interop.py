@@ -169,3 +169,16 @@ def test_distilbert_finetune_export_loads_with_bertkits_logits(bertkit, tmp_path
         logits = model(**tokenizer(texts, padding=True, return_tensors="pt")).logits
     mine = torch.tensor([p["logits"] for p in predicted])
     assert (mine - logits).abs().max() < 1e-4, (mine, logits)
+
+
+@pytest.mark.parametrize("family", ["distilbert", "roberta"])
+@pytest.mark.parametrize("target", ["model.onnx", "model.gguf"])
+def test_bert_only_exports_refuse_other_families(bertkit, tmp_path, family, target):
+    """ONNX and GGUF export write BERT graphs and files; another family gets one error line and no file."""
+    folder = tmp_path / "model"
+    folder.mkdir()
+    make_model(folder, family, "sequence-classification", seed=9)
+    result = bertkit("convert", folder, tmp_path / target, check=False)
+    assert result.returncode == 1 and result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
+    assert family in result.stderr or FAMILIES[family] in result.stderr, result.stderr
+    assert not (tmp_path / target).exists()
