@@ -122,63 +122,15 @@ public struct ByteLevelBPETokenizer: Sendable {
 
     // MARK: Encoding
 
-    /// Encodes one text, or a pair, as `tokenizer(text, pair, …)` does.
+    /// Encodes one text, or a pair, as `tokenizer(text, pair, …)` does (SequenceEncoder.swift).
     public func encode(_ text: String, pair: String? = nil, options: EncodeOptions = EncodeOptions()) throws(TokenizerError) -> Encoding {
-        var workspace = Workspace()
-        var encoding = try encode(text, pair: pair, options: options, workspace: &workspace)
-        if let padding = options.padding {
-            var single = [encoding]
-            try pad(&single, padding)
-            encoding = single[0]
-        }
-        return encoding
+        try encodeSequence(text, pair: pair, options: options)
     }
 
     /// Encodes many texts (or pairs) on `threads` threads; padding `.longest` pads to the batch's longest.
     public func encodeBatch(_ texts: [String], pairs: [String]? = nil, options: EncodeOptions = EncodeOptions(),
                             threads: Int? = nil) throws(TokenizerError) -> [Encoding] {
-        if let pairs, pairs.count != texts.count {
-            throw .invalidOptions("\(texts.count) texts but \(pairs.count) pairs")
-        }
-        var results = [Encoding](repeating: Encoding(), count: texts.count)
-        let workers = max(1, min(threads ?? BertTokenizer.processorCount, (texts.count + 63) / 64))
-        var failure: TokenizerError? = nil
-        if workers == 1 {
-            var workspace = Workspace()
-            for i in texts.indices {
-                results[i] = try encode(texts[i], pair: pairs?[i], options: options, workspace: &workspace)
-            }
-        } else {
-            let chunk = 64
-            let chunks = (texts.count + chunk - 1) / chunk
-            // Each worker writes only its own results and its own error slot.
-            var errors = [(index: Int, error: TokenizerError)?](repeating: nil, count: workers)
-            results.withUnsafeMutableBufferPointer { out in
-                errors.withUnsafeMutableBufferPointer { errorSlots in
-                    nonisolated(unsafe) let out = out, errorSlots = errorSlots
-                    DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                        var workspace = Workspace()
-                        var c = worker
-                        while c < chunks {
-                            for i in (c * chunk)..<min(texts.count, (c + 1) * chunk) {
-                                do throws(TokenizerError) {
-                                    out[i] = try encode(texts[i], pair: pairs?[i], options: options, workspace: &workspace)
-                                } catch {
-                                    errorSlots[worker] = (i, error)
-                                    return
-                                }
-                            }
-                            c += workers
-                        }
-                    }
-                }
-            }
-            // The lowest failing input wins, so the message does not depend on scheduling.
-            failure = errors.compactMap { $0 }.min { $0.index < $1.index }?.error
-        }
-        if let failure { throw failure }
-        if let padding = options.padding { try pad(&results, padding) }
-        return results
+        try encodeSequences(texts, pairs: pairs, options: options, threads: threads)
     }
 
     /// The tokens of a text without special tokens (`tokenizer.tokenize`).
@@ -208,28 +160,15 @@ public struct ByteLevelBPETokenizer: Sendable {
 
     /// Pads encodings to a common length (`.longest`: the longest of them), on `padding.side`.
     public func pad(_ encodings: inout [Encoding], _ padding: Padding) throws(TokenizerError) {
-        guard let padID, let padToken else { throw .invalidOptions("padding needs a pad token, and this tokenizer has none") }
-        Padder.pad(&encodings, padding, padID: padID, padToken: padToken, padTypeID: padTypeID)
+        try padSequences(&encodings, padding)
     }
 
-    private func encode(_ text: String, pair: String?, options: EncodeOptions,
-                        workspace: inout Workspace) throws(TokenizerError) -> Encoding {
-        var first = sequenceTokens(text, workspace: &workspace)
-        var second = pair.map { sequenceTokens($0, workspace: &workspace) }
-        if let truncation = options.truncation {
-            let added = options.addSpecialTokens ? postProcessor.addedTokens(pair: second != nil) : 0
-            // As in the reference, a max_length below the special tokens' count means no truncation at all.
-            if truncation.maxLength >= added {
-                try Truncator.truncate(&first, &second, maxLength: truncation.maxLength - added,
-                                       strategy: truncation.strategy, direction: truncation.direction)
-            }
-        }
-        if let trimming = offsetTrimming {
-            ByteLevel.trimOffsets(&first, addPrefixSpace: trimming.addPrefixSpace)
-            if second != nil { ByteLevel.trimOffsets(&second!, addPrefixSpace: trimming.addPrefixSpace) }
-        }
-        return postProcessor.apply(first, second, addSpecialTokens: options.addSpecialTokens)
+    /// RoBERTa's `trim_offsets`: offsets lose the spaces the byte-level pre-tokenizer kept in tokens.
+    func finish(_ tokens: inout SequenceTokens) {
+        if let trimming = offsetTrimming { ByteLevel.trimOffsets(&tokens, addPrefixSpace: trimming.addPrefixSpace) }
     }
+
+    func makeWorkspace() -> Workspace { Workspace() }
 
     // MARK: Tokenization of one text
 
