@@ -112,7 +112,7 @@ public enum FineTuneJob {
         let directory = try ModelDirectory.resolve(s.model)
         // 0. The model's type and config first: another architecture is refused before data or weights are read.
         let baseConfig = try PretrainedBert.readConfig(directory: directory)
-        let tokenizer = try BertTokenizer.load(directory: directory)
+        let tokenizer = try AutoTokenizer.load(directory: directory)
 
         // 1. Data, fully checked before anything heavy happens.
         var trainRows = try task.read(s.train)

@@ -8,7 +8,8 @@ import Checkpoints
 import Bert
 
 public enum ModelExport {
-    public static let tokenizerFileNames = ["vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"]
+    public static let tokenizerFileNames = ["vocab.txt", "vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json",
+                                            "special_tokens_map.json"]
 
     /// Writes `model` into `folder` (created if needed). `extraFormats` adds PyTorch / HDF5 weight files.
     public static func write(_ model: BertModel, to folder: String, tokenizerFrom source: String?,

@@ -63,13 +63,19 @@ public struct PretrainedBert {
     /// config.json when bertkit wrote one.
     public static func load(_ argument: String, head: BertHead?, adapter: String, allowRandomInit: Bool = false,
                             precision: Precision? = nil) throws -> PretrainedBert {
-        _ = try readConfig(directory: ModelDirectory.resolve(argument))   // the base's type before the adapter's files
+        let family = try readConfig(directory: ModelDirectory.resolve(argument)).family   // the base's type before the adapter's files
         let adapterConfig = try PEFTAdapter.readConfig(folder: adapter)
         let taskHead = BertHead(peftTaskType: adapterConfig.taskType)
         let weightsPath = adapter + "/adapter_model.safetensors"
         let weights = try withFileContext(weightsPath) { try SafetensorsReader.read(path: weightsPath) }
         var labelNames: [String]? = nil
-        if let classifier = weights["base_model.model.classifier.weight"] ?? weights["base_model.model.classifier.modules_to_save.default.weight"] {
+        // The saved classifier (`classifier`, RoBERTa's `classifier.out_proj`), plain or under PEFT's in-memory name.
+        let classifiers = Set([family.names.sequenceClassifier, family.names.tokenClassifier]).sorted().flatMap { module -> [String] in
+            let parts = module.split(separator: ".", maxSplits: 1).map(String.init)
+            let wrapped = parts[0] + ".modules_to_save.default" + (parts.count > 1 ? "." + parts[1] : "")
+            return ["base_model.model." + module + ".weight", "base_model.model." + wrapped + ".weight"]
+        }
+        if let classifier = classifiers.lazy.compactMap({ weights[$0] }).first {
             let count = classifier.shape.first ?? 2
             labelNames = (0..<count).map { "LABEL_\($0)" }
             if fileExists(adapter + "/config.json"), let named = try? readConfig(directory: adapter), named.numLabels == count {
@@ -88,7 +94,7 @@ public struct PretrainedBert {
     }
 
     /// The directory's tokenizer.
-    public func tokenizer() throws -> BertTokenizer { try BertTokenizer.load(directory: directory) }
+    public func tokenizer() throws -> any TextTokenizer { try AutoTokenizer.load(directory: directory) }
 
     /// What loading did, for the CLI to print (`loadReport.lines(verbose:)`).
     public var loadReport: LoadReportText {

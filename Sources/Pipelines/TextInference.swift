@@ -43,14 +43,14 @@ public enum PoolingMode: String, Sendable, CaseIterable { case cls, mean, pooler
 
 public final class TextInference {
     public let model: BertModel
-    public let tokenizer: BertTokenizer
+    public let tokenizer: any TextTokenizer
     public let adapters: LoRAAdapters?
     public var maxLength: Int
     public var batchSize = 32
     /// Run the encoder over real tokens only (BertWorkspace.skipsPadding); false computes the padding too.
     public var skipsPadding = true
 
-    public init(model: BertModel, tokenizer: BertTokenizer, adapters: LoRAAdapters? = nil, maxLength: Int? = nil) {
+    public init(model: BertModel, tokenizer: any TextTokenizer, adapters: LoRAAdapters? = nil, maxLength: Int? = nil) {
         self.model = model
         self.tokenizer = tokenizer
         self.adapters = adapters
@@ -155,7 +155,7 @@ public final class TextInference {
             throw InferenceError.wrongHead(command: "fill-mask", head: model.head.rawValue, needed: "masked-lm")
         }
         let (batch, encodings) = try encode([text])
-        guard let maskID = tokenizer.id(of: "[MASK]") else { throw InferenceError.noMaskToken(text: text) }
+        guard let maskID = tokenizer.maskTokenID else { throw InferenceError.noMaskToken(text: text) }
         let positions = encodings[0].ids.indices.filter { encodings[0].ids[$0] == maskID }
         guard !positions.isEmpty else { throw InferenceError.noMaskToken(text: text) }
         let ws = BertWorkspace(config: model.config, head: model.head, batch: 1, sequence: batch.sequenceLength, keepsEveryLayer: false)
@@ -184,6 +184,7 @@ public final class TextInference {
         guard model.head == .tokenClassification else {
             throw InferenceError.wrongHead(command: "predict", head: model.head.rawValue, needed: "token-classification")
         }
+        guard let tokenizer = tokenizer as? BertTokenizer else { throw TokenizerError.needsWordPiece(task: "entity tagging") }
         guard !texts.isEmpty else { throw InferenceError.emptyInput }
         let L = model.config.numLabels
         var storage: FloatBuffer? = nil
@@ -239,6 +240,7 @@ public final class TextInference {
         guard model.head == .questionAnswering else {
             throw InferenceError.wrongHead(command: "answer", head: model.head.rawValue, needed: "question-answering")
         }
+        guard let tokenizer = tokenizer as? BertTokenizer else { throw TokenizerError.needsWordPiece(task: "question answering") }
         let length = options.maxLength ?? min(tokenizer.modelMaxLength ?? 384, 384)
         let stride = options.docStride ?? min(length / 2, 128)
         let windows = try tokenizer.encodeWindows(question, context, maxLength: length, stride: stride)

@@ -18,7 +18,7 @@ public protocol FineTuningTask: Sendable {
     /// training data's.
     func labels(train: [Example], file: String, config: BertConfig, explicit: [String]?) throws -> LabelSet
     /// Token ids and aligned targets. A label outside `labels` is an error naming the file and line.
-    func encode(_ examples: [Example], file: String, labels: LabelSet, tokenizer: BertTokenizer, maxLength: Int) throws -> EncodedData
+    func encode(_ examples: [Example], file: String, labels: LabelSet, tokenizer: any TextTokenizer, maxLength: Int) throws -> EncodedData
     /// The collation and metrics the training loop uses, once the labels are known; `train` and `eval` are what it will
     /// see (question answering needs its windows' offsets to turn logits into answers, masked LM its mask token).
     func training(labels: LabelSet, train: EncodedData, eval: EncodedData?) -> any TrainingTask

@@ -27,7 +27,7 @@ public struct SequenceClassificationTask: FineTuningTask {
         try withFileContext(file) { try LabelSet.resolve(examples: train, config: config, explicit: explicit, problemType: problemType) }
     }
 
-    public func encode(_ rows: [TextExample], file: String, labels: LabelSet, tokenizer: BertTokenizer, maxLength: Int) throws -> EncodedData {
+    public func encode(_ rows: [TextExample], file: String, labels: LabelSet, tokenizer: any TextTokenizer, maxLength: Int) throws -> EncodedData {
         let options = EncodeOptions(truncation: Truncation(maxLength: maxLength))
         var examples: [EncodedExample] = []
         examples.reserveCapacity(rows.count)

@@ -18,13 +18,26 @@ public protocol TextTokenizer: Sendable {
     var specialTokensForOneSequence: Int { get }
     /// The id the model gives what it cannot encode (nil: none; GPT-2's byte-level BPE encodes every byte).
     var unknownTokenID: Int32? { get }
+    /// The mask token's id (`tokenizer.mask_token_id`: BERT's `[MASK]`, RoBERTa's `<mask>`); nil when it has none.
+    var maskTokenID: Int32? { get }
+    /// `tokenizer.all_special_ids`: the special added tokens and the unknown token.
+    var specialTokenIDs: Set<Int32> { get }
 }
 
 extension BertTokenizer: TextTokenizer {
     public var unknownTokenID: Int32? { model.unknownID }
+    public var maskTokenID: Int32? { id(of: "[MASK]") }
+    public var specialTokenIDs: Set<Int32> {
+        Set(["[CLS]", "[SEP]", "[PAD]", "[MASK]", model.unknownToken].compactMap { id(of: $0) })
+            .union(addedTokens.filter(\.special).map(\.id))
+    }
 }
 extension ByteLevelBPETokenizer: TextTokenizer {
     public var unknownTokenID: Int32? { model.unknownID }
+    public var maskTokenID: Int32? { id(of: "<mask>") }
+    public var specialTokenIDs: Set<Int32> {
+        Set(addedTokens.filter(\.special).map(\.id)).union(model.unknownID.map { [$0] } ?? [])
+    }
 }
 
 public enum AutoTokenizer {
@@ -43,5 +56,17 @@ public enum AutoTokenizer {
             return try ByteLevelBPETokenizer.load(directory: directory)
         }
         return try BertTokenizer.load(directory: directory)
+    }
+}
+
+extension TextTokenizer {
+    /// `encode` with transformers' defaults: no pair, no truncation or padding.
+    public func encode(_ text: String, options: EncodeOptions = EncodeOptions()) throws(TokenizerError) -> Encoding {
+        try encode(text, pair: nil, options: options)
+    }
+
+    /// `encodeBatch` on every core.
+    public func encodeBatch(_ texts: [String], pairs: [String]? = nil, options: EncodeOptions = EncodeOptions()) throws(TokenizerError) -> [Encoding] {
+        try encodeBatch(texts, pairs: pairs, options: options, threads: nil)
     }
 }

@@ -140,14 +140,16 @@ TRAIN = "text,label\na great movie,1\nterrible film,0\nloved it,1\nhated it,0\nw
         "\"an honest, affecting film\",1\nnothing works here,0\n"
 
 
+@pytest.mark.parametrize("family", ["distilbert", "roberta"])
 @pytest.mark.parametrize("lora", [False, True])
-def test_distilbert_finetune_export_loads_with_bertkits_logits(bertkit, tmp_path, lora):
-    """DistilBERT fine-tuned by bertkit (full, or LoRA on PEFT's default q_lin/v_lin): transformers (or PEFT) loads the
-    result and computes bertkit's logits for the same texts."""
+def test_finetune_export_loads_with_bertkits_logits(bertkit, tmp_path, family, lora):
+    """A classifier fine-tuned by bertkit (full, or LoRA on PEFT's default targets for the model type): transformers
+    (or PEFT) loads the result and computes bertkit's logits for the same texts; RoBERTa's byte-level BPE files travel
+    with the export."""
     from peft import PeftModel
     base = tmp_path / "base"
     base.mkdir()
-    make_model(base, "distilbert", "base", seed=6)
+    make_model(base, family, "base", seed=6)
     (tmp_path / "train.csv").write_text(TRAIN)
     out = tmp_path / "out"
     extra = ["--lora-r", "4"] if lora else []
@@ -156,15 +158,17 @@ def test_distilbert_finetune_export_loads_with_bertkits_logits(bertkit, tmp_path
     texts = ["a great movie", "boring plot, really", "ok"]
     model_args = ["--model", base, "--adapter", out] if lora else ["--model", out]
     predicted = json.loads(bertkit("predict", *model_args, "--json", "--", *texts).stdout)["predictions"]
+    cls = getattr(transformers, FAMILIES[family] + "ForSequenceClassification")
     if lora:
         config = json.loads((out / "adapter_config.json").read_text())
-        assert config["target_modules"] == ["q_lin", "v_lin"] and config["task_type"] == "SEQ_CLS", config
-        model = PeftModel.from_pretrained(
-            transformers.DistilBertForSequenceClassification.from_pretrained(base, num_labels=2), out).eval()
+        targets = ["q_lin", "v_lin"] if family == "distilbert" else ["query", "value"]
+        assert config["target_modules"] == targets and config["task_type"] == "SEQ_CLS", config
+        model = PeftModel.from_pretrained(cls.from_pretrained(base, num_labels=2), out).eval()
+        tokenizer = AutoTokenizer.from_pretrained(base)
     else:
         model = transformers.AutoModelForSequenceClassification.from_pretrained(out).eval()
-        assert type(model).__name__ == "DistilBertForSequenceClassification"
-    tokenizer = AutoTokenizer.from_pretrained(base)
+        assert type(model) is cls
+        tokenizer = AutoTokenizer.from_pretrained(out)
     with torch.no_grad():
         logits = model(**tokenizer(texts, padding=True, return_tensors="pt")).logits
     mine = torch.tensor([p["logits"] for p in predicted])
@@ -182,3 +186,12 @@ def test_bert_only_exports_refuse_other_families(bertkit, tmp_path, family, targ
     assert result.returncode == 1 and result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
     assert family in result.stderr or FAMILIES[family] in result.stderr, result.stderr
     assert not (tmp_path / target).exists()
+
+
+def test_roberta_question_answering_says_what_its_tokenizer_lacks(bertkit, tmp_path):
+    """Overflowing windows and pre-split words are WordPiece-only so far: RoBERTa's `answer` and entity tagging are
+    refused with one error line, never run on a wrong encoding."""
+    make_model(tmp_path, "roberta", "question-answering", seed=10)
+    result = bertkit("answer", "--model", tmp_path, "--question", "where?", "--context", "in paris.", check=False)
+    assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert "question answering needs a WordPiece tokenizer" in result.stderr, result.stderr

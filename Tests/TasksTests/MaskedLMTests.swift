@@ -67,7 +67,7 @@ import TestSupport
         let tokenizer = try Self.minilm()
         let sentences = Self.wholeWord["sentences"] as! [[String: Any]]
         #expect(sentences.count >= 100)
-        let specials = MaskedLMTask.specialIDs(tokenizer)
+        let specials = tokenizer.specialTokenIDs
         for sentence in sentences {
             let encoding = try tokenizer.encode(sentence["text"] as! String)
             #expect(encoding.ids.map(Int.init) == sentence["input_ids"] as! [Int])
@@ -127,7 +127,7 @@ import TestSupport
     /// Whole words: every piece of a chosen word, [MASK] only; words chosen at 15 %.
     @Test func wholeWordMasking() throws {
         let tokenizer = try Self.minilm()
-        let specials = MaskedLMTask.specialIDs(tokenizer)
+        let specials = tokenizer.specialTokenIDs
         let masking = TokenMasking(probability: 0.15, wholeWordMask: true, maskID: 103, vocabularySize: 30522, seed: 9)
         var words = 0, chosenWords = 0
         for (index, sentence) in (Self.wholeWord["sentences"] as! [[String: Any]]).enumerated() {

@@ -4,7 +4,7 @@
 // tokenized with its [CLS]/[SEP], concatenated and cut into `maxLength` blocks (run_mlm's `group_texts`, which works on
 // map batches of 1,000 lines and drops each batch's remainder). Blank lines (Python's `str.isspace`) are skipped in both
 // modes; run_mlm skips them only line by line and otherwise adds a [CLS] [SEP] pair for each. Masks are drawn when a
-// batch is collated: each token that is not special (the tokenizer's special ids: [CLS], [SEP], [PAD], [MASK], [UNK],
+// batch is collated: each token that is not special (the tokenizer's special ids, TextTokenizer.specialTokenIDs: [CLS], [SEP], [PAD], [MASK], [UNK],
 // as the collator finds them under the Trainer) with `probability`, of those 80 % [MASK], 10 % a random token of the
 // whole vocabulary, 10 % unchanged; with `wholeWordMask` (transformers 5's rule) a word is a run of tokens that touch
 // (each starts where the previous ended), chosen with `probability` and masked whole, with [MASK] only. The draws come
@@ -101,9 +101,9 @@ public struct MaskedLMTask: FineTuningTask {
     /// run_mlm's map batches: `group_texts` sees 1,000 lines at a time.
     static let groupBatch = 1000
 
-    public func encode(_ lines: [TextLine], file: String, labels: LabelSet, tokenizer: BertTokenizer, maxLength: Int) throws -> EncodedData {
+    public func encode(_ lines: [TextLine], file: String, labels: LabelSet, tokenizer: any TextTokenizer, maxLength: Int) throws -> EncodedData {
         var examples: [EncodedExample] = []
-        let specials = Self.specialIDs(tokenizer)
+        let specials = tokenizer.specialTokenIDs
         func add(_ ids: ArraySlice<Int32>, _ flags: ArraySlice<UInt8>, line: Int) {
             var example = EncodedExample(ids: Array(ids), typeIds: [Int32](repeating: 0, count: ids.count), target: .tokens([]), line: line)
             example.tokenFlags = Array(flags)
@@ -135,7 +135,7 @@ public struct MaskedLMTask: FineTuningTask {
             throw FileError(path: file, cause: TextCorpusError.empty)
         }
         if !lineByLine { notes.append("\(lines.count) lines of \(file) packed into \(examples.count) blocks of \(maxLength) tokens") }
-        let vocabulary = MaskingVocabulary(maskID: tokenizer.id(of: "[MASK]") ?? 0, count: tokenizer.count)
+        let vocabulary = MaskingVocabulary(maskID: tokenizer.maskTokenID ?? 0, count: tokenizer.count)
         return EncodedData(examples: examples, sourceCount: lines.count, notes: notes, taskData: vocabulary)
     }
 
@@ -148,12 +148,6 @@ public struct MaskedLMTask: FineTuningTask {
             let continues = t > 0 && !special[t - 1] && encoding.offsets[t].start == encoding.offsets[t - 1].end
             return continues ? EncodedExample.continuesWord : 0
         }
-    }
-
-    /// The tokenizer's special ids (`all_special_ids`).
-    public static func specialIDs(_ tokenizer: BertTokenizer) -> Set<Int32> {
-        Set(["[CLS]", "[SEP]", "[PAD]", "[MASK]", tokenizer.model.unknownToken].compactMap { tokenizer.id(of: $0) })
-            .union(tokenizer.addedTokens.filter(\.special).map(\.id))
     }
 
     public func training(labels: LabelSet, train: EncodedData, eval: EncodedData?) -> any TrainingTask {

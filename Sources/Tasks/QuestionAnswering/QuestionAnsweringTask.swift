@@ -28,7 +28,8 @@ public struct QuestionAnsweringTask: FineTuningTask {
         LabelSet(names: config.numLabels == 2 ? config.id2label : ["LABEL_0", "LABEL_1"], problemType: .singleLabelClassification)
     }
 
-    public func encode(_ examples: [QAExample], file: String, labels: LabelSet, tokenizer: BertTokenizer, maxLength: Int) throws -> EncodedData {
+    public func encode(_ examples: [QAExample], file: String, labels: LabelSet, tokenizer: any TextTokenizer, maxLength: Int) throws -> EncodedData {
+        guard let tokenizer = tokenizer as? BertTokenizer else { throw TokenizerError.needsWordPiece(task: "question answering") }
         let features = try withFileContext(file) { try QAFeatures.make(examples, tokenizer: tokenizer, maxLength: maxLength, docStride: docStride) }
         let encoded = features.enumerated().map { f, feature in
             var example = EncodedExample(ids: feature.ids, typeIds: feature.typeIds, target: .span(start: feature.startPosition, end: feature.endPosition))

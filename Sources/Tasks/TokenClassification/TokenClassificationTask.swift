@@ -70,7 +70,8 @@ public struct TokenClassificationTask: FineTuningTask {
         }
     }
 
-    public func encode(_ sentences: [TaggedSentence], file: String, labels: LabelSet, tokenizer: BertTokenizer, maxLength: Int) throws -> EncodedData {
+    public func encode(_ sentences: [TaggedSentence], file: String, labels: LabelSet, tokenizer: any TextTokenizer, maxLength: Int) throws -> EncodedData {
+        guard let tokenizer = tokenizer as? BertTokenizer else { throw TokenizerError.needsWordPiece(task: "token classification") }
         let index = labels.label2id
         let bToI = Self.bToI(labels.names)
         let room = max(1, maxLength - tokenizer.specialTokensForOneSequence)
