@@ -164,17 +164,28 @@ public struct FamilyNames: Sendable {
 
     public func layer(_ index: Int, _ part: String) -> String { layerStem + "\(index)." + part }
 
-    static let bert = FamilyNames(
-        wordEmbeddings: "embeddings.word_embeddings", positionEmbeddings: "embeddings.position_embeddings",
-        tokenTypeEmbeddings: "embeddings.token_type_embeddings", embeddingNorm: "embeddings.LayerNorm",
-        layerStem: "encoder.layer.", query: "attention.self.query", key: "attention.self.key", value: "attention.self.value",
-        attentionOutput: "attention.output.dense", attentionNorm: "attention.output.LayerNorm",
-        intermediate: "intermediate.dense", output: "output.dense", outputNorm: "output.LayerNorm",
-        encoderModules: ["embeddings", "encoder", "pooler"],
-        sequenceClassifier: "classifier", tokenClassifier: "classifier", qaOutputs: "qa_outputs",
-        lmTransform: "cls.predictions.transform.dense", lmNorm: "cls.predictions.transform.LayerNorm",
-        lmBias: "cls.predictions.bias", lmDecoderWeight: "cls.predictions.decoder.weight",
-        lmDecoderBias: "cls.predictions.decoder.bias")
+    /// BERT's encoder names (RoBERTa keeps them) with a family's head names.
+    private static func bertEncoder(sequenceClassifier: String, lmTransform: String, lmNorm: String, lmBias: String,
+                                    lmDecoderWeight: String, lmDecoderBias: String) -> FamilyNames {
+        FamilyNames(
+            wordEmbeddings: "embeddings.word_embeddings", positionEmbeddings: "embeddings.position_embeddings",
+            tokenTypeEmbeddings: "embeddings.token_type_embeddings", embeddingNorm: "embeddings.LayerNorm",
+            layerStem: "encoder.layer.", query: "attention.self.query", key: "attention.self.key", value: "attention.self.value",
+            attentionOutput: "attention.output.dense", attentionNorm: "attention.output.LayerNorm",
+            intermediate: "intermediate.dense", output: "output.dense", outputNorm: "output.LayerNorm",
+            encoderModules: ["embeddings", "encoder", "pooler"],
+            sequenceClassifier: sequenceClassifier, tokenClassifier: "classifier", qaOutputs: "qa_outputs",
+            lmTransform: lmTransform, lmNorm: lmNorm, lmBias: lmBias, lmDecoderWeight: lmDecoderWeight, lmDecoderBias: lmDecoderBias)
+    }
+
+    static let bert = bertEncoder(
+        sequenceClassifier: "classifier", lmTransform: "cls.predictions.transform.dense",
+        lmNorm: "cls.predictions.transform.LayerNorm", lmBias: "cls.predictions.bias",
+        lmDecoderWeight: "cls.predictions.decoder.weight", lmDecoderBias: "cls.predictions.decoder.bias")
+
+    static let roberta = bertEncoder(
+        sequenceClassifier: "classifier.out_proj", lmTransform: "lm_head.dense", lmNorm: "lm_head.layer_norm",
+        lmBias: "lm_head.bias", lmDecoderWeight: "lm_head.decoder.weight", lmDecoderBias: "lm_head.decoder.bias")
 
     static let distilbert = FamilyNames(
         wordEmbeddings: "embeddings.word_embeddings", positionEmbeddings: "embeddings.position_embeddings",
@@ -186,17 +197,6 @@ public struct FamilyNames: Sendable {
         sequenceClassifier: "classifier", tokenClassifier: "classifier", qaOutputs: "qa_outputs",
         lmTransform: "vocab_transform", lmNorm: "vocab_layer_norm",
         lmBias: "vocab_projector.bias", lmDecoderWeight: "vocab_projector.weight", lmDecoderBias: nil)
-
-    static let roberta = FamilyNames(
-        wordEmbeddings: "embeddings.word_embeddings", positionEmbeddings: "embeddings.position_embeddings",
-        tokenTypeEmbeddings: "embeddings.token_type_embeddings", embeddingNorm: "embeddings.LayerNorm",
-        layerStem: "encoder.layer.", query: "attention.self.query", key: "attention.self.key", value: "attention.self.value",
-        attentionOutput: "attention.output.dense", attentionNorm: "attention.output.LayerNorm",
-        intermediate: "intermediate.dense", output: "output.dense", outputNorm: "output.LayerNorm",
-        encoderModules: ["embeddings", "encoder", "pooler"],
-        sequenceClassifier: "classifier.out_proj", tokenClassifier: "classifier", qaOutputs: "qa_outputs",
-        lmTransform: "lm_head.dense", lmNorm: "lm_head.layer_norm",
-        lmBias: "lm_head.bias", lmDecoderWeight: "lm_head.decoder.weight", lmDecoderBias: "lm_head.decoder.bias")
 }
 
 public enum ModelFamilyError: Error, CustomStringConvertible, Equatable {

@@ -88,37 +88,14 @@ public struct ByteLevelBPETokenizer: Sendable {
 
     // MARK: Vocabulary
 
-    /// The id of a token (added tokens first, then the vocabulary), as `token_to_id`.
-    public func id(of token: String) -> Int32? {
-        addedTokens.first(where: { $0.content.utf8.elementsEqual(token.utf8) })?.id ?? model.vocabulary.id(of: token)
-    }
-
-    /// The token of an id (added tokens first), as `id_to_token`.
-    public func token(of id: Int32) -> String? {
-        if let added = addedByID[id] { return added }
-        let table = model.vocabulary.idToToken
-        return id >= 0 && Int(id) < table.count ? table[Int(id)] : nil
-    }
-
-    /// Vocabulary size including added tokens (`len(tokenizer)`).
-    public var count: Int {
-        model.vocabulary.count + addedTokens.filter { model.vocabulary.id(of: $0.content) == nil }.count
-    }
+    // id(of:), token(of:) and count: SequenceEncoder.swift (added tokens first, then the vocabulary).
 
     /// How many tokens the post-processor adds around one sequence (RoBERTa: 2).
     public var specialTokensForOneSequence: Int { postProcessor.addedTokens(pair: false) }
 
     // MARK: Decoding
 
-    /// Ids back to text, as `tokenizer.decode(ids, skip_special_tokens=…)`: unknown ids are dropped, special
-    /// tokens optionally skipped, and the ByteLevel decoder turns the byte characters back into UTF-8.
-    public func decode(_ ids: [Int32], skipSpecialTokens: Bool = false) -> String {
-        let tokens = ids.compactMap { id -> String? in
-            guard let token = token(of: id) else { return nil }
-            return skipSpecialTokens && specialContents.contains(Array(token.utf8)) ? nil : token
-        }
-        return decoder?.decode(tokens) ?? tokens.joined(separator: " ")
-    }
+    // decode(_:skipSpecialTokens:): SequenceEncoder.swift.
 
     // MARK: Encoding
 

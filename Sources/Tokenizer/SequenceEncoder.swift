@@ -16,10 +16,45 @@ protocol SequenceEncoder: Sendable {
     var padID: Int32? { get }
     var padToken: String? { get }
     var padTypeID: Int32 { get }
+    // The vocabulary: the model's, with added tokens over it.
+    var vocabulary: Vocabulary { get }
+    var addedTokens: [AddedToken] { get }
+    /// Added tokens by id, in the form decoding shows them.
+    var addedByID: [Int32: String] { get }
+    var specialContents: Set<[UInt8]> { get }
+    /// Joins tokens back into text (WordPiece's `##`, byte-level's bytes); nil: with spaces.
+    func decodeTokens(_ tokens: [String]) -> String?
 }
 
 extension SequenceEncoder {
     func finish(_ tokens: inout SequenceTokens) {}
+
+    /// The id of a token (added tokens first, then the vocabulary), as `token_to_id`.
+    public func id(of token: String) -> Int32? {
+        addedTokens.first(where: { $0.content.utf8.elementsEqual(token.utf8) })?.id ?? vocabulary.id(of: token)
+    }
+
+    /// The token of an id (added tokens first, in the form decoding uses), as `id_to_token`.
+    public func token(of id: Int32) -> String? {
+        if let added = addedByID[id] { return added }
+        let table = vocabulary.idToToken
+        return id >= 0 && Int(id) < table.count ? table[Int(id)] : nil
+    }
+
+    /// Vocabulary size including added tokens (`len(tokenizer)`).
+    public var count: Int {
+        vocabulary.count + addedTokens.filter { vocabulary.id(of: $0.content) == nil }.count
+    }
+
+    /// Ids back to text, as `tokenizer.decode(ids, skip_special_tokens=…)`: unknown ids are dropped, special tokens
+    /// optionally skipped, and the tokenizer's decoder joins the rest.
+    public func decode(_ ids: [Int32], skipSpecialTokens: Bool = false) -> String {
+        let tokens = ids.compactMap { id -> String? in
+            guard let token = token(of: id) else { return nil }
+            return skipSpecialTokens && specialContents.contains(Array(token.utf8)) ? nil : token
+        }
+        return decodeTokens(tokens) ?? tokens.joined(separator: " ")
+    }
 
     /// One text, or a pair, as `tokenizer(text, pair, …)` encodes it, padding included.
     func encodeSequence(_ text: String, pair: String?, options: EncodeOptions) throws(TokenizerError) -> Encoding {
@@ -102,5 +137,11 @@ extension SequenceEncoder {
     }
 }
 
-extension BertTokenizer: SequenceEncoder {}
-extension ByteLevelBPETokenizer: SequenceEncoder {}
+extension BertTokenizer: SequenceEncoder {
+    var vocabulary: Vocabulary { model.vocabulary }
+    func decodeTokens(_ tokens: [String]) -> String? { decoder?.decode(tokens) }
+}
+extension ByteLevelBPETokenizer: SequenceEncoder {
+    var vocabulary: Vocabulary { model.vocabulary }
+    func decodeTokens(_ tokens: [String]) -> String? { decoder?.decode(tokens) }
+}
