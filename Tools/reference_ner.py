@@ -101,7 +101,7 @@ def tokenize_and_align_labels(tokenizer, examples, label_to_id, max_seq_length, 
 
 def as_features(tokenized):
     """The rows a Trainer takes (a list of dicts), from tokenize_and_align_labels' batch output."""
-    keys = ["input_ids", "token_type_ids", "attention_mask", "labels"]
+    keys = [key for key in ["input_ids", "token_type_ids", "attention_mask", "labels"] if key in tokenized]   # RoBERTa: no types
     return [{key: tokenized[key][i] for key in keys} for i in range(len(tokenized["input_ids"]))]
 
 

@@ -70,7 +70,7 @@ def train_features(tokenizer, records, max_length, doc_stride):
     """prepare_train_features (pad_to_max_length False) as Trainer rows, in feature order."""
     prepare_train, _ = verbatim.run_qa_feature_functions(tokenizer, min(max_length, tokenizer.model_max_length), doc_stride, False)
     tokenized = prepare_train(columns(records))
-    keys = FEATURE_KEYS + ["start_positions", "end_positions"]
+    keys = [key for key in FEATURE_KEYS if key in tokenized] + ["start_positions", "end_positions"]   # RoBERTa: no types
     return [{key: tokenized[key][i] for key in keys} for i in range(len(tokenized["input_ids"]))]
 
 
@@ -79,7 +79,7 @@ def validation_features(tokenizer, records, max_length, doc_stride):
     _, prepare_validation = verbatim.run_qa_feature_functions(tokenizer, min(max_length, tokenizer.model_max_length), doc_stride,
                                                               False)
     tokenized = prepare_validation(columns(records))
-    keys = FEATURE_KEYS + ["example_id", "offset_mapping"]
+    keys = [key for key in FEATURE_KEYS if key in tokenized] + ["example_id", "offset_mapping"]
     return [{key: tokenized[key][i] for key in keys} for i in range(len(tokenized["input_ids"]))]
 
 
@@ -92,7 +92,7 @@ def window_logits(model, features):
     starts, ends = [], []
     with torch.no_grad():
         for feature in features:
-            out = model(**{key: torch.tensor([feature[key]]) for key in FEATURE_KEYS})
+            out = model(**{key: torch.tensor([feature[key]]) for key in FEATURE_KEYS if key in feature})
             starts.append(out.start_logits[0].numpy().astype(np.float32))
             ends.append(out.end_logits[0].numpy().astype(np.float32))
     return starts, ends

@@ -77,8 +77,7 @@ struct ConvertCommand: ParsableCommand {
     /// A path ending in `/` is a folder, made if missing (as for the other formats).
     func outputFile(_ family: CheckpointFormat.Family) throws -> String {
         guard isDirectory(output) || output.hasSuffix("/") else { return output }
-        var folder = output
-        while folder.count > 1 && folder.hasSuffix("/") { folder.removeLast() }
+        let folder = trimmingTrailingSlashes(output)
         try makeDirectory(folder)
         return folder + "/" + CheckpointWriter.directoryFileName(for: family)
     }
@@ -117,9 +116,7 @@ struct ConvertCommand: ParsableCommand {
         guard dtype == nil, maxShardSize == nil, layout == nil, adapter == nil, !externalData else {
             throw ValidationError("a GGUF file is written back as it is stored: --dtype, --max-shard-size, --layout, --adapter and --external-data do not apply")
         }
-        var folder = output
-        while folder.count > 1 && folder.hasSuffix("/") { folder.removeLast() }
-        let report = try GGUFModels.importModel(from: input, to: folder)
+        let report = try GGUFModels.importModel(from: input, to: trimmingTrailingSlashes(output))
         for note in report.notes { Console.info("note: \(note)") }
         Console.info("wrote \(report.files.joined(separator: ", ")) (\(report.tensorCount) tensors, \(report.architecture))")
     }

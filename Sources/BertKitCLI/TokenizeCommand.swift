@@ -41,7 +41,7 @@ struct TokenizeCommand: ParsableCommand {
     @Flag(help: "Do not add [CLS]/[SEP].")
     var noSpecialTokens = false
 
-    @Flag(help: "Print {\"encodings\": [...]}: tokens, input_ids, token_type_ids, attention_mask, offsets.")
+    @Flag(help: "Print {\"encodings\": [...]}: tokens, input_ids, token_type_ids, attention_mask, offsets, word_ids.")
     var json = false
 
     @Flag(help: "Print one JSON object per text (the fields of --json), one per line.")

@@ -52,8 +52,7 @@ public enum CheckpointWriter {
     /// fails). Returns the paths written.
     @discardableResult
     public static func write(_ store: TensorStore, to path: String, options: CheckpointWriteOptions) throws -> [String] {
-        var trimmed = path
-        while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed.removeLast() }
+        let trimmed = trimmingTrailingSlashes(path)
         guard path.hasSuffix("/") && !isDirectory(trimmed) else { return try writeFiles(store, to: trimmed, options: options) }
         try makeDirectory(trimmed)
         do {

@@ -333,8 +333,7 @@ public enum GGUFModels {
     }
 
     static func baseName(of directory: String) -> String {
-        var trimmed = directory
-        while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed.removeLast() }
+        let trimmed = trimmingTrailingSlashes(directory)
         return trimmed.split(separator: "/").last.map(String.init) ?? trimmed
     }
 

@@ -184,7 +184,6 @@ public final class TextInference {
         guard model.head == .tokenClassification else {
             throw InferenceError.wrongHead(command: "predict", head: model.head.rawValue, needed: "token-classification")
         }
-        guard let tokenizer = tokenizer as? BertTokenizer else { throw TokenizerError.needsWordPiece(task: "entity tagging") }
         guard !texts.isEmpty else { throw InferenceError.emptyInput }
         let L = model.config.numLabels
         var storage: FloatBuffer? = nil
@@ -240,7 +239,6 @@ public final class TextInference {
         guard model.head == .questionAnswering else {
             throw InferenceError.wrongHead(command: "answer", head: model.head.rawValue, needed: "question-answering")
         }
-        guard let tokenizer = tokenizer as? BertTokenizer else { throw TokenizerError.needsWordPiece(task: "question answering") }
         let length = options.maxLength ?? min(tokenizer.modelMaxLength ?? 384, 384)
         let stride = options.docStride ?? min(length / 2, 128)
         let windows = try tokenizer.encodeWindows(question, context, maxLength: length, stride: stride)
@@ -263,7 +261,7 @@ public final class TextInference {
             starts.append(SpanLogits.column(ws.logits + w * width * 2, rows: window.count, .start))
             ends.append(SpanLogits.column(ws.logits + w * width * 2, rows: window.count, .end))
         }
-        return AnswerSpans.answers(context: context, windows: windows, starts: starts, ends: ends, clsID: tokenizer.id(of: "[CLS]"),
+        return AnswerSpans.answers(context: context, windows: windows, starts: starts, ends: ends, clsID: tokenizer.classifierTokenID,
                                    options: options)
     }
 }

@@ -164,6 +164,13 @@ public func readFileBytes(_ path: String) throws(SystemError) -> [UInt8] {
 
 public func fileExists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
+/// `path` without trailing slashes ("out///" → "out"; "/" stays "/"): how a folder named with a slash is opened.
+public func trimmingTrailingSlashes(_ path: String) -> String {
+    var trimmed = path
+    while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed.removeLast() }
+    return trimmed
+}
+
 public func isDirectory(_ path: String) -> Bool {
     var info = stat()
     return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR

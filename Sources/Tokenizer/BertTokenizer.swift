@@ -86,66 +86,7 @@ public struct BertTokenizer: Sendable {
         try encodeSequences(texts, pairs: pairs, options: options, threads: threads)
     }
 
-    /// Encodes pre-tokenised words as `tokenizer(words, is_split_into_words=True)` does: each word runs through
-    /// the whole pipeline on its own (added tokens, normalizer, pre-tokenizer, WordPiece), its tokens carry its
-    /// index in `wordIDs` and offsets into the word itself (tokenizers' `PreTokenizedString` keeps each word's
-    /// own offsets); a word that yields no token (only whitespace or control characters) is simply absent.
-    /// `window` keeps only those tokens (of the words' tokens, special tokens not counted) before the template
-    /// adds [CLS]/[SEP] — how a long sentence is cut into overlapping windows.
-    public func encode(words: [String], window: Range<Int>? = nil, addSpecialTokens: Bool = true) -> Encoding {
-        var workspace = Workspace()
-        var all = SequenceTokens()
-        all.wordIDs = []
-        for (index, word) in words.enumerated() {
-            let pieces = sequenceTokens(word, workspace: &workspace)
-            all.ids += pieces.ids
-            all.tokens += pieces.tokens
-            all.offsets += pieces.offsets
-            all.wordIDs! += [Int](repeating: index, count: pieces.count)
-        }
-        if let window {
-            let range = window.clamped(to: 0..<all.count)
-            all = SequenceTokens(ids: Array(all.ids[range]), tokens: Array(all.tokens[range]), offsets: Array(all.offsets[range]),
-                                 wordIDs: Array(all.wordIDs![range]))
-        }
-        return postProcessor.apply(all, nil, addSpecialTokens: addSpecialTokens)
-    }
-
-    /// A pair whose second text is too long, as `tokenizer(first, second, truncation="only_second", max_length=…,
-    /// stride=…, return_overflowing_tokens=True)` returns it (question answering): the second text's tokens cut into
-    /// windows of the room left beside the first, each starting `room - stride` after the previous one (so neighbours
-    /// share `stride` tokens; tokenizers' `Encoding::truncate`), until a window reaches the end; every window gets the
-    /// whole first text and the template's special tokens. A pair that fits is one encoding.
-    public func encodeWindows(_ first: String, _ second: String, maxLength: Int, stride: Int) throws(TokenizerError) -> [Encoding] {
-        var workspace = Workspace()
-        let a = sequenceTokens(first, workspace: &workspace), b = sequenceTokens(second, workspace: &workspace)
-        let added = postProcessor.addedTokens(pair: true)
-        // tokenizers subtracts the special tokens in unsigned arithmetic (a max_length below them truncates nothing) and
-        // empties both texts at exactly their count: neither is a window anyone wants.
-        guard maxLength > added else {
-            throw .invalidOptions("max_length \(maxLength) leaves no room for the texts beside \(added) special tokens")
-        }
-        let total = a.count + b.count + added
-        guard total > maxLength else { return [postProcessor.apply(a, b, addSpecialTokens: true)] }
-        let toRemove = total - maxLength
-        guard b.count > toRemove else { throw .sequenceTooShort }
-        let room = b.count - toRemove
-        guard stride < room else {
-            throw .invalidOptions("the stride (\(stride)) must be smaller than the room for the second text in each window "
-                                  + "(\(room) tokens = max_length \(maxLength) - \(a.count) of the first text - "
-                                  + "\(postProcessor.addedTokens(pair: true)) special tokens)")
-        }
-        var windows: [Encoding] = []
-        var start = 0
-        while true {
-            let stop = min(start + room, b.count)
-            let part = SequenceTokens(ids: Array(b.ids[start..<stop]), tokens: Array(b.tokens[start..<stop]), offsets: Array(b.offsets[start..<stop]))
-            windows.append(postProcessor.apply(a, part, addSpecialTokens: true))
-            if stop == b.count { break }
-            start += room - stride
-        }
-        return windows
-    }
+    // encode(words:window:addSpecialTokens:) and encodeWindows(_:_:maxLength:stride:): SequenceEncoder.swift.
 
     /// How many tokens the template adds around one sequence ([CLS] and [SEP]: 2).
     public var specialTokensForOneSequence: Int { postProcessor.addedTokens(pair: false) }
@@ -182,10 +123,7 @@ public struct BertTokenizer: Sendable {
     func sequenceTokens(_ text: String, workspace w: inout Workspace) -> SequenceTokens {
         w.input.removeAll(keepingCapacity: true)
         for scalar in text.unicodeScalars { w.input.append(scalar.value) }
-        var out = SequenceTokens()
-        out.ids.reserveCapacity(w.input.count / 3 + 4)
-        out.tokens.reserveCapacity(w.input.count / 3 + 4)
-        out.offsets.reserveCapacity(w.input.count / 3 + 4)
+        var out = SequenceTokens.numberingWords(capacity: w.input.count / 3 + 4)
         let input = w.input
         input.withUnsafeBufferPointer { input in
             let all = 0..<input.count
@@ -197,6 +135,7 @@ public struct BertTokenizer: Sendable {
                 if let token = split.token {
                     // The token's value is the matched text (with any lstrip/rstrip spaces).
                     let value = String(decoding: split.range.map { input[$0] }, as: UTF32.self)
+                    out.startWord()
                     out.append(token.id, value, TokenOffset(split.range.lowerBound, split.range.upperBound))
                 } else {
                     normalizeAndTokenize(input, split.range, &w, into: &out)
@@ -224,6 +163,7 @@ public struct BertTokenizer: Sendable {
             if let token = split.token {
                 // The value is the matched normalized text (with any lstrip/rstrip spaces).
                 let value = String(decoding: split.range.map { scalars[$0] }, as: UTF32.self)
+                out.startWord()
                 out.append(token.id, value, Self.offset(origins, split.range))
             } else {
                 preTokenizeAndModel(scalars, origins, split.range, &w, into: &out)
@@ -243,6 +183,7 @@ public struct BertTokenizer: Sendable {
                            _ w: inout Workspace, into out: inout SequenceTokens) {
         w.pieces.removeAll(keepingCapacity: true)
         model.tokenize(scalars, word, workspace: &w.wordPiece, into: &w.pieces)
+        out.startWord()
         let idToToken = model.vocabulary.idToToken
         for piece in w.pieces {
             let range = (word.lowerBound + piece.start)..<(word.lowerBound + piece.end)
@@ -263,11 +204,26 @@ public struct BertTokenizer: Sendable {
 }
 
 extension SequenceTokens {
+    /// An empty sequence that numbers its words.
+    static func numberingWords(capacity: Int) -> SequenceTokens {
+        var out = SequenceTokens(wordIDs: [])
+        out.ids.reserveCapacity(capacity)
+        out.tokens.reserveCapacity(capacity)
+        out.offsets.reserveCapacity(capacity)
+        out.wordIDs!.reserveCapacity(capacity)
+        return out
+    }
+
+    /// The tokens appended next belong to a new word (a pre-tokenizer piece or an added token).
+    @inline(__always)
+    mutating func startWord() { wordCount += 1 }
+
     @inline(__always)
     mutating func append(_ id: Int32, _ token: String, _ offset: TokenOffset) {
         ids.append(id)
         tokens.append(token)
         offsets.append(offset)
+        wordIDs?.append(wordCount - 1)
     }
 }
 

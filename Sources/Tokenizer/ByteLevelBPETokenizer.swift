@@ -37,10 +37,10 @@ public struct ByteLevelDecoder: Sendable, Equatable {
 public struct ByteLevelBPETokenizer: Sendable {
     public let model: BPEModel
     public let addedTokens: [AddedToken]
-    public let preTokenizer: ByteLevelPreTokenizer
+    public private(set) var preTokenizer: ByteLevelPreTokenizer
     public let postProcessor: PostProcessorTemplate
     /// `nil`: offsets are left as the model made them (TemplateProcessing alone, or trim_offsets false).
-    public let offsetTrimming: OffsetTrimming?
+    public private(set) var offsetTrimming: OffsetTrimming?
     /// `nil`: tokens are joined with spaces.
     public let decoder: ByteLevelDecoder?
     /// The padding token (`nil` when the tokenizer has none; padding is then refused).
@@ -140,6 +140,15 @@ public struct ByteLevelBPETokenizer: Sendable {
         try padSequences(&encodings, padding)
     }
 
+    /// This tokenizer as `from_pretrained(…, add_prefix_space=True)` makes it: the pre-tokenizer and the offset trimming
+    /// both told that a space was put before the text.
+    public var withPrefixSpace: ByteLevelBPETokenizer {
+        var spaced = self
+        spaced.preTokenizer.addPrefixSpace = true
+        if spaced.offsetTrimming != nil { spaced.offsetTrimming = OffsetTrimming(addPrefixSpace: true) }
+        return spaced
+    }
+
     /// RoBERTa's `trim_offsets`: offsets lose the spaces the byte-level pre-tokenizer kept in tokens.
     func finish(_ tokens: inout SequenceTokens) {
         if let trimming = offsetTrimming { ByteLevel.trimOffsets(&tokens, addPrefixSpace: trimming.addPrefixSpace) }
@@ -162,10 +171,7 @@ public struct ByteLevelBPETokenizer: Sendable {
     func sequenceTokens(_ text: String, workspace w: inout Workspace) -> SequenceTokens {
         w.input.removeAll(keepingCapacity: true)
         for scalar in text.unicodeScalars { w.input.append(scalar.value) }
-        var out = SequenceTokens()
-        out.ids.reserveCapacity(w.input.count / 3 + 4)
-        out.tokens.reserveCapacity(w.input.count / 3 + 4)
-        out.offsets.reserveCapacity(w.input.count / 3 + 4)
+        var out = SequenceTokens.numberingWords(capacity: w.input.count / 3 + 4)
         let input = w.input
         input.withUnsafeBufferPointer { input in
             let all = 0..<input.count
@@ -185,6 +191,7 @@ public struct ByteLevelBPETokenizer: Sendable {
     private func appendAdded(_ token: AddedToken, _ input: UnsafeBufferPointer<UInt32>, _ range: Range<Int>,
                              into out: inout SequenceTokens) {
         let value = String(decoding: input[range], as: UTF32.self)
+        out.startWord()
         out.append(token.id, value, TokenOffset(range.lowerBound, range.upperBound))
     }
 
@@ -250,6 +257,7 @@ public struct ByteLevelBPETokenizer: Sendable {
         }
         w.pieces.removeAll(keepingCapacity: true)
         model.tokenize(w.bytes[...], workspace: &w.bpe, into: &w.pieces)
+        out.startWord()
         let idToToken = model.vocabulary.idToToken
         for p in w.pieces {
             let token = Int(p.id) < idToToken.count ? idToToken[Int(p.id)] ?? "" : ""

@@ -20,8 +20,9 @@ public struct Encoding: Sendable, Equatable {
     public var offsets: [TokenOffset] = []
     /// Which input each token came from: 0, 1, or nil for special and padding tokens.
     public var sequenceIDs: [Int8?] = []
-    /// For pre-tokenised input (`encode(words:)`, transformers' `is_split_into_words=True`): the word each token
-    /// came from, nil for special and padding tokens, as `BatchEncoding.word_ids()`. Empty for text input.
+    /// The word each token came from, nil for special and padding tokens, as `BatchEncoding.word_ids()`: for text,
+    /// the pre-tokenizer's pieces (an added token is one) numbered from 0 in each sequence; for pre-tokenised input
+    /// (`encode(words:)`, `is_split_into_words=True`), the input word's index.
     public var wordIDs: [Int?] = []
 
     public init() {}
@@ -50,8 +51,11 @@ struct SequenceTokens: Sendable {
     var ids: [Int32] = []
     var tokens: [String] = []
     var offsets: [TokenOffset] = []
-    /// Pre-tokenised input only: the word of each token.
+    /// The word of each token, as `word_ids()`: the pre-tokenizer's pieces (and each added token) numbered from 0,
+    /// or, for pre-tokenised input, the index of the input word. Nil: not tracked.
     var wordIDs: [Int]? = nil
+    /// Words started so far (`startWord`): the next token's word is `wordCount - 1`.
+    var wordCount = 0
 
     var count: Int { ids.count }
 

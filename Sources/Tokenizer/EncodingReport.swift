@@ -23,6 +23,11 @@ extension Encoding {
             if i > 0 { out += ", " }
             out += "[\(offset.start), \(offset.end)]"
         }
+        out += "], \"word_ids\": ["
+        for (i, word) in wordIDs.enumerated() {
+            if i > 0 { out += ", " }
+            out += word.map(String.init) ?? "null"
+        }
         out += "]}"
     }
 

@@ -29,6 +29,17 @@ protocol SequenceEncoder: Sendable {
 extension SequenceEncoder {
     func finish(_ tokens: inout SequenceTokens) {}
 
+    /// The first special token of the one-sequence template (`cls_token_id`).
+    public var classifierTokenID: Int32? {
+        for case .special(let name, _) in postProcessor.single { return postProcessor.specialTokens[name]?.ids.first }
+        return nil
+    }
+
+    /// `convert_tokens_to_string`: the tokenizer's decoder, or the tokens joined with spaces.
+    public func convertTokensToString(_ tokens: [String]) -> String {
+        decodeTokens(tokens) ?? tokens.joined(separator: " ")
+    }
+
     /// The id of a token (added tokens first, then the vocabulary), as `token_to_id`.
     public func id(of token: String) -> Int32? {
         addedTokens.first(where: { $0.content.utf8.elementsEqual(token.utf8) })?.id ?? vocabulary.id(of: token)
@@ -53,7 +64,7 @@ extension SequenceEncoder {
             guard let token = token(of: id) else { return nil }
             return skipSpecialTokens && specialContents.contains(Array(token.utf8)) ? nil : token
         }
-        return decodeTokens(tokens) ?? tokens.joined(separator: " ")
+        return convertTokensToString(tokens)
     }
 
     /// One text, or a pair, as `tokenizer(text, pair, …)` encodes it, padding included.
@@ -117,6 +128,76 @@ extension SequenceEncoder {
         Padder.pad(&encodings, padding, padID: padID, padToken: padToken, padTypeID: padTypeID)
     }
 
+    /// Pre-tokenised words as `tokenizer(words, is_split_into_words=True)` encodes them: each word runs through the
+    /// whole pipeline on its own (added tokens, normalizer, pre-tokenizer, model), its tokens carry its index in
+    /// `wordIDs` and offsets into the word itself (tokenizers' `PreTokenizedString` keeps each word's own offsets); a
+    /// word that yields no token (only whitespace or control characters) is simply absent. `window` keeps only those
+    /// tokens (of the words' tokens, special tokens not counted) before the finishing step and the template add theirs —
+    /// how a long sentence is cut into overlapping windows.
+    func encodeWords(_ words: [String], window: Range<Int>?, addSpecialTokens: Bool) -> Encoding {
+        var workspace = makeWorkspace()
+        var all = SequenceTokens()
+        all.wordIDs = []
+        for (index, word) in words.enumerated() {
+            let pieces = sequenceTokens(word, workspace: &workspace)
+            all.ids += pieces.ids
+            all.tokens += pieces.tokens
+            all.offsets += pieces.offsets
+            all.wordIDs! += [Int](repeating: index, count: pieces.count)
+        }
+        if let window {
+            let range = window.clamped(to: 0..<all.count)
+            all = SequenceTokens(ids: Array(all.ids[range]), tokens: Array(all.tokens[range]), offsets: Array(all.offsets[range]),
+                                 wordIDs: Array(all.wordIDs![range]))
+        }
+        finish(&all)
+        return postProcessor.apply(all, nil, addSpecialTokens: addSpecialTokens)
+    }
+
+    /// A pair whose second text is too long, as `tokenizer(first, second, truncation="only_second", max_length=…,
+    /// stride=…, return_overflowing_tokens=True)` returns it (question answering): the second text's tokens cut into
+    /// windows of the room left beside the first, each starting `room - stride` after the previous one (so neighbours
+    /// share `stride` tokens; tokenizers' `Encoding::truncate`), until a window reaches the end; every window gets the
+    /// whole first text, the finishing step (run on each overflowing part, as the post-processor does) and the
+    /// template's special tokens. A pair that fits is one encoding.
+    func encodeWindowPairs(_ first: String, _ second: String, maxLength: Int, stride: Int) throws(TokenizerError) -> [Encoding] {
+        var workspace = makeWorkspace()
+        var a = sequenceTokens(first, workspace: &workspace)
+        var b = sequenceTokens(second, workspace: &workspace)
+        let added = postProcessor.addedTokens(pair: true)
+        // tokenizers subtracts the special tokens in unsigned arithmetic (a max_length below them truncates nothing) and
+        // empties both texts at exactly their count: neither is a window anyone wants.
+        guard maxLength > added else {
+            throw .invalidOptions("max_length \(maxLength) leaves no room for the texts beside \(added) special tokens")
+        }
+        let total = a.count + b.count + added
+        finish(&a)
+        guard total > maxLength else {
+            finish(&b)
+            return [postProcessor.apply(a, b, addSpecialTokens: true)]
+        }
+        let toRemove = total - maxLength
+        guard b.count > toRemove else { throw .sequenceTooShort }
+        let room = b.count - toRemove
+        guard stride < room else {
+            throw .invalidOptions("the stride (\(stride)) must be smaller than the room for the second text in each window "
+                                  + "(\(room) tokens = max_length \(maxLength) - \(a.count) of the first text - "
+                                  + "\(added) special tokens)")
+        }
+        var windows: [Encoding] = []
+        var start = 0
+        while true {
+            let stop = min(start + room, b.count)
+            var part = SequenceTokens(ids: Array(b.ids[start..<stop]), tokens: Array(b.tokens[start..<stop]),
+                                      offsets: Array(b.offsets[start..<stop]), wordIDs: b.wordIDs.map { Array($0[start..<stop]) })
+            finish(&part)
+            windows.append(postProcessor.apply(a, part, addSpecialTokens: true))
+            if stop == b.count { break }
+            start += room - stride
+        }
+        return windows
+    }
+
     /// Tokens, truncation (the special tokens' room kept), the tokenizer's finishing step, the template.
     func encode(_ text: String, pair: String?, options: EncodeOptions,
                 workspace: inout Workspace) throws(TokenizerError) -> Encoding {
@@ -140,8 +221,27 @@ extension SequenceEncoder {
 extension BertTokenizer: SequenceEncoder {
     var vocabulary: Vocabulary { model.vocabulary }
     func decodeTokens(_ tokens: [String]) -> String? { decoder?.decode(tokens) }
+
+    public func encode(words: [String], window: Range<Int>? = nil, addSpecialTokens: Bool = true) -> Encoding {
+        encodeWords(words, window: window, addSpecialTokens: addSpecialTokens)
+    }
+
+    public func encodeWindows(_ first: String, _ second: String, maxLength: Int, stride: Int) throws(TokenizerError) -> [Encoding] {
+        try encodeWindowPairs(first, second, maxLength: maxLength, stride: stride)
+    }
 }
 extension ByteLevelBPETokenizer: SequenceEncoder {
     var vocabulary: Vocabulary { model.vocabulary }
     func decodeTokens(_ tokens: [String]) -> String? { decoder?.decode(tokens) }
+
+    /// Words as transformers' run_ner.py encodes them for a byte-level BPE model: with the tokenizer loaded
+    /// `add_prefix_space=True` (run_ner.py does so for roberta, gpt2, bloom and deberta, and RobertaTokenizer's docs
+    /// require it with `is_split_into_words`), so every word is tokenized as it would be after a space.
+    public func encode(words: [String], window: Range<Int>? = nil, addSpecialTokens: Bool = true) -> Encoding {
+        withPrefixSpace.encodeWords(words, window: window, addSpecialTokens: addSpecialTokens)
+    }
+
+    public func encodeWindows(_ first: String, _ second: String, maxLength: Int, stride: Int) throws(TokenizerError) -> [Encoding] {
+        try encodeWindowPairs(first, second, maxLength: maxLength, stride: stride)
+    }
 }

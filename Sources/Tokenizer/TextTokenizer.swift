@@ -22,9 +22,25 @@ public protocol TextTokenizer: Sendable {
     var maskTokenID: Int32? { get }
     /// `tokenizer.all_special_ids`: the special added tokens and the unknown token.
     var specialTokenIDs: Set<Int32> { get }
+    /// `tokenizer.cls_token_id`: the token the template puts first (BERT's `[CLS]`, RoBERTa's `<s>`); nil when it puts
+    /// none (GPT-2). Question answering points unanswerable windows at it.
+    var classifierTokenID: Int32? { get }
+    /// Whether the model marks a word's continuing pieces (WordPiece's `##`; transformers: a truthy
+    /// `continuing_subword_prefix`), so a token's length against the text it covers tells a subword. Without it the
+    /// token-classification pipeline falls back to "no space before the token".
+    var marksSubwords: Bool { get }
+    /// `convert_tokens_to_string`: tokens joined by the tokenizer's decoder (with spaces when it has none).
+    func convertTokensToString(_ tokens: [String]) -> String
+    /// Pre-tokenised words as `tokenizer(words, is_split_into_words=True)` encodes them (each token's `wordIDs` entry
+    /// is its word; offsets are into the word); `window` keeps only those of the words' tokens. SequenceEncoder.swift.
+    func encode(words: [String], window: Range<Int>?, addSpecialTokens: Bool) -> Encoding
+    /// A question and a long context as `truncation="only_second", stride=…, return_overflowing_tokens=True` cuts
+    /// them: overlapping windows of the context, each with the whole question. SequenceEncoder.swift.
+    func encodeWindows(_ first: String, _ second: String, maxLength: Int, stride: Int) throws(TokenizerError) -> [Encoding]
 }
 
 extension BertTokenizer: TextTokenizer {
+    public var marksSubwords: Bool { !model.vocabulary.continuingSubwordPrefix.isEmpty }
     public var unknownTokenID: Int32? { model.unknownID }
     public var maskTokenID: Int32? { id(of: "[MASK]") }
     public var specialTokenIDs: Set<Int32> {
@@ -33,6 +49,8 @@ extension BertTokenizer: TextTokenizer {
     }
 }
 extension ByteLevelBPETokenizer: TextTokenizer {
+    /// RoBERTa's and GPT-2's BPE has no `continuing_subword_prefix` (the loader refuses one).
+    public var marksSubwords: Bool { false }
     public var unknownTokenID: Int32? { model.unknownID }
     public var maskTokenID: Int32? { id(of: "<mask>") }
     public var specialTokenIDs: Set<Int32> {

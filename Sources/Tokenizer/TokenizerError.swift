@@ -26,8 +26,6 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable, Sendable 
     case mergeTokenNotInVocabulary(location: String, token: String)
     /// A setting bertkit's byte-level BPE tokenizer does not implement: `path` = `value`.
     case unsupportedSetting(path: String, value: String)
-    /// A task that needs what only the WordPiece tokenizer implements (pre-split words, overflowing windows).
-    case needsWordPiece(task: String)
 
     public var description: String {
         switch self {
@@ -38,8 +36,6 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable, Sendable 
         case .unknownTokenMissing(let token): return "the unknown token '\(token)' is not in the vocabulary"
         case .invalidJSON(let reason): return reason
         case .invalidField(let path, let expected): return "\(path) must be \(expected)"
-        case .needsWordPiece(let task):
-            return "\(task) needs a WordPiece tokenizer for now; this model's tokenizer is byte-level BPE (RoBERTa, GPT-2)"
         case .unsupported(let component, let type):
             return "unsupported \(component) '\(type)' (bertkit reads BERT WordPiece tokenizers)"
         case .templateTokenMissing(let token): return "post_processor: no special token '\(token)' for the template"

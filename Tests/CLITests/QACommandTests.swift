@@ -98,25 +98,26 @@ import TestSupport
     }
 }
 
-/// `bertkit answer` against transformers 4.57.6's question-answering pipeline (Fixtures/qa/pipeline, made by
+/// `bertkit answer` against transformers 4.57.6's question-answering pipeline (Fixtures/qa/pipeline and, for a
+/// RoBERTa with a byte-level BPE tokenizer, Fixtures/qa/pipeline-roberta; made by
 /// Tools/fixtures/make_qa_pipeline_fixtures.py in its own venv): top_k 1 and 3, max_answer_len 15 and 4, with and
 /// without the impossible answer, on 14 questions over 1 to 5 windows; scores within 1e-4 relative.
 @Suite struct AnswerPipelineGoldenTests {
-    nonisolated(unsafe) static let golden = (try? Fixtures.json("qa/pipeline/pipeline.json")) as? [String: Any] ?? [:]
-    static var cases: [[String: Any]] { golden["cases"] as? [[String: Any]] ?? [] }
-    static let model = Fixtures.path("qa/pipeline/tiny-qa-model")
-
-    @Test func everyRunEqualsThePipeline() throws {
-        #expect(Self.cases.count >= 12)
+    @Test(arguments: ["qa/pipeline", "qa/pipeline-roberta"])
+    func everyRunEqualsThePipeline(_ folder: String) throws {
+        let golden = try #require(try Fixtures.json(folder + "/pipeline.json") as? [String: Any])
+        let cases = golden["cases"] as? [[String: Any]] ?? []
+        let model = Fixtures.path(folder + "/" + (golden["model"] as! String))
+        #expect(cases.count >= 12)
         var runs = 0
-        for c in Self.cases {
+        for c in cases {
             let question = c["question"] as! String, context = c["context"] as! String
             var window: [String] = []
             if let length = c["max_seq_len"] as? Int { window += ["--max-length", String(length)] }
             if let stride = c["doc_stride"] as? Int { window += ["--doc-stride", String(stride)] }
             for run in c["runs"] as! [[String: Any]] {
                 runs += 1
-                var arguments = ["answer", "--model", Self.model, "--question", question, "--context", context, "--json",
+                var arguments = ["answer", "--model", model, "--question", question, "--context", context, "--json",
                                  "--top-k", String(run["top_k"] as! Int), "--max-answer-length", String(run["max_answer_len"] as! Int)] + window
                 if run["handle_impossible_answer"] as! Bool { arguments.append("--handle-impossible-answer") }
                 let result = try Bertkit.run(arguments)

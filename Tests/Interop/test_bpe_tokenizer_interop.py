@@ -60,6 +60,7 @@ def test_tokenizer_json_matches_tokenizers(bertkit, tmp_path, name):
     for text, encoding, expected in zip(texts, mine, reference.encode_batch(texts)):
         assert encoding["input_ids"] == expected.ids, repr(text)
         assert encoding["offsets"] == [list(o) for o in expected.offsets], repr(text)
+        assert encoding["word_ids"] == expected.word_ids, repr(text)
         assert encoding["attention_mask"] == expected.attention_mask, repr(text)
 
 
@@ -75,3 +76,4 @@ def test_vocab_and_merges_match_transformers(bertkit, tmp_path, name):
     for i, (text, encoding) in enumerate(zip(texts, mine)):
         assert encoding["input_ids"] == expected["input_ids"][i], repr(text)
         assert encoding["offsets"] == [list(o) for o in expected["offset_mapping"][i]], repr(text)
+        assert encoding["word_ids"] == expected.word_ids(i), repr(text)

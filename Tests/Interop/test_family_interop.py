@@ -188,12 +188,3 @@ def test_bert_only_exports_refuse_other_families(bertkit, tmp_path, family, targ
     assert result.returncode == 1 and result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
     assert family in result.stderr or FAMILIES[family] in result.stderr, result.stderr
     assert not (tmp_path / target).exists()
-
-
-def test_roberta_question_answering_says_what_its_tokenizer_lacks(bertkit, tmp_path):
-    """Overflowing windows and pre-split words are WordPiece-only so far: RoBERTa's `answer` and entity tagging are
-    refused with one error line, never run on a wrong encoding."""
-    make_model(tmp_path, "roberta", "question-answering", seed=10)
-    result = bertkit("answer", "--model", tmp_path, "--question", "where?", "--context", "in paris.", check=False)
-    assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
-    assert "question answering needs a WordPiece tokenizer" in result.stderr, result.stderr

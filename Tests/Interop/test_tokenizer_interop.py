@@ -46,6 +46,7 @@ def test_random_strings_match_tokenizers(bertkit, tmp_path):
         expected = reference.encode(text)
         assert encoding["input_ids"] == expected.ids, text
         assert encoding["offsets"] == [list(o) for o in expected.offsets], text
+        assert encoding["word_ids"] == expected.word_ids, text
         assert encoding["token_type_ids"] == expected.type_ids, text
         assert encoding["attention_mask"] == expected.attention_mask, text
 
@@ -75,6 +76,7 @@ def test_real_sentiment_corpus_matches_tokenizers(bertkit, tmp_path):
     for text, encoding, expected in zip(texts, mine, reference.encode_batch(texts)):
         assert encoding["input_ids"] == expected.ids, text
         assert encoding["offsets"] == [list(o) for o in expected.offsets], text
+        assert encoding["word_ids"] == expected.word_ids, text
         assert encoding["token_type_ids"] == expected.type_ids, text
         assert encoding["attention_mask"] == expected.attention_mask, text
 
@@ -96,4 +98,5 @@ def test_real_sentiment_pairs_with_truncation_match_tokenizers(bertkit, tmp_path
         assert encoding["input_ids"] == expected.ids, (a, b)
         assert encoding["token_type_ids"] == expected.type_ids, (a, b)
         assert encoding["offsets"] == [list(o) for o in expected.offsets], (a, b)
+        assert encoding["word_ids"] == expected.word_ids, (a, b)
         assert encoding["attention_mask"] == expected.attention_mask, (a, b)

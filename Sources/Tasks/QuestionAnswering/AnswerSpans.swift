@@ -114,16 +114,24 @@ public enum AnswerSpans {
         let order = answers.indices.sorted { answers[$0].score != answers[$1].score ? answers[$0].score > answers[$1].score : $0 < $1 }
         return order.prefix(options.topK).map { answers[$0] }
     }
-    /// `word_to_chars(token_to_word(t))`: a word's pieces are its first token and the `##` pieces after it.
+    /// `word_to_chars(token_to_word(t))`: the first and last token of t's word in t's sequence. An encoding without
+    /// word ids (built by hand) falls back to WordPiece's marks: a word is its first token and the `##` pieces after it.
     static func wordStart(_ encoding: Encoding, _ t: Int) -> Int {
         var i = t
-        while i > 0 && encoding.tokens[i].hasPrefix("##") && encoding.sequenceIDs[i - 1] == encoding.sequenceIDs[t] { i -= 1 }
+        while i > 0 && sameWord(encoding, i - 1, as: t, continuing: i) { i -= 1 }
         return encoding.offsets[i].start
     }
 
     static func wordEnd(_ encoding: Encoding, _ t: Int) -> Int {
         var i = t
-        while i + 1 < encoding.count && encoding.tokens[i + 1].hasPrefix("##") && encoding.sequenceIDs[i + 1] == encoding.sequenceIDs[t] { i += 1 }
+        while i + 1 < encoding.count && sameWord(encoding, i + 1, as: t, continuing: i + 1) { i += 1 }
         return encoding.offsets[i].end
+    }
+
+    /// Whether token `other` is in token `t`'s word; `piece` (the later of the two neighbours) carries the `##` mark.
+    private static func sameWord(_ encoding: Encoding, _ other: Int, as t: Int, continuing piece: Int) -> Bool {
+        guard encoding.sequenceIDs[other] == encoding.sequenceIDs[t] else { return false }
+        if encoding.wordIDs.count == encoding.count { return encoding.wordIDs[other] != nil && encoding.wordIDs[other] == encoding.wordIDs[t] }
+        return encoding.tokens[piece].hasPrefix("##")
     }
 }

@@ -29,7 +29,7 @@ public struct QAFeature: Sendable, Equatable {
 
 public enum QAFeatures {
     /// Windows and labels of every example. `docStride`: tokens shared by neighbouring windows (transformers' `stride`).
-    public static func make(_ examples: [QAExample], tokenizer: BertTokenizer, maxLength: Int, docStride: Int) throws(TokenizerError) -> [QAFeature] {
+    public static func make(_ examples: [QAExample], tokenizer: any TextTokenizer, maxLength: Int, docStride: Int) throws(TokenizerError) -> [QAFeature] {
         var features: [QAFeature] = []
         for (index, example) in examples.enumerated() {
             let question = String(example.question.drop(while: { $0.isWhitespace }))

@@ -29,7 +29,6 @@ public struct QuestionAnsweringTask: FineTuningTask {
     }
 
     public func encode(_ examples: [QAExample], file: String, labels: LabelSet, tokenizer: any TextTokenizer, maxLength: Int) throws -> EncodedData {
-        guard let tokenizer = tokenizer as? BertTokenizer else { throw TokenizerError.needsWordPiece(task: "question answering") }
         let features = try withFileContext(file) { try QAFeatures.make(examples, tokenizer: tokenizer, maxLength: maxLength, docStride: docStride) }
         let encoded = features.enumerated().map { f, feature in
             var example = EncodedExample(ids: feature.ids, typeIds: feature.typeIds, target: .span(start: feature.startPosition, end: feature.endPosition))

@@ -1,7 +1,8 @@
 // Token-classification predictions turned into entities exactly as transformers' token-classification pipeline does
 // (transformers v5.24.0, pipelines/token_classification.py: gather_pre_entities, aggregate, aggregate_words,
 // group_entities): per-token softmax scores, a word's pieces found by comparing each token's length with the text it
-// covers (a WordPiece `##ed` is longer than `ed`), [UNK] shown as the original text, words aggregated by their first
+// covers (a WordPiece `##ed` is longer than `ed`) or, for a byte-level BPE without a subword prefix, by the pipeline's
+// fallback (no space at or before the token), [UNK] shown as the original text, words aggregated by their first
 // piece / the average of their pieces' scores / the most confident piece, then neighbouring items of one type grouped
 // (a B- tag always starts a new group), O and other ignored labels dropped at the end.
 
@@ -59,10 +60,10 @@ public enum EntityGrouping {
 
     /// Entities of one text from its encoding and each token's label probabilities (`scores[t]`, every position of
     /// the encoding; special tokens are skipped).
-    public static func entities(text: String, encoding: Encoding, scores: [[Float]], labels: [String], tokenizer: BertTokenizer,
+    public static func entities(text: String, encoding: Encoding, scores: [[Float]], labels: [String], tokenizer: any TextTokenizer,
                                 strategy: AggregationStrategy, ignoreLabels: Set<String> = ["O"]) -> [TaggedEntity] {
         let scalars = Array(text.unicodeScalars)
-        let unknownID = tokenizer.id(of: tokenizer.model.unknownToken)
+        let unknownID = tokenizer.unknownTokenID
         var pre: [PreEntity] = []
         for t in 0..<encoding.count where encoding.specialTokensMask[t] == 0 && encoding.attentionMask[t] != 0 {
             let offset = encoding.offsets[t]
@@ -70,7 +71,11 @@ public enum EntityGrouping {
             var reference = String.UnicodeScalarView()
             reference.append(contentsOf: scalars[start..<end])
             var word = tokenizer.token(of: encoding.ids[t]) ?? encoding.tokens[t]
-            var isSubword = word.unicodeScalars.count != end - start
+            // A word-aware tokenizer's piece is longer than its text (`##ed`); otherwise the pipeline's fallback: a
+            // token is a subword when neither it nor the character before it is a space.
+            var isSubword = tokenizer.marksSubwords
+                ? word.unicodeScalars.count != end - start
+                : start > 0 && !scalars[(start - 1)..<min(start + 1, scalars.count)].contains(" ")
             if encoding.ids[t] == unknownID {
                 word = String(reference)
                 isSubword = false
@@ -100,7 +105,7 @@ public enum EntityGrouping {
         return result
     }
 
-    static func aggregateWord(_ pieces: [PreEntity], strategy: AggregationStrategy, labels: [String], tokenizer: BertTokenizer) -> TaggedEntity {
+    static func aggregateWord(_ pieces: [PreEntity], strategy: AggregationStrategy, labels: [String], tokenizer: any TextTokenizer) -> TaggedEntity {
         let word = decode(pieces.map(\.word), tokenizer)
         let scores: [Float]
         switch strategy {
@@ -126,7 +131,7 @@ public enum EntityGrouping {
     }
 
     /// `group_entities`: an item joins the current group when it has the group's type and is not B-.
-    static func group(_ items: [TaggedEntity], tokenizer: BertTokenizer) -> [TaggedEntity] {
+    static func group(_ items: [TaggedEntity], tokenizer: any TextTokenizer) -> [TaggedEntity] {
         var groups: [TaggedEntity] = []
         var current: [TaggedEntity] = []
         func flush() {
@@ -149,9 +154,9 @@ public enum EntityGrouping {
         return groups
     }
 
-    /// `convert_tokens_to_string`: the tokenizer's WordPiece decoder (spaces joined without it).
-    static func decode(_ tokens: [String], _ tokenizer: BertTokenizer) -> String {
-        tokenizer.decoder?.decode(tokens) ?? tokens.joined(separator: " ")
+    /// `convert_tokens_to_string`: the tokenizer's decoder (spaces joined without it).
+    static func decode(_ tokens: [String], _ tokenizer: any TextTokenizer) -> String {
+        tokenizer.convertTokensToString(tokens)
     }
 
     static func argmax(_ values: [Float]) -> Int {

@@ -71,7 +71,6 @@ public struct TokenClassificationTask: FineTuningTask {
     }
 
     public func encode(_ sentences: [TaggedSentence], file: String, labels: LabelSet, tokenizer: any TextTokenizer, maxLength: Int) throws -> EncodedData {
-        guard let tokenizer = tokenizer as? BertTokenizer else { throw TokenizerError.needsWordPiece(task: "token classification") }
         let index = labels.label2id
         let bToI = Self.bToI(labels.names)
         let room = max(1, maxLength - tokenizer.specialTokensForOneSequence)
@@ -79,12 +78,12 @@ public struct TokenClassificationTask: FineTuningTask {
         var split = 0
         for sentence in sentences {
             let tags = try tagIndices(sentence, file: file, labels: labels, index: index)
-            let pieces = tokenizer.encode(words: sentence.words, addSpecialTokens: false)
+            let pieces = tokenizer.encode(words: sentence.words, window: nil, addSpecialTokens: false)
             let aligned = Self.align(wordIDs: pieces.wordIDs.map { $0! }, tags: tags, labelAllTokens: labelAllTokens, bToI: bToI)
             let windows = TokenWindows(count: pieces.count, room: room)
             if windows.ranges.count > 1 { split += 1 }
             for (w, range) in windows.ranges.enumerated() {
-                let encoding = tokenizer.encode(words: sentence.words, window: range)
+                let encoding = tokenizer.encode(words: sentence.words, window: range, addSpecialTokens: true)
                 var targets = [Int](repeating: Labels.ignoreIndex, count: encoding.count)
                 var k = 0
                 for (position, word) in encoding.wordIDs.enumerated() where word != nil {
