@@ -163,7 +163,7 @@ extension BertModel {
     }
 
     /// The masked-LM transform's activation: the config's, except RoBERTa's `lm_head`, which always uses exact GELU.
-    var lmActivation: Activation { config.family == .roberta ? .gelu : config.hiddenAct }
+    public var lmActivation: Activation { config.family == .roberta ? .gelu : config.hiddenAct }
 
     /// Whether the pooler reads a dropped-out copy of the first tokens (RoBERTa's sequence classifier).
     var dropsPoolerInput: Bool { config.family.dropsPoolerInput && head == .sequenceClassification }

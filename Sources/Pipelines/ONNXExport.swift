@@ -21,23 +21,27 @@ public struct ONNXExportReport: Sendable {
 
 public enum ONNXExportError: Error, CustomStringConvertible {
     case missingWeight(String)
-    case unsupportedFamily(ModelFamily)
 
     public var description: String {
         switch self {
         case .missingWeight(let name): return "the model has no '\(name)', which the graph needs"
-        case .unsupportedFamily(let family):
-            return "ONNX export writes BERT graphs; this is a \(family.rawValue) model (its embeddings and heads are not in the graph yet)"
         }
     }
 }
 
 public enum ONNXExport {
-    /// The outputs optimum's BERT export names per task (optimum exporters/onnx/model_configs.py, BertOnnxConfig;
-    /// the base model also gives `pooler_output`, as BertModel returns it).
-    public static func outputNames(_ head: BertHead) -> [String] {
+    /// The inputs optimum's export names per family (optimum exporters/onnx/model_configs.py: BertOnnxConfig has
+    /// token types; DistilBertOnnxConfig, and RobertaOnnxConfig after it, only ids and mask — RoBERTa's one token type
+    /// is row 0, added as a constant).
+    public static func inputNames(_ family: ModelFamily) -> [String] {
+        family == .bert ? ["input_ids", "attention_mask", "token_type_ids"] : ["input_ids", "attention_mask"]
+    }
+
+    /// The outputs optimum names per task; the base model also gives `pooler_output` when it has a pooler, as
+    /// BertModel and RobertaModel return it (DistilBertModel has none).
+    public static func outputNames(_ head: BertHead, family: ModelFamily = .bert) -> [String] {
         switch head {
-        case .base: return ["last_hidden_state", "pooler_output"]
+        case .base: return family.pooler(for: .base) == nil ? ["last_hidden_state"] : ["last_hidden_state", "pooler_output"]
         case .sequenceClassification, .tokenClassification, .maskedLM: return ["logits"]
         case .questionAnswering: return ["start_logits", "end_logits"]
         }
@@ -53,30 +57,28 @@ public enum ONNXExport {
             loaded.adapters = nil
             notes.append("LoRA adapter merged into the weights (PEFT's merge_and_unload)")
         }
-        if loaded.config.family != .bert {   // decided by config.json, before any graph is built
-            throw FileError(path: loaded.directory + "/config.json", cause: ONNXExportError.unsupportedFamily(loaded.config.family))
-        }
         let builder = try withFileContext(loaded.weightsFiles.first ?? directory) { try graph(loaded.model) }
         let head = loaded.model.head
         try builder.write(to: path, metadata: [("bertkit.architecture", loaded.model.architecture)],
                           externalDataThreshold: externalDataThreshold ?? ONNXGraphBuilder.externalDataThreshold)
-        return ONNXExportReport(path: path, head: head, outputs: outputNames(head), nodeCount: builder.nodeCount,
-                                initializerCount: builder.initializerCount, notes: notes)
+        return ONNXExportReport(path: path, head: head, outputs: outputNames(head, family: loaded.config.family),
+                                nodeCount: builder.nodeCount, initializerCount: builder.initializerCount, notes: notes)
     }
 
-    /// The graph of `model` (its config, head and current weights).
+    /// The graph of `model` (its config, family, head and current weights). Every family runs BERT's encoder under
+    /// its own names (ModelFamily.swift); what differs is listed where it happens: the inputs, RoBERTa's positions and
+    /// single token type, the poolers and heads.
     public static func graph(_ model: BertModel) throws -> ONNXGraphBuilder {
-        let config = model.config, head = model.head
-        guard config.family == .bert else { throw ONNXExportError.unsupportedFamily(config.family) }
+        let config = model.config, head = model.head, family = config.family, names = family.names
         let weights = model.stateDict()
-        let prefix = config.family.namePrefix(for: head)
+        let prefix = family.namePrefix(for: head)
         var g = ONNXGraphBuilder(name: "bertkit_" + head.rawValue.replacingOccurrences(of: "-", with: "_"))
         func weight(_ name: String) throws -> String {
             guard let tensor = weights[name] else { throw ONNXExportError.missingWeight(name) }
             return try g.initializer(name, tensor)
         }
         let batch = ONNXDimension.named("batch_size"), sequence = ONNXDimension.named("sequence_length")
-        for input in ["input_ids", "attention_mask", "token_type_ids"] { g.input(input, .int64, [batch, sequence]) }
+        for input in inputNames(family) { g.input(input, .int64, [batch, sequence]) }
 
         let hidden = config.hiddenSize, heads = config.numAttentionHeads, headSize = config.headDimension
         let one = g.constant("const::one", floats: [1]), half = g.constant("const::half", floats: [0.5])
@@ -87,8 +89,6 @@ public enum ONNXExport {
         let indexOne = g.constant("const::index_1", int64s: [1], shape: [])
         let splitHeads = g.constant("const::split_heads", int64s: [0, 0, Int64(heads), Int64(headSize)])
         let mergeHeads = g.constant("const::merge_heads", int64s: [0, 0, Int64(hidden)])
-        let positions = g.constant("const::position_ids", int64s: (0..<Int64(config.maxPositionEmbeddings)).map { $0 },
-                                   shape: [1, config.maxPositionEmbeddings])
         let epsilon = ONNXAttribute.float("epsilon", config.layerNormEps)
 
         func linear(_ x: String, _ module: String) throws -> String {
@@ -101,8 +101,8 @@ public enum ONNXExport {
             g.node("LayerNormalization", [x, try weight(module + ".weight"), try weight(module + ".bias")],
                    [.int("axis", -1), epsilon])
         }
-        func activation(_ x: String) -> String {
-            switch config.hiddenAct {
+        func activation(_ x: String, _ kind: Activation) -> String {
+            switch kind {
             case .gelu:   // 0.5·x·(1 + erf(x/√2)), the form ORT fuses into Gelu / BiasGelu
                 return g.node("Mul", [g.node("Mul", [x, g.node("Add", [g.node("Erf", [g.node("Div", [x, sqrt2])]), one])]), half])
             case .geluTanh:   // 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))
@@ -117,50 +117,74 @@ public enum ONNXExport {
         }
 
         // Embeddings: Add(Add(word, token type), position) → LayerNormalization (fusion_embedlayer.py's pattern).
-        let length = g.node("Unsqueeze", [g.node("Gather", [g.node("Shape", ["input_ids"]), indexOne], [.int("axis", 0)]), axes0])
-        let positionIDs = g.node("Slice", [positions, g.constant("const::zero_1", int64s: [0]), length, axes1, axes1])
-        let words = g.node("Gather", [try weight(prefix + "embeddings.word_embeddings.weight"), "input_ids"])
-        let types = g.node("Gather", [try weight(prefix + "embeddings.token_type_embeddings.weight"), "token_type_ids"])
-        let position = g.node("Gather", [try weight(prefix + "embeddings.position_embeddings.weight"), positionIDs])
-        var x = try layerNorm(g.node("Add", [g.node("Add", [words, types]), position]), prefix + "embeddings.LayerNorm")
+        let positionIDs: String
+        if family.positionsFollowPadding, let padding = config.padTokenId {
+            // RoBERTa's create_position_ids_from_input_ids: cumsum(ids ≠ pad) · (ids ≠ pad) + pad.
+            let pad = g.constant("const::padding_idx", int64s: [Int64(padding)], shape: [])
+            let notPad = g.node("Cast", [g.node("Not", [g.node("Equal", ["input_ids", pad])])], [.int("to", Int(ONNXElementType.int64.rawValue))])
+            let counted = g.node("CumSum", [notPad, g.constant("const::axis_1", int64s: [1], shape: [])])
+            positionIDs = g.node("Add", [g.node("Mul", [counted, notPad]), pad])
+        } else {
+            let positions = g.constant("const::position_ids", int64s: (0..<Int64(config.maxPositionEmbeddings)).map { $0 },
+                                       shape: [1, config.maxPositionEmbeddings])
+            let length = g.node("Unsqueeze", [g.node("Gather", [g.node("Shape", ["input_ids"]), indexOne], [.int("axis", 0)]), axes0])
+            positionIDs = g.node("Slice", [positions, g.constant("const::zero_1", int64s: [0]), length, axes1, axes1])
+        }
+        var x = g.node("Gather", [try weight(prefix + names.wordEmbeddings + ".weight"), "input_ids"])
+        if let types = names.tokenTypeEmbeddings {
+            let table = try weight(prefix + types + ".weight")
+            // Without a token_type_ids input (RoBERTa) every token has type 0: the table's first row, broadcast.
+            let ids = inputNames(family).contains("token_type_ids") ? "token_type_ids" : g.constant("const::index_0", int64s: [0], shape: [])
+            x = g.node("Add", [x, g.node("Gather", [table, ids])])
+        }
+        let position = g.node("Gather", [try weight(prefix + names.positionEmbeddings + ".weight"), positionIDs])
+        x = try layerNorm(g.node("Add", [x, position]), prefix + names.embeddingNorm)
 
-        // The additive mask, once: (1 − mask) × finfo(float32).min, shaped [B, 1, 1, S].
+        // The additive mask, once: (1 − mask) × finfo(float32).min, shaped [B, 1, 1, S] (DistilBERT's masked_fill with
+        // the same minimum gives the same softmax).
         let minimum = g.constant("const::mask_value", floats: [-Float.greatestFiniteMagnitude])
         let mask4 = g.node("Unsqueeze", [g.node("Unsqueeze", ["attention_mask", axes1]), axes2])
         let additiveMask = g.node("Mul", [g.node("Sub", [one, g.node("Cast", [mask4], [.int("to", Int(ONNXElementType.float.rawValue))])]), minimum])
 
         for layer in 0..<config.numHiddenLayers {
-            let l = prefix + "encoder.layer.\(layer)."
-            let q = g.node("Transpose", [g.node("Reshape", [try linear(x, l + "attention.self.query"), splitHeads])], [.ints("perm", [0, 2, 1, 3])])
-            let k = g.node("Transpose", [g.node("Reshape", [try linear(x, l + "attention.self.key"), splitHeads])], [.ints("perm", [0, 2, 3, 1])])
-            let v = g.node("Transpose", [g.node("Reshape", [try linear(x, l + "attention.self.value"), splitHeads])], [.ints("perm", [0, 2, 1, 3])])
+            func part(_ name: String) -> String { prefix + names.layer(layer, name) }
+            let q = g.node("Transpose", [g.node("Reshape", [try linear(x, part(names.query)), splitHeads])], [.ints("perm", [0, 2, 1, 3])])
+            let k = g.node("Transpose", [g.node("Reshape", [try linear(x, part(names.key)), splitHeads])], [.ints("perm", [0, 2, 3, 1])])
+            let v = g.node("Transpose", [g.node("Reshape", [try linear(x, part(names.value)), splitHeads])], [.ints("perm", [0, 2, 1, 3])])
             let scores = g.node("Add", [g.node("Div", [g.node("MatMul", [q, k]), scale]), additiveMask])
             let probabilities = g.node("Softmax", [scores], [.int("axis", -1)])
             let context = g.node("Reshape", [g.node("Transpose", [g.node("MatMul", [probabilities, v])], [.ints("perm", [0, 2, 1, 3])]), mergeHeads])
-            let attended = try layerNorm(g.node("Add", [try linear(context, l + "attention.output.dense"), x]), l + "attention.output.LayerNorm")
-            let intermediate = activation(try linear(attended, l + "intermediate.dense"))
-            x = try layerNorm(g.node("Add", [try linear(intermediate, l + "output.dense"), attended]), l + "output.LayerNorm")
+            let attended = try layerNorm(g.node("Add", [try linear(context, part(names.attentionOutput)), x]), part(names.attentionNorm))
+            let intermediate = activation(try linear(attended, part(names.intermediate)), config.hiddenAct)
+            x = try layerNorm(g.node("Add", [try linear(intermediate, part(names.output)), attended]), part(names.outputNorm))
         }
 
         let tokens: [ONNXDimension] = [batch, sequence]
-        func pooled() throws -> String {
+        /// The head's pooler on the first token (BERT's and RoBERTa's pooler + tanh, DistilBERT's pre_classifier + ReLU,
+        /// RoBERTa's classifier.dense + tanh).
+        func pooled() throws -> String? {
+            guard let pooler = family.pooler(for: head) else { return nil }
             let first = g.node("Gather", [x, g.constant("const::index_0", int64s: [0], shape: [])], [.int("axis", 1)])
-            return g.node("Tanh", [try linear(first, prefix + "pooler.dense")])
+            let dense = try linear(first, pooler.module)
+            return pooler.activation == .tanh ? g.node("Tanh", [dense]) : g.node("Relu", [dense])
         }
         switch head {
         case .base:
             _ = g.node("Identity", [x], outputs: ["last_hidden_state"])
-            _ = g.node("Identity", [try pooled()], outputs: ["pooler_output"])
             g.output("last_hidden_state", .float, tokens + [.fixed(hidden)])
-            g.output("pooler_output", .float, [batch, .fixed(hidden)])
+            if let pooled = try pooled() {
+                _ = g.node("Identity", [pooled], outputs: ["pooler_output"])
+                g.output("pooler_output", .float, [batch, .fixed(hidden)])
+            }
         case .sequenceClassification:
-            _ = g.node("Identity", [try linear(try pooled(), "classifier")], outputs: ["logits"])
+            let features = try pooled() ?? g.node("Gather", [x, g.constant("const::index_0", int64s: [0], shape: [])], [.int("axis", 1)])
+            _ = g.node("Identity", [try linear(features, names.sequenceClassifier)], outputs: ["logits"])
             g.output("logits", .float, [batch, .fixed(config.numLabels)])
         case .tokenClassification:
-            _ = g.node("Identity", [try linear(x, "classifier")], outputs: ["logits"])
+            _ = g.node("Identity", [try linear(x, names.tokenClassifier)], outputs: ["logits"])
             g.output("logits", .float, tokens + [.fixed(config.numLabels)])
         case .questionAnswering:
-            let both = try linear(x, "qa_outputs")
+            let both = try linear(x, names.qaOutputs)
             let split = g.constant("const::split_1_1", int64s: [1, 1])
             let parts = ["/start_logits_3d", "/end_logits_3d"]
             _ = g.node("Split", [both, split], outputs: parts, [.int("axis", -1)])
@@ -170,12 +194,12 @@ public enum ONNXExport {
             g.output("start_logits", .float, tokens)
             g.output("end_logits", .float, tokens)
         case .maskedLM:
-            let transformed = try layerNorm(activation(try linear(x, "cls.predictions.transform.dense")), "cls.predictions.transform.LayerNorm")
+            let transformed = try layerNorm(activation(try linear(x, names.lmTransform), model.lmActivation), names.lmNorm)
             // The decoder is tied to the word embeddings: one initializer, read through a Transpose.
-            let decoderName = weights.contains("cls.predictions.decoder.weight") && !model.config.tieWordEmbeddings
-                ? "cls.predictions.decoder.weight" : prefix + "embeddings.word_embeddings.weight"
+            let decoderName = weights.contains(names.lmDecoderWeight) && !config.tieWordEmbeddings
+                ? names.lmDecoderWeight : prefix + names.wordEmbeddings + ".weight"
             let decoder = g.node("Transpose", [try weight(decoderName)], [.ints("perm", [1, 0])])
-            let biasName = weights.contains("cls.predictions.bias") ? "cls.predictions.bias" : "cls.predictions.decoder.bias"
+            let biasName = weights.contains(names.lmBias) ? names.lmBias : names.lmDecoderBias ?? names.lmBias
             _ = g.node("Add", [g.node("MatMul", [transformed, decoder]), try weight(biasName)], outputs: ["logits"])
             g.output("logits", .float, tokens + [.fixed(config.vocabSize)])
         }

@@ -178,12 +178,55 @@ def test_finetune_export_loads_with_bertkits_logits(bertkit, tmp_path, family, l
 
 
 @pytest.mark.parametrize("family", ["distilbert", "roberta"])
-@pytest.mark.parametrize("target", ["model.onnx", "model.gguf"])
-def test_bert_only_exports_refuse_other_families(bertkit, tmp_path, family, target):
-    """ONNX and GGUF export write BERT graphs and files; another family gets one error line and no file."""
+@pytest.mark.parametrize("head", list(HEADS))
+def test_onnx_export_runs_in_onnx_runtime_with_transformers_outputs(bertkit, tmp_path, family, head):
+    """`convert DIR model.onnx` for every head of both families: onnx.checker passes, the inputs are optimum's for the
+    family (no token_type_ids), ONNX Runtime gives transformers' outputs within 1e-4 on batches of 1, 2 and 4 texts
+    of different lengths (RoBERTa's padding-dependent positions included), and the weights read back bit for bit."""
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+    from safetensors.torch import load_file
+    folder = tmp_path / "model"
+    folder.mkdir()
+    model = make_model(folder, family, head, seed=9)
+    out = tmp_path / "model.onnx"
+    bertkit("convert", folder, out)
+    proto = onnx.load(str(out))
+    onnx.checker.check_model(proto, full_check=True)
+    assert [i.name for i in proto.graph.input] == ["input_ids", "attention_mask"]
+    names = [o.name for o in proto.graph.output]
+    expected_names = {"base": ["last_hidden_state"] + (["pooler_output"] if family == "roberta" else []),
+                      "question-answering": ["start_logits", "end_logits"]}.get(head, ["logits"])
+    assert names == expected_names
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    texts = [t.replace("<mask>", tokenizer.mask_token) for t in TEXTS]
+    for batch in (texts[:1], texts[:2], texts):
+        enc = tokenizer(batch, padding=True, return_tensors="np")
+        feed = {"input_ids": enc["input_ids"].astype(np.int64), "attention_mask": enc["attention_mask"].astype(np.int64)}
+        actual = dict(zip(names, session.run(None, feed)))
+        with torch.no_grad():
+            output = model(**{k: torch.tensor(v) for k, v in feed.items()})
+        for name in names:
+            reference_value = getattr(output, name).numpy()
+            assert actual[name].shape == reference_value.shape, name
+            worst = np.abs(actual[name] - reference_value).max()
+            assert worst < 1e-4, (name, worst)
+    bertkit("convert", out, tmp_path / "back.safetensors")
+    original, back = load_file(folder / "model.safetensors"), load_file(tmp_path / "back.safetensors")
+    tied = {"lm_head.decoder.weight", "lm_head.decoder.bias", "vocab_projector.weight"}
+    assert set(back) == set(original) - tied
+    assert all(torch.equal(back[name], original[name]) for name in back)
+
+
+@pytest.mark.parametrize("family", ["distilbert", "roberta"])
+def test_gguf_export_refuses_other_families(bertkit, tmp_path, family):
+    """GGUF export writes BERT files; another family gets one error line and no file."""
     folder = tmp_path / "model"
     folder.mkdir()
     make_model(folder, family, "sequence-classification", seed=9)
+    target = "model.gguf"
     result = bertkit("convert", folder, tmp_path / target, check=False)
     assert result.returncode == 1 and result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
     assert family in result.stderr or FAMILIES[family] in result.stderr, result.stderr
