@@ -36,6 +36,7 @@ public enum GGUFFileType: String, CaseIterable, Sendable {
 
 public enum GGUFModelError: Error, CustomStringConvertible {
     case unsupportedArchitecture(String)
+    case classifierNeedsLabels(String)
     case notFloatingPoint(tensor: String, dtype: String)
     case vocabularyLargerThanConfig(tokens: Int, vocabSize: Int)
     case missingKey(String)
@@ -49,6 +50,9 @@ public enum GGUFModelError: Error, CustomStringConvertible {
 
     public var description: String {
         switch self {
+        case .classifierNeedsLabels(let tensor):
+            return "two tensors become '\(tensor)': llama.cpp's converter writes a DistilBERT classifier's two layers as cls and "
+                + "cls.output only when config.json names its labels (id2label other than LABEL_0, LABEL_1), and refuses it otherwise"
         case .unsupportedArchitecture(let name):
             let why = name.hasPrefix("Bert") ? "a GGUF BERT has no token-classification or question-answering head"
                 : "bertkit writes BERT GGUF files only"
@@ -92,8 +96,12 @@ public struct GGUFImportReport: Sendable {
 }
 
 public enum GGUFModels {
-    /// The classes conversion/bert.py registers for `BertModel` (CamembertModel aside).
-    public static let architectures = ["BertModel", "BertForMaskedLM", "BertForSequenceClassification"]
+    /// The classes conversion/bert.py registers for `BertModel` (CamembertModel aside) and `DistilBertModel`.
+    /// RoBERTa's (`RobertaModel`, `RobertaForSequenceClassification`) are not among them: the converter accepts only
+    /// the byte-level vocabularies in its pre-tokenizer hash table (roberta-base's), which cannot be had here to
+    /// check against, so bertkit refuses RoBERTa rather than write a file the reference never made.
+    public static let architectures = ["BertModel", "BertForMaskedLM", "BertForSequenceClassification",
+                                       "DistilBertModel", "DistilBertForMaskedLM", "DistilBertForSequenceClassification"]
 
     /// gguf-py `TokenType`.
     enum TokenType: Int32 { case normal = 1, unknown = 2, control = 3, userDefined = 4, unused = 5 }
@@ -107,7 +115,7 @@ public enum GGUFModels {
     public static func export(modelDirectory directory: String, to path: String,
                               fileType: GGUFFileType = .f16) throws -> GGUFExportReport {
         let config = try PretrainedBert.readConfig(directory: directory)
-        let architecture = config.architectures.first ?? "BertModel"
+        let architecture = config.architectures.first ?? config.family.className(for: .base)
         guard architectures.contains(architecture) else {
             throw FileError(path: directory + "/config.json", cause: GGUFModelError.unsupportedArchitecture(architecture))
         }
@@ -127,6 +135,8 @@ public enum GGUFModels {
                 guard let mapped = GGUFBertNames.ggufName(hf: name, labelledClassifier: labels != nil) else {
                     throw GGUFModelError.notAWeightName(name)
                 }
+                // DistilBERT's pre_classifier is `cls`, and so is its classifier without named labels.
+                guard !tensors.contains(where: { $0.name == mapped }) else { throw GGUFModelError.classifierNeedsLabels(mapped) }
                 guard tensor.dtype.isFloatingPoint, [DType.f32, .f16, .bf16, .f64].contains(tensor.dtype) else {
                     throw GGUFModelError.notFloatingPoint(tensor: name, dtype: tensor.dtype.rawValue)
                 }
@@ -157,17 +167,26 @@ public enum GGUFModels {
                          + " (llama.cpp ignores it for WordPiece vocabularies)")
         }
 
+        // DistilBertModel.set_gguf_parameters writes the epsilon (its fixed 1e-12) before BERT's keys, and its
+        // config has no layer_norm_eps for the base class to write again.
+        let distilbert = config.family == .distilbert
+        let epsilon: (key: String, value: GGUFValue) = ("bert.attention.layer_norm_epsilon", .float32(config.layerNormEps))
         var metadata: [(key: String, value: GGUFValue)] = [
             ("general.architecture", .string("bert")),
             ("general.type", .string("model")),
             ("general.name", .string(baseName(of: directory))),
             ("general.size_label", .string(sizeLabel(parameterCount))),
+        ]
+        if distilbert { metadata.append(epsilon) }
+        metadata += [
             ("bert.block_count", try u32("num_hidden_layers", config.numHiddenLayers)),
             ("bert.context_length", try u32("max_position_embeddings", config.maxPositionEmbeddings)),
             ("bert.embedding_length", try u32("hidden_size", config.hiddenSize)),
             ("bert.feed_forward_length", try u32("intermediate_size", config.intermediateSize)),
             ("bert.attention.head_count", try u32("num_attention_heads", config.numAttentionHeads)),
-            ("bert.attention.layer_norm_epsilon", .float32(config.layerNormEps)),
+        ]
+        if !distilbert { metadata.append(epsilon) }
+        metadata += [
             ("general.file_type", .uint32(fileType.llamaFileType)),
             ("bert.attention.causal", .bool(false)),
         ]
@@ -178,7 +197,8 @@ public enum GGUFModels {
         if let note = poolingNote(directory: directory) { notes.append(note) }
         if let labels { metadata.append(("bert.classifier.output_labels", .array(elementType: .string, labels.map { .string($0) }))) }
         metadata.append(("general.quantization_version", .uint32(2)))
-        metadata.append(("tokenizer.ggml.token_type_count", try u32("type_vocab_size", config.typeVocabSize)))
+        // hparams.get("type_vocab_size", 1): DistilBERT's config has none.
+        metadata.append(("tokenizer.ggml.token_type_count", try u32("type_vocab_size", distilbert ? 1 : config.typeVocabSize)))
         metadata.append(("tokenizer.ggml.model", .string("bert")))
         metadata.append(("tokenizer.ggml.pre", .string(pre ?? "default")))
         metadata.append(("tokenizer.ggml.tokens", .array(elementType: .string, vocabulary.map { .string($0.token) })))
@@ -353,7 +373,8 @@ public enum GGUFModels {
     public static func importModel(from path: String, to folder: String) throws -> GGUFImportReport {
         let file = try GGUFFile.read(path: path)
         let store = try withFileContext(path) { try GGUFBertReader.stateDict(file) }
-        var config = BertConfig()
+        let family: ModelFamily = GGUFBertReader.isDistilBERT(file) ? .distilbert : .bert
+        var config = BertConfig(family: family)
         var notes: [String] = []
         let vocabulary = try withFileContext(path) { () throws -> [String] in
             func integer(_ key: String) throws -> Int {
@@ -368,14 +389,14 @@ public enum GGUFModels {
             config.hiddenSize = try integer("bert.embedding_length")
             config.intermediateSize = try integer("bert.feed_forward_length")
             config.numAttentionHeads = try integer("bert.attention.head_count")
-            config.typeVocabSize = file["tokenizer.ggml.token_type_count"]?.intValue ?? 2
+            if family.hasTokenTypes { config.typeVocabSize = file["tokenizer.ggml.token_type_count"]?.intValue ?? 2 }
             if let eps = file["bert.attention.layer_norm_epsilon"]?.doubleValue { config.layerNormEps = Float(eps) }
             config.padTokenId = file["tokenizer.ggml.padding_token_id"]?.intValue ?? 0
             let vocabulary = try vocabularyFromGGUF(file)
             config.vocabSize = vocabulary.count
-            var architecture = "BertModel"
+            var architecture = family.className(for: .base)
             if let classifier = store["classifier.weight"] {
-                architecture = "BertForSequenceClassification"
+                architecture = family.className(for: .sequenceClassification)
                 let count = classifier.shape.first ?? 2
                 let labels = file["bert.classifier.output_labels"]?.arrayValue?.compactMap(\.stringValue) ?? []
                 config.id2label = labels.count == count ? labels : (0..<count).map { "LABEL_\($0)" }
@@ -386,7 +407,9 @@ public enum GGUFModels {
             return vocabulary
         }
         let architecture = config.architectures[0]
-        notes.append("GGUF holds no pooler: transformers initialises pooler.dense at random (last_hidden_state is exact)")
+        if family.pooler(for: .base) != nil {
+            notes.append("GGUF holds no pooler: transformers initialises pooler.dense at random (last_hidden_state is exact)")
+        }
 
         var texts: [(name: String, text: String)] = [
             ("config.json", config.jsonText(architecture: architecture)),
@@ -418,7 +441,8 @@ public enum GGUFModels {
 
     /// The shapes config.json will promise, checked against the tensors, so that the directory is one transformers loads.
     static func checkShapes(_ store: TensorStore, config: BertConfig) throws {
-        let prefix = store.contains("classifier.weight") ? "bert." : ""
+        let family = config.family, layers = family.names.layerStem
+        let prefix = store.contains("classifier.weight") ? family.basePrefix : ""
         let expected: [(String, [Int])] = [
             ("embeddings.word_embeddings.weight", [config.vocabSize, config.hiddenSize]),
             ("embeddings.position_embeddings.weight", [config.maxPositionEmbeddings, config.hiddenSize]),
@@ -429,8 +453,8 @@ public enum GGUFModels {
                 throw GGUFModelError.shapeDoesNotMatch(tensor: prefix + name, shape: tensor.shape, expected: shape)
             }
         }
-        for name in store.names where name.hasPrefix(prefix + "encoder.layer.") {
-            let index = Int(name.dropFirst(prefix.count + "encoder.layer.".count).prefix { $0 != "." }) ?? Int.max
+        for name in store.names where name.hasPrefix(prefix + layers) {
+            let index = Int(name.dropFirst(prefix.count + layers.count).prefix { $0 != "." }) ?? Int.max
             guard index < config.numHiddenLayers else {
                 throw GGUFModelError.tensorForMissingLayer(tensor: name, layers: config.numHiddenLayers)
             }

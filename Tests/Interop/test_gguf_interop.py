@@ -12,7 +12,8 @@ import sys
 import numpy as np
 import pytest
 import torch
-from transformers import AutoModel, AutoTokenizer, BertConfig, BertForMaskedLM, BertForSequenceClassification, BertModel, BertTokenizer
+from transformers import (AutoModel, AutoTokenizer, BertConfig, BertForMaskedLM, BertForSequenceClassification, BertModel, BertTokenizer,
+                          DistilBertConfig, DistilBertForMaskedLM, DistilBertForSequenceClassification, DistilBertModel)
 
 from conftest import ROOT
 
@@ -85,7 +86,27 @@ def save_tiny(folder, model_class, pooling=None, **config):
     return model
 
 
+def save_tiny_distilbert(folder, model_class, **config):
+    """A tiny DistilBERT (the converter's DistilBertModel: architecture bert, no token types, `distilbert.` and
+    `vocab_*` dropped, `pre_classifier` → cls) with the bert-base-uncased vocabulary."""
+    torch.manual_seed(8)
+    model = model_class(DistilBertConfig(vocab_size=30522, dim=64, n_layers=2, n_heads=4, hidden_dim=128,
+                                         max_position_embeddings=40, **config)).eval()
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if parameter.dim() == 1:
+                parameter.add_(torch.randn_like(parameter) * 0.1)
+    model.save_pretrained(folder)
+    BertTokenizer(os.path.join(MINILM, "vocab.txt")).save_pretrained(folder)
+    return model
+
+
 MODELS = {
+    "distilbert": lambda folder: save_tiny_distilbert(folder, DistilBertModel),
+    "distilbert-masked-lm": lambda folder: save_tiny_distilbert(folder, DistilBertForMaskedLM),
+    "distilbert-classifier": lambda folder: save_tiny_distilbert(folder, DistilBertForSequenceClassification,
+                                                                 id2label={0: "neg", 1: "neu", 2: "pos"},
+                                                                 label2id={"neg": 0, "neu": 1, "pos": 2}),
     "base": lambda folder: save_tiny(folder, BertModel),
     "mean-pooling": lambda folder: save_tiny(folder, BertModel, pooling="mean"),
     "masked-lm": lambda folder: save_tiny(folder, BertForMaskedLM),
@@ -129,9 +150,10 @@ def test_all_minilm_l6_v2_q8_0_matches_the_converter(tmp_path, bertkit):
 
 
 @pytest.mark.parametrize("outtype", ["f32", "f16", "q8_0"])
-def test_gguf_to_directory_loads_in_transformers_and_back_to_identical_gguf(tmp_path, bertkit, outtype):
+@pytest.mark.parametrize("family", ["bert", "distilbert"])
+def test_gguf_to_directory_loads_in_transformers_and_back_to_identical_gguf(tmp_path, bertkit, outtype, family):
     folder = tmp_path / "tiny"
-    model = save_tiny(folder, BertModel)
+    model = save_tiny(folder, BertModel) if family == "bert" else save_tiny_distilbert(folder, DistilBertModel)
     # The folder's name is general.name, so the directory written back has the same one.
     first, second, back = tmp_path / "first.gguf", tmp_path / "second.gguf", tmp_path / "back" / "tiny"
     bertkit("convert", folder, first, "--dtype", outtype)
@@ -141,9 +163,12 @@ def test_gguf_to_directory_loads_in_transformers_and_back_to_identical_gguf(tmp_
     assert first.read_bytes() == second.read_bytes()
 
     loaded = AutoModel.from_pretrained(back).eval()
+    assert type(loaded) is type(model)
     tokenizer, original_tokenizer = AutoTokenizer.from_pretrained(back), AutoTokenizer.from_pretrained(folder)
     encoded = tokenizer(TEXTS, padding=True, return_tensors="pt")
     assert encoded["input_ids"].tolist() == original_tokenizer(TEXTS, padding=True, return_tensors="pt")["input_ids"].tolist()
+    if family == "distilbert":
+        encoded.pop("token_type_ids", None)
     with torch.no_grad():
         ours = loaded(**encoded).last_hidden_state
         theirs = model(**encoded).last_hidden_state
@@ -156,9 +181,10 @@ def test_gguf_to_directory_loads_in_transformers_and_back_to_identical_gguf(tmp_
                 assert torch.equal(tensor, state[name]), name
 
 
-def test_bertkit_reads_the_converters_file(tmp_path, bertkit):
-    folder = tmp_path / "tiny-classifier"
-    model = MODELS["classifier"](folder)
+@pytest.mark.parametrize("kind", ["classifier", "distilbert-classifier"])
+def test_bertkit_reads_the_converters_file(tmp_path, bertkit, kind):
+    folder = tmp_path / f"tiny-{kind}"
+    model = MODELS[kind](folder)
     theirs = tmp_path / "theirs.gguf"
     convert_with_llama_cpp(folder, "f32", theirs)
     listing = json.loads(bertkit("inspect", theirs, "--json").stdout)
@@ -169,10 +195,27 @@ def test_bertkit_reads_the_converters_file(tmp_path, bertkit):
     back = tmp_path / "back"
     bertkit("convert", theirs, str(back) + "/")
     config = json.loads((back / "config.json").read_text())
-    assert config["architectures"] == ["BertForSequenceClassification"]
+    assert config["architectures"] == [type(model).__name__]
     assert config["id2label"] == {"0": "neg", "1": "neu", "2": "pos"}
-    loaded = BertForSequenceClassification.from_pretrained(back).eval()
-    assert torch.equal(loaded.classifier.weight, model.classifier.weight)
+    loaded = type(model).from_pretrained(back).eval()
+    state = model.state_dict()
+    assert all(torch.equal(tensor, state[name]) for name, tensor in loaded.state_dict().items()
+               if not name.startswith("bert.pooler.") and "position_ids" not in name)
+
+
+def test_distilbert_classifier_without_labels_is_refused_as_the_converter_refuses_it(tmp_path, bertkit):
+    """With the placeholder labels LABEL_0 / LABEL_1 the converter maps both pre_classifier and classifier to `cls` and
+    stops (duplicated tensor name); bertkit says why in one error line and writes nothing."""
+    folder = tmp_path / "tiny-distilbert-unlabelled"
+    save_tiny_distilbert(folder, DistilBertForSequenceClassification)
+    env = dict(os.environ, PYTHONPATH=os.path.join(CONVERTER, "gguf-py"))
+    reference = subprocess.run([sys.executable, os.path.join(CONVERTER, "convert_hf_to_gguf.py"), str(folder), "--outtype", "f32",
+                                "--outfile", str(tmp_path / "theirs.gguf")], capture_output=True, text=True, env=env)
+    assert reference.returncode != 0 and "Duplicated tensor name 'cls.bias'" in reference.stderr, reference.stderr[-500:]
+    result = bertkit("convert", folder, tmp_path / "ours.gguf", check=False)
+    lines = [l for l in result.stderr.splitlines() if l.strip()]
+    assert result.returncode == 1 and len(lines) == 1 and lines[0].startswith("error: ") and "id2label" in lines[0], result.stderr
+    assert not (tmp_path / "ours.gguf").exists()
 
 
 def test_damaged_and_foreign_gguf_files_get_one_error_line(tmp_path, bertkit):
