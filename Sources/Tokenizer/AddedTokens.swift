@@ -89,6 +89,23 @@ struct AddedTokenMatcher: Sendable {
         return result
     }
 
+    /// Splits `range` of `text` on the added tokens, as the reference's `extract_and_normalize` does: each match is
+    /// one word of one token whose value is the matched text (with any lstrip/rstrip spaces, as the reference records
+    /// it) at `offset(match)`; each stretch between matches goes to `rest`.
+    func split(_ text: UnsafeBufferPointer<UInt32>, _ range: Range<Int>, into out: inout SequenceTokens,
+               offset: (Range<Int>) -> TokenOffset = { TokenOffset($0.lowerBound, $0.upperBound) },
+               rest: (Range<Int>, inout SequenceTokens) -> Void) {
+        guard !isEmpty && mayMatch(text, range) else { return rest(range, &out) }
+        for split in splits(text, range) {
+            if let token = split.token {
+                out.startWord()
+                out.append(token.id, String(decoding: text[split.range], as: UTF32.self), offset(split.range))
+            } else {
+                rest(split.range, &out)
+            }
+        }
+    }
+
     /// Whether any pattern could start in `text[range]` (cheap rejection for the common case).
     func mayMatch(_ text: UnsafeBufferPointer<UInt32>, _ range: Range<Int>) -> Bool {
         for i in range {

@@ -126,21 +126,7 @@ public struct BertTokenizer: Sendable {
         var out = SequenceTokens.numberingWords(capacity: w.input.count / 3 + 4)
         let input = w.input
         input.withUnsafeBufferPointer { input in
-            let all = 0..<input.count
-            guard !rawMatcher.isEmpty && rawMatcher.mayMatch(input, all) else {
-                normalizeAndTokenize(input, all, &w, into: &out)
-                return
-            }
-            for split in rawMatcher.splits(input, all) {
-                if let token = split.token {
-                    // The token's value is the matched text (with any lstrip/rstrip spaces).
-                    let value = String(decoding: split.range.map { input[$0] }, as: UTF32.self)
-                    out.startWord()
-                    out.append(token.id, value, TokenOffset(split.range.lowerBound, split.range.upperBound))
-                } else {
-                    normalizeAndTokenize(input, split.range, &w, into: &out)
-                }
-            }
+            rawMatcher.split(input, 0..<input.count, into: &out) { range, out in normalizeAndTokenize(input, range, &w, into: &out) }
         }
         return out
     }
@@ -153,21 +139,10 @@ public struct BertTokenizer: Sendable {
             w.normalized.removeAll()
             for i in range { w.normalized.append(input[i], Int32(i)) }
         }
+        // Added tokens matched after normalization: their value is the normalized text, their offsets the input's.
         let scalars = w.normalized.scalarView, origins = w.normalized.originView
-        let all = 0..<scalars.count
-        guard !normalizedMatcher.isEmpty && normalizedMatcher.mayMatch(scalars, all) else {
-            preTokenizeAndModel(scalars, origins, all, &w, into: &out)
-            return
-        }
-        for split in normalizedMatcher.splits(scalars, all) {
-            if let token = split.token {
-                // The value is the matched normalized text (with any lstrip/rstrip spaces).
-                let value = String(decoding: split.range.map { scalars[$0] }, as: UTF32.self)
-                out.startWord()
-                out.append(token.id, value, Self.offset(origins, split.range))
-            } else {
-                preTokenizeAndModel(scalars, origins, split.range, &w, into: &out)
-            }
+        normalizedMatcher.split(scalars, 0..<scalars.count, into: &out, offset: { Self.offset(origins, $0) }) { range, out in
+            preTokenizeAndModel(scalars, origins, range, &w, into: &out)
         }
     }
 

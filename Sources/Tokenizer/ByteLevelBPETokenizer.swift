@@ -173,38 +173,13 @@ public struct ByteLevelBPETokenizer: Sendable {
         for scalar in text.unicodeScalars { w.input.append(scalar.value) }
         var out = SequenceTokens.numberingWords(capacity: w.input.count / 3 + 4)
         let input = w.input
+        // Without a normalizer both kinds of added token match the raw text, the non-normalized ones first.
         input.withUnsafeBufferPointer { input in
-            let all = 0..<input.count
-            guard !rawMatcher.isEmpty && rawMatcher.mayMatch(input, all) else {
-                matchNormalized(input, all, &w, into: &out)
-                return
-            }
-            for split in rawMatcher.splits(input, all) {
-                if let token = split.token { appendAdded(token, input, split.range, into: &out) }
-                else { matchNormalized(input, split.range, &w, into: &out) }
+            rawMatcher.split(input, 0..<input.count, into: &out) { range, out in
+                normalizedMatcher.split(input, range, into: &out) { range, out in preTokenizeAndModel(input, range, &w, into: &out) }
             }
         }
         return out
-    }
-
-    /// The token's value is the matched text (with any lstrip/rstrip spaces), as the reference records it.
-    private func appendAdded(_ token: AddedToken, _ input: UnsafeBufferPointer<UInt32>, _ range: Range<Int>,
-                             into out: inout SequenceTokens) {
-        let value = String(decoding: input[range], as: UTF32.self)
-        out.startWord()
-        out.append(token.id, value, TokenOffset(range.lowerBound, range.upperBound))
-    }
-
-    private func matchNormalized(_ input: UnsafeBufferPointer<UInt32>, _ range: Range<Int>, _ w: inout Workspace,
-                                 into out: inout SequenceTokens) {
-        guard !normalizedMatcher.isEmpty && normalizedMatcher.mayMatch(input, range) else {
-            preTokenizeAndModel(input, range, &w, into: &out)
-            return
-        }
-        for split in normalizedMatcher.splits(input, range) {
-            if let token = split.token { appendAdded(token, input, split.range, into: &out) }
-            else { preTokenizeAndModel(input, split.range, &w, into: &out) }
-        }
     }
 
     /// ByteLevel: the optional prefix space (standing at the piece's first scalar), the GPT-2 split, then
