@@ -24,6 +24,13 @@ public protocol FineTuningTask: Sendable {
     func training(labels: LabelSet, train: EncodedData, eval: EncodedData?) -> any TrainingTask
     /// What the exported config.json says about the task (labels, problem type).
     func configure(_ config: inout BertConfig, labels: LabelSet)
+    /// Whether the task encodes pre-split words (`is_split_into_words`): a byte-level BPE tokenizer then encodes
+    /// them with a prefix space, and the export saves the tokenizer so (run_ner.py's `add_prefix_space=True`).
+    var encodesPreSplitWords: Bool { get }
+}
+
+extension FineTuningTask {
+    public var encodesPreSplitWords: Bool { false }
 }
 
 /// Encoded examples, and what encoding had to do that the user should hear about.

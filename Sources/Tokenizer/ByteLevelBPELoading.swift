@@ -125,6 +125,54 @@ extension ByteLevelBPETokenizer {
     }
 }
 
+extension ByteLevelBPETokenizer {
+    /// Rewrites the tokenizer files in `folder` as transformers saves a byte-level BPE tokenizer loaded
+    /// `from_pretrained(…, add_prefix_space=True)` — what run_ner.py saves after fine-tuning RoBERTa on pre-split words,
+    /// so that the pipeline later tokenizes raw text as the words were tokenized in training: `add_prefix_space` true in
+    /// tokenizer_config.json (made if missing) and, in tokenizer.json, in the ByteLevel pre-tokenizer and the
+    /// RobertaProcessing / ByteLevel post-processor (inside Sequences too). Other keys are kept as they are.
+    public static func savePrefixSpace(inTokenizerFilesOf folder: String) throws {
+        func rewrite(_ path: String, orCreate fresh: JSONValue?, _ change: (inout JSONValue) -> Void) throws {
+            var root: JSONValue
+            if fileExists(path) {
+                root = try withFileContext(path) { try BertTokenizer.parseJSON(try readFileBytes(path)) }
+            } else if let fresh {
+                root = fresh
+            } else {
+                return
+            }
+            change(&root)
+            try withFileContext(path) { try AtomicFileWriter.write(JSONWriter.pretty(root, sortKeys: false) + "\n", to: path) }
+        }
+        /// Sets add_prefix_space in every component of one of `types`, looking into Sequence's `lists`.
+        func setPrefixSpace(_ value: inout JSONValue, types: Set<String>, lists: [String]) {
+            guard var object = value.objectValue else { return }
+            if let type = object["type"]?.stringValue, types.contains(type) { object.set("add_prefix_space", .bool(true)) }
+            for key in lists {
+                guard var items = object[key]?.arrayValue else { continue }
+                for i in items.indices { setPrefixSpace(&items[i], types: types, lists: lists) }
+                object.set(key, .array(items))
+            }
+            value = .object(object)
+        }
+        try rewrite(folder + "/tokenizer_config.json", orCreate: .object(JSONObject([]))) { root in
+            guard var object = root.objectValue else { return }
+            object.set("add_prefix_space", .bool(true))
+            root = .object(object)
+        }
+        try rewrite(folder + "/tokenizer.json", orCreate: nil) { root in
+            guard var object = root.objectValue else { return }
+            for (key, types, lists) in [("pre_tokenizer", Set(["ByteLevel"]), ["pretokenizers"]),
+                                        ("post_processor", Set(["RobertaProcessing", "ByteLevel"]), ["processors"])] {
+                guard var component = object[key], !component.isNull else { continue }
+                setPrefixSpace(&component, types: types, lists: lists)
+                object.set(key, component)
+            }
+            root = .object(object)
+        }
+    }
+}
+
 extension PostProcessorTemplate {
     /// RobertaProcessing: `<s> $A </s>` and `<s> $A </s> </s> $B </s>`, every type id 0.
     public static func roberta(cls: (String, Int32), sep: (String, Int32)) throws(TokenizerError) -> PostProcessorTemplate {

@@ -3,8 +3,8 @@ RoBERTa made here by transformers with GPT-2's real byte-level BPE vocabulary (t
 
 * `bertkit finetune --task token-classification` and transformers' Trainer with run_ner.py's tokenize_and_align_labels
   (Tools/reference_ner.py) on the tokenizer loaded `add_prefix_space=True`, as run_ner.py loads it for RoBERTa, take the
-  same steps (loss and gradient norm) on real CoNLL-2003 sentences; `bertkit predict` on the export gives the
-  token-classification pipeline's entities (the BPE fallback for subwords, the byte-level decoder for words).
+  same steps (loss and gradient norm) on real CoNLL-2003 sentences; the export's tokenizer is saved as run_ner.py saves
+  it (add_prefix_space); `bertkit predict` on the export gives the token-classification pipeline's entities (the BPE fallback for subwords, the byte-level decoder for words).
 * `bertkit finetune --task question-answering` and the Trainer with run_qa.py's prepare_train_features
   (Tools/reference_qa.py) take the same steps over overflowing windows; `bertkit evaluate` on dev-v2.0.json gives
   run_qa.py's predictions (offsets trimmed as RobertaProcessing trims them, `<s>` as the null answer).
@@ -93,6 +93,10 @@ def test_roberta_token_classification_steps_and_pipeline(bertkit, tmp_path):
     expected, norms = trainer(model, batches(features, DataCollatorForTokenClassification(tokenizer)), tmp_path / "t")
     assert_same_steps(bertkit_steps(tmp_path / "out"), expected, norms, STEPS)
 
+    # The export's tokenizer is saved as run_ner.py saves RoBERTa's (loaded add_prefix_space=True).
+    saved, expected_tokenizer = AutoTokenizer.from_pretrained(tmp_path / "out"), tokenizer
+    assert saved.add_prefix_space and saved("Paris")["input_ids"] == expected_tokenizer("Paris")["input_ids"]
+    assert saved("Paris")["input_ids"] != AutoTokenizer.from_pretrained(start)("Paris")["input_ids"]
     # The export tags raw text as the pipeline does with the Trainer's model and the export's own tokenizer.
     model.eval()
     exported = transformers.AutoModelForTokenClassification.from_pretrained(tmp_path / "out").eval()

@@ -4,6 +4,7 @@
 // context in overflowing windows as run_qa.py cuts it — ids, offsets (trimmed per window as RobertaProcessing trims
 // each overflowing part), word ids and sequence ids; a stride too large for the room is refused, as it panics there.
 
+import Foundation
 import Testing
 import TensorCore
 import TestSupport
@@ -35,6 +36,23 @@ import Tokenizer
             }
         }
         #expect(mismatches.isEmpty, "\(mismatches.count) differ; first: \(mismatches.prefix(3))")
+    }
+
+    /// Saved "with a prefix space", the roberta fixture's tokenizer.json becomes the roberta_prefix fixture's (made by
+    /// tokenizers with add_prefix_space=True) in its pre-tokenizer and post-processor, and tokenizer_config.json says so.
+    @Test func savedWithAPrefixSpaceAsTransformersSavesIt() throws {
+        let folder = TemporaryDirectory()
+        try FileManager.default.copyItem(atPath: Fixtures.path("tokenizer-bpe/roberta/tokenizer.json"), toPath: folder.file("tokenizer.json"))
+        #expect(try Self.tokenizer("roberta").encode("Hello").ids != (try Self.tokenizer("roberta_prefix").encode("Hello").ids))
+        try ByteLevelBPETokenizer.savePrefixSpace(inTokenizerFilesOf: folder.path)
+        let saved = try JSONReader.parse(Array(try Data(contentsOf: URL(fileURLWithPath: folder.file("tokenizer.json")))))
+        let expected = try JSONReader.parse(Array(Fixtures.data("tokenizer-bpe/roberta_prefix/tokenizer.json")))
+        #expect(saved["pre_tokenizer"] == expected["pre_tokenizer"])
+        #expect(saved["post_processor"] == expected["post_processor"])
+        let config = try JSONReader.parse(Array(try Data(contentsOf: URL(fileURLWithPath: folder.file("tokenizer_config.json")))))
+        #expect(config["add_prefix_space"] == .bool(true))
+        let reloaded = try ByteLevelBPETokenizer.load(directory: folder.path)
+        #expect(try reloaded.encode("Hello").ids == (try Self.tokenizer("roberta_prefix").encode("Hello").ids))
     }
 
     @Test func questionAndContextWindowsAsRunQACutsThem() throws {

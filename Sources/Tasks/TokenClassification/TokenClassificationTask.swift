@@ -70,6 +70,8 @@ public struct TokenClassificationTask: FineTuningTask {
         }
     }
 
+    public var encodesPreSplitWords: Bool { true }
+
     public func encode(_ sentences: [TaggedSentence], file: String, labels: LabelSet, tokenizer: any TextTokenizer, maxLength: Int) throws -> EncodedData {
         let index = labels.label2id
         let bToI = Self.bToI(labels.names)
