@@ -151,8 +151,7 @@ public enum FineTuneJob {
 
         // 3. Train, exporting checkpoints and the result as loadable directories (a PEFT adapter folder for
         //    LoRA, with bertkit's config.json beside it for the label names; PEFT ignores the extra file).
-        // A byte-level BPE that encoded pre-split words with a prefix space is saved that way (as run_ner.py saves it).
-        let savesPrefixSpace = task.encodesPreSplitWords && tokenizer is ByteLevelBPETokenizer
+        // A tokenizer that encoded pre-split words is saved to encode text the same way (as run_ner.py saves it).
         let export: (BertModel, String) throws -> Void = { model, folder in
             if let adapters {
                 try PEFTAdapter.write(adapters, model: model, baseModel: s.model, folder: folder)
@@ -161,7 +160,7 @@ public enum FineTuneJob {
             } else {
                 try ModelExport.write(model, to: folder, tokenizerFrom: directory, extraFormats: folder == s.output ? s.saveFormats : [])
             }
-            if savesPrefixSpace { try ByteLevelBPETokenizer.savePrefixSpace(inTokenizerFilesOf: folder) }
+            if task.encodesPreSplitWords { try tokenizer.saveWordEncoding(inTokenizerFilesOf: folder) }
         }
         let trainer = Trainer(model: model, options: s.training, train: train.examples, eval: eval?.examples ?? [],
                               task: task.training(labels: labelSet, train: train, eval: eval), outputDirectory: s.output, adapters: adapters, exportModel: export)

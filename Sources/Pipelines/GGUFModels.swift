@@ -54,8 +54,12 @@ public enum GGUFModelError: Error, CustomStringConvertible {
             return "two tensors become '\(tensor)': llama.cpp's converter writes a DistilBERT classifier's two layers as cls and "
                 + "cls.output only when config.json names its labels (id2label other than LABEL_0, LABEL_1), and refuses it otherwise"
         case .unsupportedArchitecture(let name):
-            let why = name.hasPrefix("Bert") ? "a GGUF BERT has no token-classification or question-answering head"
-                : "bertkit writes BERT GGUF files only"
+            let why = name.hasPrefix("Bert") || name.hasPrefix("DistilBert")
+                ? "a GGUF BERT has no token-classification or question-answering head"
+                : name.hasPrefix("Roberta")
+                ? "its RoBERTa classes take only the vocabularies in its pre-tokenizer hash table, roberta-base's, which bertkit "
+                    + "cannot check against here"
+                : "bertkit writes BERT and DistilBERT GGUF files only"
             return "llama.cpp's converter takes \(GGUFModels.architectures.joined(separator: ", ")), not \(name) (\(why))"
         case .notFloatingPoint(let tensor, let dtype):
             return "tensor '\(tensor)' is \(dtype); GGUF weights must be floating point"

@@ -24,8 +24,8 @@ public protocol FineTuningTask: Sendable {
     func training(labels: LabelSet, train: EncodedData, eval: EncodedData?) -> any TrainingTask
     /// What the exported config.json says about the task (labels, problem type).
     func configure(_ config: inout BertConfig, labels: LabelSet)
-    /// Whether the task encodes pre-split words (`is_split_into_words`): a byte-level BPE tokenizer then encodes
-    /// them with a prefix space, and the export saves the tokenizer so (run_ner.py's `add_prefix_space=True`).
+    /// Whether the task encodes pre-split words (`is_split_into_words`): the export then saves the tokenizer to encode
+    /// text the same way (`TextTokenizer.saveWordEncoding`).
     var encodesPreSplitWords: Bool { get }
 }
 

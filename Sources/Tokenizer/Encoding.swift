@@ -186,6 +186,7 @@ enum Padder {
                     _ padTypeID: Int32) {
         let missing = length - e.count
         guard missing > 0 else { return }
+        let tracksWords = e.wordIDs.count == e.count   // an empty encoding too: its pads get nil words
         func fill<T>(_ array: inout [T], _ value: T) {
             if side == .right { array.append(contentsOf: repeatElement(value, count: missing)) }
             else { array.insert(contentsOf: repeatElement(value, count: missing), at: 0) }
@@ -197,6 +198,6 @@ enum Padder {
         fill(&e.specialTokensMask, 1)
         fill(&e.offsets, TokenOffset(0, 0))
         fill(&e.sequenceIDs, nil)
-        if !e.wordIDs.isEmpty { fill(&e.wordIDs, nil) }
+        if tracksWords { fill(&e.wordIDs, nil) }
     }
 }

@@ -1,7 +1,8 @@
 // What every tokenizer does after tokenizing one text its own way (tokenizers/src/tokenizer/mod.rs,
 // `encode_single_sequence` then `post_process`): truncation, the post-processor's template, padding — and encoding a
 // batch on several threads with one reusable workspace per thread. BertTokenizer and ByteLevelBPETokenizer supply
-// `sequenceTokens` (normalizer, pre-tokenizer and model over one text) and get `encode` / `encodeBatch` from here.
+// `sequenceTokens` (normalizer, pre-tokenizer and model over one text) and get `encode` / `encodeBatch`, pre-split words
+// and overflowing question-answering windows from here.
 
 import Dispatch
 
@@ -131,7 +132,8 @@ extension SequenceEncoder {
     /// Pre-tokenised words as `tokenizer(words, is_split_into_words=True)` encodes them: each word runs through the
     /// whole pipeline on its own (added tokens, normalizer, pre-tokenizer, model), its tokens carry its index in
     /// `wordIDs` and offsets into the word itself (tokenizers' `PreTokenizedString` keeps each word's own offsets); a
-    /// word that yields no token (only whitespace or control characters) is simply absent. `window` keeps only those
+    /// word that yields no token (an empty word; for WordPiece also one of whitespace or control characters only) is
+    /// simply absent. `window` keeps only those
     /// tokens (of the words' tokens, special tokens not counted) before the finishing step and the template add theirs —
     /// how a long sentence is cut into overlapping windows.
     func encodeWords(_ words: [String], window: Range<Int>?, addSpecialTokens: Bool) -> Encoding {
@@ -179,6 +181,7 @@ extension SequenceEncoder {
         let toRemove = total - maxLength
         guard b.count > toRemove else { throw .sequenceTooShort }
         let room = b.count - toRemove
+        guard stride >= 0 else { throw .invalidOptions("the stride (\(stride)) must not be negative") }
         guard stride < room else {
             throw .invalidOptions("the stride (\(stride)) must be smaller than the room for the second text in each window "
                                   + "(\(room) tokens = max_length \(maxLength) - \(a.count) of the first text - "

@@ -37,9 +37,13 @@ public protocol TextTokenizer: Sendable {
     /// A question and a long context as `truncation="only_second", stride=…, return_overflowing_tokens=True` cuts
     /// them: overlapping windows of the context, each with the whole question. SequenceEncoder.swift.
     func encodeWindows(_ first: String, _ second: String, maxLength: Int, stride: Int) throws(TokenizerError) -> [Encoding]
+    /// Rewrites the tokenizer files copied into `folder` so that transformers loads them encoding as `encode(words:)`
+    /// did (a byte-level BPE's prefix space; nothing for WordPiece), as run_ner.py saves its tokenizer.
+    func saveWordEncoding(inTokenizerFilesOf folder: String) throws
 }
 
 extension BertTokenizer: TextTokenizer {
+    public func saveWordEncoding(inTokenizerFilesOf folder: String) throws {}
     public var marksSubwords: Bool { !model.vocabulary.continuingSubwordPrefix.isEmpty }
     public var unknownTokenID: Int32? { model.unknownID }
     public var maskTokenID: Int32? { id(of: "[MASK]") }
@@ -49,6 +53,8 @@ extension BertTokenizer: TextTokenizer {
     }
 }
 extension ByteLevelBPETokenizer: TextTokenizer {
+    /// `encode(words:)` adds a prefix space (SequenceEncoder.swift); the files say so.
+    public func saveWordEncoding(inTokenizerFilesOf folder: String) throws { try Self.savePrefixSpace(inTokenizerFilesOf: folder) }
     /// RoBERTa's and GPT-2's BPE has no `continuing_subword_prefix` (the loader refuses one).
     public var marksSubwords: Bool { false }
     public var unknownTokenID: Int32? { model.unknownID }

@@ -55,6 +55,20 @@ import Tokenizer
         #expect(try reloaded.encode("Hello").ids == (try Self.tokenizer("roberta_prefix").encode("Hello").ids))
     }
 
+    /// Word ids stay one per token through padding, an empty text included (tokenizers pads `word_ids` with None), and
+    /// a negative stride is an error rather than windows that skip tokens.
+    @Test func wordIDsArePaddedAndANegativeStrideIsRefused() throws {
+        let tokenizer = try Self.tokenizer("roberta")
+        let options = EncodeOptions(addSpecialTokens: false, padding: Padding(length: .fixed(12)))
+        for text in ["", "Hello"] {
+            let encoding = try tokenizer.encode(text, options: options)
+            let real = encoding.attentionMask.filter { $0 == 1 }.count
+            #expect(encoding.count == 12 && encoding.wordIDs.count == 12, "\(text): \(encoding.wordIDs)")
+            #expect(encoding.wordIDs.prefix(real).allSatisfy { $0 == 0 } && encoding.wordIDs.dropFirst(real).allSatisfy { $0 == nil })
+        }
+        #expect(throws: TokenizerError.self) { try tokenizer.encodeWindows("a question", String(repeating: "word ", count: 50), maxLength: 16, stride: -2) }
+    }
+
     @Test func questionAndContextWindowsAsRunQACutsThem() throws {
         let cases = try #require(Self.cases["windows"]?.arrayValue)
         #expect(cases.count >= 50)

@@ -36,7 +36,7 @@ public enum QAFeatures {
             let windows = try tokenizer.encodeWindows(question, example.context, maxLength: maxLength, stride: docStride)
             for encoding in windows {
                 let offsets: [TokenOffset?] = encoding.sequenceIDs.indices.map { encoding.sequenceIDs[$0] == 1 ? encoding.offsets[$0] : nil }
-                let (start, end) = labels(encoding, answer: example.answers.first)
+                let (start, end) = labels(encoding, answer: example.answers.first, classifierID: tokenizer.classifierTokenID)
                 features.append(QAFeature(example: index, ids: encoding.ids, typeIds: encoding.typeIDs, offsets: offsets,
                                           startPosition: start, endPosition: end))
             }
@@ -44,9 +44,10 @@ public enum QAFeatures {
         return features
     }
 
-    /// `prepare_train_features`' positions: the context's first and last token, narrowed to the answer's characters.
-    static func labels(_ encoding: Encoding, answer: QAExample.Answer?) -> (Int, Int) {
-        let cls = encoding.specialTokensMask.firstIndex(of: 1) ?? 0
+    /// `prepare_train_features`' positions: the context's first and last token, narrowed to the answer's characters;
+    /// without an answer in the window, the position of `cls_token_id` (`input_ids.index(tokenizer.cls_token_id)`).
+    static func labels(_ encoding: Encoding, answer: QAExample.Answer?, classifierID: Int32?) -> (Int, Int) {
+        let cls = classifierID.flatMap { encoding.ids.firstIndex(of: $0) } ?? 0
         guard let answer else { return (cls, cls) }
         let startChar = answer.start, endChar = answer.start + answer.text.unicodeScalars.count
         guard var tokenStart = encoding.sequenceIDs.firstIndex(where: { $0 == 1 }),
