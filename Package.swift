@@ -81,6 +81,8 @@ let package = Package(
         // suite that replays Fixtures/fuzz.
         .target(name: "FuzzTargets", dependencies: ["TensorCore", "Safetensors", "PyTorch", "HDF5", "GGUF", "Checkpoints", "Tokenizer", "Bert", "Training", "Tasks", "Pipelines"],
                 path: "Tests/Fuzz/Targets"),
+        // The README's library example (Examples/Classify), built with everything else so that it cannot rot.
+        .executableTarget(name: "bertkit-example-classify", dependencies: ["BertKit"], path: "Examples/Classify"),
         .executableTarget(name: "bertkit-fuzz", dependencies: ["FuzzTargets", "TensorCore"], path: "Tests/Fuzz/Driver"),
 
         .target(name: "TestSupport", dependencies: ["TensorCore"], path: "Tests/TestSupport"),
