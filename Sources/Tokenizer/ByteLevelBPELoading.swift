@@ -229,37 +229,23 @@ public struct BPETokenizerConfig: Sendable {
 
     /// Reads tokenizer_config.json and special_tokens_map.json of `directory` when present.
     public static func load(directory: String) throws -> BPETokenizerConfig {
-        let configPath = directory + "/tokenizer_config.json", mapPath = directory + "/special_tokens_map.json"
         var config = BPETokenizerConfig()
-        if fileExists(configPath) {
-            try withFileContext(configPath) {
-                let root = try BertTokenizer.parseJSON(try readFileBytes(configPath))
-                guard root.objectValue != nil else { throw TokenizerError.invalidField(path: "the file", expected: "a JSON object") }
-                if let value = root["tokenizer_class"], !value.isNull {
-                    let name = try Field.string(value, "tokenizer_class")
-                    let known = ["RobertaTokenizer", "RobertaTokenizerFast", "GPT2Tokenizer", "GPT2TokenizerFast"]
-                    guard known.contains(name) else {
-                        throw TokenizerError.unsupportedSetting(path: "tokenizer_class", value: JSONWriter.quote(name))
-                    }
-                    if name.hasPrefix("GPT2") { config = .gpt2 }
-                    config.tokenizerClass = name
-                }
-                try config.apply(root, tokenKeysOnly: false)
-            }
-        }
-        // transformers merges special_tokens_map.json only when the config has no added_tokens_decoder.
-        if fileExists(mapPath) && config.addedTokensDecoder.isEmpty {
-            try withFileContext(mapPath) {
-                let root = try BertTokenizer.parseJSON(try readFileBytes(mapPath))
-                guard root.objectValue != nil else { throw TokenizerError.invalidField(path: "the file", expected: "a JSON object") }
-                try config.apply(root, tokenKeysOnly: true)
-            }
+        try TokenizerSettingsFiles.read(directory: directory, hasAddedTokensDecoder: { !config.addedTokensDecoder.isEmpty }) {
+            root, tokenKeysOnly throws(TokenizerError) in try config.apply(root, tokenKeysOnly: tokenKeysOnly)
         }
         return config
     }
 
     mutating func apply(_ root: JSONValue, tokenKeysOnly: Bool) throws(TokenizerError) {
         if !tokenKeysOnly {
+            // tokenizer_config.json comes first, onto the defaults: a GPT-2 class starts from GPT2Tokenizer's.
+            if let value = root["tokenizer_class"], !value.isNull {
+                let name = try Field.string(value, "tokenizer_class")
+                let known = ["RobertaTokenizer", "RobertaTokenizerFast", "GPT2Tokenizer", "GPT2TokenizerFast"]
+                guard known.contains(name) else { throw .unsupportedSetting(path: "tokenizer_class", value: JSONWriter.quote(name)) }
+                if name.hasPrefix("GPT2") { self = .gpt2 }
+                tokenizerClass = name
+            }
             if let value = root["add_prefix_space"], !value.isNull { addPrefixSpace = try Field.bool(value, "add_prefix_space") }
             if let value = root["trim_offsets"], !value.isNull { trimOffsets = try Field.bool(value, "trim_offsets") }
             for key in ["add_bos_token", "add_eos_token"] {

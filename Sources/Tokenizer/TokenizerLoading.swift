@@ -125,21 +125,8 @@ public struct TokenizerConfig: Sendable {
     /// Reads tokenizer_config.json and special_tokens_map.json of `directory` when present.
     public static func load(directory: String) throws -> TokenizerConfig {
         var config = TokenizerConfig()
-        let configPath = directory + "/tokenizer_config.json", mapPath = directory + "/special_tokens_map.json"
-        if fileExists(configPath) {
-            try withFileContext(configPath) {
-                let root = try BertTokenizer.parseJSON(try readFileBytes(configPath))
-                guard root.objectValue != nil else { throw TokenizerError.invalidField(path: "the file", expected: "a JSON object") }
-                try config.apply(root, tokenKeysOnly: false)
-            }
-        }
-        // transformers merges special_tokens_map.json only when the config has no added_tokens_decoder.
-        if fileExists(mapPath) && config.addedTokensDecoder.isEmpty {
-            try withFileContext(mapPath) {
-                let root = try BertTokenizer.parseJSON(try readFileBytes(mapPath))
-                guard root.objectValue != nil else { throw TokenizerError.invalidField(path: "the file", expected: "a JSON object") }
-                try config.apply(root, tokenKeysOnly: true)
-            }
+        try TokenizerSettingsFiles.read(directory: directory, hasAddedTokensDecoder: { !config.addedTokensDecoder.isEmpty }) {
+            root, tokenKeysOnly throws(TokenizerError) in try config.apply(root, tokenKeysOnly: tokenKeysOnly)
         }
         return config
     }
@@ -208,5 +195,26 @@ enum Field {
         token.special = try optionalBool(value, "special", path, default: true)
         if let n = value["normalized"], !n.isNull { token.normalized = try bool(n, "\(path).normalized") }
         return token
+    }
+}
+
+/// How transformers reads a tokenizer folder's settings, whichever the tokenizer class: tokenizer_config.json (all its
+/// keys), then special_tokens_map.json (its token keys only) when the config has no `added_tokens_decoder`. Each file
+/// must hold a JSON object; `apply(root, tokenKeysOnly)` takes it, errors naming the file.
+enum TokenizerSettingsFiles {
+    static func read(directory: String, hasAddedTokensDecoder: () -> Bool,
+                     apply: (JSONValue, _ tokenKeysOnly: Bool) throws(TokenizerError) -> Void) throws {
+        let configPath = directory + "/tokenizer_config.json", mapPath = directory + "/special_tokens_map.json"
+        func object(_ path: String) throws -> JSONValue {
+            let root = try BertTokenizer.parseJSON(try readFileBytes(path))
+            guard root.objectValue != nil else { throw TokenizerError.invalidField(path: "the file", expected: "a JSON object") }
+            return root
+        }
+        if fileExists(configPath) {
+            try withFileContext(configPath) { try apply(try object(configPath), false) }
+        }
+        if fileExists(mapPath) && !hasAddedTokensDecoder() {
+            try withFileContext(mapPath) { try apply(try object(mapPath), true) }
+        }
     }
 }

@@ -17,14 +17,7 @@ import TestSupport
         let golden = try GoldenCase(name, root: "families/")
         let family = golden.model.config.family
         #expect(family.rawValue == name.split(separator: "-")[0])
-        let grads = FloatBuffer(count: golden.model.layout.count)
-        let count = golden.labels.itemCount(numLabels: golden.model.config.numLabels, sequence: golden.batch.sequenceLength)
-        let loss = try lossAndGradients(golden.model, golden.batch, golden.labels, gradients: grads, normaliser: Double(count))
-        let expectedLoss = Double(golden.expected["loss"]!.float32Values()![0])
-        #expect(abs(loss - expectedLoss) <= 1e-5 * max(1, abs(expectedLoss)), "\(name): loss \(loss) vs \(expectedLoss)")
-        let check = GradientCheck(grads, layout: golden.model.layout, expected: golden.expected)
-        for failure in check.failures { Issue.record("\(name): \(failure)") }
-        #expect(check.errors.count >= golden.model.layout.specs.count - 4, "\(check.zeros)")
+        try GoldenTrainingTests.expectLossAndGradientsMatch(golden, name)
     }
 
     @Test(arguments: ["distilbert-base", "roberta-base"])

@@ -115,15 +115,19 @@ func lossAndGradients(_ model: BertModel, _ batch: TokenBatch, _ labels: Labels,
 @Suite struct GoldenTrainingTests {
     @Test(arguments: ["seqcls", "regression", "multilabel", "tokcls", "qa", "mlm"])
     func lossAndEveryGradientMatchPyTorch(_ name: String) throws {
-        let golden = try GoldenCase(name)
+        try Self.expectLossAndGradientsMatch(try GoldenCase(name), name)
+    }
+
+    /// The golden's loss within 1e-5 and every parameter's gradient within GradientCheck's bound; at most the key biases
+    /// and, for QA, two more are zero in theory, the rest is checked relatively. FamilyGoldenTests uses it too.
+    static func expectLossAndGradientsMatch(_ golden: GoldenCase, _ name: String) throws {
         let grads = FloatBuffer(count: golden.model.layout.count)
         let count = golden.labels.itemCount(numLabels: golden.model.config.numLabels, sequence: golden.batch.sequenceLength)
         let loss = try lossAndGradients(golden.model, golden.batch, golden.labels, gradients: grads, normaliser: Double(count))
         let expectedLoss = Double(golden.expected["loss"]!.float32Values()![0])
-        #expect(abs(loss - expectedLoss) <= 1e-5 * max(1, abs(expectedLoss)), "loss \(loss) vs \(expectedLoss)")
+        #expect(abs(loss - expectedLoss) <= 1e-5 * max(1, abs(expectedLoss)), "\(name): loss \(loss) vs \(expectedLoss)")
         let check = GradientCheck(grads, layout: golden.model.layout, expected: golden.expected)
         for failure in check.failures { Issue.record("\(name): \(failure)") }
-        // At most the key biases and, for QA, two more are zero in theory; the rest is checked relatively.
         #expect(check.errors.count >= golden.model.layout.specs.count - 4, "\(check.zeros)")
     }
 
