@@ -149,7 +149,7 @@ public struct BertConfig: Sendable {
         // The family's key for a field (configKey); DistilBertConfig's attribute_map also takes three BERT names.
         let family = self.family
         func key(_ bertKey: String) -> String {
-            let own = BertConfig(family: family).configKey(bertKey)
+            let own = family.configKey(bertKey)
             return object[own] == nil && object[bertKey] != nil ? bertKey : own
         }
         try int("vocab_size", &vocabSize)
@@ -277,21 +277,8 @@ public struct BertConfig: Sendable {
                        + "more than this machine's memory (\(SystemMemory.describe(limit)))")
     }
 
-    /// The family's name for a BERT config key (DistilBertConfig: `dim`, `n_layers`, `n_heads`, `hidden_dim`,
-    /// `activation`, `dropout`, `attention_dropout`).
-    public func configKey(_ bertKey: String) -> String {
-        guard family == .distilbert else { return bertKey }
-        switch bertKey {
-        case "hidden_size": return "dim"
-        case "num_hidden_layers": return "n_layers"
-        case "num_attention_heads": return "n_heads"
-        case "intermediate_size": return "hidden_dim"
-        case "hidden_act": return "activation"
-        case "hidden_dropout_prob": return "dropout"
-        case "attention_probs_dropout_prob": return "attention_dropout"
-        default: return bertKey
-        }
-    }
+    /// The family's name for a BERT config key (`ModelFamily.configKey`).
+    public func configKey(_ bertKey: String) -> String { family.configKey(bertKey) }
 
     /// The most labels a config may declare (`num_labels` makes that many names before anything else is checked).
     static let maxLabels = 1 << 20
@@ -309,7 +296,7 @@ public struct BertConfig: Sendable {
         set("num_hidden_layers", .int(numHiddenLayers))
         set("num_attention_heads", .int(numAttentionHeads))
         set("intermediate_size", .int(intermediateSize))
-        let activationKey = family == .distilbert ? "activation" : "hidden_act"
+        let activationKey = configKey("hidden_act")
         set("hidden_act", .string(hiddenAct == .gelu ? "gelu" : hiddenAct == .relu ? "relu" : (raw[activationKey]?.stringValue ?? "gelu_new")))
         set("hidden_dropout_prob", .double(hiddenDropoutProb.configDouble))
         set("attention_probs_dropout_prob", .double(attentionProbsDropoutProb.configDouble))

@@ -163,10 +163,10 @@ extension BertModel {
     }
 
     /// The masked-LM transform's activation: the config's, except RoBERTa's `lm_head`, which always uses exact GELU.
-    public var lmActivation: Activation { config.family == .roberta ? .gelu : config.hiddenAct }
+    public var lmActivation: Activation { config.family.lmHeadUsesExactGELU ? .gelu : config.hiddenAct }
 
     /// Whether the pooler reads a dropped-out copy of the first tokens (RoBERTa's sequence classifier).
-    var dropsPoolerInput: Bool { config.family.dropsPoolerInput && head == .sequenceClassification }
+    var dropsPoolerInput: Bool { config.family.dropsPoolerInput(for: head) }
 
     /// Calls `body` with each token's position id when the family does not simply count (RoBERTa), else with nil.
     func withPositionIds<R>(_ batch: TokenBatch, _ body: (UnsafePointer<Int32>?) -> R) -> R {

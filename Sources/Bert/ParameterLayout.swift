@@ -165,10 +165,10 @@ public struct ParameterLayout: Sendable {
         }
         if let bias = lmBias, let index = ordered.firstIndex(where: { $0.offset == bias }) {
             let spec = ordered.remove(at: index)
-            if config.family == .distilbert {
-                ordered.append(spec)
-            } else {
+            if config.family.lmBiasPrecedesTransform {
                 ordered.insert(spec, at: ordered.firstIndex { $0.offset == lmTransformWeight } ?? ordered.endIndex)
+            } else {
+                ordered.append(spec)
             }
         }
         return ordered

@@ -107,7 +107,7 @@ struct ConvertCommand: ParsableCommand {
         let report = try ONNXExport.export(modelDirectory: input, to: try outputFile(.onnx), adapter: adapter,
                                            externalDataThreshold: externalData ? 0 : nil)
         for note in report.notes { Console.info("note: \(note)") }
-        Console.info("wrote \(report.path) (\(report.head.architecture), opset 17, \(report.nodeCount) nodes, "
+        Console.info("wrote \(report.path) (\(report.architecture), opset 17, \(report.nodeCount) nodes, "
                      + "\(report.initializerCount) initializers; outputs \(report.outputs.joined(separator: ", ")))")
     }
 

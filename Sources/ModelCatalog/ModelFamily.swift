@@ -98,9 +98,33 @@ public enum ModelFamily: String, CaseIterable, Sendable {
         }
     }
 
-    /// Whether the sequence classifier drops out the first token's state before its pooler (RoBERTa's
-    /// RobertaClassificationHead applies dropout before `dense` and again before `out_proj`).
-    public var dropsPoolerInput: Bool { self == .roberta }
+    /// The family's name for a BERT config key (DistilBertConfig: `dim`, `n_layers`, `n_heads`, `hidden_dim`,
+    /// `activation`, `dropout`, `attention_dropout`; RoBERTa keeps BERT's).
+    public func configKey(_ bertKey: String) -> String {
+        guard self == .distilbert else { return bertKey }
+        switch bertKey {
+        case "hidden_size": return "dim"
+        case "num_hidden_layers": return "n_layers"
+        case "num_attention_heads": return "n_heads"
+        case "intermediate_size": return "hidden_dim"
+        case "hidden_act": return "activation"
+        case "hidden_dropout_prob": return "dropout"
+        case "attention_probs_dropout_prob": return "attention_dropout"
+        default: return bertKey
+        }
+    }
+
+    /// Whether `head` drops out the first token's state before its pooler: RoBERTa's sequence classifier
+    /// (RobertaClassificationHead applies dropout before `dense` and again before `out_proj`).
+    public func dropsPoolerInput(for head: BertHead) -> Bool { self == .roberta && head == .sequenceClassification }
+
+    /// Whether the masked-LM head's transform uses exact GELU whatever the config's activation (RobertaLMHead calls
+    /// `gelu`; BERT's and DistilBERT's heads use the configured activation).
+    public var lmHeadUsesExactGELU: Bool { self == .roberta }
+
+    /// Whether the masked-LM bias is registered right before the transform (BERT's `cls.predictions.bias`, RoBERTa's
+    /// `lm_head.bias`) or last (DistilBERT's `vocab_projector.bias`): the order of `named_parameters()`.
+    public var lmBiasPrecedesTransform: Bool { self != .distilbert }
 
     /// Parameter names carry the base prefix except in the base model itself.
     public func namePrefix(for head: BertHead) -> String { head == .base ? "" : basePrefix }

@@ -83,7 +83,7 @@ public enum FineTuneJob {
         let directory = try ModelDirectory.resolve(model)
         let config = try PretrainedBert.readConfig(directory: directory)
         // A masked LM is where domain adaptation ends, not a sign of the next task: only classifiers and QA models decide.
-        if let head = config.architectures.compactMap(BertHead.init(architecture:)).first, head != .maskedLM,
+        if let head = config.architectures.compactMap({ ModelFamily.head(ofArchitecture: $0)?.head }).first, head != .maskedLM,
            let task = TaskName(head: head) { return task }
         if looksLikeSQuAD(train) { return .questionAnswering }
         return looksTagged(train) ? .tokenClassification : .sequenceClassification

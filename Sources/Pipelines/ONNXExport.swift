@@ -13,6 +13,8 @@ import ONNX
 public struct ONNXExportReport: Sendable {
     public var path: String
     public var head: BertHead
+    /// The model's class (`RobertaForSequenceClassification`), as the file's metadata records it.
+    public var architecture: String
     public var outputs: [String]
     public var nodeCount: Int
     public var initializerCount: Int
@@ -61,7 +63,8 @@ public enum ONNXExport {
         let head = loaded.model.head
         try builder.write(to: path, metadata: [("bertkit.architecture", loaded.model.architecture)],
                           externalDataThreshold: externalDataThreshold ?? ONNXGraphBuilder.externalDataThreshold)
-        return ONNXExportReport(path: path, head: head, outputs: outputNames(head, family: loaded.config.family),
+        return ONNXExportReport(path: path, head: head, architecture: loaded.model.architecture,
+                                outputs: outputNames(head, family: loaded.config.family),
                                 nodeCount: builder.nodeCount, initializerCount: builder.initializerCount, notes: notes)
     }
 
@@ -177,7 +180,8 @@ public enum ONNXExport {
                 g.output("pooler_output", .float, [batch, .fixed(hidden)])
             }
         case .sequenceClassification:
-            let features = try pooled() ?? g.node("Gather", [x, g.constant("const::index_0", int64s: [0], shape: [])], [.int("axis", 1)])
+            // Every family's sequence classifier has a pooler (ModelFamily.pooler(for:)).
+            guard let features = try pooled() else { throw ONNXExportError.missingWeight("the sequence classifier's pooler") }
             _ = g.node("Identity", [try linear(features, names.sequenceClassifier)], outputs: ["logits"])
             g.output("logits", .float, [batch, .fixed(config.numLabels)])
         case .tokenClassification:

@@ -5,8 +5,6 @@
 
 public struct BPEModel: Sendable {
     public let vocabulary: Vocabulary
-    /// The merges in rank order (rank = position).
-    public let merges: [(String, String)]
     /// `nil`: characters missing from the vocabulary are dropped (the reference's behaviour without unk_token).
     public let unknownToken: String?
     public let fuseUnknown: Bool
@@ -27,7 +25,6 @@ public struct BPEModel: Sendable {
                 ignoreMerges: Bool = false, mergeLocation: (Int) -> String = { "merge \($0 + 1)" }) throws(TokenizerError) {
         guard vocabulary.count > 0 else { throw .emptyVocabulary }
         self.vocabulary = vocabulary
-        self.merges = merges
         self.unknownToken = unknownToken
         self.fuseUnknown = fuseUnknown
         self.ignoreMerges = ignoreMerges

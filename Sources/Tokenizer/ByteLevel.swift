@@ -180,13 +180,4 @@ enum GPT2Split {
         }
     }
 
-    /// The pieces of `text` as scalar ranges (tests, API).
-    static func split(_ text: String) -> [Range<Int>] {
-        let scalars = text.unicodeScalars.map(\.value)
-        var pieces: [Range<Int>] = []
-        scalars.withUnsafeBufferPointer { buffer in
-            forEachPiece(buffer, 0..<buffer.count, classes: .shared) { pieces.append($0) }
-        }
-        return pieces
-    }
 }

@@ -90,12 +90,8 @@ extension ByteLevelBPETokenizer {
     }
 
     /// merges.txt as tokenizers' `BPE::read_file` reads it: lines split at "\n" (a "\r" before it dropped),
-    /// `#version` lines skipped, every other line exactly two tokens separated by one space.
-    static func readMergesTXT(_ bytes: [UInt8]) throws(TokenizerError) -> [(String, String)] {
-        try readMergeLines(bytes).merges
-    }
-
-    /// The merges and the file line of each (for error messages).
+    /// `#version` lines skipped, every other line exactly two tokens separated by one space; with the file line of
+    /// each merge (for error messages).
     static func readMergeLines(_ bytes: [UInt8]) throws(TokenizerError) -> (merges: [(String, String)], lines: [Int]) {
         var merges: [(String, String)] = []
         var lines: [Int] = []

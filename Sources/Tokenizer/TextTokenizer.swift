@@ -71,10 +71,14 @@ public enum AutoTokenizer {
     public static func load(directory: String) throws -> any TextTokenizer {
         let json = directory + "/tokenizer.json"
         if fileExists(json) {
-            let type = try withFileContext(json) { () throws -> String? in
-                try BertTokenizer.parseJSON(try readFileBytes(json))["model"]?["type"]?.stringValue
+            // Parsed once (a byte-level vocabulary's file is megabytes): its model type picks the builder.
+            let root = try withFileContext(json) { try BertTokenizer.parseJSON(try readFileBytes(json)) }
+            if root["model"]?["type"]?.stringValue == "BPE" {
+                let config = try BPETokenizerConfig.load(directory: directory)
+                return try withFileContext(json) { try BPETokenizerJSON.build(root, config: config) }
             }
-            return type == "BPE" ? try ByteLevelBPETokenizer.load(directory: directory) : try BertTokenizer.load(directory: directory)
+            let config = try TokenizerConfig.load(directory: directory)
+            return try withFileContext(json) { try TokenizerJSON.build(root, config: config) }
         }
         if fileExists(directory + "/vocab.json") && fileExists(directory + "/merges.txt") && !fileExists(directory + "/vocab.txt") {
             return try ByteLevelBPETokenizer.load(directory: directory)

@@ -61,7 +61,7 @@ extension DropoutPlan {
             attentionOutput: (0..<L).map { family.dropsAttentionOutput ? mask(config.hiddenDropoutProb, UInt64(17 + 4 * $0)) : nil },
             ffnOutput: (0..<L).map { mask(config.hiddenDropoutProb, UInt64(18 + 4 * $0)) },
             classifier: config.headDropout(head).flatMap { mask($0, 2) })
-        if family.dropsPoolerInput && head == .sequenceClassification {
+        if family.dropsPoolerInput(for: head) {
             plan.poolerInput = mask(config.effectiveClassifierDropout, 3)
         }
         return plan

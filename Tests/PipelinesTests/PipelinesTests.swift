@@ -69,3 +69,16 @@ import TestSupport
         #expect(throws: PEFTAdapterError.self) { try PEFTAdapterConfig(json: try JSONReader.parse(#"{"peft_type": "LORA"}"#)) }
     }
 }
+
+/// Without `--task`, fine-tuning takes the task from the model's class in every family (a CSV file would otherwise make
+/// it sequence classification): DistilBERT's and RoBERTa's token classifiers and QA models keep their task.
+@Suite struct InferredTaskTests {
+    @Test(arguments: [("distilbert-tokcls", "token-classification"), ("roberta-qa", "question-answering"),
+                      ("roberta-seqcls", "sequence-classification")])
+    func theModelsClassDecides(_ fixture: String, _ task: String) throws {
+        let folder = TemporaryDirectory()
+        try "text,label\na fine film,1\n".write(toFile: folder.file("train.csv"), atomically: true, encoding: .utf8)
+        let inferred = try FineTuneJob.inferTask(model: Fixtures.path("families/" + fixture), train: folder.file("train.csv"))
+        #expect(inferred.rawValue == task)
+    }
+}
