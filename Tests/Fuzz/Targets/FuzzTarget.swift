@@ -26,7 +26,7 @@ public struct FuzzTarget: Sendable {
 
     public static let all: [FuzzTarget] = [
         safetensorsTarget, pytorchTarget, pickleTarget, hdf5Target, ggufTarget, onnxTarget,
-        configTarget, tokenizerTarget, peftTarget, datasetsTarget,
+        configTarget, tokenizerTarget, bpeTokenizerTarget, peftTarget, datasetsTarget,
     ]
 
     public static func named(_ name: String) -> FuzzTarget? { all.first { $0.name == name } }

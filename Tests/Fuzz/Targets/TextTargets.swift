@@ -43,20 +43,58 @@ let tokenizerTarget = FuzzTarget(
         return seeds
     })
 
+/// Input: one selector byte (even: a byte-level BPE tokenizer.json, odd: vocab.json, a NUL byte, merges.txt), the
+/// file(s), a NUL byte, then the text to encode (its first `tokenizerTextLimit` bytes). The vocab.json + merges.txt
+/// pair is read with tokenizer_config.json's defaults, as RobertaTokenizer reads it.
+let bpeTokenizerTarget = FuzzTarget(
+    name: "bpe-tokenizer",
+    summary: "byte-level BPE (RoBERTa / GPT-2): tokenizer.json, or vocab.json + merges.txt, then the text after the NUL byte encoded (single, pair, batch, windows, pre-split words) and decoded",
+    run: { bytes in
+        guard let selector = bytes.first else { return }
+        let rest = UnsafeRawBufferPointer(rebasing: bytes.dropFirst())
+        let tokenizer: ByteLevelBPETokenizer
+        let textBytes: [UInt8]
+        if selector % 2 == 0 {
+            let (file, text) = splitInput(rest)
+            guard let loaded = attempt({ try ByteLevelBPETokenizer.load(tokenizerJSON: Scratch.write(file, as: "tokenizer.json")) }) else { return }
+            (tokenizer, textBytes) = (loaded, text)
+        } else {
+            let (vocab, afterVocab) = splitInput(rest)
+            let (merges, text) = afterVocab.withUnsafeBytes { splitInput($0) }
+            guard let loaded = attempt({
+                try ByteLevelBPETokenizer.load(vocabJSON: Scratch.write(vocab, as: "vocab.json"), mergesTXT: Scratch.write(merges, as: "merges.txt"))
+            }) else { return }
+            (tokenizer, textBytes) = (loaded, text)
+        }
+        exercise(tokenizer, text: String(decoding: textBytes.prefix(tokenizerTextLimit), as: UTF8.self))
+    },
+    seeds: { root in
+        let text = Array("Hello, world! Ünïcödé 日本語 don't <mask> tokenization  \t\n😀\u{0}second".utf8)
+        var seeds: [[UInt8]] = []
+        for json in filesUnder(root + "/Fixtures/tokenizer-bpe", suffix: "tokenizer.json") { seeds.append([0] + joinInput(json, text)) }
+        for folder in ["vocab_roberta", "vocab_gpt2"] {
+            let base = root + "/Fixtures/tokenizer-bpe/" + folder
+            if let vocab = try? readFileBytes(base + "/vocab.json"), let merges = try? readFileBytes(base + "/merges.txt") {
+                seeds.append([1] + joinInput(vocab, joinInput(merges, text)))
+            }
+        }
+        return seeds
+    })
+
 /// What the commands do with a tokenizer: encode alone and in pairs, batches truncated and padded, overlapping windows
-/// (question answering), and decode.
-func exercise(_ tokenizer: BertTokenizer, text: String) {
+/// (question answering), pre-split words (entity tagging), and decode.
+func exercise(_ tokenizer: any TextTokenizer, text: String) {
     let parts = text.split(separator: "\u{0}", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
     let first = parts[0], second = parts.count > 1 ? parts[1] : first
     guard let single = attempt({ try tokenizer.encode(first) }) else { return }
     blackHole(tokenizer.decode(single.ids, skipSpecialTokens: true))
-    blackHole(attempt { try tokenizer.encode(first, pair: second) })
+    blackHole(attempt { try tokenizer.encode(first, pair: second, options: EncodeOptions()) })
     let truncated = EncodeOptions(truncation: Truncation(maxLength: 9), padding: Padding(length: .longest, multipleOf: 4))
     blackHole(attempt { try tokenizer.encodeBatch([first, second, ""], pairs: [second, first, first], options: truncated) })
     let left = EncodeOptions(truncation: Truncation(maxLength: 5, direction: .left), padding: Padding(length: .fixed(12), side: .left))
     blackHole(attempt { try tokenizer.encodeBatch([first, second], options: left) })
     blackHole(attempt { try tokenizer.encodeWindows(first, second, maxLength: 16, stride: 3) })
-    blackHole(tokenizer.encode(words: first.split(separator: " ").map(String.init)))
+    blackHole(tokenizer.encode(words: first.split(separator: " ").map(String.init), window: nil, addSpecialTokens: true))
 }
 
 /// The tokenizer the data files are encoded with.
