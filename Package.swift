@@ -24,6 +24,9 @@ let package = Package(
         // Hot elementwise kernels, built for baseline x86-64 and x86-64-v3 (function multi-versioning).
         .target(name: "CKernels", path: "Sources/CKernels"),
 
+        // Open MPI for data-parallel fine-tuning, loaded with dlopen only under a launcher (nothing to install otherwise).
+        .target(name: "CMPI", path: "Sources/CMPI"),
+
         // Format-neutral tensors, dtypes, JSON and atomic files.
         .target(name: "TensorCore", dependencies: ["CZlib"], path: "Sources/TensorCore"),
 
@@ -59,7 +62,7 @@ let package = Package(
         .target(name: "Bert", dependencies: ["TensorCore", "ModelCatalog", "CBLAS", "CKernels"], path: "Sources/Bert"),
 
         // Fine-tuning: AdamW, schedule, clipping, the training loop.
-        .target(name: "Training", dependencies: ["TensorCore", "Safetensors", "Bert"], path: "Sources/Training"),
+        .target(name: "Training", dependencies: ["TensorCore", "Safetensors", "Bert", "CMPI"], path: "Sources/Training"),
 
         // The task seam: one type per fine-tuning task — its data, labels, alignment, metrics, predictions.
         .target(name: "Tasks", dependencies: ["TensorCore", "Tokenizer", "Bert", "Training"], path: "Sources/Tasks"),

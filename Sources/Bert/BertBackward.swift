@@ -68,8 +68,10 @@ public struct GradientTargets {
 extension BertModel {
     /// The head's loss for `labels` (summed over items, divided by `normaliser`) and ∂loss/∂logits into
     /// `bw.dLogits`. Call after `forward` with the same workspace.
+    /// `wholeBatch`: when `labels` are one data-parallel rank's rows of a micro-batch, that micro-batch's labels —
+    /// question answering's mean runs over the whole micro-batch's kept positions, not the rank's.
     public func loss(_ labels: Labels, workspace ws: BertWorkspace, backward bw: BertBackwardWorkspace,
-                     normaliser: Double) throws(LossError) -> Double {
+                     normaliser: Double, wholeBatch: Labels? = nil) throws(LossError) -> Double {
         let B = ws.batch, T = ws.sequence, L = config.numLabels
         func expectCount(_ n: Int, _ expected: Int) throws(LossError) { if n != expected { throw .wrongCount(expected: expected, actual: n) } }
         switch (head, labels) {
@@ -99,13 +101,15 @@ extension BertModel {
             // scaled by the fraction of this batch's positions that count.
             let clamp = { (p: Int) -> Int in let q = min(max(p, 0), T); return q == T ? Labels.ignoreIndex : q }
             let startTargets = starts.map(clamp), endTargets = ends.map(clamp)
-            func share(_ targets: [Int]) -> Double {
-                2 * normaliser * Double(max(targets.count { $0 != Labels.ignoreIndex }, 1)) / Double(B)
+            var (wholeStarts, wholeEnds) = (startTargets, endTargets)
+            if case .spans(let s, let e)? = wholeBatch { (wholeStarts, wholeEnds) = (s.map(clamp), e.map(clamp)) }
+            func share(_ whole: [Int]) -> Double {
+                2 * normaliser * Double(max(whole.count { $0 != Labels.ignoreIndex }, 1)) / Double(whole.count)
             }
             let startLogits = SpanLogits.column(ws.logits, rows: B * T, .start)
             let endLogits = SpanLogits.column(ws.logits, rows: B * T, .end)
             var dStart = startLogits, dEnd = endLogits
-            let startShare = share(startTargets), endShare = share(endTargets)
+            let startShare = share(wholeStarts), endShare = share(wholeEnds)
             let startLoss = try Losses.crossEntropy(logits: startLogits, dLogits: &dStart, targets: startTargets, classes: T,
                                                     normaliser: startShare)
             let endLoss = try Losses.crossEntropy(logits: endLogits, dLogits: &dEnd, targets: endTargets, classes: T,

@@ -124,6 +124,17 @@ public final class BertWorkspace {
         var lmTransformPre, lmTransformAct, lmTransformOut, lmNormMean, lmNormRstd, lmLogits: UnsafeMutablePointer<Float>
     }
 
+    /// Floats of `logits` per example: [B, L] for the sequence classifier, [B·T, L] for token classification,
+    /// [B·T, 2] for question answering (0 for the masked LM, whose logits are `lmLogits`, and the bare model).
+    public static func logitsPerExample(config: BertConfig, head: BertHead, sequence: Int) -> Int {
+        switch head {
+        case .sequenceClassification: return config.numLabels
+        case .tokenClassification: return sequence * config.numLabels
+        case .questionAnswering: return sequence * 2
+        case .maskedLM, .base: return 0
+        }
+    }
+
     /// The one description of the workspace: what each region holds and how large it is.
     private static func carve(_ carver: inout BufferCarver, config: BertConfig, head: BertHead, batch: Int, sequence: Int,
                               keepsEveryLayer: Bool) -> Regions {

@@ -24,6 +24,19 @@ public enum Labels: Sendable {
 
     public static let ignoreIndex = -100
 
+    /// The labels of examples `range` of a micro-batch padded to `sequence` tokens with `numLabels` labels.
+    public func rows(_ range: Range<Int>, sequence: Int, numLabels: Int) -> Labels {
+        func slice<T>(_ values: [T], _ perRow: Int) -> [T] { Array(values[range.lowerBound * perRow..<range.upperBound * perRow]) }
+        switch self {
+        case .classes(let c): return .classes(slice(c, 1))
+        case .regression(let r): return .regression(slice(r, numLabels))
+        case .multiLabel(let m): return .multiLabel(slice(m, numLabels))
+        case .tokenClasses(let t): return .tokenClasses(slice(t, sequence))
+        case .maskedTokens(let t): return .maskedTokens(slice(t, sequence))
+        case .spans(let s, let e): return .spans(start: slice(s, 1), end: slice(e, 1))
+        }
+    }
+
     /// How many items the loss averages over in this micro-batch.
     /// The token rows a masked-LM loss scores (target not ignored), in order; nil for other labels.
     public var maskedRows: [Int]? {

@@ -46,6 +46,21 @@ public struct TokenBatch: Sendable {
         self.attentionMask = attentionMask?.flatMap { $0.map { Float($0 != 0 ? 1 : 0) } } ?? [Float](repeating: 1, count: batchSize * T)
     }
 
+    /// Rows `range` of this batch, padded as they are here (a data-parallel rank's share of a micro-batch).
+    public func rows(_ range: Range<Int>) -> TokenBatch {
+        let T = sequenceLength, elements = range.lowerBound * T..<range.upperBound * T
+        return TokenBatch(batchSize: range.count, sequenceLength: T, inputIds: Array(inputIds[elements]),
+                          tokenTypeIds: Array(tokenTypeIds[elements]), attentionMask: Array(attentionMask[elements]))
+    }
+
+    private init(batchSize: Int, sequenceLength: Int, inputIds: [Int32], tokenTypeIds: [Int32], attentionMask: [Float]) {
+        self.batchSize = batchSize
+        self.sequenceLength = sequenceLength
+        self.inputIds = inputIds
+        self.tokenTypeIds = tokenTypeIds
+        self.attentionMask = attentionMask
+    }
+
     /// True when some position is padding (the attention mask is needed at all).
     public var hasPadding: Bool { attentionMask.contains(0) }
 

@@ -52,7 +52,27 @@ struct FinetuneCommand: ParsableCommand {
 
     func run() throws {
         threading.apply()
-        let settings = try settings()
+        // Under mpirun each process is one rank of a data-parallel run (README "Several processes and machines");
+        // rank 0 prints and writes, the others only compute.
+        let group = try ProcessGroup.fromEnvironment()
+        do {
+            try train(group: group)
+        } catch {
+            guard group.usesMPI else { throw error }
+            Console.error(group.isLeader ? "\(error)" : "rank \(group.rank): \(error)")
+            group.abort(code: 1)  // the other ranks would wait for this one in their next all-reduce
+            Glibc.exit(1)
+        }
+        group.finish()
+    }
+
+    func train(group: ProcessGroup) throws {
+        var settings = try settings()
+        settings.group = group
+        guard group.isLeader else {
+            _ = try FineTuneJob.run(settings)
+            return
+        }
         let progress = ProgressReporter(interactive: isatty(2) != 0,
                                         f1Name: [.tokenClassification: "entity F1", .questionAnswering: "SQuAD F1"][settings.task] ?? "macro-F1")
         let result = try FineTuneJob.run(settings) { progress.handle($0) }

@@ -32,6 +32,8 @@ public struct FineTuneSettings: Sendable {
     public var adapter: String? = nil
     /// Train even when no encoder weight of the checkpoint loads (a fresh, randomly initialised encoder).
     public var allowRandomInit = false
+    /// The ranks of a data-parallel run (`ProcessGroup.fromEnvironment()` under mpirun); rank 0 alone writes files.
+    public var group: ProcessGroup = .single
 
     public init(model: String, train: String, output: String) {
         self.model = model
@@ -165,9 +167,12 @@ public enum FineTuneJob {
         let trainer = Trainer(model: model, options: s.training, train: train.examples, eval: eval?.examples ?? [],
                               task: task.training(labels: labelSet, train: train, eval: eval), outputDirectory: s.output, adapters: adapters, exportModel: export)
         trainer.onEvent = onEvent
+        trainer.group = s.group
         let summary = try trainer.run(resume: s.resume)
-        let svg = TrainingCurves.svg(history: summary.state.logHistory, title: "\(model.architecture) fine-tuning")
-        try AtomicFileWriter.write(svg, to: s.output + "/training_curves.svg")
+        if s.group.isLeader {
+            let svg = TrainingCurves.svg(history: summary.state.logHistory, title: "\(model.architecture) fine-tuning")
+            try AtomicFileWriter.write(svg, to: s.output + "/training_curves.svg")
+        }
         return FineTuneResult(summary: summary, labels: labelSet, trainExamples: train.sourceCount, evalExamples: eval?.sourceCount ?? 0,
                               notes: train.notes + (eval?.notes ?? []), loadReport: loaded.loadReport, outputFiles: listFiles(s.output))
     }

@@ -79,6 +79,9 @@ public final class Trainer {
     public var onEvent: (TrainingEvent) -> Void = { _ in }
     /// LoRA adapters: when set, only they and their `modules_to_save` are trained.
     public let adapters: LoRAAdapters?
+    /// The ranks of a data-parallel run (`mpirun`); `.single` otherwise. Every rank runs this loop on the same data;
+    /// each computes its share of every micro-batch, the gradients are summed, and only rank 0 writes files.
+    public var group: ProcessGroup = .single
 
     public internal(set) var state = TrainerState()
     var optimizer: AdamW!
@@ -128,7 +131,7 @@ public final class Trainer {
         }
         // An epoch without batches would never reach the last step.
         guard !train.isEmpty else { throw TrainerError.invalidOptions("no training examples") }
-        try makeDirectory(outputDirectory)
+        if group.isLeader { try makeDirectory(outputDirectory) }
         var settings = AdamWSettings()
         settings.weightDecay = options.weightDecay
         optimizer = AdamW(settings: settings, tensors: trainable.tensors)
@@ -152,27 +155,38 @@ public final class Trainer {
             let batches = stride(from: 0, to: order.count, by: options.batchSize).map { Array(order[$0..<min($0 + options.batchSize, order.count)]) }
             while state.batchInEpoch < batches.count {
                 // One optimizer update: up to `gradientAccumulation` micro-batches, averaged over all their items.
-                let group = Array(batches[state.batchInEpoch..<min(state.batchInEpoch + options.gradientAccumulation, batches.count)])
-                let prepared = try group.map { indices in
+                let accumulated = Array(batches[state.batchInEpoch..<min(state.batchInEpoch + options.gradientAccumulation, batches.count)])
+                let prepared = try accumulated.map { indices in
                     try task.collate(indices.map { train[$0] }, padId: model.config.padTokenId ?? 0, pass: .training(epoch: state.epoch))
                 }
                 let items = prepared.reduce(0) { $0 + $1.1.itemCount(numLabels: model.config.numLabels, sequence: $1.0.sequenceLength) }
                 trainable.zeroGradients()
                 var groupLoss = 0.0
                 for (batch, labels) in prepared {
-                    groupLoss += try trainMicroBatch(batch, labels, normaliser: Double(max(items, 1)))
+                    if group.isDistributed {
+                        // This rank's rows, padded and masked as in the whole micro-batch.
+                        let rows = group.share(of: batch.batchSize)
+                        if !rows.isEmpty {
+                            let T = batch.sequenceLength
+                            groupLoss += try trainMicroBatch(batch.rows(rows), labels.rows(rows, sequence: T, numLabels: model.config.numLabels),
+                                                             normaliser: Double(max(items, 1)), shard: (labels, rows.lowerBound, T))
+                        }
+                    } else {
+                        groupLoss += try trainMicroBatch(batch, labels, normaliser: Double(max(items, 1)))
+                    }
                     state.microBatches += 1
                 }
+                if group.isDistributed { try sumOverRanks(loss: &groupLoss) }
                 guard groupLoss.isFinite else { throw TrainerError.notFinite(step: state.globalStep + 1) }
                 // Clipping folded into the update: AdamW reads each gradient times the coefficient.
                 lastNorm = GradientClipping.norm(trainable.tensors)
                 let lr = schedule.learningRate(update: state.globalStep)
                 optimizer.update(lr: lr, gradientScale: GradientClipping.coefficient(norm: lastNorm, maxNorm: options.maxGradNorm))
                 state.globalStep += 1
-                state.batchInEpoch += group.count
+                state.batchInEpoch += accumulated.count
                 windowLoss += groupLoss
                 windowUpdates += 1
-                windowExamples += group.reduce(0) { $0 + $1.count }
+                windowExamples += accumulated.reduce(0) { $0 + $1.count }
                 let epochProgress = Double(state.epoch) + Double(state.batchInEpoch) / Double(batches.count)
                 let rate = Double(windowExamples) / max(MonotonicClock.seconds() - windowStart, 1e-9)
                 onEvent(.progress(step: state.globalStep, totalSteps: total, epoch: epochProgress, loss: groupLoss,
@@ -202,10 +216,13 @@ public final class Trainer {
                 if endOfEpoch { continue training }
             }
         }
-        if options.loadBestAtEnd, state.bestStep != nil { try restoreTrainedWeights(from: bestFolder) }
+        if options.loadBestAtEnd, state.bestStep != nil {
+            try group.barrier()  // rank 0 wrote the best weights
+            try restoreTrainedWeights(from: bestFolder)
+        }
         var final: EvaluationResult? = nil
         if !eval.isEmpty { final = try evaluate(eval) }
-        try exportModel(model, outputDirectory)
+        if group.isLeader { try exportModel(model, outputDirectory) }
         return TrainingSummary(state: state, finalEvaluation: final, seconds: MonotonicClock.seconds() - start)
     }
 
@@ -217,18 +234,32 @@ public final class Trainer {
         }
     }
 
-    /// Forward, loss and backward of one micro-batch; returns its share of the group's mean loss.
-    func trainMicroBatch(_ batch: TokenBatch, _ labels: Labels, normaliser: Double) throws -> Double {
+    /// Forward, loss and backward of one micro-batch; returns its share of the group's mean loss. A data-parallel rank
+    /// passes its rows of the micro-batch and `shard`: the whole micro-batch's labels, where its rows start, and the
+    /// length the micro-batch is padded to.
+    func trainMicroBatch(_ batch: TokenBatch, _ labels: Labels, normaliser: Double,
+                         shard: (whole: Labels, firstRow: Int, sequence: Int)? = nil) throws -> Double {
         let c = model.config
         try batch.validate(for: c)
         let (ws, bw) = Trainer.workspaces(model, batch, training: true, storage: &workspaceStorage, backwardStorage: &backwardStorage)
-        let dropout = DropoutPlan.training(config: c, head: model.head, seed: options.seed, step: UInt64(state.microBatches))
+        let dropout = DropoutPlan.training(config: c, head: model.head, seed: options.seed, step: UInt64(state.microBatches),
+                                           firstRow: shard?.firstRow ?? 0, sequence: shard?.sequence ?? 0)
         ws.lmRows = labels.maskedRows
         model.forward(batch, workspace: ws, dropout: dropout, adapters: adapters)
-        let loss = try model.loss(labels, workspace: ws, backward: bw, normaliser: normaliser)
+        let loss = try model.loss(labels, workspace: ws, backward: bw, normaliser: normaliser, wholeBatch: shard?.whole)
         model.backward(batch, workspace: ws, backward: bw, gradients: trainable.targets, dropout: dropout,
                        adapters: adapters.map { ($0, trainable.adapterGradients!) })
         return loss / normaliser
+    }
+
+    /// Sums the gradients and the loss of one update over the ranks (MPI_Allreduce), so that every rank applies the
+    /// same AdamW step to the same weights.
+    func sumOverRanks(loss: inout Double) throws {
+        try group.sum(trainable.modelGradients.pointer, count: trainable.modelGradients.count)
+        if let adapterGradients = trainable.adapterGradients { try group.sum(adapterGradients.pointer, count: adapterGradients.count) }
+        var total = [loss]
+        try group.sum(&total)
+        loss = total[0]
     }
 
     // MARK: Log
@@ -238,10 +269,11 @@ public final class Trainer {
 
     func log(_ entry: TrainingLogEntry) {
         state.logHistory.append(entry)
-        appendLine(JSONWriter.compact(entry.json), to: logPath)
+        if group.isLeader { appendLine(JSONWriter.compact(entry.json), to: logPath) }
     }
 
     func rewriteLog() {
+        guard group.isLeader else { return }
         try? AtomicFileWriter.write(state.logHistory.map { JSONWriter.compact($0.json) + "\n" }.joined(), to: logPath)
     }
 }

@@ -9,6 +9,7 @@ extension Trainer {
     /// `checkpoint-<step>/`: the model directory plus `optimizer.safetensors` and `trainer_state.json`,
     /// written into a temporary folder and renamed into place.
     func saveCheckpoint() throws {
+        guard group.isLeader else { return }
         let folder = outputDirectory + "/checkpoint-\(state.globalStep)"
         try writeAtomicFolder(folder) { temporary in
             try self.exportModel(self.model, temporary)

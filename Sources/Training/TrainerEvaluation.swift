@@ -26,7 +26,7 @@ extension Trainer {
     /// Loss (sample-weighted mean of batch means, as the Trainer reports it) and metrics on `examples`.
     public func evaluate(_ examples: [EncodedExample]) throws -> EvaluationResult {
         try Trainer.evaluate(model: model, adapters: adapters, examples: examples, batchSize: options.evalBatchSize ?? options.batchSize,
-                             task: task, storage: &workspaceStorage, backwardStorage: &backwardStorage)
+                             task: task, group: group, storage: &workspaceStorage, backwardStorage: &backwardStorage)
     }
 
     public static func evaluate(model: BertModel, adapters: LoRAAdapters? = nil, examples: [EncodedExample], batchSize: Int,
@@ -44,14 +44,22 @@ extension Trainer {
     }
 
     static func evaluate(model: BertModel, adapters: LoRAAdapters?, examples: [EncodedExample], batchSize: Int, task: any TrainingTask,
-                         storage: inout FloatBuffer?, backwardStorage: inout FloatBuffer?) throws -> EvaluationResult {
+                         group: ProcessGroup = .single, storage: inout FloatBuffer?, backwardStorage: inout FloatBuffer?) throws -> EvaluationResult {
         let c = model.config
         var weightedLoss = 0.0
         var metrics = task.makeMetrics()
+        var gathered: FloatBuffer? = nil
         for start in stride(from: 0, to: examples.count, by: batchSize) {
             let chunk = Array(examples[start..<min(start + batchSize, examples.count)])
             let (batch, labels) = try task.collate(chunk, padId: c.padTokenId ?? 0, pass: .evaluation)
             try batch.validate(for: c)
+            if group.isDistributed {
+                weightedLoss += try evaluateShard(model: model, adapters: adapters, batch: batch, labels: labels, group: group,
+                                                  storage: &storage, backwardStorage: &backwardStorage, gathered: &gathered) {
+                    metrics.add(examples: chunk, labels: labels, batch: batch, outputs: $0, config: c)
+                } * Double(chunk.count)
+                continue
+            }
             let (ws, bw) = workspaces(model, batch, training: false, storage: &storage, backwardStorage: &backwardStorage)
             ws.lmRows = labels.maskedRows
             model.forward(batch, workspace: ws, adapters: adapters)
@@ -61,6 +69,42 @@ extension Trainer {
             metrics.add(examples: chunk, labels: labels, batch: batch, outputs: ws, config: c)
         }
         return EvaluationResult(loss: weightedLoss / Double(max(examples.count, 1)), count: examples.count, task: metrics.result())
+    }
+
+    /// A data-parallel rank's part of evaluating one batch: the forward and loss of its rows, then the head's outputs of
+    /// every row gathered (each rank's rows summed into zeros) into a workspace of the whole batch, which `collect`
+    /// hands to the task's metrics exactly as one process would. Returns the batch's mean loss, summed over ranks.
+    static func evaluateShard(model: BertModel, adapters: LoRAAdapters?, batch: TokenBatch, labels: Labels, group: ProcessGroup,
+                              storage: inout FloatBuffer?, backwardStorage: inout FloatBuffer?, gathered: inout FloatBuffer?,
+                              collect: (BertWorkspace) -> Void) throws -> Double {
+        let c = model.config, T = batch.sequenceLength
+        let items = Double(max(labels.itemCount(numLabels: c.numLabels, sequence: T), 1))
+        let rows = group.share(of: batch.batchSize)
+        let whole = BertWorkspace(config: c, head: model.head, batch: batch.batchSize, sequence: T, keepsEveryLayer: false, storage: gathered)
+        gathered = whole.buffer
+        whole.lmRows = labels.maskedRows
+        let perExample = BertWorkspace.logitsPerExample(config: c, head: model.head, sequence: T)
+        let masked = labels.maskedRows ?? []
+        // Where this rank's outputs go among the whole batch's: its rows of `logits`, or its masked rows of `lmLogits`.
+        let lmFirst = masked.firstIndex { $0 >= rows.lowerBound * T } ?? masked.count
+        let lmEnd = masked.firstIndex { $0 >= rows.upperBound * T } ?? masked.count
+        whole.logits.update(repeating: 0, count: batch.batchSize * perExample)
+        whole.lmLogits.update(repeating: 0, count: masked.count * c.vocabSize)
+        var loss = [0.0]
+        if !rows.isEmpty {
+            let part = batch.rows(rows), partLabels = labels.rows(rows, sequence: T, numLabels: c.numLabels)
+            let (ws, bw) = workspaces(model, part, training: false, storage: &storage, backwardStorage: &backwardStorage)
+            ws.lmRows = partLabels.maskedRows
+            model.forward(part, workspace: ws, adapters: adapters)
+            loss[0] = try model.loss(partLabels, workspace: ws, backward: bw, normaliser: items, wholeBatch: labels) / items
+            (whole.logits + rows.lowerBound * perExample).update(from: ws.logits, count: rows.count * perExample)
+            (whole.lmLogits + lmFirst * c.vocabSize).update(from: ws.lmLogits, count: (lmEnd - lmFirst) * c.vocabSize)
+        }
+        try group.sum(whole.logits, count: batch.batchSize * perExample)
+        try group.sum(whole.lmLogits, count: masked.count * c.vocabSize)
+        try group.sum(&loss)
+        collect(whole)
+        return loss[0]
     }
 
     /// Workspaces for `batch`, carved from the buffers of earlier batches when those are large enough
@@ -103,7 +147,7 @@ extension Trainer {
         if improved {
             state.bestMetric = value
             state.bestStep = state.globalStep
-            if options.loadBestAtEnd { try writeAtomicFolder(bestFolder) { try self.writeParameters(into: $0) } }
+            if options.loadBestAtEnd && group.isLeader { try writeAtomicFolder(bestFolder) { try self.writeParameters(into: $0) } }
         }
     }
 

@@ -14,11 +14,15 @@ public struct DropoutMask: Sendable {
     let key: UInt32
     let threshold: UInt32
     public let keepScale: Float
+    /// Added to every element index: a data-parallel rank that computes rows `r…` of a micro-batch draws the mask
+    /// elements those rows have in the whole micro-batch (row r's first element is `r ·` elements per row).
+    public let offset: Int
 
-    public init(probability: Float, seed: UInt64, site: UInt64) {
+    public init(probability: Float, seed: UInt64, site: UInt64, offset: Int = 0) {
         self.probability = probability
         self.seed = seed
         self.site = site
+        self.offset = offset
         key = UInt32(truncatingIfNeeded: mix64(seed &+ site &* 0x9E37_79B9_7F4A_7C15))
         threshold = UInt32(min(Double(probability) * 4294967296.0, 4294967295.0))
         keepScale = probability < 1 ? 1 / (1 - probability) : 0
@@ -26,7 +30,7 @@ public struct DropoutMask: Sendable {
 
     /// True when element `index` survives (the C kernel's rule, for tests and scalar use).
     public func keeps(_ index: Int) -> Bool {
-        var h = UInt32(truncatingIfNeeded: index) &* 0x9E37_79B1 ^ key
+        var h = UInt32(truncatingIfNeeded: index + offset) &* 0x9E37_79B1 ^ key
         h ^= h >> 16
         h = h &* 0x85EB_CA6B
         h ^= h >> 13
@@ -40,13 +44,13 @@ public struct DropoutMask: Sendable {
     public func apply(_ values: UnsafeMutablePointer<Float>, count: Int, first: Int = 0) {
         Parallel.forEachRange(count, grain: 8192) { range in
             VectorKernels.dropout(values + range.lowerBound, values + range.lowerBound, count: range.count,
-                                  first: first + range.lowerBound, key: key, threshold: threshold, scale: keepScale)
+                                  first: offset + first + range.lowerBound, key: key, threshold: threshold, scale: keepScale)
         }
     }
 
     /// out[i] = values[i] · mask(first + i) / (1 − p).
     public func apply(to values: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, count: Int, first: Int = 0) {
-        VectorKernels.dropout(out, values, count: count, first: first, key: key, threshold: threshold, scale: keepScale)
+        VectorKernels.dropout(out, values, count: count, first: offset + first, key: key, threshold: threshold, scale: keepScale)
     }
 }
 
@@ -62,6 +66,8 @@ public struct DropoutPlan: Sendable {
     public var classifier: DropoutMask?
     /// Before the pooler: RoBERTa's classification head drops the first token out before `classifier.dense`.
     public var poolerInput: DropoutMask? = nil
+    /// The element offset of each LoRA adapter's input mask (a data-parallel shard's first row, see `DropoutMask.offset`).
+    public var loraOffsets: [LoRAModuleKind: Int] = [:]
 
     /// A plan with these masks. Training makes its plans from the run's seed and step (Training's
     /// `DropoutPlan.training`); the model only applies them.
@@ -85,7 +91,8 @@ public struct DropoutPlan: Sendable {
     public func lora(_ kind: LoRAModuleKind, layer: Int, probability: Float) -> DropoutMask? {
         guard probability > 0 else { return nil }
         let kinds: [LoRAModuleKind] = [.query, .key, .value, .attentionOutput, .intermediate, .output, .pooler]
-        return DropoutMask(probability: probability, seed: seed, site: UInt64(10_000 + 16 * layer + kinds.firstIndex(of: kind)!))
+        return DropoutMask(probability: probability, seed: seed, site: UInt64(10_000 + 16 * layer + kinds.firstIndex(of: kind)!),
+                           offset: loraOffsets[kind] ?? 0)
     }
 }
 

@@ -1,6 +1,7 @@
 // Splitting elementwise and row-wise work across cores. Matrix products are threaded by OpenBLAS
 // itself; everything else (LayerNorm, GELU, softmax …) goes through here. The thread count is
-// BERTKIT_THREADS if set, else the number of active processors.
+// BERTKIT_THREADS if set, else the number of active processors — shared out among the ranks an MPI launcher
+// started on this machine (Open MPI's OMPI_COMM_WORLD_LOCAL_SIZE), so two ranks on two cores run one thread each.
 
 import Dispatch
 #if canImport(Glibc)
@@ -10,7 +11,11 @@ import Glibc
 public enum Parallel {
     nonisolated(unsafe) public private(set) static var threadCount: Int = {
         if let text = getenv("BERTKIT_THREADS").map({ String(cString: $0) }), let n = Int(text), n > 0 { return n }
-        return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        let cores = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        if let text = getenv("OMPI_COMM_WORLD_LOCAL_SIZE").map({ String(cString: $0) }), let ranks = Int(text), ranks > 0 {
+            return max(1, cores / ranks)
+        }
+        return cores
     }()
 
     /// Sets the thread count for our loops and for OpenBLAS.
