@@ -73,6 +73,7 @@ struct FinetuneCommand: ParsableCommand {
             _ = try FineTuneJob.run(settings)
             return
         }
+        if group.isDistributed { Console.info("data-parallel: \(group.size) ranks, \(Parallel.threadCount) thread(s) each") }
         let progress = ProgressReporter(interactive: isatty(2) != 0,
                                         f1Name: [.tokenClassification: "entity F1", .questionAnswering: "SQuAD F1"][settings.task] ?? "macro-F1")
         let result = try FineTuneJob.run(settings) { progress.handle($0) }
