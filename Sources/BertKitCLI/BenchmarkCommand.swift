@@ -87,6 +87,9 @@ struct BenchmarkCommand: ParsableCommand {
 
         func run() throws {
             modelOptions.threading.apply()
+            // Under mpirun: one data-parallel step over the ranks (each its share of --batch); rank 0 prints.
+            let group = try ProcessGroup.fromEnvironment()
+            defer { group.finish() }
             let start = Benchmarks.now()
             let loaded = try PretrainedBert.load(modelOptions.model, head: .sequenceClassification,
                                                  allowRandomInit: modelOptions.allowRandomInit)
@@ -100,8 +103,12 @@ struct BenchmarkCommand: ParsableCommand {
                 adapters!.initialise(seed: 1)
             }
             let timing = try Benchmarks.trainingStep(model: loaded.model, adapters: adapters, batch: batch, sequence: sequence,
-                                                     iterations: iterations)
+                                                     iterations: iterations, group: group)
+            guard group.isLeader else { return }
+            let communication = timing.communicationSeconds.sorted()
             Console.out(JSONWriter.compact(.object(JSONObject([
+                ("ranks", .int(group.size)),
+                ("allreduce_seconds", communication.isEmpty ? .double(0) : .double(communication[communication.count / 2])),
                 ("load_seconds", .double(loadSeconds)), ("batch", .int(batch)), ("sequence", .int(sequence)),
                 ("lora_r", loraR.map { .int($0) } ?? nil),
                 ("median_seconds", .double(timing.median)), ("gflops_per_second", .double(timing.gflopsPerSecond)),

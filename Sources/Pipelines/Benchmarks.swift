@@ -16,6 +16,8 @@ public struct ForwardTiming: Sendable {
     /// Floating-point operations of one forward pass (matrix products only).
     public let flops: Double
     public var gflopsPerSecond: Double { flops / median / 1e9 }
+    /// Data-parallel training steps: seconds of each timed step spent in all-reduces (empty on one process).
+    public var communicationSeconds: [Double] = []
 }
 
 public enum Benchmarks {
@@ -75,12 +77,15 @@ public enum Benchmarks {
 extension Benchmarks {
     /// One training step (forward, loss, backward, AdamW) on random tokens and labels, `iterations` times
     /// after a warm-up; with `adapters` only they (and the classifier) are trained.
+    /// Under mpirun (`group`), each rank computes its share of the batch's rows and the gradients are summed, as the
+    /// Trainer does: `batch` is the global batch.
     public static func trainingStep(model: BertModel, adapters: LoRAAdapters?, batch: Int, sequence: Int, iterations: Int,
-                                    seed: UInt64 = 1) throws -> ForwardTiming {
+                                    seed: UInt64 = 1, group: ProcessGroup = .single) throws -> ForwardTiming {
         var generator = NormalGenerator(seed: seed)
         let ids = (0..<batch).map { _ in (0..<sequence).map { _ in Int(generator.nextUInt64() % UInt64(model.config.vocabSize)) } }
-        let tokens = try TokenBatch(inputIds: ids)
-        let labels = (0..<batch).map { _ in Int(generator.nextUInt64() % UInt64(max(model.config.numLabels, 1))) }
+        let rows = group.share(of: batch)
+        let tokens = try TokenBatch(inputIds: ids).rows(rows)
+        let labels = Array((0..<batch).map { _ in Int(generator.nextUInt64() % UInt64(max(model.config.numLabels, 1))) }[rows])
         let trainable: TrainableParameters
         if let adapters {
             let saved = Set(adapters.savedModuleParameters(of: model).map(\.name))
@@ -89,29 +94,35 @@ extension Benchmarks {
             trainable = TrainableParameters(model: model, include: { _ in true })
         }
         let optimizer = AdamW(settings: AdamWSettings(), tensors: trainable.tensors)
-        let ws = BertWorkspace(config: model.config, head: model.head, batch: batch, sequence: sequence, keepsEveryLayer: true)
-        let bw = BertBackwardWorkspace(config: model.config, head: model.head, batch: batch, sequence: sequence)
+        let ws = BertWorkspace(config: model.config, head: model.head, batch: rows.count, sequence: sequence, keepsEveryLayer: true)
+        let bw = BertBackwardWorkspace(config: model.config, head: model.head, batch: rows.count, sequence: sequence)
         func step(_ index: Int) throws {
             trainable.zeroGradients()
-            let dropout = DropoutPlan.training(config: model.config, head: model.head, seed: seed, step: UInt64(index))
+            let dropout = DropoutPlan.training(config: model.config, head: model.head, seed: seed, step: UInt64(index),
+                                               firstRow: rows.lowerBound, sequence: sequence)
             model.forward(tokens, workspace: ws, dropout: dropout, adapters: adapters)
             _ = try model.loss(.classes(labels), workspace: ws, backward: bw, normaliser: Double(batch))
             model.backward(tokens, workspace: ws, backward: bw, gradients: trainable.targets, dropout: dropout,
                            adapters: adapters.map { ($0, trainable.adapterGradients!) })
+            try group.sum(trainable.modelGradients.pointer, count: trainable.modelGradients.count)
+            if let adapterGradients = trainable.adapterGradients { try group.sum(adapterGradients.pointer, count: adapterGradients.count) }
             let norm = GradientClipping.norm(trainable.tensors)
             optimizer.update(lr: 2e-5, gradientScale: GradientClipping.coefficient(norm: norm, maxNorm: 1))
         }
         try step(0)
-        var seconds: [Double] = []
+        var seconds: [Double] = [], communication: [Double] = []
         for i in 0..<iterations {
-            let start = now()
+            let start = now(), communicated = group.communicationSeconds
             try step(i + 1)
             seconds.append(now() - start)
+            communication.append(group.communicationSeconds - communicated)
         }
         // forward + backward ≈ 3 × the forward's products (2× for the backward's two GEMMs per layer),
         // less the skipped weight gradients when the base is frozen.
         let forward = encoderFlops(model.config, batch: batch, sequence: sequence)
-        return ForwardTiming(batch: batch, sequence: sequence, iterations: iterations, seconds: seconds,
-                             flops: adapters == nil ? 3 * forward : 2 * forward)
+        var timing = ForwardTiming(batch: batch, sequence: sequence, iterations: iterations, seconds: seconds,
+                                   flops: adapters == nil ? 3 * forward : 2 * forward)
+        if group.isDistributed { timing.communicationSeconds = communication }
+        return timing
     }
 }

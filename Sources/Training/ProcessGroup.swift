@@ -1,7 +1,8 @@
 // The ranks of a data-parallel fine-tuning run (`mpirun -np N bertkit finetune …`), over Open MPI (Sources/CMPI).
 // Every rank holds the whole model and the whole data set, collates every micro-batch of a global batch exactly
 // as one process would, and computes only its share of the rows; the gradients are summed with MPI_Allreduce and
-// every rank applies the same AdamW step, so the weights stay identical everywhere. Docs/distributed.md.
+// every rank applies the same AdamW step, so the weights stay identical everywhere. README "Several processes and
+// machines (MPI)".
 
 import CMPI
 import TensorCore

@@ -240,6 +240,7 @@ def killed(tmp_path_factory):
 
 
 def test_a_killed_rank_ends_the_job_quickly_with_an_error(killed):
+    print(f"\nthe job ended {killed['seconds']:.2f} s after rank 1 was killed, exit {killed['code']}")
     assert killed["code"] != 0
     assert killed["seconds"] < 30, f"the job took {killed['seconds']:.1f} s to end"
     assert "signal 9" in killed["stderr"] or "Killed" in killed["stderr"], killed["stderr"][-2000:]

@@ -2,7 +2,7 @@
 // Only a process started by a launcher (mpirun) calls bk_mpi_open, which dlopens libmpi and resolves the handful of
 // calls data-parallel training makes. Open MPI's handles (MPI_COMM_WORLD, MPI_FLOAT, MPI_SUM) are the addresses of
 // global objects in libmpi (mpi.h: `OMPI_PREDEFINED_GLOBAL`), so they are found with dlsym as well.
-// Open MPI only: MPICH's handles are integers, not symbols (see Docs/distributed.md).
+// Open MPI only: MPICH's handles are integers, not symbols (README "Several processes and machines (MPI)").
 #ifndef BERTKIT_CMPI_H
 #define BERTKIT_CMPI_H
 
