@@ -193,6 +193,19 @@ def test_masked_lm_on_two_ranks_equals_one_process(tmp_path):
     assert steps >= 10
 
 
+def test_bertkit_links_no_mpi_library_and_runs_without_a_launcher(tmp_path):
+    """A one-machine user installs nothing new: libmpi is opened at run time under mpirun only."""
+    linked = subprocess.run(["ldd", BERTKIT], capture_output=True, text=True, check=True).stdout
+    assert "libmpi" not in linked and "libopen-" not in linked, linked
+    train = sentiment_csv(tmp_path / "train.csv", 12, 10)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OMPI_", "PMIX_"))}
+    result = subprocess.run([BERTKIT, "finetune", "--model", os.path.join(FIXTURES, "bert", "tiny-seqcls"), "--train", train,
+                             "--output", tmp_path / "out", "--epochs", "1", "--save-every", "never"], env=env,
+                            capture_output=True, text=True, timeout=120)
+    ok(result)
+    assert "data-parallel" not in result.stderr and (tmp_path / "out" / "model.safetensors").exists()
+
+
 def rank_pids(marker):
     """PIDs of bertkit ranks whose command line mentions `marker`, by rank (from each process's environment)."""
     found = {}
