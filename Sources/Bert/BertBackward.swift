@@ -140,9 +140,14 @@ extension BertModel {
         let H = c.hiddenSize, I = c.intermediateSize
         let shape = AttentionShape(batch: B, sequence: T, heads: c.numAttentionHeads, headDim: c.headDimension)
         let keyMask: UnsafePointer<Float>? = batch.hasPadding ? UnsafePointer(ws.keyMask) : nil   // as the forward left it
+        // A packed forward (BertWorkspace.skipsPadding) left the encoder's activations on the real tokens' R rows: the
+        // encoder's backward runs over those rows too, from the heads' padded gradient packed the same way.
+        let packed = ws.skipsPadding ? batch.packedRows : nil
+        let R = packed?.count ?? BT
+        let dropout = packed.map { dropout?.packing($0, hidden: H, intermediate: I) } ?? dropout
         func g(_ offset: Int) -> UnsafeMutablePointer<Float>? { gradients[offset] }
         func lora(_ kind: LoRAModuleKind, _ l: Int, dOut: UnsafePointer<Float>, _ outStride: Int, input: UnsafePointer<Float>,
-                  inStride: Int? = nil, dInput: UnsafeMutablePointer<Float>?, dInputStride: Int? = nil, rows: Int = BT) {
+                  inStride: Int? = nil, dInput: UnsafeMutablePointer<Float>?, dInputStride: Int? = nil, rows: Int = R) {
             guard let (adapters, adapterGradients) = adapters else { return }
             adapters.backward(kind, layer: l, dOut: dOut, outStride: outStride, input: input, inStride: inStride, dInput: dInput,
                               dInputStride: dInputStride, rows: rows, gradients: adapterGradients,
@@ -224,52 +229,60 @@ extension BertModel {
                             input: sequence, weight: p(L.lmTransformWeight!), rows: BT, inFeatures: H, outFeatures: H)
         }
 
+        if let packed { Self.pack(dOut, packed, width: H) }
+
         // Encoder layers, last to first. dOut = ∂loss/∂(layer output) on entry, ∂loss/∂(layer input) on exit.
         for l in stride(from: c.numHiddenLayers - 1, through: 0, by: -1) {
             let w = L.layers[l], a = ws.layer(l), input = ws.layerInput(l)
             // out = LayerNorm(ffnResidual)
-            gA.update(repeating: 0, count: BT * H)
+            gA.update(repeating: 0, count: R * H)
             LayerNorm.backward(dInput: gA, dWeight: g(w.outputNormWeight), dBias: g(w.outputNormBias), dOut: dOut,
-                               input: a.ffnResidual, mean: a.outMean, rstd: a.outRstd, weight: p(w.outputNormWeight), rows: BT, dim: H)
+                               input: a.ffnResidual, mean: a.outMean, rstd: a.outRstd, weight: p(w.outputNormWeight), rows: R, dim: H)
             // ffnResidual = attnNormOut + dropout(dense(ffnAct)): the residual path goes to gB, the rest through dense.
-            gB.update(from: gA, count: BT * H)
-            dropout?.ffnOutput[l]?.apply(gA, count: BT * H)
-            bw.dFFN.update(repeating: 0, count: BT * I)
-            Activations.forward(c.hiddenAct, out: a.ffnAct, input: a.ffnPre, count: BT * I)   // recomputed, not kept
+            gB.update(from: gA, count: R * H)
+            dropout?.ffnOutput[l]?.apply(gA, count: R * H)
+            bw.dFFN.update(repeating: 0, count: R * I)
+            Activations.forward(c.hiddenAct, out: a.ffnAct, input: a.ffnPre, count: R * I)   // recomputed, not kept
             Linear.backward(dInput: bw.dFFN, dWeight: g(w.outputWeight), dBias: g(w.outputBias), dOut: gA, input: a.ffnAct,
-                            weight: p(w.outputWeight), rows: BT, inFeatures: I, outFeatures: H)
+                            weight: p(w.outputWeight), rows: R, inFeatures: I, outFeatures: H)
             lora(.output, l, dOut: gA, H, input: a.ffnAct, dInput: bw.dFFN)
             // ffnAct = act(ffnPre); ffnPre = dense(attnNormOut)
-            Activations.backward(c.hiddenAct, dInput: bw.dFFN, dOut: bw.dFFN, input: a.ffnPre, count: BT * I)
+            Activations.backward(c.hiddenAct, dInput: bw.dFFN, dOut: bw.dFFN, input: a.ffnPre, count: R * I)
             LayerNorm.forward(out: a.attnNormOut, mean: nil, rstd: nil, input: a.attnResidual, weight: p(w.attentionNormWeight),
-                              bias: p(w.attentionNormBias), rows: BT, dim: H, eps: c.layerNormEps)   // recomputed, not kept
+                              bias: p(w.attentionNormBias), rows: R, dim: H, eps: c.layerNormEps)   // recomputed, not kept
             Linear.backward(dInput: gB, dWeight: g(w.intermediateWeight), dBias: g(w.intermediateBias), dOut: bw.dFFN,
-                            input: a.attnNormOut, weight: p(w.intermediateWeight), rows: BT, inFeatures: H, outFeatures: I)
+                            input: a.attnNormOut, weight: p(w.intermediateWeight), rows: R, inFeatures: H, outFeatures: I)
             lora(.intermediate, l, dOut: bw.dFFN, I, input: a.attnNormOut, dInput: gB)
             // attnNormOut = LayerNorm(attnResidual)
-            dOut.update(repeating: 0, count: BT * H)
+            dOut.update(repeating: 0, count: R * H)
             LayerNorm.backward(dInput: dOut, dWeight: g(w.attentionNormWeight), dBias: g(w.attentionNormBias), dOut: gB,
                                input: a.attnResidual, mean: a.attnNormMean, rstd: a.attnNormRstd, weight: p(w.attentionNormWeight),
-                               rows: BT, dim: H)
+                               rows: R, dim: H)
             // attnResidual = input + dropout(dense(attnCtx)): residual path to gA (the layer input's gradient).
-            gA.update(from: dOut, count: BT * H)
-            dropout?.attentionOutput[l]?.apply(dOut, count: BT * H)
-            gB.update(repeating: 0, count: BT * H)
+            gA.update(from: dOut, count: R * H)
+            dropout?.attentionOutput[l]?.apply(dOut, count: R * H)
+            gB.update(repeating: 0, count: R * H)
             Linear.backward(dInput: gB, dWeight: g(w.attentionOutputWeight), dBias: g(w.attentionOutputBias), dOut: dOut,
-                            input: a.attnCtx, weight: p(w.attentionOutputWeight), rows: BT, inFeatures: H, outFeatures: H)
+                            input: a.attnCtx, weight: p(w.attentionOutputWeight), rows: R, inFeatures: H, outFeatures: H)
             lora(.attentionOutput, l, dOut: dOut, H, input: a.attnCtx, dInput: gB)
             // attnCtx = attention(qkv); qkv = dense(input)
-            bw.dQKV.update(repeating: 0, count: BT * 3 * H)
-            Attention.backward(dQKV: bw.dQKV, dCtx: gB, qkv: a.qkv, keyMask: keyMask, shape: shape,
-                               dropout: dropout?.attentionProbs[l], scratch: bw.scratch, slots: bw.scratchSlots)
+            bw.dQKV.update(repeating: 0, count: R * 3 * H)
+            if let packed {
+                Attention.packedBackward(dQKV: bw.dQKV, dCtx: gB, qkv: a.qkv, starts: packed.starts, heads: c.numAttentionHeads,
+                                         headDim: c.headDimension, dropout: dropout?.attentionProbs[l], paddedSequence: T,
+                                         scratch: bw.scratch, slots: bw.scratchSlots)
+            } else {
+                Attention.backward(dQKV: bw.dQKV, dCtx: gB, qkv: a.qkv, keyMask: keyMask, shape: shape,
+                                   dropout: dropout?.attentionProbs[l], scratch: bw.scratch, slots: bw.scratchSlots)
+            }
             if l > 0 {   // this layer's input, the previous layer's output: recomputed, not kept
                 let previous = ws.layer(l - 1), pw = L.layers[l - 1]
                 LayerNorm.forward(out: previous.out, mean: nil, rstd: nil, input: previous.ffnResidual, weight: p(pw.outputNormWeight),
-                                  bias: p(pw.outputNormBias), rows: BT, dim: H, eps: c.layerNormEps)
+                                  bias: p(pw.outputNormBias), rows: R, dim: H, eps: c.layerNormEps)
             }
             let dInput: UnsafeMutablePointer<Float>? = l > 0 || embeddingsTrain ? gA : nil
             Linear.backward(dInput: dInput, dWeight: g(w.qkvWeight), dBias: g(w.qkvBias), dOut: bw.dQKV, input: input,
-                            weight: p(w.qkvWeight), rows: BT, inFeatures: H, outFeatures: 3 * H)
+                            weight: p(w.qkvWeight), rows: R, inFeatures: H, outFeatures: 3 * H)
             lora(.query, l, dOut: bw.dQKV, 3 * H, input: input, dInput: dInput)
             lora(.key, l, dOut: bw.dQKV + H, 3 * H, input: input, dInput: dInput)
             lora(.value, l, dOut: bw.dQKV + 2 * H, 3 * H, input: input, dInput: dInput)
@@ -278,11 +291,11 @@ extension BertModel {
         guard embeddingsTrain else { return }
 
         // Embeddings: embeddingOut = dropout(LayerNorm(embeddingSum)).
-        dropout?.embeddings?.apply(dOut, count: BT * H)
-        gA.update(repeating: 0, count: BT * H)
+        dropout?.embeddings?.apply(dOut, count: R * H)
+        gA.update(repeating: 0, count: R * H)
         LayerNorm.backward(dInput: gA, dWeight: g(L.embeddingNormWeight), dBias: g(L.embeddingNormBias), dOut: dOut,
                            input: ws.embeddingSum, mean: ws.embeddingMean, rstd: ws.embeddingRstd, weight: p(L.embeddingNormWeight),
-                           rows: BT, dim: H)
+                           rows: R, dim: H)
         // DistilBERT's sinusoidal position table is fixed (requires_grad False): no gradient for it.
         let dPosition = c.sinusoidalPositions ? nil : g(L.positionEmbeddings)
         batch.inputIds.withUnsafeBufferPointer { ids in
@@ -290,9 +303,17 @@ extension BertModel {
                 withPositionIds(batch) { positions in
                     Embeddings.backward(dWord: g(L.wordEmbeddings), dPosition: dPosition, dTokenType: L.tokenTypeEmbeddings.flatMap(g),
                                         dOut: gA, ids: ids.baseAddress!, types: types.baseAddress!, positions: positions,
-                                        paddingId: c.padTokenId, batch: B, sequence: T, hidden: H)
+                                        paddingId: c.padTokenId, batch: B, sequence: T, hidden: H, packed: packed)
                 }
             }
+        }
+    }
+
+    /// Packs the padded rows [B·T, width] of `packed` into its first R rows, in place (the inverse of `unpack`). Row r
+    /// comes from rows[r] ≥ r, so moving the first row first never overwrites a row still to move.
+    static func pack(_ x: UnsafeMutablePointer<Float>, _ packed: PackedRows, width: Int) {
+        for (r, source) in packed.rows.enumerated() where source != r {
+            (x + r * width).update(from: x + source * width, count: width)
         }
     }
 }

@@ -18,11 +18,13 @@ extension BertModel {
         let keyMask: UnsafePointer<Float>? = batch.hasPadding ? UnsafePointer(ws.keyMask) : nil
         batch.attentionMask.withUnsafeBufferPointer { ws.keyMask.update(from: $0.baseAddress!, count: BT) }
         adapters?.prepare(rows: BT, training: ws.keepsEveryLayer)
-        // Inference: the real tokens of a right-padded batch (attention over real keys only), and the encoder over
-        // those rows alone when the workspace skips padding (BertWorkspace.skipsPadding).
+        // Inference: the real tokens of a right-padded batch (attention over real keys only). The encoder runs over
+        // those rows alone when the workspace skips padding (BertWorkspace.skipsPadding), in training too, with the
+        // padded layout's dropout masks.
         let realRows = dropout == nil && !ws.keepsEveryLayer ? batch.packedRows : nil
-        let packed = ws.skipsPadding ? realRows : nil
+        let packed = ws.skipsPadding ? batch.packedRows : nil
         let R = packed?.count ?? BT
+        let dropout = packed.map { dropout?.packing($0, hidden: H, intermediate: I) } ?? dropout
         func lora(_ kind: LoRAModuleKind, _ l: Int, _ input: UnsafePointer<Float>, inStride: Int? = nil,
                   _ output: UnsafeMutablePointer<Float>, _ outStride: Int, rows: Int = R) {
             adapters?.forward(kind, layer: l, input: input, inStride: inStride, output: output, outStride: outStride, rows: rows,
@@ -54,7 +56,7 @@ extension BertModel {
         }
         LayerNorm.forward(out: ws.embeddingOut, mean: ws.embeddingMean, rstd: ws.embeddingRstd, input: ws.embeddingSum,
                           weight: p(L.embeddingNormWeight), bias: p(L.embeddingNormBias), rows: R, dim: H, eps: eps)
-        dropout?.embeddings?.apply(ws.embeddingOut, count: BT * H)
+        dropout?.embeddings?.apply(ws.embeddingOut, count: R * H)
 
         // Encoder layers.
         for l in 0..<c.numHiddenLayers {
@@ -65,7 +67,8 @@ extension BertModel {
             lora(.value, l, input, a.qkv + 2 * H, 3 * H)
             if let packed {
                 Attention.packedForward(ctx: a.attnCtx, qkv: a.qkv, starts: packed.starts, heads: c.numAttentionHeads,
-                                        headDim: c.headDimension, scratch: ws.scratch, slots: ws.scratchSlots)
+                                        headDim: c.headDimension, scratch: ws.scratch, slots: ws.scratchSlots,
+                                        dropout: dropout?.attentionProbs[l], paddedSequence: T)
             } else {
                 Attention.forward(ctx: a.attnCtx, qkv: a.qkv, keyMask: keyMask, shape: shape,
                                   dropout: dropout?.attentionProbs[l], scratch: ws.scratch, slots: ws.scratchSlots,
@@ -74,7 +77,7 @@ extension BertModel {
             encoderLinear(1, l, out: a.attnResidual, input: a.attnCtx, weight: w.attentionOutputWeight,
                           bias: w.attentionOutputBias, inFeatures: H, outFeatures: H)
             lora(.attentionOutput, l, a.attnCtx, a.attnResidual, H)
-            dropout?.attentionOutput[l]?.apply(a.attnResidual, count: BT * H)
+            dropout?.attentionOutput[l]?.apply(a.attnResidual, count: R * H)
             LayerNorm.residualForward(out: a.attnNormOut, mean: a.attnNormMean, rstd: a.attnNormRstd, sum: a.attnResidual,
                                       residual: input, weight: p(w.attentionNormWeight), bias: p(w.attentionNormBias),
                                       rows: R, dim: H, eps: eps)
@@ -85,7 +88,7 @@ extension BertModel {
             encoderLinear(3, l, out: a.ffnResidual, input: a.ffnAct, weight: w.outputWeight, bias: w.outputBias,
                           inFeatures: I, outFeatures: H)
             lora(.output, l, a.ffnAct, a.ffnResidual, H)
-            dropout?.ffnOutput[l]?.apply(a.ffnResidual, count: BT * H)
+            dropout?.ffnOutput[l]?.apply(a.ffnResidual, count: R * H)
             LayerNorm.residualForward(out: a.out, mean: a.outMean, rstd: a.outRstd, sum: a.ffnResidual, residual: a.attnNormOut,
                                       weight: p(w.outputNormWeight), bias: p(w.outputNormBias), rows: R, dim: H, eps: eps)
         }

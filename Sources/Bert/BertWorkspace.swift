@@ -65,8 +65,10 @@ public final class BertWorkspace {
     /// Inference: run the encoder over the real tokens only (TokenBatch.packedRows), then lay the last hidden
     /// state out padded again, with zeros at padding positions; the heads run on that. The real tokens' outputs
     /// are the padded computation's, bit for bit (Attention.forward's realKeys); the padding positions' are not
-    /// — leave this off where those are compared (parity with transformers). Ignored in training (dropout, or a
-    /// workspace that keeps every layer).
+    /// — leave this off where those are compared (parity with transformers). Training (packed batches): the
+    /// encoder's activations hold the real tokens' rows only, the backward runs over them too, and the dropout masks
+    /// are the padded layout's (DropoutPlan.packing); the gradients are the padded computation's wherever the loss
+    /// ignores the padding positions (every head but question answering, whose logits span them).
     public var skipsPadding = false
     /// The decoder's input rows for `lmRows`, gathered by `forward` and read again by `backward`.
     var lmRowInput: [Float] = []
@@ -187,4 +189,12 @@ public final class BertWorkspace {
 
     /// The underlying buffer, to hand to the next workspace.
     public var buffer: FloatBuffer { storage }
+}
+
+extension BertHead {
+    /// Whether the head's loss reads the padding positions' outputs, so that a packed batch (BertWorkspace.skipsPadding)
+    /// would change it: question answering's start/end softmax runs over every position of the padded window, as
+    /// transformers' BertForQuestionAnswering does (no mask). The other heads read real tokens only (the first token,
+    /// labelled tokens, masked tokens).
+    public var lossReadsPadding: Bool { self == .questionAnswering }
 }

@@ -87,6 +87,8 @@ struct OptimisationOptions: ParsableArguments {
     @Option(help: "AdamW weight decay (biases and LayerNorm weights excluded).") var weightDecay: Float = 0.01
     @Option(help: "Global gradient-norm clipping (0 disables).") var maxGradNorm: Float = 1.0
     @Option(help: "Seed for the new head, data order, dropout and sampling.") var seed: UInt64 = 42
+    @Flag(help: "Compute the padding positions of each micro-batch too (default: the encoder runs forward and backward over real tokens only; the same gradients, faster; question answering always pads).")
+    var padBatches = false
 
     func validate() throws {
         guard batchSize > 0, gradAccum > 0 else { throw ValidationError("--batch-size and --grad-accum must be positive") }
@@ -96,6 +98,7 @@ struct OptimisationOptions: ParsableArguments {
     func apply(to t: inout TrainingOptions) {
         t.learningRate = lr; t.batchSize = batchSize; t.gradientAccumulation = gradAccum
         t.weightDecay = weightDecay; t.maxGradNorm = maxGradNorm; t.seed = seed
+        t.skipsPadding = !padBatches
     }
 }
 

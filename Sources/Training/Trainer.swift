@@ -44,6 +44,10 @@ public struct TrainingOptions: Sendable {
     public var loadBestAtEnd = false
     public var metric: Metric = .evalLoss
     public var saveTotalLimit: Int? = nil
+    /// Padding-free batches: the encoder runs forward and backward over each micro-batch's real tokens only
+    /// (BertWorkspace.skipsPadding), with the padded layout's dropout masks — the padded computation's gradients, less
+    /// work. Not for heads whose loss reads the padding positions (question answering).
+    public var skipsPadding = true
 
     public init() {}
 
@@ -241,7 +245,8 @@ public final class Trainer {
                          shard: (whole: Labels, firstRow: Int, sequence: Int)? = nil) throws -> Double {
         let c = model.config
         try batch.validate(for: c)
-        let (ws, bw) = Trainer.workspaces(model, batch, training: true, storage: &workspaceStorage, backwardStorage: &backwardStorage)
+        let (ws, bw) = Trainer.workspaces(model, batch, training: true, skipsPadding: options.skipsPadding, storage: &workspaceStorage,
+                                          backwardStorage: &backwardStorage)
         let dropout = DropoutPlan.training(config: c, head: model.head, seed: options.seed, step: UInt64(state.microBatches),
                                            firstRow: shard?.firstRow ?? 0, sequence: shard?.sequence ?? 0)
         ws.lmRows = labels.maskedRows

@@ -69,9 +69,12 @@ public enum Attention {
 
     /// Attention over packed rows (PackedRows): qkv [N, 3H] and ctx [N, H] hold the real tokens of every
     /// sequence one after another; each sequence attends over its own rows only, which is what the padded
-    /// computation gives its real tokens (masked keys get probability exactly 0 there). Inference only.
+    /// computation gives its real tokens (masked keys get probability exactly 0 there). `dropout` (packed training):
+    /// the probabilities are dropped with the padded layout's mask [B, heads, T, T] of the batch padded to
+    /// `paddedSequence`, so a packed batch is dropped exactly as the padded one.
     public static func packedForward(ctx: UnsafeMutablePointer<Float>, qkv: UnsafePointer<Float>, starts: [Int],
-                                     heads: Int, headDim d: Int, scratch: UnsafeMutablePointer<Float>, slots: Int) {
+                                     heads: Int, headDim d: Int, scratch: UnsafeMutablePointer<Float>, slots: Int,
+                                     dropout: DropoutMask? = nil, paddedSequence T: Int = 0) {
         let H = heads * d, sequences = starts.count - 1
         let longest = (0..<sequences).map { starts[$0 + 1] - starts[$0] }.max() ?? 0
         BLAS.withSingleThreadedCalls {
@@ -80,14 +83,67 @@ public enum Attention {
                 for task in range {
                     let b = task / heads, h = task % heads, n = starts[b + 1] - starts[b]
                     let q = qkv + starts[b] * 3 * H + h * d, k = q + H, v = q + 2 * H
-                    BLAS.sgemmOnThisThread(transA: false, transB: true, m: n, n: n, k: d, alpha: 1 / Float(d).squareRoot(),
-                                           a: q, lda: 3 * H, b: k, ldb: 3 * H, beta: 0, c: probs, ldc: n)
-                    VectorKernels.softmaxRows(probs, rows: n, length: n, mask: nil)
+                    packedProbabilities(probs, q: q, k: k, n: n, H: H, d: d)
+                    if let dropout { dropPacked(probs, dropout, n: n, firstOfRow0: task * T * T, T: T) }
                     BLAS.sgemmOnThisThread(transA: false, transB: false, m: n, n: d, k: n,
                                            a: probs, lda: n, b: v, ldb: 3 * H, beta: 0, c: ctx + starts[b] * H + h * d, ldc: H)
                 }
             }
         }
+    }
+
+    /// The backward of `packedForward` (the same steps as `backward`, over each sequence's own n rows): dQKV [N, 3H] +=
+    /// ∂L/∂qkv given dCtx [N, H].
+    public static func packedBackward(dQKV: UnsafeMutablePointer<Float>, dCtx: UnsafePointer<Float>, qkv: UnsafePointer<Float>,
+                                      starts: [Int], heads: Int, headDim d: Int, dropout: DropoutMask?, paddedSequence T: Int,
+                                      scratch: UnsafeMutablePointer<Float>, slots: Int) {
+        let H = heads * d, sequences = starts.count - 1
+        let longest = (0..<sequences).map { starts[$0 + 1] - starts[$0] }.max() ?? 0
+        let scale = 1 / Float(d).squareRoot()
+        BLAS.withSingleThreadedCalls {
+            Parallel.forEachChunk(sequences * heads, chunks: min(slots, Parallel.threadCount)) { slot, range in
+                let probs = scratch + slot * 2 * longest * longest, dP = probs + longest * longest   // [n, n] each
+                for task in range {
+                    let b = task / heads, h = task % heads, n = starts[b + 1] - starts[b]
+                    let q = qkv + starts[b] * 3 * H + h * d, k = q + H, v = q + 2 * H
+                    let dq = dQKV + starts[b] * 3 * H + h * d, dk = dq + H, dv = dq + 2 * H
+                    let dc = dCtx + starts[b] * H + h * d
+                    packedProbabilities(probs, q: q, k: k, n: n, H: H, d: d)
+                    var probsUsed = UnsafePointer(probs)
+                    if let dropout {
+                        dP.update(from: probs, count: n * n)
+                        dropPacked(dP, dropout, n: n, firstOfRow0: task * T * T, T: T)
+                        probsUsed = UnsafePointer(dP)
+                    }
+                    BLAS.sgemmOnThisThread(transA: true, transB: false, m: n, n: d, k: n,
+                                           a: probsUsed, lda: n, b: dc, ldb: H, beta: 1, c: dv, ldc: 3 * H)
+                    BLAS.sgemmOnThisThread(transA: false, transB: true, m: n, n: n, k: d,
+                                           a: dc, lda: H, b: v, ldb: 3 * H, beta: 0, c: dP, ldc: n)
+                    if let dropout { dropPacked(dP, dropout, n: n, firstOfRow0: task * T * T, T: T) }
+                    VectorKernels.softmaxBackwardRows(dP, probs, rows: n, length: n)
+                    BLAS.sgemmOnThisThread(transA: false, transB: false, m: n, n: d, k: n, alpha: scale,
+                                           a: dP, lda: n, b: k, ldb: 3 * H, beta: 1, c: dq, ldc: 3 * H)
+                    BLAS.sgemmOnThisThread(transA: true, transB: false, m: n, n: d, k: n, alpha: scale,
+                                           a: dP, lda: n, b: q, ldb: 3 * H, beta: 1, c: dk, ldc: 3 * H)
+                }
+            }
+        }
+    }
+
+    /// probs [n, n] ← softmax(Q·Kᵀ·d^-½) of one sequence's n packed rows (q, k: its first row, row stride 3H).
+    @inline(__always)
+    static func packedProbabilities(_ probs: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
+                                    n: Int, H: Int, d: Int) {
+        BLAS.sgemmOnThisThread(transA: false, transB: true, m: n, n: n, k: d, alpha: 1 / Float(d).squareRoot(),
+                               a: q, lda: 3 * H, b: k, ldb: 3 * H, beta: 0, c: probs, ldc: n)
+        VectorKernels.softmaxRows(probs, rows: n, length: n, mask: nil)
+    }
+
+    /// Drops an [n, n] block in place with the padded [T, T] layout's mask of its (sequence, head), whose element
+    /// (0, 0) is `firstOfRow0`: row i of the block is row i of the padded matrix, its first n columns.
+    @inline(__always)
+    static func dropPacked(_ block: UnsafeMutablePointer<Float>, _ dropout: DropoutMask, n: Int, firstOfRow0: Int, T: Int) {
+        for i in 0..<n { dropout.apply(to: block + i * n, out: block + i * n, count: n, first: firstOfRow0 + i * T) }
     }
 
     /// probs [T, keys] ← softmax(Q_h·K_hᵀ·d^-½ + mask_b) for batch row b, head h, over its first `keys` keys

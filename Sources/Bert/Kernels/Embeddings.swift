@@ -43,18 +43,20 @@ public enum Embeddings {
     /// Scatter-adds dOut [B·T, H] into the three tables. Rows whose id is `paddingId` get nothing, as
     /// nn.Embedding(padding_idx=) never updates that row (nil: no such row); with `positions` (RoBERTa, whose position
     /// table has the same padding_idx) neither does the position row `paddingId`, the padding tokens' position. Threads take column ranges (so no two write the
-    /// same float), and each adds the rows in order: the result does not depend on the thread count.
+    /// same float), and each adds the rows in order: the result does not depend on the thread count. With `packed`,
+    /// dOut holds only the packed rows (row r is padded row packed.rows[r]).
     public static func backward(dWord: UnsafeMutablePointer<Float>?, dPosition: UnsafeMutablePointer<Float>?,
                                 dTokenType: UnsafeMutablePointer<Float>?, dOut: UnsafePointer<Float>,
                                 ids: UnsafePointer<Int32>, types: UnsafePointer<Int32>, positions: UnsafePointer<Int32>? = nil,
-                                paddingId: Int?, batch: Int, sequence: Int, hidden: Int) {
+                                paddingId: Int?, batch: Int, sequence: Int, hidden: Int, packed: PackedRows? = nil) {
         Parallel.forEachRange(hidden, grain: 128) { columns in
             let lo = columns.lowerBound, n = columns.count
             func accumulate(_ table: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>) {
                 VectorKernels.columnSums(table + lo, g + lo, rows: 1, columns: n, stride: hidden)
             }
-            for row in 0..<batch * sequence {
-                let g = dOut + row * hidden, t = positions.map { Int($0[row]) } ?? row % sequence
+            for outRow in 0..<(packed?.count ?? batch * sequence) {
+                let row = packed?.rows[outRow] ?? outRow
+                let g = dOut + outRow * hidden, t = positions.map { Int($0[row]) } ?? row % sequence
                 if let dWord, Int(ids[row]) != paddingId { accumulate(dWord + Int(ids[row]) * hidden, g) }
                 if let dTokenType { accumulate(dTokenType + Int(types[row]) * hidden, g) }
                 if let dPosition, positions == nil || t != paddingId { accumulate(dPosition + t * hidden, g) }
