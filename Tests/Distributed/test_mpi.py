@@ -22,6 +22,7 @@ RELATIVE = 1e-5
 
 SUBJECTS = ["the movie", "this film", "the plot", "the story", "the actors", "it"]
 GOOD, BAD = ["good", "great", "fun", "loved"], ["bad", "awful", "boring", "hated"]
+NAMES, PLACES = ["alice", "bob", "carol", "dave"], ["paris", "london", "berlin", "rome"]
 
 
 def mpirun(ranks, *args, timeout=600):
@@ -52,12 +53,11 @@ def sentiment_csv(path, count, seed):
 
 def conll(path, count, seed):
     r = random.Random(seed)
-    names, places = ["alice", "bob", "carol", "dave"], ["paris", "london", "berlin", "rome"]
     sentences = []
     for _ in range(count):
         words = []
         for _ in range(r.randint(1, 4)):
-            words += [(r.choice(names), "B-PER"), ("visited", "O"), (r.choice(places), "B-LOC")]
+            words += [(r.choice(NAMES), "B-PER"), ("visited", "O"), (r.choice(PLACES), "B-LOC")]
             if r.random() < 0.5:
                 words += [("and", "O"), ("liked", "O"), ("it", "O")]
         sentences.append("\n".join(f"{w} {t}" for w, t in words))
@@ -75,11 +75,10 @@ def corpus(path, count, seed):
 def squad(path, count, seed):
     """Questions on contexts of 20–60 words: with 64-token windows and stride 16 some overflow into several windows."""
     r = random.Random(seed)
-    names, places = ["alice", "bob", "carol", "dave"], ["paris", "london", "berlin", "rome"]
     records = []
     for i in range(count):
-        filler = [f"{r.choice(names)} liked {r.choice(places)} ." for _ in range(r.randint(3, 12))]
-        name, place = r.choice(names), r.choice(places)
+        filler = [f"{r.choice(NAMES)} liked {r.choice(PLACES)} ." for _ in range(r.randint(3, 12))]
+        name, place = r.choice(NAMES), r.choice(PLACES)
         fact = f"{name} visited {place} ."
         at = r.randint(0, len(filler))
         context = " ".join(filler[:at] + [fact] + filler[at:])
