@@ -13,7 +13,10 @@ public enum Parallel {
         if let text = getenv("BERTKIT_THREADS").map({ String(cString: $0) }), let n = Int(text), n > 0 { return n }
         let cores = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         if let text = getenv("OMPI_COMM_WORLD_LOCAL_SIZE").map({ String(cString: $0) }), let ranks = Int(text), ranks > 0 {
-            return max(1, cores / ranks)
+            // OpenBLAS would otherwise start a thread per core in every rank (unless mpirun bound the rank to one core).
+            let share = max(1, cores / ranks)
+            BLAS.setThreadCount(share)
+            return share
         }
         return cores
     }()
