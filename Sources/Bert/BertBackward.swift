@@ -66,8 +66,8 @@ public struct GradientTargets {
 }
 
 extension BertModel {
-    /// The head's loss for `labels` (summed over items, divided by `normaliser`) and ∂loss/∂logits into
-    /// `bw.dLogits`. Call after `forward` with the same workspace.
+    /// The head's loss for `labels`, summed over its items (the caller divides by `normaliser`), and
+    /// ∂(loss / normaliser)/∂logits into `bw.dLogits`. Call after `forward` with the same workspace.
     /// `wholeBatch`: when `labels` are one data-parallel rank's rows of a micro-batch, that micro-batch's labels —
     /// question answering's mean runs over the whole micro-batch's kept positions, not the rank's.
     public func loss(_ labels: Labels, workspace ws: BertWorkspace, backward bw: BertBackwardWorkspace,

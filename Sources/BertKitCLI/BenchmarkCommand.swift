@@ -89,7 +89,10 @@ struct BenchmarkCommand: ParsableCommand {
             modelOptions.threading.apply()
             // Under mpirun: one data-parallel step over the ranks (each its share of --batch); rank 0 prints.
             let group = try ProcessGroup.fromEnvironment()
-            defer { group.finish() }
+            try runAsRank(group) { try step(group: group) }
+        }
+
+        func step(group: ProcessGroup) throws {
             let start = Benchmarks.now()
             let loaded = try PretrainedBert.load(modelOptions.model, head: .sequenceClassification,
                                                  allowRandomInit: modelOptions.allowRandomInit)

@@ -55,18 +55,7 @@ struct FinetuneCommand: ParsableCommand {
         // Under mpirun each process is one rank of a data-parallel run (README "Several processes and machines");
         // rank 0 prints and writes, the others only compute.
         let group = try ProcessGroup.fromEnvironment()
-        do {
-            try train(group: group)
-        } catch {
-            guard group.usesMPI else { throw error }
-            // Most errors (a bad file, a bad option) strike every rank alike: the others give rank 0 two seconds to say
-            // it once and end the job, and speak up themselves only when it did not.
-            if !group.isLeader { sleep(2) }
-            Console.error(group.isLeader ? "\(error)" : "rank \(group.rank): \(error)")
-            group.abort(code: 1)  // the other ranks would wait for this one in their next all-reduce
-            Glibc.exit(1)
-        }
-        group.finish()
+        try runAsRank(group) { try train(group: group) }
     }
 
     func train(group: ProcessGroup) throws {

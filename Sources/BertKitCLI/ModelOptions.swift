@@ -55,7 +55,7 @@ struct BatchOptions: ParsableArguments {
 /// `--threads`, the one place a command sets its thread count: `Parallel` (our loops, the tokenizer's batches)
 /// and OpenBLAS follow it.
 struct ThreadOptions: ParsableArguments {
-    @Option(help: "Threads for matrix work, loops and encoding (default: $BERTKIT_THREADS, else all cores).")
+    @Option(help: "Threads for matrix work, loops and encoding (default: $BERTKIT_THREADS, else the CPUs this process may use, shared among the MPI ranks on this machine).")
     var threads: Int?
 
     func validate() throws {

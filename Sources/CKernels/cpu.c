@@ -1,5 +1,17 @@
 // What the CPU can run, for checking the kernels other libraries chose (see ckernels.h).
+#define _GNU_SOURCE
+#include <sched.h>
+#include <unistd.h>
 #include "ckernels.h"
+
+int bk_usable_cpus(void) {
+#if defined(__linux__)
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+#endif
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    return online > 0 ? (int)online : 1;
+}
 
 int bk_cpu_level(void) {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))

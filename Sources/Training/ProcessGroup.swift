@@ -13,10 +13,13 @@ import Glibc
 public enum DistributedError: Error, CustomStringConvertible {
     case cannotStart(String)
     case communication(operation: String, code: Int32)
+    case ranksDisagree(what: String)
 
     public var description: String {
         switch self {
         case .cannotStart(let why): return "cannot start MPI: \(why)"
+        case .ranksDisagree(let what):
+            return "the ranks do not see the same \(what) (different files, model or options on some host): every rank must read the same run"
         case .communication(let operation, let code): return "MPI_\(operation) failed (error \(code))"
         }
     }
@@ -27,7 +30,8 @@ public enum DistributedError: Error, CustomStringConvertible {
 public final class ProcessGroup: @unchecked Sendable {
     public let rank: Int
     public let size: Int
-    /// Seconds spent in all-reduces so far (the communication share of a step, for `Tools/bench`).
+    /// Seconds spent in all-reduces so far (the communication share of a step, for `Tools/bench`), waiting for slower
+    /// ranks included.
     public private(set) var communicationSeconds = 0.0
     /// Values per MPI_Allreduce call: the gradients go in buckets of 4 Mi floats (16 MB), so no single call is near
     /// MPI's `int` count limit and a large model does not need one huge message buffer inside the library.
@@ -48,11 +52,9 @@ public final class ProcessGroup: @unchecked Sendable {
     public var isLeader: Bool { rank == 0 }
     public var isDistributed: Bool { size > 1 }
 
-    /// True when a launcher started this process as one rank of several: Open MPI's mpirun sets
-    /// `OMPI_COMM_WORLD_SIZE`, PMIx-based launchers `PMIX_RANK`.
-    public static var launchedByMPI: Bool {
-        getenv("OMPI_COMM_WORLD_SIZE") != nil || getenv("PMIX_RANK") != nil
-    }
+    /// True when Open MPI's launcher (mpirun, or a scheduler starting Open MPI jobs) started this process: it sets
+    /// `OMPI_COMM_WORLD_SIZE`. Other MPIs are not supported (Sources/CMPI/include/cmpi.h).
+    public static var launchedByMPI: Bool { getenv("OMPI_COMM_WORLD_SIZE") != nil }
 
     /// The group this process belongs to: MPI's world when a launcher started it, else `single`. Loads libmpi only then.
     public static func fromEnvironment() throws -> ProcessGroup {
@@ -93,6 +95,20 @@ public final class ProcessGroup: @unchecked Sendable {
         defer { communicationSeconds += MonotonicClock.seconds() - start }
         let code = values.withUnsafeMutableBufferPointer { bk_mpi_allreduce_sum_double($0.baseAddress!, Int32($0.count)) }
         guard code == 0 else { throw DistributedError.communication(operation: "Allreduce", code: code) }
+    }
+
+    /// Throws unless every rank passes the same `fingerprint` of `what` (its options, data and model): ranks that read
+    /// different files would run different numbers of all-reduces and wait for each other forever, or silently train on
+    /// a mixture. Compares a 52-bit FNV-1a hash (exact in a double) through MPI_Allreduce(MPI_MAX) of it and of its negation.
+    public func checkAgreement(on fingerprint: [UInt8], what: String) throws {
+        guard isDistributed else { return }
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for byte in fingerprint { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+        let value = Double(hash >> 12)
+        var extremes = [value, -value]
+        let code = extremes.withUnsafeMutableBufferPointer { bk_mpi_allreduce_max_double($0.baseAddress!, 2) }
+        guard code == 0 else { throw DistributedError.communication(operation: "Allreduce", code: code) }
+        guard extremes[0] == -extremes[1] else { throw DistributedError.ranksDisagree(what: what) }
     }
 
     /// Waits until every rank arrives (after rank 0 wrote a file the others read).

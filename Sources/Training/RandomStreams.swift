@@ -52,6 +52,7 @@ extension DropoutPlan {
     /// the example's place in the global batch — never of the rank or the number of ranks.
     public static func training(config: BertConfig, head: BertHead, seed: UInt64, step: UInt64,
                                 firstRow: Int = 0, sequence: Int = 0) -> DropoutPlan {
+        precondition(firstRow == 0 || sequence > 0, "a shard's masks need the micro-batch's padded length")
         // The step is mixed before it meets the site: with a linear `seed·a + step·γ` (and `site·γ` added by
         // DropoutMask) the key of (step, site) equalled that of (step + 1, site − 1), so a site's mask came back
         // one step later at another site (the classifier's as the embeddings' next step).

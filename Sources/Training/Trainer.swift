@@ -135,6 +135,11 @@ public final class Trainer {
         }
         // An epoch without batches would never reach the last step.
         guard !train.isEmpty else { throw TrainerError.invalidOptions("no training examples") }
+        if group.isDistributed {
+            try group.checkAgreement(on: Array(fingerprint.utf8) + model.config.jsonText(architecture: model.architecture).utf8,
+                                     what: "options and model")
+            try group.checkAgreement(on: Self.contentBytes(train) + Self.contentBytes(eval), what: "training and evaluation data")
+        }
         if group.isLeader { try makeDirectory(outputDirectory) }
         var settings = AdamWSettings()
         settings.weightDecay = options.weightDecay
@@ -255,6 +260,17 @@ public final class Trainer {
         model.backward(batch, workspace: ws, backward: bw, gradients: trainable.targets, dropout: dropout,
                        adapters: adapters.map { ($0, trainable.adapterGradients!) })
         return loss / normaliser
+    }
+
+    /// The bytes that tell two ranks' examples apart (ids, types, targets), for `ProcessGroup.checkAgreement`.
+    static func contentBytes(_ examples: [EncodedExample]) -> [UInt8] {
+        var bytes: [UInt8] = []
+        for example in examples {
+            for id in example.ids { withUnsafeBytes(of: id.littleEndian) { bytes += $0 } }
+            for type in example.typeIds { withUnsafeBytes(of: type.littleEndian) { bytes += $0 } }
+            bytes += Array("\(example.target)|\(example.feature);".utf8)
+        }
+        return bytes
     }
 
     /// Sums the gradients and the loss of one update over the ranks (MPI_Allreduce), so that every rank applies the

@@ -157,6 +157,28 @@ def test_classification_on_two_ranks_equals_one_process(tmp_path):
     assert steps >= 20
 
 
+def test_best_model_and_early_stopping_on_three_ranks_equal_one_process(tmp_path):
+    """--load-best-at-end (rank 0 writes the best model, every rank reads it after a barrier), early stopping decided
+    from the gathered evaluation, and evaluation batches of fewer rows than ranks (22 = 4·5 + 2)."""
+    train, evaluation = sentiment_csv(tmp_path / "train.csv", 40, 11), sentiment_csv(tmp_path / "eval.csv", 22, 12)
+    train_both(tmp_path, 3, "finetune", "--model", os.path.join(FIXTURES, "bert", "tiny-seqcls"), "--train", train,
+               "--eval", evaluation, "--epochs", "30", "--batch-size", "4", "--lr", "2e-3",
+               "--eval-every", "5", "--metric", "accuracy", "--load-best-at-end", "--early-stopping-patience", "2", *COMMON)
+    assert any("eval_loss" in e for e in log(tmp_path / "two"))
+
+
+def test_ranks_that_read_different_data_stop_with_an_error(tmp_path):
+    """A host with another train.csv: the ranks' fingerprints differ, the job ends with one error instead of hanging."""
+    a, b = sentiment_csv(tmp_path / "a.csv", 20, 13), sentiment_csv(tmp_path / "b.csv", 20, 14)
+    model = os.path.join(FIXTURES, "bert", "tiny-seqcls")
+    rank = [BERTKIT, "finetune", "--model", model, "--output", str(tmp_path / "out"), "--epochs", "1", "--threads", "1"]
+    result = subprocess.run(["mpirun", "--oversubscribe", "-np", "1", *rank, "--train", str(a), ":", "-np", "1", *rank,
+                             "--train", str(b)], env=MPI_ENV, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "do not see the same training and evaluation data" in errors[0], result.stderr[-2000:]
+
+
 def test_three_ranks_and_lora_equal_one_process(tmp_path):
     """LoRA with its own dropout, on more ranks than cores (each rank 2 of the 6 rows)."""
     train = sentiment_csv(tmp_path / "train.csv", 48, 3)
@@ -241,7 +263,9 @@ def killed(tmp_path_factory):
                            env=MPI_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while not (output / "checkpoint-10" / "trainer_state.json").exists():
-        assert job.poll() is None and time.monotonic() < deadline, "the run ended before its first checkpoint"
+        if job.poll() is not None or time.monotonic() > deadline:
+            job.kill()
+            raise AssertionError("the run ended (or hung) before its first checkpoint")
         time.sleep(0.05)
     ranks = rank_pids(str(output))
     assert sorted(ranks) == [0, 1], ranks
@@ -279,12 +303,17 @@ def test_a_failing_rank_reports_one_error_and_stops_every_rank(tmp_path):
                     tmp_path / "out", timeout=60)
     assert result.returncode != 0
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert errors and str(bad) in errors[0], result.stderr[-2000:]
+    assert len(errors) == 1 and str(bad) in errors[0], result.stderr[-2000:]
 
 
-def test_two_hosts_in_network_namespaces():
-    """Two 'hosts' (network namespaces joined by a veth pair), one rank each, Open MPI over TCP between them."""
-    result = subprocess.run(["bash", os.path.join(ROOT, "Tools", "mpi-two-hosts"), BERTKIT], capture_output=True, text=True,
-                            timeout=600)
+def test_two_hosts_in_network_namespaces(tmp_path):
+    """Two 'hosts' (network namespaces joined by a veth pair), one rank each, Open MPI over TCP between them: the same
+    run as one process, and the gradients crossed the link."""
+    result = subprocess.run(["bash", os.path.join(ROOT, "Tools", "mpi-two-hosts"), BERTKIT, str(tmp_path)], capture_output=True,
+                            text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "two hosts: equal" in result.stdout, result.stdout[-2000:]
+    steps = expect_same_run(tmp_path / "one", tmp_path / "two", lr=2e-3)
+    assert steps == 15
+    parameters = sum(v.size for v in weights(tmp_path / "one").values())
+    sent = int((tmp_path / "bytes-sent").read_text())
+    assert sent > 4 * parameters, f"{sent} bytes crossed the link for {parameters} parameters"

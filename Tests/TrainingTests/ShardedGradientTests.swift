@@ -16,12 +16,14 @@ import TestSupport
 /// masks drawn from `dropoutConfig` for those rows' place in the whole micro-batch (or, with `offsets` false, as if
 /// they were a micro-batch of their own: what a rank would draw without the masks' row offsets).
 func shardLossAndGradients(_ model: BertModel, adapters: LoRAAdapters? = nil, dropoutConfig: BertConfig, batch: TokenBatch,
-                           labels: Labels, rows: Range<Int>, normaliser: Double, offsets: Bool = true) throws -> (loss: Double, gradients: [Float]) {
+                           labels: Labels, rows: Range<Int>, normaliser: Double, offsets: Bool = true,
+                           packed: Bool = false) throws -> (loss: Double, gradients: [Float]) {
     let T = batch.sequenceLength
     let part = batch.rows(rows), partLabels = labels.rows(rows, sequence: T, numLabels: model.config.numLabels)
     let trainable = TrainableParameters(model: model, include: { _ in true }, adapters: adapters)
     trainable.zeroGradients()
     let ws = BertWorkspace(config: model.config, head: model.head, batch: part.batchSize, sequence: T, keepsEveryLayer: true)
+    ws.skipsPadding = packed
     let bw = BertBackwardWorkspace(config: model.config, head: model.head, batch: part.batchSize, sequence: T)
     let plan = DropoutPlan.training(config: dropoutConfig, head: model.head, seed: 11, step: 5,
                                     firstRow: offsets ? rows.lowerBound : 0, sequence: T)
@@ -69,6 +71,28 @@ func everyDropoutOn(_ config: BertConfig) -> BertConfig {
             #expect(relativeError(sum, whole.gradients) <= 1e-5, "\(name), \(ranks) ranks: gradients \(relativeError(sum, whole.gradients))")
             #expect(relativeError(unshifted, whole.gradients) > 1e-3, "\(name): masks without row offsets went unnoticed")
         }
+    }
+
+    /// Padding-free batches (the default in training) on each rank: each rank packs its own rows, its masks still the
+    /// whole padded micro-batch's.
+    @Test(arguments: [("seqcls", "training/"), ("tokcls", "training/"), ("mlm", "training/"), ("roberta-seqcls", "families/")])
+    func packedSharesSumToTheWholePaddedMicroBatch(_ name: String, _ root: String) throws {
+        let golden = try GoldenCase(name, root: root)
+        let model = golden.model
+        let (batch, labels) = try raggedBatch(golden.batch, golden.labels, padId: model.config.padTokenId ?? 0)
+        let dropout = everyDropoutOn(model.config), B = batch.batchSize
+        let items = Double(labels.itemCount(numLabels: model.config.numLabels, sequence: batch.sequenceLength))
+        let whole = try shardLossAndGradients(model, dropoutConfig: dropout, batch: batch, labels: labels, rows: 0..<B, normaliser: items)
+        var loss = 0.0, sum = [Float](repeating: 0, count: whole.gradients.count)
+        for rank in 0..<2 {
+            let rows = ProcessGroup.share(of: B, rank: rank, size: 2)
+            let part = try shardLossAndGradients(model, dropoutConfig: dropout, batch: batch, labels: labels, rows: rows,
+                                                 normaliser: items, packed: true)
+            loss += part.loss
+            for i in sum.indices { sum[i] += part.gradients[i] }
+        }
+        #expect(abs(loss - whole.loss) <= 1e-6 * max(1, abs(whole.loss)), "\(name): loss \(loss) vs \(whole.loss)")
+        #expect(relativeError(sum, whole.gradients) <= 1e-5, "\(name): gradients \(relativeError(sum, whole.gradients))")
     }
 
     @Test func loraSharesSumToTheWholeMicroBatch() throws {

@@ -1,8 +1,10 @@
 // Splitting elementwise and row-wise work across cores. Matrix products are threaded by OpenBLAS
 // itself; everything else (LayerNorm, GELU, softmax …) goes through here. The thread count is
-// BERTKIT_THREADS if set, else the number of active processors — shared out among the ranks an MPI launcher
-// started on this machine (Open MPI's OMPI_COMM_WORLD_LOCAL_SIZE), so two ranks on two cores run one thread each.
+// BERTKIT_THREADS if set, else the CPUs this process may run on (its affinity mask) — shared out among the ranks an
+// MPI launcher started on this machine (Open MPI's OMPI_COMM_WORLD_LOCAL_SIZE), so two ranks on two cores run one
+// thread each whether or not mpirun bound them. OpenBLAS gets the same count whenever it is not simply "every CPU".
 
+import CKernels
 import Dispatch
 #if canImport(Glibc)
 import Glibc
@@ -10,15 +12,17 @@ import Glibc
 
 public enum Parallel {
     nonisolated(unsafe) public private(set) static var threadCount: Int = {
-        if let text = getenv("BERTKIT_THREADS").map({ String(cString: $0) }), let n = Int(text), n > 0 { return n }
-        let cores = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
-        if let text = getenv("OMPI_COMM_WORLD_LOCAL_SIZE").map({ String(cString: $0) }), let ranks = Int(text), ranks > 0 {
-            // OpenBLAS would otherwise start a thread per core in every rank (unless mpirun bound the rank to one core).
-            let share = max(1, cores / ranks)
-            BLAS.setThreadCount(share)
-            return share
+        let usable = Int(bk_usable_cpus())
+        var count = usable
+        if let text = getenv("BERTKIT_THREADS").map({ String(cString: $0) }), let n = Int(text), n > 0 {
+            count = n
+        } else if let text = getenv("OMPI_COMM_WORLD_LOCAL_SIZE").map({ String(cString: $0) }), let ranks = Int(text), ranks > 0 {
+            let cores = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+            count = max(1, min(usable, cores / ranks))
         }
-        return cores
+        // OpenBLAS would otherwise start a thread per online CPU (a rank bound to one core included).
+        if count != usable || usable != Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) { BLAS.setThreadCount(count) }
+        return count
     }()
 
     /// Sets the thread count for our loops and for OpenBLAS.

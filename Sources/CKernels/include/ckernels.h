@@ -75,6 +75,10 @@ void bk_dropout_portable(float *out, const float *in, long count, long first, ui
 /// otherwise 1; 0 on other architectures. OpenBLAS's kernel choice is checked against it (BLAS.swift).
 int bk_cpu_level(void);
 
+/// The CPUs this process may run on (its affinity mask: what `taskset` or `mpirun --bind-to core` left it), else the
+/// online CPUs.
+int bk_usable_cpus(void);
+
 // MARK: Low-precision products for inference (lowp_gemm.c)
 
 /// Bits of `bk_lowp_isa()`: which low-precision instructions this CPU runs.
