@@ -153,6 +153,18 @@ extension BertModel {
                               dInputStride: dInputStride, rows: rows, gradients: adapterGradients,
                               dropout: dropout?.lora(kind, layer: l, probability: adapters.config.dropout))
         }
+        // The encoder's four products per layer, in fp32 or in training's mixed precision (BertWorkspace.bf16Products).
+        func encoderLinearBackward(dInput: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>?,
+                                   dBias: UnsafeMutablePointer<Float>?, dOut: UnsafePointer<Float>, input: UnsafePointer<Float>,
+                                   weight: UnsafePointer<Float>, rows: Int, inFeatures: Int, outFeatures: Int) {
+            if ws.bf16Products {
+                BF16Linear.backward(dInput: dInput, dWeight: dWeight, dBias: dBias, dOut: dOut, input: input, weight: weight,
+                                    rows: rows, inFeatures: inFeatures, outFeatures: outFeatures)
+            } else {
+                Linear.backward(dInput: dInput, dWeight: dWeight, dBias: dBias, dOut: dOut, input: input, weight: weight,
+                                rows: rows, inFeatures: inFeatures, outFeatures: outFeatures)
+            }
+        }
         // Nothing below the encoder is trained (LoRA): the first layer need not pass gradients down.
         let embeddingsTrain = [L.wordEmbeddings, L.positionEmbeddings, L.tokenTypeEmbeddings, L.embeddingNormWeight,
                                L.embeddingNormBias].contains { $0.flatMap(g) != nil }
@@ -243,15 +255,15 @@ extension BertModel {
             dropout?.ffnOutput[l]?.apply(gA, count: R * H)
             bw.dFFN.update(repeating: 0, count: R * I)
             Activations.forward(c.hiddenAct, out: a.ffnAct, input: a.ffnPre, count: R * I)   // recomputed, not kept
-            Linear.backward(dInput: bw.dFFN, dWeight: g(w.outputWeight), dBias: g(w.outputBias), dOut: gA, input: a.ffnAct,
-                            weight: p(w.outputWeight), rows: R, inFeatures: I, outFeatures: H)
+            encoderLinearBackward(dInput: bw.dFFN, dWeight: g(w.outputWeight), dBias: g(w.outputBias), dOut: gA, input: a.ffnAct,
+                                  weight: p(w.outputWeight), rows: R, inFeatures: I, outFeatures: H)
             lora(.output, l, dOut: gA, H, input: a.ffnAct, dInput: bw.dFFN)
             // ffnAct = act(ffnPre); ffnPre = dense(attnNormOut)
             Activations.backward(c.hiddenAct, dInput: bw.dFFN, dOut: bw.dFFN, input: a.ffnPre, count: R * I)
             LayerNorm.forward(out: a.attnNormOut, mean: nil, rstd: nil, input: a.attnResidual, weight: p(w.attentionNormWeight),
                               bias: p(w.attentionNormBias), rows: R, dim: H, eps: c.layerNormEps)   // recomputed, not kept
-            Linear.backward(dInput: gB, dWeight: g(w.intermediateWeight), dBias: g(w.intermediateBias), dOut: bw.dFFN,
-                            input: a.attnNormOut, weight: p(w.intermediateWeight), rows: R, inFeatures: H, outFeatures: I)
+            encoderLinearBackward(dInput: gB, dWeight: g(w.intermediateWeight), dBias: g(w.intermediateBias), dOut: bw.dFFN,
+                                  input: a.attnNormOut, weight: p(w.intermediateWeight), rows: R, inFeatures: H, outFeatures: I)
             lora(.intermediate, l, dOut: bw.dFFN, I, input: a.attnNormOut, dInput: gB)
             // attnNormOut = LayerNorm(attnResidual)
             dOut.update(repeating: 0, count: R * H)
@@ -262,8 +274,8 @@ extension BertModel {
             gA.update(from: dOut, count: R * H)
             dropout?.attentionOutput[l]?.apply(dOut, count: R * H)
             gB.update(repeating: 0, count: R * H)
-            Linear.backward(dInput: gB, dWeight: g(w.attentionOutputWeight), dBias: g(w.attentionOutputBias), dOut: dOut,
-                            input: a.attnCtx, weight: p(w.attentionOutputWeight), rows: R, inFeatures: H, outFeatures: H)
+            encoderLinearBackward(dInput: gB, dWeight: g(w.attentionOutputWeight), dBias: g(w.attentionOutputBias), dOut: dOut,
+                                  input: a.attnCtx, weight: p(w.attentionOutputWeight), rows: R, inFeatures: H, outFeatures: H)
             lora(.attentionOutput, l, dOut: dOut, H, input: a.attnCtx, dInput: gB)
             // attnCtx = attention(qkv); qkv = dense(input)
             bw.dQKV.update(repeating: 0, count: R * 3 * H)
@@ -281,8 +293,8 @@ extension BertModel {
                                   bias: p(pw.outputNormBias), rows: R, dim: H, eps: c.layerNormEps)
             }
             let dInput: UnsafeMutablePointer<Float>? = l > 0 || embeddingsTrain ? gA : nil
-            Linear.backward(dInput: dInput, dWeight: g(w.qkvWeight), dBias: g(w.qkvBias), dOut: bw.dQKV, input: input,
-                            weight: p(w.qkvWeight), rows: R, inFeatures: H, outFeatures: 3 * H)
+            encoderLinearBackward(dInput: dInput, dWeight: g(w.qkvWeight), dBias: g(w.qkvBias), dOut: bw.dQKV, input: input,
+                                  weight: p(w.qkvWeight), rows: R, inFeatures: H, outFeatures: 3 * H)
             lora(.query, l, dOut: bw.dQKV, 3 * H, input: input, dInput: dInput)
             lora(.key, l, dOut: bw.dQKV + H, 3 * H, input: input, dInput: dInput)
             lora(.value, l, dOut: bw.dQKV + 2 * H, 3 * H, input: input, dInput: dInput)

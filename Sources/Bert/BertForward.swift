@@ -31,12 +31,16 @@ extension BertModel {
                               dropout: dropout?.lora(kind, layer: l, probability: adapters?.config.dropout ?? 0))
         }
 
-        // The encoder's four products per layer, in the precision the model was prepared for (PackedWeights.swift).
+        // The encoder's four products per layer, in the precision the model was prepared for (PackedWeights.swift), or
+        // in training's mixed precision (MixedPrecision.swift).
         let packedWeights = packedEncoder
         func encoderLinear(_ product: Int, _ l: Int, out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
                            weight: Int, bias: Int, inFeatures: Int, outFeatures: Int) {
             if let packedWeights {
                 packedWeights.weight(layer: l, product: product).forward(out: out, input: input, bias: p(bias), rows: R)
+            } else if ws.bf16Products {
+                BF16Linear.forward(out: out, input: input, weight: p(weight), bias: p(bias), rows: R,
+                                   inFeatures: inFeatures, outFeatures: outFeatures)
             } else {
                 Linear.forward(out: out, input: input, weight: p(weight), bias: p(bias), rows: R,
                                inFeatures: inFeatures, outFeatures: outFeatures)

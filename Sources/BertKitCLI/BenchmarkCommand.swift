@@ -84,6 +84,12 @@ struct BenchmarkCommand: ParsableCommand {
         @Option(help: "Sequence length.") var sequence = 128
         @Option(help: "Timed iterations (after one warm-up).") var iterations = 3
         @Option(help: "Train LoRA adapters of this rank on query,value instead of every parameter.") var loraR: Int?
+        @Option(help: "Number format of the encoder's products: fp32 or bf16 (mixed precision, as finetune --precision).")
+        var precision: Precision = .fp32
+
+        func validate() throws {
+            guard precision != .int8 else { throw ValidationError("--precision int8 is for inference; training runs in fp32 or bf16") }
+        }
 
         func run() throws {
             modelOptions.threading.apply()
@@ -106,14 +112,14 @@ struct BenchmarkCommand: ParsableCommand {
                 adapters!.initialise(seed: 1)
             }
             let timing = try Benchmarks.trainingStep(model: loaded.model, adapters: adapters, batch: batch, sequence: sequence,
-                                                     iterations: iterations, group: group)
+                                                     iterations: iterations, group: group, precision: precision)
             guard group.isLeader else { return }
             let communication = timing.communicationSeconds.sorted()
             Console.out(JSONWriter.compact(.object(JSONObject([
                 ("ranks", .int(group.size)),
                 ("allreduce_seconds", communication.isEmpty ? .double(0) : .double(communication[communication.count / 2])),
                 ("load_seconds", .double(loadSeconds)), ("batch", .int(batch)), ("sequence", .int(sequence)),
-                ("lora_r", loraR.map { .int($0) } ?? nil),
+                ("lora_r", loraR.map { .int($0) } ?? nil), ("precision", .string(precision.rawValue)),
                 ("median_seconds", .double(timing.median)), ("gflops_per_second", .double(timing.gflopsPerSecond)),
                 ("seconds", .array(timing.seconds.map { .double($0) })), ("threads", .int(Parallel.threadCount))]))))
         }

@@ -89,16 +89,20 @@ struct OptimisationOptions: ParsableArguments {
     @Option(help: "Seed for the new head, data order, dropout and sampling.") var seed: UInt64 = 42
     @Flag(help: "Compute the padding positions of each micro-batch too (default: the encoder runs forward and backward over real tokens only; the same gradients, faster; question answering always pads).")
     var padBatches = false
+    @Option(help: "Number format of the encoder's products: fp32, or bf16 mixed precision (products in bf16 with fp32 sums, forward and backward, as torch.autocast; weights, AdamW, loss, LayerNorm and softmax in fp32).")
+    var precision: Precision = .fp32
 
     func validate() throws {
         guard batchSize > 0, gradAccum > 0 else { throw ValidationError("--batch-size and --grad-accum must be positive") }
         guard lr > 0 else { throw ValidationError("--lr must be positive") }
+        guard precision != .int8 else { throw ValidationError("--precision int8 is for inference; training runs in fp32 or bf16") }
     }
 
     func apply(to t: inout TrainingOptions) {
         t.learningRate = lr; t.batchSize = batchSize; t.gradientAccumulation = gradAccum
         t.weightDecay = weightDecay; t.maxGradNorm = maxGradNorm; t.seed = seed
         t.skipsPadding = !padBatches
+        t.precision = precision
     }
 }
 

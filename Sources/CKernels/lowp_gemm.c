@@ -1,4 +1,4 @@
-// Low-precision matrix products for inference (see include/ckernels.h): int8 × int8 → int32 with
+// Low-precision matrix products for inference and bf16 training (see include/ckernels.h): int8 × int8 → int32 with
 // AVX512-VNNI (`vpdpbusd`) and bf16 × bf16 → fp32 with AVX512_BF16 (`vdpbf16ps`), each with a portable
 // twin in plain C that computes the same numbers (bit for bit: the int8 sums are exact, and the bf16 twin
 // adds the products in the instruction's order — a product of two bf16 values is exact in fp32).
@@ -123,6 +123,45 @@ void bk_pack_bf16(uint16_t *packed, const float *w, long n, long k) {
         uint16_t *panel = packed + (o / BK_PANEL) * BK_PANEL * kp;
         long lane = o % BK_PANEL;
         for (long i = 0; i < k; i++) panel[(i / 2) * BK_PANEL * 2 + lane * 2 + i % 2] = bf16_from_float(w[o * k + i]);
+    }
+}
+
+// The panels of w = xᵀ, x [k, n] with row stride ldx: panel word (g, lane) is the pair x[2g, o], x[2g + 1, o] of
+// column o = 16·p + lane. Two rows of x are read 16 columns at a time, so no transpose pass is needed.
+BK_CLONES void bk_pack_bf16_transposed(uint16_t *packed, const float *x, long ldx, long k, long n, long panel_begin,
+                                       long panel_end) {
+    long kp = bk_lowp_padded_k(k, 2);
+    for (long p = panel_begin; p < panel_end; p++) {
+        uint16_t *panel = packed + p * BK_PANEL * kp;
+        long width = n - p * BK_PANEL < BK_PANEL ? n - p * BK_PANEL : BK_PANEL;
+        for (long g = 0; g < kp / 2; g++) {
+            const float *even = x + (2 * g) * ldx + p * BK_PANEL, *odd = even + ldx;
+            int has_odd = 2 * g + 1 < k;
+            uint16_t *words = panel + g * BK_PANEL * 2;
+            for (long lane = 0; lane < BK_PANEL; lane++) {
+                words[lane * 2] = lane < width ? bf16_from_float(even[lane]) : 0;
+                words[lane * 2 + 1] = lane < width && has_odd ? bf16_from_float(odd[lane]) : 0;
+            }
+        }
+    }
+}
+
+// out[c, r] for columns [c_begin, c_end) of x [k, n]: tiles of 16 × 16, so that both the reads (16 floats of a row)
+// and the writes (16 values of an output row) touch whole cache lines.
+BK_CLONES void bk_columns_to_bf16(uint16_t *out, const float *x, long ldx, long k, long n, long c_begin, long c_end) {
+    long kp = bk_lowp_padded_k(k, 2);
+    (void)n;
+    for (long c0 = c_begin; c0 < c_end; c0 += 16) {
+        long c1 = c0 + 16 < c_end ? c0 + 16 : c_end;
+        for (long r0 = 0; r0 < k; r0 += 16) {
+            long r1 = r0 + 16 < k ? r0 + 16 : k;
+            uint16_t tile[16][16];
+            for (long r = r0; r < r1; r++)
+                for (long c = c0; c < c1; c++) tile[c - c0][r - r0] = bf16_from_float(x[r * ldx + c]);
+            for (long c = c0; c < c1; c++) memcpy(out + c * kp + r0, tile[c - c0], (size_t)(r1 - r0) * 2);
+        }
+        if (kp > k)
+            for (long c = c0; c < c1; c++) out[c * kp + k] = 0;
     }
 }
 
@@ -297,7 +336,7 @@ static inline float bf16_to_float(uint16_t h) {
 }
 
 static inline void bf16_gemm_body(float *out, long ldc, const uint16_t *a16, const uint16_t *packed, const float *bias,
-                                  long rows, long n, long k, long panel_begin, long panel_end) {
+                                  long rows, long n, long k, long panel_begin, long panel_end, int accumulate) {
     long kp = bk_lowp_padded_k(k, 2);
     for (long p = panel_begin; p < panel_end; p++) {
         const uint16_t *panel = packed + p * BK_PANEL * kp;
@@ -316,7 +355,8 @@ static inline void bf16_gemm_body(float *out, long ldc, const uint16_t *a16, con
             }
             for (long lane = 0; lane < width; lane++) {
                 long o = p * BK_PANEL + lane;
-                out[r * ldc + o] = acc[lane] + (bias ? bias[o] : 0.0f);
+                float value = acc[lane] + (bias ? bias[o] : 0.0f);
+                out[r * ldc + o] = accumulate ? out[r * ldc + o] + value : value;
             }
         }
     }
@@ -324,13 +364,13 @@ static inline void bf16_gemm_body(float *out, long ldc, const uint16_t *a16, con
 
 BK_CLONES static void bf16_gemm_portable_clones(float *out, long ldc, const uint16_t *a16, const uint16_t *packed,
                                                 const float *bias, long rows, long n, long k, long panel_begin,
-                                                long panel_end) {
-    bf16_gemm_body(out, ldc, a16, packed, bias, rows, n, k, panel_begin, panel_end);
+                                                long panel_end, int accumulate) {
+    bf16_gemm_body(out, ldc, a16, packed, bias, rows, n, k, panel_begin, panel_end, accumulate);
 }
 
 void bk_gemm_bf16_portable(float *out, long ldc, const uint16_t *a16, const uint16_t *packed, const float *bias,
-                           long rows, long n, long k, long panel_begin, long panel_end) {
-    bf16_gemm_portable_clones(out, ldc, a16, packed, bias, rows, n, k, panel_begin, panel_end);
+                           long rows, long n, long k, long panel_begin, long panel_end, int accumulate) {
+    bf16_gemm_portable_clones(out, ldc, a16, packed, bias, rows, n, k, panel_begin, panel_end, accumulate);
 }
 
 // Calls TILE(MR, NV, args…) with the tile's row count mr (1…8) and panel count nv (1…3) as constants, so that
@@ -355,13 +395,17 @@ void bk_gemm_bf16_portable(float *out, long ldc, const uint16_t *a16, const uint
 // MARK: - int8: AVX512-VNNI
 
 // One tile: MR rows × NV panels over the whole of k, then the dequantising epilogue. MR and NV are
-// constants at every call site, so the loops unroll and the accumulators live in registers.
+// constants at every call site, so the loops unroll and the accumulators live in registers. The explicit
+// full unrolls matter: without them clang 21 zeroed the 6-, 7- and 8-row tiles' accumulators through a memset of a
+// stack array on every tile (4 % of an int8 bert-base forward at 8 × 128 in perf, 2026-12-04).
 static inline __attribute__((always_inline)) BK_VNNI_TARGET void
 s8_tile(const int MR, const int NV, float *out, long ldc, const uint8_t *qa, long kp, const float *a_scales,
         const int32_t *a_zeros, const int8_t *panels, const int32_t *column_sums, const float *w_scales,
         const float *bias, long n, long column) {
     __m512i acc[BK_TILE_ROWS][BK_TILE_PANELS];
+#pragma clang loop unroll(full)
     for (int i = 0; i < MR; i++)
+#pragma clang loop unroll(full)
         for (int j = 0; j < NV; j++) acc[i][j] = _mm512_setzero_si512();
     for (long g = 0; g < kp / 4; g++) {
         __m512i b[BK_TILE_PANELS];
@@ -373,6 +417,7 @@ s8_tile(const int MR, const int NV, float *out, long ldc, const uint8_t *qa, lon
             for (int j = 0; j < NV; j++) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], a, b[j]);
         }
     }
+#pragma clang loop unroll(full)
     for (int j = 0; j < NV; j++) {
         long o = column + j * BK_PANEL;
         long width = n - o < BK_PANEL ? n - o : BK_PANEL;
@@ -380,6 +425,7 @@ s8_tile(const int MR, const int NV, float *out, long ldc, const uint8_t *qa, lon
         __m512i sums = _mm512_maskz_loadu_epi32(mask, column_sums + o);
         __m512 wscale = _mm512_maskz_loadu_ps(mask, w_scales + o);
         __m512 b = bias ? _mm512_maskz_loadu_ps(mask, bias + o) : _mm512_setzero_ps();
+#pragma clang loop unroll(full)
         for (int i = 0; i < MR; i++) {
             __m512i centred = _mm512_sub_epi32(acc[i][j], _mm512_mullo_epi32(_mm512_set1_epi32(a_zeros[i]), sums));
             __m512 scale = _mm512_mul_ps(_mm512_set1_ps(a_scales[i]), wscale);
@@ -418,7 +464,7 @@ BK_VNNI_TARGET static void s8_gemm_vnni(float *out, long ldc, const uint8_t *qa,
 
 static inline __attribute__((always_inline)) BK_BF16_TARGET void
 bf16_tile(const int MR, const int NV, float *out, long ldc, const uint16_t *a16, long kp, const uint16_t *panels,
-          const float *bias, long n, long column) {
+          const float *bias, long n, long column, int accumulate) {
     __m512 acc[BK_TILE_ROWS][BK_TILE_PANELS];
     for (int i = 0; i < MR; i++)
         for (int j = 0; j < NV; j++) acc[i][j] = _mm512_setzero_ps();
@@ -438,7 +484,11 @@ bf16_tile(const int MR, const int NV, float *out, long ldc, const uint16_t *a16,
         long width = n - o < BK_PANEL ? n - o : BK_PANEL;
         __mmask16 mask = (__mmask16)((1u << width) - 1u);
         __m512 b = bias ? _mm512_maskz_loadu_ps(mask, bias + o) : _mm512_setzero_ps();
-        for (int i = 0; i < MR; i++) _mm512_mask_storeu_ps(out + i * ldc + o, mask, _mm512_add_ps(acc[i][j], b));
+        for (int i = 0; i < MR; i++) {
+            __m512 value = _mm512_add_ps(acc[i][j], b);
+            if (accumulate) value = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, out + i * ldc + o), value);
+            _mm512_mask_storeu_ps(out + i * ldc + o, mask, value);
+        }
     }
 }
 
@@ -449,7 +499,7 @@ bf16_tile(const int MR, const int NV, float *out, long ldc, const uint16_t *a16,
 // pair g and a16w[r, 2g + 1] the even one, as fp32, so each is one broadcast operand of an FMA.
 static inline __attribute__((always_inline)) BK_BF16_TARGET void
 bf16w_tile(const int MR, const int NV, float *out, long ldc, const float *aw, long kp, const uint16_t *panels,
-           const float *bias, long n, long column) {
+           const float *bias, long n, long column, int accumulate) {
     __m512 acc[BK_TILE_ROWS][BK_TILE_PANELS];
     for (int i = 0; i < MR; i++)
         for (int j = 0; j < NV; j++) acc[i][j] = _mm512_setzero_ps();
@@ -473,7 +523,11 @@ bf16w_tile(const int MR, const int NV, float *out, long ldc, const float *aw, lo
         long width = n - o < BK_PANEL ? n - o : BK_PANEL;
         __mmask16 mask = (__mmask16)((1u << width) - 1u);
         __m512 b = bias ? _mm512_maskz_loadu_ps(mask, bias + o) : _mm512_setzero_ps();
-        for (int i = 0; i < MR; i++) _mm512_mask_storeu_ps(out + i * ldc + o, mask, _mm512_add_ps(acc[i][j], b));
+        for (int i = 0; i < MR; i++) {
+            __m512 value = _mm512_add_ps(acc[i][j], b);
+            if (accumulate) value = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, out + i * ldc + o), value);
+            _mm512_mask_storeu_ps(out + i * ldc + o, mask, value);
+        }
     }
 }
 
@@ -489,11 +543,11 @@ BK_BF16_TARGET static void widen_rows(float *aw, const uint16_t *a16, long rows,
 
 BK_BF16_TARGET static void bf16_gemm_widened(float *out, long ldc, const uint16_t *a16, const uint16_t *packed,
                                              const float *bias, long rows, long n, long k, long panel_begin,
-                                             long panel_end) {
+                                             long panel_end, int accumulate) {
     const long kp = bk_lowp_padded_k(k, 2);
     const long block = kp >= 2048 ? 16 : 48;
     float *widened = (float *)malloc((size_t)(block * kp) * sizeof(float));
-    if (!widened) { bf16_gemm_body(out, ldc, a16, packed, bias, rows, n, k, panel_begin, panel_end); return; }
+    if (!widened) { bf16_gemm_body(out, ldc, a16, packed, bias, rows, n, k, panel_begin, panel_end, accumulate); return; }
     for (long r0 = 0; r0 < rows; r0 += block) {
         long r1 = r0 + block < rows ? r0 + block : rows;
         widen_rows(widened, a16 + r0 * kp, r1 - r0, kp);
@@ -505,7 +559,7 @@ BK_BF16_TARGET static void bf16_gemm_widened(float *out, long ldc, const uint16_
                 int mr = (int)(r1 - r < BK_TILE_ROWS ? r1 - r : BK_TILE_ROWS);
                 float *o = out + r * ldc;
                 const float *a = widened + (r - r0) * kp;
-                BK_TILE_SWITCH(bf16w_tile, o, ldc, a, kp, pan, bias, n, column)
+                BK_TILE_SWITCH(bf16w_tile, o, ldc, a, kp, pan, bias, n, column, accumulate)
             }
         }
     }
@@ -514,7 +568,7 @@ BK_BF16_TARGET static void bf16_gemm_widened(float *out, long ldc, const uint16_
 
 BK_BF16_TARGET static void bf16_gemm_avx512(float *out, long ldc, const uint16_t *a16, const uint16_t *packed,
                                             const float *bias, long rows, long n, long k, long panel_begin,
-                                            long panel_end) {
+                                            long panel_end, int accumulate) {
     const long kp = bk_lowp_padded_k(k, 2);
     const long block = kp >= 2048 ? 32 : 64;
     for (long r0 = 0; r0 < rows; r0 += block) {
@@ -527,7 +581,7 @@ BK_BF16_TARGET static void bf16_gemm_avx512(float *out, long ldc, const uint16_t
                 int mr = (int)(r1 - r < BK_TILE_ROWS ? r1 - r : BK_TILE_ROWS);
                 float *o = out + r * ldc;
                 const uint16_t *a = a16 + r * kp;
-                BK_TILE_SWITCH(bf16_tile, o, ldc, a, kp, pan, bias, n, column)
+                BK_TILE_SWITCH(bf16_tile, o, ldc, a, kp, pan, bias, n, column, accumulate)
             }
         }
     }
@@ -573,10 +627,10 @@ static int calibrate_bf16(void) {
     double best[2] = {1e9, 1e9};
     for (int round = 0; round < 3; round++) {
         double t = seconds_now();
-        bf16_gemm_avx512(out, n, a, w, 0, rows, n, k, 0, n / BK_PANEL);
+        bf16_gemm_avx512(out, n, a, w, 0, rows, n, k, 0, n / BK_PANEL, 0);
         double dot = seconds_now() - t;
         t = seconds_now();
-        bf16_gemm_widened(out, n, a, w, 0, rows, n, k, 0, n / BK_PANEL);
+        bf16_gemm_widened(out, n, a, w, 0, rows, n, k, 0, n / BK_PANEL, 0);
         double fma = seconds_now() - t;
         best[0] = dot < best[0] ? dot : best[0];
         best[1] = fma < best[1] ? fma : best[1];
@@ -602,24 +656,24 @@ int bk_bf16_kernel(void) {
 }
 
 void bk_gemm_bf16_with(int kernel, float *out, long ldc, const uint16_t *a16, const uint16_t *packed, const float *bias,
-                       long rows, long n, long k, long panel_begin, long panel_end) {
+                       long rows, long n, long k, long panel_begin, long panel_end, int accumulate) {
 #if BK_HAVE_X86_LOWP
     if (isa() & BK_ISA_AVX512_BF16) {
         if (kernel == BK_BF16_KERNEL_DOT) {
-            bf16_gemm_avx512(out, ldc, a16, packed, bias, rows, n, k, panel_begin, panel_end);
+            bf16_gemm_avx512(out, ldc, a16, packed, bias, rows, n, k, panel_begin, panel_end, accumulate);
             return;
         }
         if (kernel == BK_BF16_KERNEL_FMA) {
-            bf16_gemm_widened(out, ldc, a16, packed, bias, rows, n, k, panel_begin, panel_end);
+            bf16_gemm_widened(out, ldc, a16, packed, bias, rows, n, k, panel_begin, panel_end, accumulate);
             return;
         }
     }
 #endif
     (void)kernel;
-    bk_gemm_bf16_portable(out, ldc, a16, packed, bias, rows, n, k, panel_begin, panel_end);
+    bk_gemm_bf16_portable(out, ldc, a16, packed, bias, rows, n, k, panel_begin, panel_end, accumulate);
 }
 
 void bk_gemm_bf16(float *out, long ldc, const uint16_t *a16, const uint16_t *packed, const float *bias, long rows,
-                  long n, long k, long panel_begin, long panel_end) {
-    bk_gemm_bf16_with(bk_bf16_kernel(), out, ldc, a16, packed, bias, rows, n, k, panel_begin, panel_end);
+                  long n, long k, long panel_begin, long panel_end, int accumulate) {
+    bk_gemm_bf16_with(bk_bf16_kernel(), out, ldc, a16, packed, bias, rows, n, k, panel_begin, panel_end, accumulate);
 }

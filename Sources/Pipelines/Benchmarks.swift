@@ -80,7 +80,7 @@ extension Benchmarks {
     /// Under mpirun (`group`), each rank computes its share of the batch's rows and the gradients are summed, as the
     /// Trainer does: `batch` is the global batch.
     public static func trainingStep(model: BertModel, adapters: LoRAAdapters?, batch: Int, sequence: Int, iterations: Int,
-                                    seed: UInt64 = 1, group: ProcessGroup = .single) throws -> ForwardTiming {
+                                    seed: UInt64 = 1, group: ProcessGroup = .single, precision: Precision = .fp32) throws -> ForwardTiming {
         var generator = NormalGenerator(seed: seed)
         let ids = (0..<batch).map { _ in (0..<sequence).map { _ in Int(generator.nextUInt64() % UInt64(model.config.vocabSize)) } }
         let rows = group.share(of: batch)
@@ -95,6 +95,7 @@ extension Benchmarks {
         }
         let optimizer = AdamW(settings: AdamWSettings(), tensors: trainable.tensors)
         let ws = BertWorkspace(config: model.config, head: model.head, batch: rows.count, sequence: sequence, keepsEveryLayer: true)
+        ws.bf16Products = precision == .bf16
         let bw = BertBackwardWorkspace(config: model.config, head: model.head, batch: rows.count, sequence: sequence)
         func step(_ index: Int) throws {
             trainable.zeroGradients()

@@ -48,6 +48,11 @@ public struct TrainingOptions: Sendable {
     /// (BertWorkspace.skipsPadding), with the padded layout's dropout masks — the padded computation's gradients, less
     /// work. Not for heads whose loss reads the padding positions (question answering).
     public var skipsPadding = true
+    /// The number format of the encoder's products: fp32, or bf16 mixed precision as `torch.autocast(dtype=bfloat16)`
+    /// on CPU — products in bf16 with fp32 sums, forward and backward; fp32 weights, AdamW, loss, LayerNorm and
+    /// softmax; no loss scaling (BertWorkspace.bf16Products, Kernels/MixedPrecision.swift). Evaluation runs in it too,
+    /// as the Trainer's evaluation does under `bf16=True`. int8 is for inference only.
+    public var precision: Precision = .fp32
 
     public init() {}
 
@@ -123,7 +128,7 @@ public final class Trainer {
         "examples=\(train.count) eval=\(eval.count) batch=\(options.batchSize) accumulation=\(options.gradientAccumulation) "
             + "epochs=\(options.epochs) maxSteps=\(options.maxSteps.map(String.init) ?? "-") seed=\(options.seed) "
             + "lr=\(options.learningRate) head=\(model.head.rawValue) labels=\(model.config.numLabels) "
-            + "lora=\(adapters.map { "r\($0.config.rank)/\($0.modules.count)" } ?? "none")"
+            + "lora=\(adapters.map { "r\($0.config.rank)/\($0.modules.count)" } ?? "none") precision=\(options.precision)"
     }
 
     // MARK: The loop
@@ -135,6 +140,7 @@ public final class Trainer {
         }
         // An epoch without batches would never reach the last step.
         guard !train.isEmpty else { throw TrainerError.invalidOptions("no training examples") }
+        guard options.precision != .int8 else { throw TrainerError.invalidOptions("int8 is for inference; training runs in fp32 or bf16") }
         if group.isDistributed {
             try group.checkAgreement(on: Array(fingerprint.utf8) + model.config.jsonText(architecture: model.architecture).utf8,
                                      what: "options and model")
@@ -250,7 +256,8 @@ public final class Trainer {
                          shard: (whole: Labels, firstRow: Int, sequence: Int)? = nil) throws -> Double {
         let c = model.config
         try batch.validate(for: c)
-        let (ws, bw) = Trainer.workspaces(model, batch, training: true, skipsPadding: options.skipsPadding, storage: &workspaceStorage,
+        let (ws, bw) = Trainer.workspaces(model, batch, training: true, skipsPadding: options.skipsPadding,
+                                          bf16: options.precision == .bf16, storage: &workspaceStorage,
                                           backwardStorage: &backwardStorage)
         let dropout = DropoutPlan.training(config: c, head: model.head, seed: options.seed, step: UInt64(state.microBatches),
                                            firstRow: shard?.firstRow ?? 0, sequence: shard?.sequence ?? 0)

@@ -26,7 +26,8 @@ extension Trainer {
     /// Loss (sample-weighted mean of batch means, as the Trainer reports it) and metrics on `examples`.
     public func evaluate(_ examples: [EncodedExample]) throws -> EvaluationResult {
         try Trainer.evaluate(model: model, adapters: adapters, examples: examples, batchSize: options.evalBatchSize ?? options.batchSize,
-                             task: task, group: group, skipsPadding: options.skipsPadding, storage: &workspaceStorage,
+                             task: task, group: group, skipsPadding: options.skipsPadding, bf16: options.precision == .bf16,
+                             storage: &workspaceStorage,
                              backwardStorage: &backwardStorage)
     }
 
@@ -45,7 +46,7 @@ extension Trainer {
     }
 
     static func evaluate(model: BertModel, adapters: LoRAAdapters?, examples: [EncodedExample], batchSize: Int, task: any TrainingTask,
-                         group: ProcessGroup = .single, skipsPadding: Bool = false, storage: inout FloatBuffer?,
+                         group: ProcessGroup = .single, skipsPadding: Bool = false, bf16: Bool = false, storage: inout FloatBuffer?,
                          backwardStorage: inout FloatBuffer?) throws -> EvaluationResult {
         let c = model.config
         var weightedLoss = 0.0
@@ -57,12 +58,13 @@ extension Trainer {
             try batch.validate(for: c)
             if group.isDistributed {
                 weightedLoss += try evaluateShard(model: model, adapters: adapters, batch: batch, labels: labels, group: group,
-                                                  skipsPadding: skipsPadding, storage: &storage, backwardStorage: &backwardStorage, gathered: &gathered) {
+                                                  skipsPadding: skipsPadding, bf16: bf16, storage: &storage, backwardStorage: &backwardStorage,
+                                                  gathered: &gathered) {
                     metrics.add(examples: chunk, labels: labels, batch: batch, outputs: $0, config: c)
                 } * Double(chunk.count)
                 continue
             }
-            let (ws, bw) = workspaces(model, batch, training: false, skipsPadding: skipsPadding, storage: &storage,
+            let (ws, bw) = workspaces(model, batch, training: false, skipsPadding: skipsPadding, bf16: bf16, storage: &storage,
                                       backwardStorage: &backwardStorage)
             ws.lmRows = labels.maskedRows
             model.forward(batch, workspace: ws, adapters: adapters)
@@ -78,7 +80,8 @@ extension Trainer {
     /// every row gathered (each rank's rows summed into zeros) into a workspace of the whole batch, which `collect`
     /// hands to the task's metrics exactly as one process would. Returns the batch's mean loss, summed over ranks.
     static func evaluateShard(model: BertModel, adapters: LoRAAdapters?, batch: TokenBatch, labels: Labels, group: ProcessGroup,
-                              skipsPadding: Bool, storage: inout FloatBuffer?, backwardStorage: inout FloatBuffer?, gathered: inout FloatBuffer?,
+                              skipsPadding: Bool, bf16: Bool, storage: inout FloatBuffer?, backwardStorage: inout FloatBuffer?,
+                              gathered: inout FloatBuffer?,
                               collect: (BertWorkspace) -> Void) throws -> Double {
         let c = model.config, T = batch.sequenceLength
         let items = Double(max(labels.itemCount(numLabels: c.numLabels, sequence: T), 1))
@@ -96,7 +99,7 @@ extension Trainer {
         var loss = [0.0]
         if !rows.isEmpty {
             let part = batch.rows(rows), partLabels = labels.rows(rows, sequence: T, numLabels: c.numLabels)
-            let (ws, bw) = workspaces(model, part, training: false, skipsPadding: skipsPadding, storage: &storage,
+            let (ws, bw) = workspaces(model, part, training: false, skipsPadding: skipsPadding, bf16: bf16, storage: &storage,
                                       backwardStorage: &backwardStorage)
             ws.lmRows = partLabels.maskedRows
             model.forward(part, workspace: ws, adapters: adapters)
@@ -113,12 +116,14 @@ extension Trainer {
 
     /// Workspaces for `batch`, carved from the buffers of earlier batches when those are large enough
     /// (every batch is padded to its own length; the buffers grow to the longest and stay). `skipsPadding`: packed
-    /// batches (TrainingOptions.skipsPadding), where the head allows them.
-    static func workspaces(_ model: BertModel, _ batch: TokenBatch, training: Bool, skipsPadding: Bool = false, storage: inout FloatBuffer?,
+    /// batches (TrainingOptions.skipsPadding), where the head allows them; `bf16`: mixed precision (TrainingOptions.precision).
+    static func workspaces(_ model: BertModel, _ batch: TokenBatch, training: Bool, skipsPadding: Bool = false, bf16: Bool = false,
+                           storage: inout FloatBuffer?,
                            backwardStorage: inout FloatBuffer?) -> (BertWorkspace, BertBackwardWorkspace) {
         let ws = BertWorkspace(config: model.config, head: model.head, batch: batch.batchSize, sequence: batch.sequenceLength,
                                keepsEveryLayer: training, storage: storage)
         ws.skipsPadding = skipsPadding && !model.head.lossReadsPadding
+        ws.bf16Products = bf16
         storage = ws.buffer
         let bw = BertBackwardWorkspace(config: model.config, head: model.head, batch: batch.batchSize, sequence: batch.sequenceLength,
                                        storage: backwardStorage)

@@ -87,11 +87,11 @@ private func bf16(_ x: Float) -> Float {
         var results: [[Float]] = []
         for kernel in [BK_BF16_KERNEL_PORTABLE, BK_BF16_KERNEL_DOT, BK_BF16_KERNEL_FMA] {
             var out = [Float](repeating: .nan, count: rows * n)
-            bk_gemm_bf16_with(kernel, &out, n, a16, packed, bias, rows, n, k, 0, panels)
+            bk_gemm_bf16_with(kernel, &out, n, a16, packed, bias, rows, n, k, 0, panels, 0)
             results.append(out)
         }
         var dispatched = [Float](repeating: .nan, count: rows * n)
-        bk_gemm_bf16(&dispatched, n, a16, packed, bias, rows, n, k, 0, panels)
+        bk_gemm_bf16(&dispatched, n, a16, packed, bias, rows, n, k, 0, panels, 0)
         for out in results.dropFirst() + [dispatched] {
             #expect(out.map(\.bitPattern) == results[0].map(\.bitPattern), "every bf16 kernel gives the portable loops' bits")
         }

@@ -102,9 +102,12 @@ struct GradientCheck {
     }
 }
 
-/// Forward + loss + backward of one micro-batch into `gradients`; returns the (normalised) loss.
-func lossAndGradients(_ model: BertModel, _ batch: TokenBatch, _ labels: Labels, gradients: FloatBuffer, normaliser: Double) throws -> Double {
+/// Forward + loss + backward of one micro-batch into `gradients`; returns the (normalised) loss. `bf16`: mixed precision
+/// (BertWorkspace.bf16Products).
+func lossAndGradients(_ model: BertModel, _ batch: TokenBatch, _ labels: Labels, gradients: FloatBuffer, normaliser: Double,
+                      bf16: Bool = false) throws -> Double {
     let ws = BertWorkspace(config: model.config, head: model.head, batch: batch.batchSize, sequence: batch.sequenceLength, keepsEveryLayer: true)
+    ws.bf16Products = bf16
     let bw = BertBackwardWorkspace(config: model.config, head: model.head, batch: batch.batchSize, sequence: batch.sequenceLength)
     model.forward(batch, workspace: ws)
     let loss = try model.loss(labels, workspace: ws, backward: bw, normaliser: normaliser)

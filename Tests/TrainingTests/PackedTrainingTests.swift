@@ -32,14 +32,16 @@ func raggedBatch(_ batch: TokenBatch, _ labels: Labels, padId: Int) throws -> (T
     }
 }
 
-/// Loss and every gradient of one micro-batch with the training dropout of `dropoutConfig`, padded or packed.
+/// Loss and every gradient of one micro-batch with the training dropout of `dropoutConfig`, padded or packed, in fp32 or
+/// bf16 mixed precision.
 func lossAndGradients(_ model: BertModel, adapters: LoRAAdapters? = nil, dropoutConfig: BertConfig, batch: TokenBatch,
-                      labels: Labels, packed: Bool, step: UInt64 = 5) throws -> (loss: Double, gradients: [Float]) {
+                      labels: Labels, packed: Bool, bf16: Bool = false, step: UInt64 = 5) throws -> (loss: Double, gradients: [Float]) {
     let T = batch.sequenceLength, items = Double(max(labels.itemCount(numLabels: model.config.numLabels, sequence: T), 1))
     let trainable = TrainableParameters(model: model, include: { _ in true }, adapters: adapters)
     trainable.zeroGradients()
     let ws = BertWorkspace(config: model.config, head: model.head, batch: batch.batchSize, sequence: T, keepsEveryLayer: true)
     ws.skipsPadding = packed
+    ws.bf16Products = bf16
     let bw = BertBackwardWorkspace(config: model.config, head: model.head, batch: batch.batchSize, sequence: T)
     let plan = DropoutPlan.training(config: dropoutConfig, head: model.head, seed: 11, step: step)
     ws.lmRows = labels.maskedRows
@@ -48,6 +50,17 @@ func lossAndGradients(_ model: BertModel, adapters: LoRAAdapters? = nil, dropout
     model.backward(batch, workspace: ws, backward: bw, gradients: trainable.targets, dropout: plan,
                    adapters: adapters.map { ($0, trainable.adapterGradients!) })
     return (loss / items, trainable.tensors.flatMap { Array(UnsafeBufferPointer(start: $0.gradient, count: $0.count)) })
+}
+
+/// Adapters of all seven kinds (Fixtures/lora/grad_all_kinds) on `model`, lora_dropout 0.3, with B non-zero (as after
+/// some training) so that every adapter passes a gradient down.
+func everyLoRAKind(on model: BertModel) throws -> LoRAAdapters {
+    var config = try loraConfig(Fixtures.path("lora/grad_all_kinds"))
+    config.dropout = 0.3
+    let adapters = try LoRAAdapters(model: model, config: config)
+    adapters.initialise(seed: 3)
+    for i in 0..<adapters.parameters.count { adapters.parameters.pointer[i] += Float((i % 7) - 3) * 0.01 }
+    return adapters
 }
 
 @Suite struct PackedTrainingTests {
@@ -74,11 +87,7 @@ func lossAndGradients(_ model: BertModel, adapters: LoRAAdapters? = nil, dropout
     @Test func packedLoRAGradientsAreThePaddedOnes() throws {
         let golden = try GoldenCase("seqcls")
         let model = golden.model
-        var config = try loraConfig(Fixtures.path("lora/grad_all_kinds"))
-        config.dropout = 0.3
-        let adapters = try LoRAAdapters(model: model, config: config)
-        adapters.initialise(seed: 3)
-        for i in 0..<adapters.parameters.count { adapters.parameters.pointer[i] += Float((i % 7) - 3) * 0.01 }
+        let adapters = try everyLoRAKind(on: model)
         let (batch, labels) = try raggedBatch(golden.batch, golden.labels, padId: 0)
         let dropout = everyDropoutOn(model.config)
         let padded = try lossAndGradients(model, adapters: adapters, dropoutConfig: dropout, batch: batch, labels: labels, packed: false)

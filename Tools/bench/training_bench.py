@@ -3,7 +3,8 @@ head with 2 labels, dropout on as in training): one step is forward + loss + bac
 at 1.0 + AdamW (lr 2e-5, weight decay 0.01 off biases and LayerNorm weights). bertkit
 (`bertkit benchmark train-step`) against PyTorch's `BertForSequenceClassification` with torch.optim.AdamW,
 and a LoRA step (r 8, alpha 8, query/value, the classifier trained in full) against full fine-tuning and
-against PEFT's `get_peft_model(LoraConfig(r=8, target_modules=["query", "value"]))`. Each process loads
+against PEFT's `get_peft_model(LoraConfig(r=8, target_modules=["query", "value"]))`; and bf16 mixed precision
+(`--precision bf16`) against PyTorch's under `torch.autocast("cpu", dtype=torch.bfloat16)`. Each process loads
 the model, runs one warm-up step and BENCH_ITERATIONS timed steps (median); each job runs BENCH_REPEATS
 processes, interleaved, and the process with the median step time is reported with its peak RSS (wait4:
 the whole process, imports and the loaded checkpoint included)."""
@@ -25,6 +26,7 @@ import torch
 from transformers import BertForSequenceClassification
 torch.set_num_threads(int(sys.argv[1]))
 path, batch, sequence, iterations, rank = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+autocast = sys.argv[7] == "bf16"
 start = time.perf_counter()
 model = BertForSequenceClassification.from_pretrained(path, num_labels=2)
 if rank > 0:
@@ -47,7 +49,8 @@ params = [p for _, p in named]
 
 def step():
     optimizer.zero_grad()
-    loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+        loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
     loss.backward()
     torch.nn.utils.clip_grad_norm_(params, 1.0)
     optimizer.step()
@@ -77,9 +80,11 @@ def main():
             "--iterations", ITERATIONS, "--threads", THREADS)
     result = interleaved({
         "bertkit": lambda: bertkit_json_job(*args),
-        "torch": lambda: python_job(TORCH_STEP, THREADS, directory, BATCH, SEQUENCE, ITERATIONS, 0),
+        "torch": lambda: python_job(TORCH_STEP, THREADS, directory, BATCH, SEQUENCE, ITERATIONS, 0, "fp32"),
+        "bertkit_bf16": lambda: bertkit_json_job(*args, "--precision", "bf16"),
+        "torch_bf16": lambda: python_job(TORCH_STEP, THREADS, directory, BATCH, SEQUENCE, ITERATIONS, 0, "bf16"),
         "bertkit_lora": lambda: bertkit_json_job(*args, "--lora-r", RANK),
-        "peft": lambda: python_job(TORCH_STEP, THREADS, directory, BATCH, SEQUENCE, ITERATIONS, RANK),
+        "peft": lambda: python_job(TORCH_STEP, THREADS, directory, BATCH, SEQUENCE, ITERATIONS, RANK, "fp32"),
     }, repeats=REPEATS)
 
     print(f"\n## Training step, bert-base-uncased shapes, batch {BATCH} × {SEQUENCE}  "
@@ -87,6 +92,10 @@ def main():
     print(f"{'task':<30} {'step s':>8} {'GFLOP/s':>8} {'peak MB':>8} {'speed vs ref':>13} {'RSS vs ref':>11}  reference")
     rows = [("bertkit full fine-tuning", "bertkit", "torch", False, "PyTorch + torch AdamW"),
             ("PyTorch full fine-tuning", "torch", "torch", False, ""),
+            ("bertkit bf16 full", "bertkit_bf16", "torch", False, "PyTorch fp32 + torch AdamW"),
+            ("bertkit bf16 full", "bertkit_bf16", "torch_bf16", False, "PyTorch bf16 autocast"),
+            ("PyTorch bf16 autocast", "torch_bf16", "torch", False, "PyTorch fp32"),
+            ("bertkit bf16 vs bertkit fp32", "bertkit_bf16", "bertkit", False, "bertkit fp32"),
             (f"bertkit LoRA r{RANK} q,v", "bertkit_lora", "peft", True, "PEFT on PyTorch"),
             (f"PEFT LoRA r{RANK} q,v", "peft", "peft", True, ""),
             (f"bertkit LoRA vs bertkit full", "bertkit_lora", "bertkit", True, "bertkit full fine-tuning")]

@@ -1,6 +1,7 @@
 """Fine-tuning on real text: all-MiniLM-L6-v2 on the demo's movie-review sentences (the first N of train.csv, max length
 64, batch 16, one epoch, AdamW 2e-5, clipping at 1.0, dropout on), each batch padded to its longest sentence (dynamic
-padding). bertkit's `finetune` with padding-free batches (the default) and with `--pad-batches`, against a PyTorch loop
+padding). bertkit's `finetune` with padding-free batches (the default), also in bf16 mixed precision (`--precision bf16`),
+and with `--pad-batches`, against a PyTorch loop
 over the same sentences in the same order of batches with BertForSequenceClassification and torch.optim.AdamW in fp32,
 and under `torch.autocast("cpu", dtype=torch.bfloat16)` (transformers' bf16 mixed precision on CPU). Timed: the training
 loop: PyTorch's loop alone (imports, loading and tokenizer set-up excluded); bertkit's whole process (loading, tokenizing
@@ -79,6 +80,7 @@ def main():
         data = sentences_file(folder)
         result = interleaved({
             "bertkit packed": lambda: bertkit_finetune(data, os.path.join(folder, "packed")),
+            "bertkit packed bf16": lambda: bertkit_finetune(data, os.path.join(folder, "bf16"), "--precision", "bf16"),
             "bertkit padded": lambda: bertkit_finetune(data, os.path.join(folder, "padded"), "--pad-batches"),
             "PyTorch fp32": lambda: python_job(TORCH_LOOP, THREADS, MODEL, data, "fp32"),
             "PyTorch bf16 autocast": lambda: python_job(TORCH_LOOP, THREADS, MODEL, data, "bf16"),

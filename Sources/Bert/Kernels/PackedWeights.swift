@@ -82,41 +82,42 @@ public final class PackedWeight: @unchecked Sendable {
         let portable = VectorKernels.portable
         switch precision {
         case .int8:
-            let activations = UnsafeMutablePointer<UInt8>.allocate(capacity: rows * paddedIn)
-            let rowScales = UnsafeMutablePointer<Float>.allocate(capacity: rows)
-            let rowZeros = UnsafeMutablePointer<Int32>.allocate(capacity: rows)
-            defer { activations.deallocate(); rowScales.deallocate(); rowZeros.deallocate() }
-            let quantize = portable ? bk_quantize_rows_u8_portable : bk_quantize_rows_u8
-            let gemm = portable ? bk_gemm_s8_portable : bk_gemm_s8
-            scales.withUnsafeBufferPointer { scales in
-                columnSums.withUnsafeBufferPointer { sums in
-                    let packed = UnsafePointer(data.assumingMemoryBound(to: Int8.self))
-                    func multiply(_ r: Range<Int>, _ panelRange: Range<Int>) {
-                        gemm(out + r.lowerBound * outFeatures, outFeatures, activations + r.lowerBound * paddedIn,
-                             rowScales + r.lowerBound, rowZeros + r.lowerBound, packed, sums.baseAddress!, scales.baseAddress!,
-                             bias, r.count, outFeatures, inFeatures, panelRange.lowerBound, panelRange.upperBound)
+            OperandBuffers.with([rows * paddedIn, rows * 4, rows * 4]) { buffers in
+                let activations = buffers[0].assumingMemoryBound(to: UInt8.self)
+                let rowScales = buffers[1].assumingMemoryBound(to: Float.self), rowZeros = buffers[2].assumingMemoryBound(to: Int32.self)
+                let quantize = portable ? bk_quantize_rows_u8_portable : bk_quantize_rows_u8
+                let gemm = portable ? bk_gemm_s8_portable : bk_gemm_s8
+                scales.withUnsafeBufferPointer { scales in
+                    columnSums.withUnsafeBufferPointer { sums in
+                        let packed = UnsafePointer(data.assumingMemoryBound(to: Int8.self))
+                        func multiply(_ r: Range<Int>, _ panelRange: Range<Int>) {
+                            gemm(out + r.lowerBound * outFeatures, outFeatures, activations + r.lowerBound * paddedIn,
+                                 rowScales + r.lowerBound, rowZeros + r.lowerBound, packed, sums.baseAddress!, scales.baseAddress!,
+                                 bias, r.count, outFeatures, inFeatures, panelRange.lowerBound, panelRange.upperBound)
+                        }
+                        func convert(_ r: Range<Int>) {
+                            quantize(activations + r.lowerBound * paddedIn, rowScales + r.lowerBound, rowZeros + r.lowerBound,
+                                     input + r.lowerBound * lda, lda, r.count, inFeatures)
+                        }
+                        Self.convertThenMultiply(rows: rows, panels: panels, convert: convert, multiply: multiply)
                     }
-                    func convert(_ r: Range<Int>) {
-                        quantize(activations + r.lowerBound * paddedIn, rowScales + r.lowerBound, rowZeros + r.lowerBound,
-                                 input + r.lowerBound * lda, lda, r.count, inFeatures)
-                    }
-                    convertThenMultiply(rows: rows, convert: convert, multiply: multiply)
                 }
             }
         default:
-            let activations = UnsafeMutablePointer<UInt16>.allocate(capacity: rows * paddedIn)
-            defer { activations.deallocate() }
-            let convertRows = portable ? bk_rows_to_bf16_portable : bk_rows_to_bf16
-            let gemm = portable ? bk_gemm_bf16_portable : bk_gemm_bf16
-            let packed = UnsafePointer(data.assumingMemoryBound(to: UInt16.self))
-            func multiply(_ r: Range<Int>, _ panelRange: Range<Int>) {
-                gemm(out + r.lowerBound * outFeatures, outFeatures, activations + r.lowerBound * paddedIn, packed, bias,
-                     r.count, outFeatures, inFeatures, panelRange.lowerBound, panelRange.upperBound)
+            OperandBuffers.with([rows * paddedIn * 2]) { buffers in
+                let activations = buffers[0].assumingMemoryBound(to: UInt16.self)
+                let convertRows = portable ? bk_rows_to_bf16_portable : bk_rows_to_bf16
+                let gemm = portable ? bk_gemm_bf16_portable : bk_gemm_bf16
+                let packed = UnsafePointer(data.assumingMemoryBound(to: UInt16.self))
+                func multiply(_ r: Range<Int>, _ panelRange: Range<Int>) {
+                    gemm(out + r.lowerBound * outFeatures, outFeatures, activations + r.lowerBound * paddedIn, packed, bias,
+                         r.count, outFeatures, inFeatures, panelRange.lowerBound, panelRange.upperBound, 0)
+                }
+                func convert(_ r: Range<Int>) {
+                    convertRows(activations + r.lowerBound * paddedIn, input + r.lowerBound * lda, lda, r.count, inFeatures)
+                }
+                Self.convertThenMultiply(rows: rows, panels: panels, convert: convert, multiply: multiply)
             }
-            func convert(_ r: Range<Int>) {
-                convertRows(activations + r.lowerBound * paddedIn, input + r.lowerBound * lda, lda, r.count, inFeatures)
-            }
-            convertThenMultiply(rows: rows, convert: convert, multiply: multiply)
         }
     }
 
@@ -124,8 +125,9 @@ public final class PackedWeight: @unchecked Sendable {
     /// converts input rows, `multiply(rows, panels)` multiplies converted rows by a range of panels. Many rows:
     /// each thread converts its own rows and multiplies them by every panel — one hand-off, no barrier between
     /// the two. Few rows: all rows are converted first, then each thread takes whole panel triples (the
-    /// kernels' tile width).
-    private func convertThenMultiply(rows: Int, convert: (Range<Int>) -> Void, multiply: (Range<Int>, Range<Int>) -> Void) {
+    /// kernels' tile width). Also the split of bf16 training's products (MixedPrecision.swift).
+    static func convertThenMultiply(rows: Int, panels: Int, convert: (Range<Int>) -> Void,
+                                    multiply: (Range<Int>, Range<Int>) -> Void) {
         if rows >= 32 * Parallel.threadCount {
             Parallel.forEachRange(rows, grain: 32) { r in convert(r); multiply(r, 0..<panels) }
         } else {

@@ -79,7 +79,7 @@ int bk_cpu_level(void);
 /// online CPUs.
 int bk_usable_cpus(void);
 
-// MARK: Low-precision products for inference (lowp_gemm.c)
+// MARK: Low-precision products for inference and bf16 training (lowp_gemm.c)
 
 /// Bits of `bk_lowp_isa()`: which low-precision instructions this CPU runs.
 #define BK_ISA_AVX512_VNNI 1
@@ -100,6 +100,12 @@ void bk_quantize_weights_s8(int8_t *q, float *scales, const float *w, long n, lo
 void bk_pack_s8(int8_t *packed, int32_t *column_sums, const int8_t *q, long n, long k);
 /// Rounds w [n, k] to bf16 (nearest even) and packs it into panels (panels · 16 · padded_k(k, 2) values).
 void bk_pack_bf16(uint16_t *packed, const float *w, long n, long k);
+/// The panels bk_pack_bf16 makes of w = xᵀ [n, k], read from x [k, n] (row stride ldx), for panels
+/// [panel_begin, panel_end): training's products whose weight operand is a transpose (W for ∂x, the input for ∂W).
+void bk_pack_bf16_transposed(uint16_t *packed, const float *x, long ldx, long k, long n, long panel_begin, long panel_end);
+/// Columns [c_begin, c_end) of x [k, n] (row stride ldx) as bf16 rows: out[c, r] = bf16(x[r, c]), out [n, padded_k(k, 2)]
+/// (padding zero) — the activations operand of ∂W = ∂outᵀ · input.
+void bk_columns_to_bf16(uint16_t *out, const float *x, long ldx, long k, long n, long c_begin, long c_end);
 
 /// Quantises `rows` rows of x (row stride lda) to u8, each row with its own scale and zero point, into q
 /// [rows, padded_k(k, 4)] (the padding holds the zero point).
@@ -119,11 +125,12 @@ void bk_gemm_s8_portable(float *out, long ldc, const uint8_t *qa, const float *a
                          const int8_t *packed, const int32_t *column_sums, const float *w_scales, const float *bias,
                          long rows, long n, long k, long panel_begin, long panel_end);
 /// out[r, o] = Σ_i a16[r, i]·w16[o, i] + bias[o] for the columns of panels [panel_begin, panel_end), the
-/// products of each pair of k summed in fp32 in vdpbf16ps's order (odd, then even).
+/// products of each pair of k summed in fp32 in vdpbf16ps's order (odd, then even). accumulate ≠ 0: out[r, o] += that
+/// sum instead (training's gradients).
 void bk_gemm_bf16(float *out, long ldc, const uint16_t *a16, const uint16_t *packed, const float *bias, long rows,
-                  long n, long k, long panel_begin, long panel_end);
+                  long n, long k, long panel_begin, long panel_end, int accumulate);
 void bk_gemm_bf16_portable(float *out, long ldc, const uint16_t *a16, const uint16_t *packed, const float *bias,
-                           long rows, long n, long k, long panel_begin, long panel_end);
+                           long rows, long n, long k, long panel_begin, long panel_end, int accumulate);
 /// The bf16 kernels: the portable loops, vdpbf16ps, or fp32 FMAs on the widened values — same bits.
 #define BK_BF16_KERNEL_PORTABLE 0
 #define BK_BF16_KERNEL_DOT 1
@@ -132,6 +139,6 @@ void bk_gemm_bf16_portable(float *out, long ldc, const uint16_t *a16, const uint
 int bk_bf16_kernel(void);
 /// bk_gemm_bf16 with a chosen kernel (the portable loops when the CPU lacks AVX512_BF16).
 void bk_gemm_bf16_with(int kernel, float *out, long ldc, const uint16_t *a16, const uint16_t *packed, const float *bias,
-                       long rows, long n, long k, long panel_begin, long panel_end);
+                       long rows, long n, long k, long panel_begin, long panel_end, int accumulate);
 
 #endif
