@@ -13,13 +13,14 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
 from benchlib import BERTKIT, CACHE, run_with_rss
 from bert_bench import model_dir
+from mpi_common import LOCAL_ENV
 
 REPEATS = int(os.environ.get("BENCH_REPEATS", "2"))
 ITERATIONS = int(os.environ.get("BENCH_ITERATIONS", "3"))
 BATCH, SEQUENCE = 16, 128
-MPI_ENV = {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "OMPI_MCA_btl": "self,vader,tcp"}
 LINKS_GBIT = (10, 25)
 MACHINES = (8, 16, 32, 64)
 HOP_SECONDS = 50e-6
@@ -31,7 +32,7 @@ def step(model, ranks, threads):
     if ranks > 1:
         args = ["mpirun", "-np", ranks, "--bind-to", "core", *args]
     # BERTKIT_THREADS as --threads: the benchmark environment sets it for every job.
-    _, rss, out = run_with_rss(list(map(str, args)), env=dict(MPI_ENV, BERTKIT_THREADS=str(threads)))
+    _, rss, out = run_with_rss(list(map(str, args)), env=dict(LOCAL_ENV, BERTKIT_THREADS=str(threads)))
     result = json.loads(out.strip().splitlines()[-1])
     result.update(rss_mb=rss, examples_per_second=BATCH / result["median_seconds"])
     return result
