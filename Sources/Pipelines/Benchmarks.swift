@@ -75,49 +75,47 @@ public enum Benchmarks {
 }
 
 extension Benchmarks {
-    /// One training step (forward, loss, backward, AdamW) on random tokens and labels, `iterations` times
-    /// after a warm-up; with `adapters` only they (and the classifier) are trained.
-    /// Under mpirun (`group`), each rank computes its share of the batch's rows and the gradients are summed, as the
-    /// Trainer does: `batch` is the global batch.
+    /// Training steps (forward, loss, backward, clipping, AdamW) on random tokens and labels: the Trainer's own loop
+    /// (`Trainer.run`, so what is timed is what `finetune` runs) over one micro-batch of `batch` examples per step,
+    /// `iterations` steps timed after a warm-up step; with `adapters` only they (and the classifier) are trained. Under
+    /// mpirun (`group`) each rank computes its share of the batch's rows and the gradients are summed, as in `finetune`:
+    /// `batch` is the global batch. The Trainer's log goes to a temporary folder, removed after.
     public static func trainingStep(model: BertModel, adapters: LoRAAdapters?, batch: Int, sequence: Int, iterations: Int,
                                     seed: UInt64 = 1, group: ProcessGroup = .single, precision: Precision = .fp32) throws -> ForwardTiming {
         var generator = NormalGenerator(seed: seed)
-        let ids = (0..<batch).map { _ in (0..<sequence).map { _ in Int(generator.nextUInt64() % UInt64(model.config.vocabSize)) } }
-        let rows = group.share(of: batch)
-        let tokens = try TokenBatch(inputIds: ids).rows(rows)
-        let labels = Array((0..<batch).map { _ in Int(generator.nextUInt64() % UInt64(max(model.config.numLabels, 1))) }[rows])
-        let trainable: TrainableParameters
-        if let adapters {
-            let saved = Set(adapters.savedModuleParameters(of: model).map(\.name))
-            trainable = TrainableParameters(model: model, include: saved.contains, adapters: adapters)
-        } else {
-            trainable = TrainableParameters(model: model, include: { _ in true })
+        let vocabulary = UInt64(model.config.vocabSize), labels = UInt64(max(model.config.numLabels, 1))
+        let examples = (0..<batch).map { _ in
+            EncodedExample(ids: (0..<sequence).map { _ in Int32(generator.nextUInt64() % vocabulary) },
+                           typeIds: [Int32](repeating: 0, count: sequence), target: .classIndex(Int(generator.nextUInt64() % labels)))
         }
-        let optimizer = AdamW(settings: AdamWSettings(), tensors: trainable.tensors)
-        let ws = BertWorkspace(config: model.config, head: model.head, batch: rows.count, sequence: sequence, keepsEveryLayer: true)
-        ws.bf16Products = precision == .bf16
-        let bw = BertBackwardWorkspace(config: model.config, head: model.head, batch: rows.count, sequence: sequence)
-        func step(_ index: Int) throws {
-            trainable.zeroGradients()
-            let dropout = DropoutPlan.training(config: model.config, head: model.head, seed: seed, step: UInt64(index),
-                                               firstRow: rows.lowerBound, sequence: sequence)
-            model.forward(tokens, workspace: ws, dropout: dropout, adapters: adapters)
-            _ = try model.loss(.classes(labels), workspace: ws, backward: bw, normaliser: Double(batch))
-            model.backward(tokens, workspace: ws, backward: bw, gradients: trainable.targets, dropout: dropout,
-                           adapters: adapters.map { ($0, trainable.adapterGradients!) })
-            try group.sum(trainable.modelGradients.pointer, count: trainable.modelGradients.count)
-            if let adapterGradients = trainable.adapterGradients { try group.sum(adapterGradients.pointer, count: adapterGradients.count) }
-            let norm = GradientClipping.norm(trainable.tensors)
-            optimizer.update(lr: 2e-5, gradientScale: GradientClipping.coefficient(norm: norm, maxNorm: 1))
+        var options = TrainingOptions()
+        options.batchSize = batch
+        options.epochs = iterations + 1
+        options.maxSteps = iterations + 1
+        options.evalEvery = .never
+        options.saveEvery = .never
+        options.loggingSteps = iterations + 1
+        options.seed = seed
+        options.precision = precision
+        var template = Array("/tmp/bertkit-train-step-XXXXXX".utf8CString)
+        guard let folder = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }).map({ String(cString: $0) }) else {
+            throw TrainerError.invalidOptions("cannot make a temporary folder for the benchmark's training log")
         }
-        try step(0)
-        var seconds: [Double] = [], communication: [Double] = []
-        for i in 0..<iterations {
-            let start = now(), communicated = group.communicationSeconds
-            try step(i + 1)
-            seconds.append(now() - start)
-            communication.append(group.communicationSeconds - communicated)
+        defer { removeTree(folder) }
+        let trainer = Trainer(model: model, options: options, train: examples, eval: [],
+                              task: HeadTask(head: model.head, problemType: nil), outputDirectory: folder + "/run",
+                              adapters: adapters, exportModel: { _, _ in })
+        trainer.group = group
+        // The end of each step (after AdamW), and the all-reduce seconds so far.
+        var ends: [(time: Double, communication: Double)] = [(now(), group.communicationSeconds)]
+        trainer.onEvent = { event in
+            if case .progress = event { ends.append((now(), group.communicationSeconds)) }
         }
+        _ = try trainer.run(resume: false)
+        // The first step (from the start of the run) warms up: loading into caches, AdamW's moments.
+        let timed = ends.dropFirst()
+        let seconds = zip(timed.dropFirst(), timed).map { $0.time - $1.time }
+        let communication = zip(timed.dropFirst(), timed).map { $0.communication - $1.communication }
         // forward + backward ≈ 3 × the forward's products (2× for the backward's two GEMMs per layer),
         // less the skipped weight gradients when the base is frozen.
         let forward = encoderFlops(model.config, batch: batch, sequence: sequence)

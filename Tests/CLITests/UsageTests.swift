@@ -36,3 +36,23 @@ import TestSupport
         #expect((timing["bytes"] as? Int).map { $0 > 0 } == true)
     }
 }
+
+/// `bertkit benchmark train-step`: the Trainer's own steps, timed; nothing left behind (serialized: the cases would see
+/// each other's temporary folders).
+@Suite(.serialized) struct BenchmarkTrainStepTests {
+    @Test(arguments: [["--precision", "fp32"], ["--precision", "bf16", "--lora-r", "2"]])
+    func trainStepTimesTheRequestedStepsAndLeavesNothing(_ extra: [String]) throws {
+        func leftovers() -> Set<String> {
+            Set(((try? FileManager.default.contentsOfDirectory(atPath: "/tmp")) ?? []).filter { $0.hasPrefix("bertkit-train-step-") })
+        }
+        let before = leftovers()
+        let result = try Bertkit.run(["benchmark", "train-step", "--model", Fixtures.path("bert/tiny-seqcls"), "--batch", "4",
+                                      "--sequence", "16", "--iterations", "3", "--threads", "1"] + extra)
+        #expect(result.status == 0, "\(result.stderr)")
+        let timing = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as! [String: Any]
+        let seconds = try #require(timing["seconds"] as? [Double])
+        #expect(seconds.count == 3 && seconds.allSatisfy { $0 > 0 }, "\(timing)")
+        #expect(timing["precision"] as? String == extra[1] && timing["batch"] as? Int == 4)
+        #expect(leftovers().subtracting(before).isEmpty, "\(leftovers())")
+    }
+}
