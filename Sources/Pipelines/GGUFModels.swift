@@ -194,11 +194,9 @@ public enum GGUFModels {
             ("general.file_type", .uint32(fileType.llamaFileType)),
             ("bert.attention.causal", .bool(false)),
         ]
-        switch try poolingType(directory: directory) {
-        case .some(let pooling): metadata.append(("bert.pooling_type", .uint32(pooling)))
-        case .none: break
-        }
-        if let note = poolingNote(directory: directory) { notes.append(note) }
+        let pooling = try pooling(directory: directory)
+        if let type = pooling.type { metadata.append(("bert.pooling_type", .uint32(type))) }
+        if let note = pooling.note { notes.append(note) }
         if let labels { metadata.append(("bert.classifier.output_labels", .array(elementType: .string, labels.map { .string($0) }))) }
         metadata.append(("general.quantization_version", .uint32(2)))
         // hparams.get("type_vocab_size", 1): DistilBERT's config has none.
@@ -302,12 +300,16 @@ public enum GGUFModels {
         + "'D you like some tea? We'Ve a'lL"
 
     /// A sentence-transformers folder's pooling (base.py `_try_set_pooling_type`): modules.json names a
-    /// `…Pooling` module, whose config.json says MEAN (1), CLS (2) or LAST (3). nil when there is none.
-    static func poolingType(directory: String) throws -> UInt32? {
-        guard let poolingPath = poolingFolder(directory: directory) else { return nil }
+    /// `…Pooling` module, whose config.json says MEAN (1), CLS (2) or LAST (3); `type` nil when there is none. `note`:
+    /// why no type is written although the folder has a pooling module — its config.json is missing (the converter
+    /// stops there) or names a mode llama.cpp has no type for. One reading of the config for both.
+    static func pooling(directory: String) throws -> (type: UInt32?, note: String?) {
+        guard let poolingPath = poolingFolder(directory: directory) else { return (nil, nil) }
         let configPath = directory + "/" + poolingPath + "/config.json"
-        guard fileExists(configPath) else { return nil }
-        return try withFileContext(configPath) { () throws -> UInt32? in
+        guard fileExists(configPath) else {
+            return (nil, "modules.json names \(poolingPath) but \(configPath) is missing; no bert.pooling_type written")
+        }
+        let type = try withFileContext(configPath) { () throws -> UInt32? in
             let json = try JSONReader.parse(try readFileBytes(configPath))
             if json["pooling_mode_mean_tokens"]?.boolValue == true { return 1 }
             if json["pooling_mode_cls_token"]?.boolValue == true { return 2 }
@@ -319,20 +321,8 @@ public enum GGUFModels {
             default: return nil
             }
         }
-    }
-
-    /// What the user should know about the pooling: a module without its config.json (the converter stops there),
-    /// or a mode llama.cpp has no pooling type for.
-    static func poolingNote(directory: String) -> String? {
-        guard let poolingPath = poolingFolder(directory: directory) else { return nil }
-        let configPath = directory + "/" + poolingPath + "/config.json"
-        guard fileExists(configPath) else {
-            return "modules.json names \(poolingPath) but \(configPath) is missing; no bert.pooling_type written"
-        }
-        if (try? poolingType(directory: directory)) == .some(nil) {
-            return "\(configPath) names a pooling llama.cpp has no type for (MEAN, CLS, LAST); no bert.pooling_type written"
-        }
-        return nil
+        return (type, type == nil
+            ? "\(configPath) names a pooling llama.cpp has no type for (MEAN, CLS, LAST); no bert.pooling_type written" : nil)
     }
 
     static func poolingFolder(directory: String) -> String? {
