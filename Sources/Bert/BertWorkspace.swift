@@ -71,8 +71,9 @@ public final class BertWorkspace {
     /// ignores the padding positions (every head but question answering, whose logits span them).
     public var skipsPadding = false
     /// Mixed precision (training's `--precision bf16`): the encoder's four linear layers per block multiply in bf16
-    /// with fp32 sums, forward and backward (BF16Linear); everything else, and every value kept, stays fp32. A model
-    /// packed for inference (`BertModel.prepare(precision:)`) ignores it: its packed weights already set the precision.
+    /// with fp32 sums, forward and backward (BF16Linear); everything else, and every value kept, stays fp32. The forward
+    /// of a model packed for inference (`BertModel.prepare(precision:)`) uses its packed weights whatever this says;
+    /// such a model is not trained.
     public var bf16Products = false
     /// The decoder's input rows for `lmRows`, gathered by `forward` and read again by `backward`.
     var lmRowInput: [Float] = []

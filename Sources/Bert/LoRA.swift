@@ -223,13 +223,13 @@ public final class LoRAAdapters: @unchecked Sendable {
         }
     }
 
-    /// PEFT's on-disk names: `base_model.model.<module>.lora_A.weight` [r, in], `….lora_B.weight` [out, r].
+    /// The adapter matrices under PEFT's on-disk names (`PEFTNames.adapter`).
     public func stateDict() -> TensorStore {
         var store = TensorStore()
         for m in modules {
             for (suffix, offset, shape) in [("lora_A", m.aOffset, [config.rank, m.inFeatures]), ("lora_B", m.bOffset, [m.outFeatures, config.rank])] {
                 let bytes = UnsafeRawBufferPointer(start: parameters.pointer + offset, count: shape[0] * shape[1] * 4)
-                store["base_model.model.\(m.path).\(suffix).weight"] = Tensor(dtype: .f32, shape: shape, copying: bytes)
+                store[PEFTNames.adapter(module: m.path, suffix)] = Tensor(dtype: .f32, shape: shape, copying: bytes)
             }
         }
         return store
@@ -239,13 +239,34 @@ public final class LoRAAdapters: @unchecked Sendable {
     public func load(_ store: TensorStore) throws {
         for m in modules {
             for (suffix, offset, shape) in [("lora_A", m.aOffset, [config.rank, m.inFeatures]), ("lora_B", m.bOffset, [m.outFeatures, config.rank])] {
-                let name = "base_model.model.\(m.path).\(suffix).weight"
+                let name = PEFTNames.adapter(module: m.path, suffix)
                 guard let tensor = store[name] else { throw LoRAError.missingTensor(name) }
                 guard tensor.shape == shape else { throw LoRAError.shapeMismatch(name: name, expected: shape, found: tensor.shape) }
                 guard let values = tensor.float32Values() else { throw LoRAError.unsupported("adapter tensor '\(name)' is not a float tensor") }
                 values.withUnsafeBufferPointer { (parameters.pointer + offset).update(from: $0.baseAddress!, count: values.count) }
             }
         }
+    }
+}
+
+/// PEFT's tensor names (peft v0.21.2, `get_peft_model_state_dict` and PeftModel's own state_dict): the one home of
+/// the naming rule that adapter files, training and loading share.
+public enum PEFTNames {
+    /// Every name in `adapter_model.safetensors` starts with the PeftModel's path to the base model.
+    public static let prefix = "base_model.model."
+    /// An adapter matrix on disk: `base_model.model.<module>.lora_A.weight` ([r, in]) or `….lora_B.weight` ([out, r]).
+    public static func adapter(module path: String, _ matrix: String) -> String { prefix + path + "." + matrix + ".weight" }
+    /// A base-model parameter saved beside the adapters (`modules_to_save`), on disk.
+    public static func saved(_ parameter: String) -> String { prefix + parameter }
+    /// The same parameter as a PeftModel holds it in memory: its top module wrapped, `<top>.modules_to_save.default.<rest>`.
+    public static func savedInMemory(_ parameter: String) -> String {
+        let parts = parameter.split(separator: ".", maxSplits: 1).map(String.init)
+        return prefix + parts[0] + ".modules_to_save.default" + (parts.count > 1 ? "." + parts[1] : "")
+    }
+    /// An in-memory name (`…lora_A.default.weight`, `…modules_to_save.default.…`) as it is on disk; on-disk names unchanged.
+    public static func onDisk(_ name: String) -> String {
+        name.replacing(".modules_to_save.default.", with: ".").replacing(".lora_A.default.", with: ".lora_A.")
+            .replacing(".lora_B.default.", with: ".lora_B.")
     }
 }
 
@@ -264,13 +285,13 @@ extension LoRAAdapters {
         }
     }
 
-    /// `adapter_model.safetensors` as PEFT writes it: the adapters and the saved modules, under
-    /// `base_model.model.` names without the adapter name.
+    /// `adapter_model.safetensors` as PEFT writes it: the adapters and the saved modules, under their on-disk names
+    /// (PEFTNames).
     public func peftStateDict(model: BertModel) -> TensorStore {
         var store = stateDict()
         for spec in savedModuleParameters(of: model) {
             let bytes = UnsafeRawBufferPointer(start: model.p(spec.offset), count: spec.count * 4)
-            store["base_model.model." + spec.name] = Tensor(dtype: .f32, shape: spec.shape, copying: bytes)
+            store[PEFTNames.saved(spec.name)] = Tensor(dtype: .f32, shape: spec.shape, copying: bytes)
         }
         store.metadata = ["format": "pt"]
         return store
@@ -280,13 +301,10 @@ extension LoRAAdapters {
     /// in-memory names PEFT uses (`…lora_A.default.weight`, `…modules_to_save.default.…`).
     public func loadPEFT(_ raw: TensorStore, into model: BertModel) throws {
         var store = TensorStore()
-        for (name, tensor) in raw.entries {
-            store[name.replacing(".modules_to_save.default.", with: ".").replacing(".lora_A.default.", with: ".lora_A.")
-                .replacing(".lora_B.default.", with: ".lora_B.")] = tensor
-        }
+        for (name, tensor) in raw.entries { store[PEFTNames.onDisk(name)] = tensor }
         try load(store)
         for spec in savedModuleParameters(of: model) {
-            let name = "base_model.model." + spec.name
+            let name = PEFTNames.saved(spec.name)
             guard let tensor = store[name] else { continue }   // not saved: keep the base model's own
             guard tensor.shape == spec.shape else { throw LoRAError.shapeMismatch(name: name, expected: spec.shape, found: tensor.shape) }
             guard let values = tensor.float32Values() else { throw LoRAError.unsupported("adapter tensor '\(name)' is not a float tensor") }

@@ -36,6 +36,12 @@ struct BenchmarkCommand: ParsableCommand {
         @Option(help: "Sequence length.") var sequence = 128
         @Option(help: "Timed iterations (after one warm-up).") var iterations = 10
 
+        func validate() throws {
+            guard batch > 0, sequence > 0, iterations > 0 else {
+                throw ValidationError("--batch, --sequence and --iterations must be positive")
+            }
+        }
+
         func run() throws {
             let start = Benchmarks.now()
             let loaded = try modelOptions.load(quiet: true, precision: precisionOptions.precision)
@@ -89,6 +95,9 @@ struct BenchmarkCommand: ParsableCommand {
 
         func validate() throws {
             guard precision != .int8 else { throw ValidationError("--precision int8 is for inference; training runs in fp32 or bf16") }
+            guard batch > 0, sequence > 0, iterations > 0 else {
+                throw ValidationError("--batch, --sequence and --iterations must be positive")
+            }
         }
 
         func run() throws {

@@ -79,7 +79,7 @@ extension Benchmarks {
     /// (`Trainer.run`, so what is timed is what `finetune` runs) over one micro-batch of `batch` examples per step,
     /// `iterations` steps timed after a warm-up step; with `adapters` only they (and the classifier) are trained. Under
     /// mpirun (`group`) each rank computes its share of the batch's rows and the gradients are summed, as in `finetune`:
-    /// `batch` is the global batch. The Trainer's log goes to a temporary folder, removed after.
+    /// `batch` is the global batch. The Trainer's log goes to a temporary folder ($TMPDIR, else /tmp), removed after.
     public static func trainingStep(model: BertModel, adapters: LoRAAdapters?, batch: Int, sequence: Int, iterations: Int,
                                     seed: UInt64 = 1, group: ProcessGroup = .single, precision: Precision = .fp32) throws -> ForwardTiming {
         var generator = NormalGenerator(seed: seed)
@@ -97,7 +97,8 @@ extension Benchmarks {
         options.loggingSteps = iterations + 1
         options.seed = seed
         options.precision = precision
-        var template = Array("/tmp/bertkit-train-step-XXXXXX".utf8CString)
+        let temporary = getenv("TMPDIR").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        var template = Array((temporary + "/bertkit-train-step-XXXXXX").utf8CString)
         guard let folder = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }).map({ String(cString: $0) }) else {
             throw TrainerError.invalidOptions("cannot make a temporary folder for the benchmark's training log")
         }

@@ -70,10 +70,8 @@ public struct PretrainedBert {
         let weights = try withFileContext(weightsPath) { try SafetensorsReader.read(path: weightsPath) }
         var labelNames: [String]? = nil
         // The saved classifier (`classifier`, RoBERTa's `classifier.out_proj`), plain or under PEFT's in-memory name.
-        let classifiers = Set([family.names.sequenceClassifier, family.names.tokenClassifier]).sorted().flatMap { module -> [String] in
-            let parts = module.split(separator: ".", maxSplits: 1).map(String.init)
-            let wrapped = parts[0] + ".modules_to_save.default" + (parts.count > 1 ? "." + parts[1] : "")
-            return ["base_model.model." + module + ".weight", "base_model.model." + wrapped + ".weight"]
+        let classifiers = Set([family.names.sequenceClassifier, family.names.tokenClassifier]).sorted().flatMap { module in
+            [PEFTNames.saved(module + ".weight"), PEFTNames.savedInMemory(module + ".weight")]
         }
         if let classifier = classifiers.lazy.compactMap({ weights[$0] }).first {
             let count = classifier.shape.first ?? 2

@@ -101,14 +101,28 @@ public final class ProcessGroup: @unchecked Sendable {
     /// different files would run different numbers of all-reduces and wait for each other forever, or silently train on
     /// a mixture. Compares a 52-bit FNV-1a hash (exact in a double) through MPI_Allreduce(MPI_MAX) of it and of its negation.
     public func checkAgreement(on fingerprint: [UInt8], what: String) throws {
+        var hash = FNV1a()
+        hash.add(fingerprint)
+        try checkAgreement(hash: hash, what: what)
+    }
+
+    /// The same for a hash built piece by piece (large data need not be copied into one array first).
+    public func checkAgreement(hash: FNV1a, what: String) throws {
         guard isDistributed else { return }
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        for byte in fingerprint { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
-        let value = Double(hash >> 12)
+        let value = Double(hash.value >> 12)
         var extremes = [value, -value]
         let code = extremes.withUnsafeMutableBufferPointer { bk_mpi_allreduce_max_double($0.baseAddress!, 2) }
         guard code == 0 else { throw DistributedError.communication(operation: "Allreduce", code: code) }
         guard extremes[0] == -extremes[1] else { throw DistributedError.ranksDisagree(what: what) }
+    }
+
+    /// 64-bit FNV-1a, fed bytes as they come.
+    public struct FNV1a: Sendable {
+        public private(set) var value: UInt64 = 0xCBF2_9CE4_8422_2325
+        public init() {}
+        public mutating func add<Bytes: Sequence>(_ bytes: Bytes) where Bytes.Element == UInt8 {
+            for byte in bytes { value = (value ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+        }
     }
 
     /// Waits until every rank arrives (after rank 0 wrote a file the others read).

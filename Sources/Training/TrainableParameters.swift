@@ -44,7 +44,7 @@ public final class TrainableParameters {
             for module in adapters.modules {
                 let r = adapters.config.rank
                 for (suffix, at, count) in [("lora_A", module.aOffset, r * module.inFeatures), ("lora_B", module.bOffset, module.outFeatures * r)] {
-                    tensors.append(TrainableTensor(name: "base_model.model.\(module.path).\(suffix).weight",
+                    tensors.append(TrainableTensor(name: PEFTNames.adapter(module: module.path, suffix),
                                                    values: adapters.parameters.pointer + at, gradient: gradients.pointer + at,
                                                    count: count, decays: true))
                 }

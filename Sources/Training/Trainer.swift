@@ -128,7 +128,9 @@ public final class Trainer {
         "examples=\(train.count) eval=\(eval.count) batch=\(options.batchSize) accumulation=\(options.gradientAccumulation) "
             + "epochs=\(options.epochs) maxSteps=\(options.maxSteps.map(String.init) ?? "-") seed=\(options.seed) "
             + "lr=\(options.learningRate) head=\(model.head.rawValue) labels=\(model.config.numLabels) "
-            + "lora=\(adapters.map { "r\($0.config.rank)/\($0.modules.count)" } ?? "none") precision=\(options.precision)"
+            + "lora=\(adapters.map { "r\($0.config.rank)/\($0.modules.count)" } ?? "none")"
+            // Named only when not the default, so that checkpoints written before the option existed still resume.
+            + (options.precision == .fp32 ? "" : " precision=\(options.precision)")
     }
 
     // MARK: The loop
@@ -142,9 +144,15 @@ public final class Trainer {
         guard !train.isEmpty else { throw TrainerError.invalidOptions("no training examples") }
         guard options.precision != .int8 else { throw TrainerError.invalidOptions("int8 is for inference; training runs in fp32 or bf16") }
         if group.isDistributed {
-            try group.checkAgreement(on: Array(fingerprint.utf8) + model.config.jsonText(architecture: model.architecture).utf8,
+            // Every option (not only the resume fingerprint's): one that changes when ranks evaluate, save or stop would
+            // make them wait in different collective calls.
+            try group.checkAgreement(on: Array("\(options) \(adapters.map { "\($0.config)" } ?? "")".utf8)
+                                         + model.config.jsonText(architecture: model.architecture).utf8,
                                      what: "options and model")
-            try group.checkAgreement(on: Self.contentBytes(train) + Self.contentBytes(eval), what: "training and evaluation data")
+            var data = ProcessGroup.FNV1a()
+            Self.addContent(of: train, to: &data)
+            Self.addContent(of: eval, to: &data)
+            try group.checkAgreement(hash: data, what: "training and evaluation data")
         }
         if group.isLeader { try makeDirectory(outputDirectory) }
         var settings = AdamWSettings()
@@ -269,15 +277,14 @@ public final class Trainer {
         return loss / normaliser
     }
 
-    /// The bytes that tell two ranks' examples apart (ids, types, targets), for `ProcessGroup.checkAgreement`.
-    static func contentBytes(_ examples: [EncodedExample]) -> [UInt8] {
-        var bytes: [UInt8] = []
+    /// Feeds `hash` the bytes that tell two ranks' examples apart (ids, types, targets), for
+    /// `ProcessGroup.checkAgreement`, example by example (the data set is never copied whole).
+    static func addContent(of examples: [EncodedExample], to hash: inout ProcessGroup.FNV1a) {
         for example in examples {
-            for id in example.ids { withUnsafeBytes(of: id.littleEndian) { bytes += $0 } }
-            for type in example.typeIds { withUnsafeBytes(of: type.littleEndian) { bytes += $0 } }
-            bytes += Array("\(example.target)|\(example.feature);".utf8)
+            for id in example.ids { withUnsafeBytes(of: id.littleEndian) { hash.add($0) } }
+            for type in example.typeIds { withUnsafeBytes(of: type.littleEndian) { hash.add($0) } }
+            hash.add("\(example.target)|\(example.feature);".utf8)
         }
-        return bytes
     }
 
     /// Sums the gradients and the loss of one update over the ranks (MPI_Allreduce), so that every rank applies the

@@ -69,8 +69,9 @@ private func transpose(_ x: [Float], rows: Int, columns: Int) -> [Float] {
 }
 
 @Suite struct BF16LinearTests {
-    /// Rows × in → out, with rows past the threads' split point (32 per thread) and below it.
-    static let shapes = [(rows: 90, inFeatures: 48, outFeatures: 40), (rows: 5, inFeatures: 33, outFeatures: 17)]
+    /// Rows × in → out, with rows past the threads' split point (32 per thread: PackedWeight.convertThenMultiply) on this
+    /// machine's thread count, and below it.
+    static let shapes = [(rows: 32 * Parallel.threadCount + 5, inFeatures: 48, outFeatures: 40), (rows: 5, inFeatures: 33, outFeatures: 17)]
 
     /// Σ a·b over the bf16-rounded operands in float64, and the bound fp32 accumulation of those exact products
     /// keeps to: (terms + 1)·2⁻²⁴·Σ|a·b| (the +1 for the existing value or bias added last).

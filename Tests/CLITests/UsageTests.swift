@@ -37,22 +37,28 @@ import TestSupport
     }
 }
 
-/// `bertkit benchmark train-step`: the Trainer's own steps, timed; nothing left behind (serialized: the cases would see
-/// each other's temporary folders).
-@Suite(.serialized) struct BenchmarkTrainStepTests {
+/// `bertkit benchmark train-step`: the Trainer's own steps, timed; nothing left behind in its temporary folder (a
+/// TMPDIR of the test's own, so that nothing else writes there).
+@Suite struct BenchmarkTrainStepTests {
     @Test(arguments: [["--precision", "fp32"], ["--precision", "bf16", "--lora-r", "2"]])
     func trainStepTimesTheRequestedStepsAndLeavesNothing(_ extra: [String]) throws {
-        func leftovers() -> Set<String> {
-            Set(((try? FileManager.default.contentsOfDirectory(atPath: "/tmp")) ?? []).filter { $0.hasPrefix("bertkit-train-step-") })
-        }
-        let before = leftovers()
+        let temporary = TemporaryDirectory()
         let result = try Bertkit.run(["benchmark", "train-step", "--model", Fixtures.path("bert/tiny-seqcls"), "--batch", "4",
-                                      "--sequence", "16", "--iterations", "3", "--threads", "1"] + extra)
+                                      "--sequence", "16", "--iterations", "3", "--threads", "1"] + extra,
+                                     environment: ["TMPDIR": temporary.path])
         #expect(result.status == 0, "\(result.stderr)")
         let timing = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as! [String: Any]
         let seconds = try #require(timing["seconds"] as? [Double])
         #expect(seconds.count == 3 && seconds.allSatisfy { $0 > 0 }, "\(timing)")
         #expect(timing["precision"] as? String == extra[1] && timing["batch"] as? Int == 4)
-        #expect(leftovers().subtracting(before).isEmpty, "\(leftovers())")
+        #expect(temporary.contents.isEmpty, "\(temporary.contents)")
+    }
+
+    @Test(arguments: [["train-step", "--iterations", "0"], ["train-step", "--batch", "0"], ["forward", "--sequence", "0"],
+                      ["train-step", "--precision", "int8"]])
+    func badSizesAreOneErrorLine(_ arguments: [String]) throws {
+        let result = try Bertkit.run(["benchmark"] + arguments + ["--model", Fixtures.path("bert/tiny-seqcls")])
+        #expect(result.status == 1 && result.stderr.hasPrefix("error: ") && result.stderr.split(separator: "\n").count == 1,
+                "\(arguments): \(result.stderr)")
     }
 }

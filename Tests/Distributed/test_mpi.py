@@ -187,6 +187,21 @@ def test_ranks_that_read_different_data_stop_with_an_error(tmp_path):
     assert len(errors) == 1 and "do not see the same training and evaluation data" in errors[0], result.stderr[-2000:]
 
 
+@pytest.mark.parametrize("option", [["--eval-every", "2"], ["--max-grad-norm", "0.5"]])
+def test_ranks_with_different_options_stop_with_an_error(tmp_path, option):
+    """One host started with another --eval-every (its ranks would evaluate, and all-reduce, at other steps) or
+    --max-grad-norm (they would drift apart): one error, no hang."""
+    train = sentiment_csv(tmp_path / "train.csv", 20, 13)
+    model = os.path.join(FIXTURES, "bert", "tiny-seqcls")
+    rank = [BERTKIT, "finetune", "--model", model, "--output", str(tmp_path / "out"), "--epochs", "1", "--threads", "1",
+            "--train", str(train), "--eval", str(train)]
+    result = subprocess.run(["mpirun", "--oversubscribe", "-np", "1", *rank, ":", "-np", "1", *rank, *option],
+                            env=MPI_ENV, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "do not see the same options and model" in errors[0], result.stderr[-2000:]
+
+
 def test_three_ranks_and_lora_equal_one_process(tmp_path):
     """LoRA with its own dropout, on more ranks than cores (each rank 2 of the 6 rows)."""
     train = sentiment_csv(tmp_path / "train.csv", 48, 3)
