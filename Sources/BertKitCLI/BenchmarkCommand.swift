@@ -36,11 +36,7 @@ struct BenchmarkCommand: ParsableCommand {
         @Option(help: "Sequence length.") var sequence = 128
         @Option(help: "Timed iterations (after one warm-up).") var iterations = 10
 
-        func validate() throws {
-            guard batch > 0, sequence > 0, iterations > 0 else {
-                throw ValidationError("--batch, --sequence and --iterations must be positive")
-            }
-        }
+        func validate() throws { try validateSizes(batch: batch, sequence: sequence, iterations: iterations) }
 
         func run() throws {
             let start = Benchmarks.now()
@@ -94,10 +90,8 @@ struct BenchmarkCommand: ParsableCommand {
         var precision: Precision = .fp32
 
         func validate() throws {
-            guard precision != .int8 else { throw ValidationError("--precision int8 is for inference; training runs in fp32 or bf16") }
-            guard batch > 0, sequence > 0, iterations > 0 else {
-                throw ValidationError("--batch, --sequence and --iterations must be positive")
-            }
+            if let refusal = TrainingOptions.refusal(ofPrecision: precision) { throw ValidationError("--precision: " + refusal) }
+            try validateSizes(batch: batch, sequence: sequence, iterations: iterations)
         }
 
         func run() throws {
@@ -148,4 +142,9 @@ struct BenchmarkCommand: ParsableCommand {
                                                                ("openblas_core", .string(BLAS.coreName))]))))
         }
     }
+}
+
+/// The benchmarks' shared rule for their sizes (a zero would leave nothing to time).
+private func validateSizes(batch: Int, sequence: Int, iterations: Int) throws {
+    guard batch > 0, sequence > 0, iterations > 0 else { throw ValidationError("--batch, --sequence and --iterations must be positive") }
 }

@@ -95,7 +95,7 @@ struct OptimisationOptions: ParsableArguments {
     func validate() throws {
         guard batchSize > 0, gradAccum > 0 else { throw ValidationError("--batch-size and --grad-accum must be positive") }
         guard lr > 0 else { throw ValidationError("--lr must be positive") }
-        guard precision != .int8 else { throw ValidationError("--precision int8 is for inference; training runs in fp32 or bf16") }
+        if let refusal = TrainingOptions.refusal(ofPrecision: precision) { throw ValidationError("--precision: " + refusal) }
     }
 
     func apply(to t: inout TrainingOptions) {

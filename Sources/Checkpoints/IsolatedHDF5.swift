@@ -56,12 +56,10 @@ public enum IsolatedHDF5 {
     public static func read(path: String, executable: String) throws -> HDF5Checkpoint.Contents {
         try withFileContext(path) {
             // The hand-over file lives in memory (/dev/shm) where there is one: no disk write, and the parent maps its pages.
-            let scratch = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
-            var template = Array((scratch + "/bertkit-hdf5-XXXXXX").utf8CString)
-            guard let folderPointer = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            let scratch = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : temporaryRoot()
+            guard let folder = makeTemporaryDirectory(in: scratch, prefix: "bertkit-hdf5-") else {
                 throw HDF5IsolationError.cannotStart("cannot make a temporary folder")
             }
-            let folder = String(cString: folderPointer)
             let output = folder + "/tensors.safetensors"
             defer { removeTree(folder) }   // with whatever a child killed mid-write left in it
             var info = stat()

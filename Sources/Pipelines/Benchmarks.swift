@@ -97,9 +97,7 @@ extension Benchmarks {
         options.loggingSteps = iterations + 1
         options.seed = seed
         options.precision = precision
-        let temporary = getenv("TMPDIR").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
-        var template = Array((temporary + "/bertkit-train-step-XXXXXX").utf8CString)
-        guard let folder = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }).map({ String(cString: $0) }) else {
+        guard let folder = makeTemporaryDirectory(prefix: "bertkit-train-step-") else {
             throw TrainerError.invalidOptions("cannot make a temporary folder for the benchmark's training log")
         }
         defer { removeTree(folder) }

@@ -25,6 +25,17 @@ public func listDirectory(_ path: String) -> [String] {
     return names.sorted()
 }
 
+/// The folder for temporary files: $TMPDIR when set and not empty, else /tmp.
+public func temporaryRoot() -> String {
+    getenv("TMPDIR").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+}
+
+/// Makes a new, empty folder `<root>/<prefix>XXXXXX` (mkdtemp: a name no other process gets); nil if it cannot.
+public func makeTemporaryDirectory(in root: String = temporaryRoot(), prefix: String) -> String? {
+    var template = Array((root + "/" + prefix + "XXXXXX").utf8CString)
+    return template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }.map { String(cString: $0) }
+}
+
 /// Deletes a file or a folder tree (best effort).
 public func removeTree(_ path: String) {
     if isDirectory(path) {

@@ -53,6 +53,11 @@ public struct TrainingOptions: Sendable {
     /// softmax; no loss scaling (BertWorkspace.bf16Products, Kernels/MixedPrecision.swift). Evaluation runs in it too,
     /// as the Trainer's evaluation does under `bf16=True`. int8 is for inference only.
     public var precision: Precision = .fp32
+    /// Why a precision cannot train (int8: dynamic quantisation has no backward here), nil when it can; the CLI's
+    /// options and the Trainer both ask.
+    public static func refusal(ofPrecision precision: Precision) -> String? {
+        precision == .int8 ? "int8 is for inference; training runs in fp32 or bf16" : nil
+    }
 
     public init() {}
 
@@ -142,7 +147,7 @@ public final class Trainer {
         }
         // An epoch without batches would never reach the last step.
         guard !train.isEmpty else { throw TrainerError.invalidOptions("no training examples") }
-        guard options.precision != .int8 else { throw TrainerError.invalidOptions("int8 is for inference; training runs in fp32 or bf16") }
+        if let refusal = TrainingOptions.refusal(ofPrecision: options.precision) { throw TrainerError.invalidOptions(refusal) }
         if group.isDistributed {
             // Every option (not only the resume fingerprint's): one that changes when ranks evaluate, save or stop would
             // make them wait in different collective calls.
