@@ -11,6 +11,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        // `swift package generate-documentation --target BertKit` (a plugin only: nothing of it is linked).
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
     ],
     targets: [
         // C libraries, found through pkg-config (Debian: libopenblas-dev, libhdf5-dev, zlib1g-dev).
@@ -71,12 +73,16 @@ let package = Package(
         .target(name: "Pipelines", dependencies: ["TensorCore", "Safetensors", "GGUF", "ONNX", "Checkpoints", "Tokenizer", "Bert", "Training", "Tasks"],
                 path: "Sources/Pipelines"),
 
-        // The umbrella library: re-exports only.
-        .target(name: "BertKit", dependencies: ["TensorCore", "ModelCatalog", "Safetensors", "PyTorch", "HDF5", "GGUF", "ONNX", "Checkpoints", "Tokenizer", "Bert", "Training", "Tasks", "Pipelines"],
+        // The library's public API (issue 21): the only `public` declarations of the package, documented with DocC
+        // (BertKit.docc). Everything else is `package`: usable by this package's targets, invisible to its users.
+        .target(name: "BertKit", dependencies: ["TensorCore", "ModelCatalog", "Checkpoints", "Tokenizer", "Bert", "Training", "Tasks", "Pipelines", "Safetensors"],
                 path: "Sources/BertKit"),
+        // The implementation modules in one import, for the CLI and the tests (not a product).
+        .target(name: "BertKitInternals", dependencies: ["TensorCore", "ModelCatalog", "Safetensors", "PyTorch", "HDF5", "GGUF", "ONNX", "Checkpoints", "Tokenizer", "Bert", "Training", "Tasks", "Pipelines"],
+                path: "Sources/BertKitInternals"),
 
         .executableTarget(name: "BertKitCLI",
-                          dependencies: ["BertKit",
+                          dependencies: ["BertKitInternals",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Sources/BertKitCLI"),
 
@@ -84,8 +90,6 @@ let package = Package(
         // suite that replays Fixtures/fuzz.
         .target(name: "FuzzTargets", dependencies: ["TensorCore", "Safetensors", "PyTorch", "HDF5", "GGUF", "Checkpoints", "Tokenizer", "Bert", "Training", "Tasks", "Pipelines"],
                 path: "Tests/Fuzz/Targets"),
-        // The README's library example (Examples/Classify), built with everything else so that it cannot rot.
-        .executableTarget(name: "bertkit-example-classify", dependencies: ["BertKit"], path: "Examples/Classify"),
         .executableTarget(name: "bertkit-fuzz", dependencies: ["FuzzTargets", "TensorCore"], path: "Tests/Fuzz/Driver"),
 
         .target(name: "TestSupport", dependencies: ["TensorCore"], path: "Tests/TestSupport"),
@@ -95,13 +99,14 @@ let package = Package(
         .testTarget(name: "ONNXTests", dependencies: ["ONNX", "TensorCore", "TestSupport"]),
         .testTarget(name: "GGUFTests", dependencies: ["GGUF", "TensorCore", "TestSupport"]),
         .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "ModelCatalog", "Safetensors", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["BertKitCLI", "BertKit", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["BertKitCLI", "BertKitInternals", "BertKit", "TestSupport"]),
         .testTarget(name: "BertTests", dependencies: ["Bert", "CKernels", "Safetensors", "Checkpoints", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Bert", "Safetensors", "TestSupport"]),
         .testTarget(name: "TasksTests", dependencies: ["Tasks", "Training", "Tokenizer", "Bert", "TensorCore", "TestSupport"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "ModelCatalog", "TensorCore", "TestSupport"]),
         .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "Bert", "Checkpoints", "Safetensors", "TensorCore", "TestSupport"]),
         .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets", "TestSupport"]),
+        .testTarget(name: "BertKitTests", dependencies: ["BertKit", "TestSupport"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "TensorCore", "TestSupport"]),
     ]
 )

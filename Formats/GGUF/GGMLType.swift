@@ -4,12 +4,12 @@
 
 import TensorCore
 
-public enum GGMLType: UInt32, Sendable, CaseIterable {
+package enum GGMLType: UInt32, Sendable, CaseIterable {
     case f32 = 0, f16 = 1, q8_0 = 8, bf16 = 30
 
     /// Values per block and bytes per block: a row (the innermost dimension) is a whole number of blocks.
-    public var blockSize: Int { self == .q8_0 ? Q8_0.blockSize : 1 }
-    public var blockBytes: Int {
+    package var blockSize: Int { self == .q8_0 ? Q8_0.blockSize : 1 }
+    package var blockBytes: Int {
         switch self {
         case .f32: return 4
         case .f16, .bf16: return 2
@@ -18,7 +18,7 @@ public enum GGMLType: UInt32, Sendable, CaseIterable {
     }
 
     /// The name gguf-py and llama.cpp print.
-    public var name: String {
+    package var name: String {
         switch self {
         case .f32: return "F32"
         case .f16: return "F16"
@@ -28,7 +28,7 @@ public enum GGMLType: UInt32, Sendable, CaseIterable {
     }
 
     /// The safetensors dtype the values have once read (Q8_0 is dequantized to F32).
-    public var dtype: DType {
+    package var dtype: DType {
         switch self {
         case .f32, .q8_0: return .f32
         case .f16: return .f16
@@ -38,7 +38,7 @@ public enum GGMLType: UInt32, Sendable, CaseIterable {
 
     /// Bytes of a tensor of `shape` (numpy order: the last dimension is the row), nil on overflow or when a
     /// row is not whole blocks.
-    public func byteCount(of shape: [Int]) -> Int? {
+    package func byteCount(of shape: [Int]) -> Int? {
         guard let elements = Shape.elementCount(shape) else { return nil }
         if let row = shape.last, row % blockSize != 0 { return nil }
         let (bytes, overflow) = (elements / blockSize).multipliedReportingOverflow(by: blockBytes)
@@ -58,16 +58,16 @@ public enum GGMLType: UInt32, Sendable, CaseIterable {
 
 /// Q8_0: blocks of 32 values stored as an f16 scale `d` and 32 int8 `q`, value = q × d
 /// (ggml-common.h `block_q8_0`).
-public enum Q8_0 {
-    public static let blockSize = 32
-    public static let blockBytes = 34
+package enum Q8_0 {
+    package static let blockSize = 32
+    package static let blockBytes = 34
 
     /// Quantizes `values` (a whole number of blocks, all finite) exactly as gguf-py's `Q8_0.quantize_blocks`:
     /// in float32, d = max|x| / 127, id = 1/d (0 when d is 0), q = round half away from zero (x × id) — C's
     /// `roundf`, which is not numpy's `round` — and the scale stored as float16(d) (nearest even). q uses the
     /// float32 d, not the rounded scale. Multiplying by id rather than dividing by d matters: division differs
     /// in about one value in a million.
-    public static func quantize(_ values: UnsafeBufferPointer<Float>, into out: UnsafeMutableRawPointer) {
+    package static func quantize(_ values: UnsafeBufferPointer<Float>, into out: UnsafeMutableRawPointer) {
         precondition(values.count % blockSize == 0)
         for block in 0..<(values.count / blockSize) {
             let x = values.baseAddress! + block * blockSize
@@ -86,7 +86,7 @@ public enum Q8_0 {
     }
 
     /// The values of `blocks` Q8_0 blocks at `source`, as ggml's `dequantize_row_q8_0`: q × float(d).
-    public static func dequantize(_ source: UnsafeRawPointer, blocks: Int, into out: UnsafeMutablePointer<Float>) {
+    package static func dequantize(_ source: UnsafeRawPointer, blocks: Int, into out: UnsafeMutablePointer<Float>) {
         for block in 0..<blocks {
             let base = source + block * blockBytes
             let d = HalfPrecision.float32(fromFloat16: UInt16(littleEndian: base.loadUnaligned(as: UInt16.self)))

@@ -4,7 +4,7 @@
 // DistilBERT's layers the same GGUF names) and its choice of what stays float32 (conversion/base.py,
 // `ModelBase.prepare_tensors`). The one home of these names; SPEC.md §4 has the table.
 
-public enum GGUFBertNames {
+package enum GGUFBertNames {
     /// HF embedding tensors (without the `bert.` prefix) → GGUF.
     static let embeddings: [(hf: String, gguf: String)] = [
         ("embeddings.word_embeddings", "token_embd"),
@@ -44,12 +44,12 @@ public enum GGUFBertNames {
     /// The sequence classifier: `cls.output` when config.json names its labels, `cls` when it has the two
     /// placeholder labels LABEL_0 / LABEL_1 (the converter maps `classifier` there; llama.cpp then expects a
     /// square matrix and will not load the file — kept as the converter writes it).
-    public static let labelledClassifier = "cls.output"
-    public static let placeholderClassifier = "cls"
+    package static let labelledClassifier = "cls.output"
+    package static let placeholderClassifier = "cls"
 
     /// What the converter drops: buffers, the pooler and the pre-training heads ("we are only using BERT for
     /// embeddings"; DistilBERT's `vocab_*` masked-LM layers).
-    public static func isDropped(_ hfName: String) -> Bool {
+    package static func isDropped(_ hfName: String) -> Bool {
         let name = baseName(hfName)
         return name == "embeddings.position_ids" || name.hasPrefix("pooler.") || name.hasPrefix("cls.predictions")
             || name.hasPrefix("vocab_")
@@ -58,13 +58,13 @@ public enum GGUFBertNames {
     }
 
     /// `bert.` (or DistilBERT's `distilbert.`) stripped, as the converter does before mapping.
-    public static func baseName(_ hfName: String) -> String {
+    package static func baseName(_ hfName: String) -> String {
         for prefix in ["bert.", "distilbert."] where hfName.hasPrefix(prefix) { return String(hfName.dropFirst(prefix.count)) }
         return hfName
     }
 
     /// The GGUF name of an HF tensor (after LegacyNames renamed gamma/beta), nil when it has none.
-    public static func ggufName(hf hfName: String, labelledClassifier labelled: Bool) -> String? {
+    package static func ggufName(hf hfName: String, labelledClassifier labelled: Bool) -> String? {
         let name = baseName(hfName)
         let (stem, suffix) = splitSuffix(name)
         guard let suffix else { return nil }
@@ -80,7 +80,7 @@ public enum GGUFBertNames {
 
     /// The HF name of a GGUF tensor, without the `bert.` / `distilbert.` prefix (a BertModel's or DistilBertModel's
     /// own names), nil when unknown. A DistilBERT's `cls` is its `pre_classifier` when `cls.output` follows it.
-    public static func hfName(gguf ggufName: String, distilbert: Bool = false, twoLayerClassifier: Bool = false) -> String? {
+    package static func hfName(gguf ggufName: String, distilbert: Bool = false, twoLayerClassifier: Bool = false) -> String? {
         let (stem, suffix) = splitSuffix(ggufName)
         guard let suffix else { return nil }
         if stem == placeholderClassifier && distilbert && twoLayerClassifier { return distilbertPreClassifier + suffix }
@@ -96,7 +96,7 @@ public enum GGUFBertNames {
 
     /// True when the converter keeps the tensor float32 whatever the file type: 1-D tensors, norms, anything
     /// that is not a `.weight`, and the position and token-type embeddings.
-    public static func staysFloat32(gguf name: String, shape: [Int]) -> Bool {
+    package static func staysFloat32(gguf name: String, shape: [Int]) -> Bool {
         shape.count <= 1 || name.hasSuffix("_norm.weight") || !name.hasSuffix(".weight")
             || name == "position_embd.weight" || name == "token_types.weight"
     }

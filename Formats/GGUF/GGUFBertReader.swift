@@ -7,8 +7,8 @@
 
 import TensorCore
 
-public enum GGUFBertReader {
-    public static func stateDict(_ file: GGUFFile) throws(GGUFError) -> TensorStore {
+package enum GGUFBertReader {
+    package static func stateDict(_ file: GGUFFile) throws(GGUFError) -> TensorStore {
         let architecture = file["general.architecture"]?.stringValue
         guard architecture == "bert" else { throw .notBERT(architecture: architecture) }
         var pairs: [(String, Tensor)] = []
@@ -30,7 +30,7 @@ public enum GGUFBertReader {
     }
 
     /// A BERT-architecture file without token-type embeddings: what the converter writes for DistilBERT.
-    public static func isDistilBERT(_ file: GGUFFile) -> Bool {
+    package static func isDistilBERT(_ file: GGUFFile) -> Bool {
         !file.tensors.contains { $0.name == "token_types.weight" }
     }
 }

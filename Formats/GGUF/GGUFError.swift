@@ -1,7 +1,7 @@
 // Everything that can be wrong with a GGUF file, each case carrying the key, tensor and numbers involved.
 // The file path is attached by the caller (see `FileError`).
 
-public enum GGUFError: Error, CustomStringConvertible, Equatable {
+package enum GGUFError: Error, CustomStringConvertible, Equatable {
     case notGGUF(firstBytes: [UInt8])
     case unsupportedVersion(UInt32)
     case bigEndian
@@ -31,7 +31,7 @@ public enum GGUFError: Error, CustomStringConvertible, Equatable {
     case dataSizeMismatch(tensor: String, expected: Int, actual: Int)
     case nonFiniteValue(tensor: String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .notGGUF(let bytes):
             return "not a GGUF file: it starts with \(bytes.map { String(format2: $0) }.joined(separator: " ")), not 'GGUF'"

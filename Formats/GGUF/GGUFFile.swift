@@ -10,42 +10,42 @@
 import TensorCore
 
 /// One tensor as the file describes it.
-public struct GGUFTensorInfo: Sendable, Equatable {
-    public var name: String
+package struct GGUFTensorInfo: Sendable, Equatable {
+    package var name: String
     /// numpy / PyTorch order: the file's `ne` reversed, so the last dimension is the row.
-    public var shape: [Int]
-    public var type: GGMLType
+    package var shape: [Int]
+    package var type: GGMLType
     /// From the start of the data section.
-    public var offset: Int
-    public var byteCount: Int
+    package var offset: Int
+    package var byteCount: Int
 }
 
-public struct GGUFFile: @unchecked Sendable {
-    public static let magic: [UInt8] = Array("GGUF".utf8)
-    public static let defaultAlignment = 32
+package struct GGUFFile: @unchecked Sendable {
+    package static let magic: [UInt8] = Array("GGUF".utf8)
+    package static let defaultAlignment = 32
     /// Array elements a file may hold in all its metadata: 4 M is 16× the largest vocabulary in use (262,144 tokens),
     /// and each element costs a 24-byte GGUFValue however few bytes it takes in the file.
-    public static let maximumArrayCount = 1 << 22
+    package static let maximumArrayCount = 1 << 22
 
-    public var version: UInt32
+    package var version: UInt32
     /// In file order.
-    public var metadata: [(key: String, value: GGUFValue)]
+    package var metadata: [(key: String, value: GGUFValue)]
     /// In file order.
-    public var tensors: [GGUFTensorInfo]
-    public var alignment: Int
+    package var tensors: [GGUFTensorInfo]
+    package var alignment: Int
     /// File offset of the data section.
-    public var dataStart: Int
-    public let buffer: ByteBuffer
+    package var dataStart: Int
+    package let buffer: ByteBuffer
 
-    public subscript(key: String) -> GGUFValue? { metadata.first(where: { $0.key == key })?.value }
+    package subscript(key: String) -> GGUFValue? { metadata.first(where: { $0.key == key })?.value }
 
     /// The bytes of `tensor` (a view into the mapping).
-    public func data(of tensor: GGUFTensorInfo) -> ByteView {
+    package func data(of tensor: GGUFTensorInfo) -> ByteView {
         ByteView(buffer: buffer, offset: dataStart + tensor.offset, count: tensor.byteCount)
     }
 
     /// `tensor` as values: F32, F16 and BF16 as stored (a view, no copy), Q8_0 dequantized to F32.
-    public func tensor(_ info: GGUFTensorInfo) -> Tensor {
+    package func tensor(_ info: GGUFTensorInfo) -> Tensor {
         let view = data(of: info)
         guard info.type == .q8_0 else { return Tensor(dtype: info.type.dtype, shape: info.shape, data: view) }
         let count = Shape.elementCount(info.shape)!
@@ -63,13 +63,13 @@ public struct GGUFFile: @unchecked Sendable {
     }
 
     /// True when `prefix` starts with the GGUF magic.
-    public static func looksLikeGGUF(_ prefix: [UInt8]) -> Bool { prefix.starts(with: magic) }
+    package static func looksLikeGGUF(_ prefix: [UInt8]) -> Bool { prefix.starts(with: magic) }
 
-    public static func read(path: String) throws -> GGUFFile {
+    package static func read(path: String) throws -> GGUFFile {
         try withFileContext(path) { try parse(buffer: try ByteBuffer(mappingFileAt: path)) }
     }
 
-    public static func parse(buffer: ByteBuffer) throws(GGUFError) -> GGUFFile {
+    package static func parse(buffer: ByteBuffer) throws(GGUFError) -> GGUFFile {
         var cursor = Cursor(base: buffer.baseAddress, size: buffer.count, elementBudget: maximumArrayCount)
         let magicBytes = Array(UnsafeRawBufferPointer(start: buffer.baseAddress, count: min(4, buffer.count)))
         guard magicBytes == magic else { throw .notGGUF(firstBytes: magicBytes) }

@@ -2,7 +2,7 @@
 // types, arrays of one element type (arrays of arrays allowed), strings as a u64 length plus UTF-8 bytes.
 
 /// The type tag written before every metadata value and every array's elements.
-public enum GGUFValueType: UInt32, Sendable, CaseIterable {
+package enum GGUFValueType: UInt32, Sendable, CaseIterable {
     case uint8 = 0, int8 = 1, uint16 = 2, int16 = 3, uint32 = 4, int32 = 5, float32 = 6, bool = 7, string = 8
     case array = 9, uint64 = 10, int64 = 11, float64 = 12
 
@@ -17,7 +17,7 @@ public enum GGUFValueType: UInt32, Sendable, CaseIterable {
         }
     }
 
-    public var name: String {
+    package var name: String {
         switch self {
         case .uint8: return "u8"
         case .int8: return "i8"
@@ -37,13 +37,13 @@ public enum GGUFValueType: UInt32, Sendable, CaseIterable {
 }
 
 /// One metadata value. Only arrays are indirect: a boxed case per scalar would cost a heap object per array element.
-public enum GGUFValue: Sendable, Equatable, CustomStringConvertible {
+package enum GGUFValue: Sendable, Equatable, CustomStringConvertible {
     case uint8(UInt8), int8(Int8), uint16(UInt16), int16(Int16), uint32(UInt32), int32(Int32), float32(Float)
     case bool(Bool), string(String), uint64(UInt64), int64(Int64), float64(Double)
     /// Elements all of `elementType`.
     indirect case array(elementType: GGUFValueType, [GGUFValue])
 
-    public var type: GGUFValueType {
+    package var type: GGUFValueType {
         switch self {
         case .uint8: return .uint8
         case .int8: return .int8
@@ -61,12 +61,12 @@ public enum GGUFValue: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    public var stringValue: String? { if case .string(let s) = self { return s } else { return nil } }
-    public var boolValue: Bool? { if case .bool(let b) = self { return b } else { return nil } }
-    public var arrayValue: [GGUFValue]? { if case .array(_, let a) = self { return a } else { return nil } }
+    package var stringValue: String? { if case .string(let s) = self { return s } else { return nil } }
+    package var boolValue: Bool? { if case .bool(let b) = self { return b } else { return nil } }
+    package var arrayValue: [GGUFValue]? { if case .array(_, let a) = self { return a } else { return nil } }
 
     /// Any integer type as Int (nil when it does not fit, or for other types).
-    public var intValue: Int? {
+    package var intValue: Int? {
         switch self {
         case .uint8(let v): return Int(v)
         case .int8(let v): return Int(v)
@@ -81,7 +81,7 @@ public enum GGUFValue: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Either float type as Double.
-    public var doubleValue: Double? {
+    package var doubleValue: Double? {
         switch self {
         case .float32(let v): return Double(v)
         case .float64(let v): return v
@@ -90,7 +90,7 @@ public enum GGUFValue: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// For `inspect`: scalars as they are, strings quoted, long arrays shortened.
-    public var description: String {
+    package var description: String {
         switch self {
         case .string(let s): return "\"" + s + "\""
         case .bool(let b): return b ? "true" : "false"

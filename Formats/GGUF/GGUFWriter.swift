@@ -7,14 +7,14 @@
 import TensorCore
 
 /// A tensor to write: its bytes are already in `type`'s encoding.
-public struct GGUFOutputTensor: Sendable {
-    public var name: String
+package struct GGUFOutputTensor: Sendable {
+    package var name: String
     /// numpy order; written reversed as ggml's `ne`.
-    public var shape: [Int]
-    public var type: GGMLType
-    public var data: ByteView
+    package var shape: [Int]
+    package var type: GGMLType
+    package var data: ByteView
 
-    public init(name: String, shape: [Int], type: GGMLType, data: ByteView) {
+    package init(name: String, shape: [Int], type: GGMLType, data: ByteView) {
         self.name = name
         self.shape = shape
         self.type = type
@@ -22,13 +22,13 @@ public struct GGUFOutputTensor: Sendable {
     }
 }
 
-public enum GGUFWriter {
+package enum GGUFWriter {
     /// llama.cpp's GGML_MAX_NAME is 64 bytes with the terminating NUL.
-    public static let maximumNameBytes = 63
+    package static let maximumNameBytes = 63
 
     /// Writes `metadata` and `tensors` to `path` atomically. `general.alignment` in `metadata`, when present,
     /// sets the alignment (gguf-py's `add_custom_alignment`).
-    public static func write(metadata: [(key: String, value: GGUFValue)], tensors: [GGUFOutputTensor],
+    package static func write(metadata: [(key: String, value: GGUFValue)], tensors: [GGUFOutputTensor],
                              to path: String) throws {
         try withFileContext(path) {
             let (head, alignment) = try header(metadata: metadata, tensors: tensors)
@@ -43,7 +43,7 @@ public enum GGUFWriter {
     }
 
     /// Everything before the data section, padded to the alignment; and the alignment.
-    public static func header(metadata: [(key: String, value: GGUFValue)], tensors: [GGUFOutputTensor])
+    package static func header(metadata: [(key: String, value: GGUFValue)], tensors: [GGUFOutputTensor])
         throws(GGUFError) -> (bytes: [UInt8], alignment: Int) {
         let alignment = try GGUFFile.alignment(metadata)
         var out = Array(GGUFFile.magic)

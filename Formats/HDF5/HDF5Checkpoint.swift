@@ -4,9 +4,9 @@
 
 import TensorCore
 
-public enum HDF5Checkpoint {
+package enum HDF5Checkpoint {
     /// The two layouts, named as `inspect` reports them.
-    public enum Layout: String, Sendable {
+    package enum Layout: String, Sendable {
         /// Keras-2 weights (`layer_names` / `weight_names`), TF-named, mapped to PyTorch names on reading.
         case keras = "keras-h5"
         /// One dataset per tensor (SPEC.md).
@@ -14,19 +14,19 @@ public enum HDF5Checkpoint {
     }
 
     /// Which layout to write.
-    public enum LayoutChoice: String, Sendable, CaseIterable {
+    package enum LayoutChoice: String, Sendable, CaseIterable {
         /// Keras when the tensors are a BERT the TF classes hold, plain otherwise.
         case automatic = "auto"
         case keras
         case plain
     }
 
-    public struct Contents {
-        public var layout: Layout
-        public var store: TensorStore
-        public var notes: [String]
+    package struct Contents {
+        package var layout: Layout
+        package var store: TensorStore
+        package var notes: [String]
 
-        public init(layout: Layout, store: TensorStore, notes: [String]) {
+        package init(layout: Layout, store: TensorStore, notes: [String]) {
             self.layout = layout
             self.store = store
             self.notes = notes
@@ -35,7 +35,7 @@ public enum HDF5Checkpoint {
 
     /// Reads `path`. Tensors stored as one contiguous little-endian run are views into a read-only
     /// mapping of the file; the rest are read through libhdf5.
-    public static func read(path: String) throws -> Contents {
+    package static func read(path: String) throws -> Contents {
         try withFileContext(path) {
             let file = try HDF5File.open(path)
             defer { try? file.close() }
@@ -45,7 +45,7 @@ public enum HDF5Checkpoint {
 
     /// Reads an open file whose bytes `mapping` maps (contiguous datasets become views of it). Every object
     /// it opens is closed before it returns.
-    public static func read(file: HDF5File, mapping: ByteBuffer) throws -> Contents {
+    package static func read(file: HDF5File, mapping: ByteBuffer) throws -> Contents {
         let root = try file.root()
         defer { try? root.close() }
         if try KerasH5Reader.isKerasLayout(root) {
@@ -58,7 +58,7 @@ public enum HDF5Checkpoint {
 
     /// The layout `choice` resolves to for `store`, with a remark: the TF class for Keras, or why the
     /// automatic choice is the plain layout. Throws when Keras is forced and the tensors do not fit.
-    public static func resolveLayout(_ store: TensorStore, choice: LayoutChoice, architecture: String? = nil) throws -> (Layout, String) {
+    package static func resolveLayout(_ store: TensorStore, choice: LayoutChoice, architecture: String? = nil) throws -> (Layout, String) {
         switch choice {
         case .keras:
             let bertClass = try KerasH5Writer.kerasClass(for: store, architecture: architecture)
@@ -84,7 +84,7 @@ public enum HDF5Checkpoint {
     /// remark (see `resolveLayout`). `architecture` is config.json's first `architectures` entry, if
     /// known; `metadata` becomes the plain layout's root attributes.
     @discardableResult
-    public static func write(_ store: TensorStore, to path: String, layout choice: LayoutChoice = .automatic,
+    package static func write(_ store: TensorStore, to path: String, layout choice: LayoutChoice = .automatic,
                              architecture: String? = nil, metadata: [String: String]? = nil) throws -> (Layout, String) {
         let (layout, note) = try withFileContext(path) { try resolveLayout(store, choice: choice, architecture: architecture) }
         switch layout {

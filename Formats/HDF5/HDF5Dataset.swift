@@ -5,12 +5,12 @@ import CHDF5
 import TensorCore
 
 /// Storage choices for a new dataset (h5py's `chunks`, `compression="gzip"`, `shuffle`).
-public struct HDF5DatasetOptions: Sendable {
-    public var chunks: [Int]?
-    public var deflateLevel: Int?
-    public var shuffle = false
+package struct HDF5DatasetOptions: Sendable {
+    package var chunks: [Int]?
+    package var deflateLevel: Int?
+    package var shuffle = false
 
-    public init(chunks: [Int]? = nil, deflateLevel: Int? = nil, shuffle: Bool = false) {
+    package init(chunks: [Int]? = nil, deflateLevel: Int? = nil, shuffle: Bool = false) {
         self.chunks = chunks
         self.deflateLevel = deflateLevel
         self.shuffle = shuffle
@@ -39,13 +39,13 @@ public struct HDF5DatasetOptions: Sendable {
 }
 
 /// How a dataset's bytes are stored.
-public enum HDF5Layout: String, Sendable { case compact, contiguous, chunked, virtual, other }
+package enum HDF5Layout: String, Sendable { case compact, contiguous, chunked, virtual, other }
 
 /// A dataset: its type, shape and storage, and reading/writing its elements.
-public final class HDF5Dataset: HDF5Object {
+package final class HDF5Dataset: HDF5Object {
     init(id: hid_t, path: String, file: HDF5File) { super.init(id: id, path: path, file: file, close: H5Dclose) }
 
-    public func datatype() throws -> HDF5TypeDescription {
+    package func datatype() throws -> HDF5TypeDescription {
         try HDF5Library.run {
             let type = H5Dget_type(id)
             guard type >= 0 else { throw HDF5Library.failure("read the datatype of", path) }
@@ -55,7 +55,7 @@ public final class HDF5Dataset: HDF5Object {
     }
 
     /// The shape (`[]` for a scalar dataspace), or nil for a null dataspace.
-    public func shape() throws -> [Int]? {
+    package func shape() throws -> [Int]? {
         try HDF5Library.run {
             let space = H5Dget_space(id)
             guard space >= 0 else { throw HDF5Library.failure("read the dataspace of", path) }
@@ -65,7 +65,7 @@ public final class HDF5Dataset: HDF5Object {
     }
 
     /// Layout, filter names and whether the data lives in external files.
-    public func storage() throws -> (layout: HDF5Layout, filters: [String], external: Bool) {
+    package func storage() throws -> (layout: HDF5Layout, filters: [String], external: Bool) {
         try HDF5Library.run {
             let dcpl = H5Dget_create_plist(id)
             guard dcpl >= 0 else { throw HDF5Library.failure("read the storage properties of", path) }
@@ -102,7 +102,7 @@ public final class HDF5Dataset: HDF5Object {
 
     /// Where the raw bytes of a contiguous, allocated dataset start in the file, and how many there
     /// are; nil when they are not one plain run of file bytes (chunked, compact, unallocated).
-    public func contiguousExtent() -> (offset: UInt64, size: UInt64)? {
+    package func contiguousExtent() -> (offset: UInt64, size: UInt64)? {
         HDF5Library.run { () -> (offset: UInt64, size: UInt64)? in
             let offset = H5Dget_offset(id)
             guard UInt64(offset) != HDF5Library.undefinedAddress else {
@@ -114,7 +114,7 @@ public final class HDF5Dataset: HDF5Object {
     }
 
     /// Bytes of the dataset's data actually stored in the file (all chunks, compressed), 0 when none is allocated.
-    public func storedByteCount() -> Int {
+    package func storedByteCount() -> Int {
         HDF5Library.run { Int(clamping: H5Dget_storage_size(id)) }
     }
 

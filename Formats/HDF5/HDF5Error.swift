@@ -3,7 +3,7 @@
 
 import TensorCore
 
-public enum HDF5Error: Error, CustomStringConvertible, Equatable {
+package enum HDF5Error: Error, CustomStringConvertible, Equatable {
     /// A libhdf5 call failed; `causes` is its error stack, outermost first.
     case library(operation: String, object: String, causes: [String])
     case notFound(path: String)
@@ -32,7 +32,7 @@ public enum HDF5Error: Error, CustomStringConvertible, Equatable {
     case kerasShapeMismatch(tensor: String, expected: [Int], actual: [Int])
     case untiedDecoder(tensor: String, tiedTo: String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .library(let operation, let object, let causes):
             let what = object.isEmpty ? operation : "\(operation) '\(object)'"

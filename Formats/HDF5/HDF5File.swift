@@ -5,10 +5,10 @@ import CHDF5
 import TensorCore
 
 /// An open HDF5 file.
-public final class HDF5File {
-    public let path: String
+package final class HDF5File {
+    package let path: String
     private(set) var id: hid_t
-    public let writable: Bool
+    package let writable: Bool
 
     private init(id: hid_t, path: String, writable: Bool) {
         self.id = id
@@ -20,7 +20,7 @@ public final class HDF5File {
 
     /// How many objects of this file libhdf5 holds open, the file itself included: a reader that closes
     /// every group, dataset and attribute it opened leaves 1 (tests prove it).
-    public var openObjectCount: Int {
+    package var openObjectCount: Int {
         HDF5Library.run { Int(H5Fget_obj_count(id, UInt32(H5F_OBJ_FILE | H5F_OBJ_DATASET | H5F_OBJ_GROUP | H5F_OBJ_DATATYPE | H5F_OBJ_ATTR))) }
     }
 
@@ -44,7 +44,7 @@ public final class HDF5File {
     }
 
     /// Opens an existing file read-only.
-    public static func open(_ path: String) throws -> HDF5File {
+    package static func open(_ path: String) throws -> HDF5File {
         try HDF5Library.run {
             let fapl = try accessList()
             defer { H5Pclose(fapl) }
@@ -56,7 +56,7 @@ public final class HDF5File {
 
     /// Creates (truncating) a file the way `h5py.File(path, "w")` does: earliest file format, no
     /// timestamps on the root group.
-    public static func create(_ path: String) throws -> HDF5File {
+    package static func create(_ path: String) throws -> HDF5File {
         try HDF5Library.run {
             let fapl = try accessList()
             defer { H5Pclose(fapl) }
@@ -71,7 +71,7 @@ public final class HDF5File {
     }
 
     /// The root group.
-    public func root() throws -> HDF5Group {
+    package func root() throws -> HDF5Group {
         try HDF5Library.run {
             let group = H5Oopen(id, "/", HDF5Library.defaultPlist)
             guard group >= 0 else { throw HDF5Library.failure("open the root group", "") }
@@ -82,7 +82,7 @@ public final class HDF5File {
     /// Flushes and closes the file, and (STRONG close) every object still open in it — those become
     /// unusable. Errors here are write errors, so writers must call it. Without it, the file closes
     /// when the last of its objects is released.
-    public func close() throws {
+    package func close() throws {
         guard id >= 0 else { return }
         let id = self.id
         self.id = -1

@@ -4,13 +4,13 @@ import CHDF5
 import TensorCore
 
 /// A group: its children, and creating groups and datasets in it.
-public final class HDF5Group: HDF5Object {
+package final class HDF5Group: HDF5Object {
     init(id: hid_t, path: String, file: HDF5File) { super.init(id: id, path: path, file: file, close: H5Oclose) }
 
     /// The group's links in name order (libhdf5's own iteration: every child, whatever the shape of
     /// the group's B-tree or link storage), each with whether it is a hard link, a soft link or a link
     /// into another file.
-    public func links() throws -> [(name: String, kind: HDF5LinkKind)] {
+    package func links() throws -> [(name: String, kind: HDF5LinkKind)] {
         try HDF5Library.run {
             final class Links { var list: [(String, HDF5LinkKind)] = [] }
             let links = Links()
@@ -34,11 +34,11 @@ public final class HDF5Group: HDF5Object {
     }
 
     /// The names of the group's links in name order.
-    public func childNames() throws -> [String] { try links().map(\.name) }
+    package func childNames() throws -> [String] { try links().map(\.name) }
 
     /// The kind of object at the relative `path`, or nil when no such link exists. Walks the path one
     /// component at a time (libhdf5's `H5Lexists` fails on a missing intermediate group).
-    public func kind(of relativePath: String) throws -> HDF5ObjectKind? {
+    package func kind(of relativePath: String) throws -> HDF5ObjectKind? {
         try HDF5Library.run {
             guard try exists(relativePath) else { return nil }
             let object = H5Oopen(id, relativePath, HDF5Library.defaultPlist)
@@ -55,7 +55,7 @@ public final class HDF5Group: HDF5Object {
 
     /// Whether a link exists at the relative `path` (each component checked in turn, as h5py's
     /// `name in group` does).
-    public func exists(_ relativePath: String) throws -> Bool {
+    package func exists(_ relativePath: String) throws -> Bool {
         try HDF5Library.run {
             var prefix = ""
             for component in relativePath.split(separator: "/", omittingEmptySubsequences: true) {
@@ -68,14 +68,14 @@ public final class HDF5Group: HDF5Object {
         }
     }
 
-    public func openGroup(_ relativePath: String) throws -> HDF5Group {
+    package func openGroup(_ relativePath: String) throws -> HDF5Group {
         try HDF5Library.run {
             let (object, full) = try openObject(relativePath, as: H5I_GROUP, "group")
             return HDF5Group(id: object, path: full, file: file)
         }
     }
 
-    public func openDataset(_ relativePath: String) throws -> HDF5Dataset {
+    package func openDataset(_ relativePath: String) throws -> HDF5Dataset {
         try HDF5Library.run {
             let (object, full) = try openObject(relativePath, as: H5I_DATASET, "dataset")
             return HDF5Dataset(id: object, path: full, file: file)
@@ -113,7 +113,7 @@ public final class HDF5Group: HDF5Object {
     }
 
     /// `group.create_group(name)` in h5py 3: intermediate groups made, no timestamps.
-    public func createGroup(_ relativePath: String) throws -> HDF5Group {
+    package func createGroup(_ relativePath: String) throws -> HDF5Group {
         try HDF5Library.run {
             let full = childPath(relativePath)
             let lcpl = try HDF5Group.linkCreationList()
@@ -129,7 +129,7 @@ public final class HDF5Group: HDF5Object {
     }
 
     /// `group.require_group(path)` in h5py: the existing group, or a new one.
-    public func requireGroup(_ relativePath: String) throws -> HDF5Group {
+    package func requireGroup(_ relativePath: String) throws -> HDF5Group {
         try HDF5Library.run {
             try exists(relativePath) ? try openGroup(relativePath) : try createGroup(relativePath)
         }
@@ -138,7 +138,7 @@ public final class HDF5Group: HDF5Object {
     /// Creates a dataset named `name` (a single link name: use `requireGroup` for the parents) the way
     /// h5py's `make_new_dset` does: the given type, dims = maxdims (or a scalar dataspace for `[]`),
     /// no timestamps, and contiguous storage unless `options` asks for chunks or filters.
-    public func createDataset(_ name: String, type: HDF5Datatype, shape: [Int],
+    package func createDataset(_ name: String, type: HDF5Datatype, shape: [Int],
                               options: HDF5DatasetOptions = HDF5DatasetOptions()) throws -> HDF5Dataset {
         try HDF5Library.run {
             let full = childPath(name)

@@ -10,15 +10,15 @@ import CHDF5
 import TensorCore
 
 /// How a group member is linked.
-public enum HDF5LinkKind: String, Sendable { case hard, soft, external }
+package enum HDF5LinkKind: String, Sendable { case hard, soft, external }
 
 /// What a link in a group points to.
-public enum HDF5ObjectKind: String, Sendable { case group, dataset, namedDatatype = "named datatype", other = "other object" }
+package enum HDF5ObjectKind: String, Sendable { case group, dataset, namedDatatype = "named datatype", other = "other object" }
 
 /// A group or a dataset: anything with a path and attributes.
-public class HDF5Object {
+package class HDF5Object {
     /// The object's path in the file (for messages), e.g. `/bert/tf_bert_model`.
-    public let path: String
+    package let path: String
     private(set) var id: hid_t
     private let closeFunction: @convention(c) (hid_t) -> herr_t
     /// Keeps the file open while any of its objects is alive.
@@ -37,7 +37,7 @@ public class HDF5Object {
     }
 
     /// Closes now; later use is a programmer error.
-    public func close() throws {
+    package func close() throws {
         guard id >= 0 else { return }
         let result = HDF5Library.run { closeFunction(id) }
         id = -1
@@ -49,7 +49,7 @@ public class HDF5Object {
     // MARK: Attributes
 
     /// Attribute names in name order.
-    public func attributeNames() throws -> [String] {
+    package func attributeNames() throws -> [String] {
         try HDF5Library.run {
             final class Names { var list: [String] = [] }
             let names = Names()
@@ -66,7 +66,7 @@ public class HDF5Object {
         }
     }
 
-    public func hasAttribute(_ name: String) throws -> Bool {
+    package func hasAttribute(_ name: String) throws -> Bool {
         try HDF5Library.run {
             let exists = H5Aexists(id, name)
             guard exists >= 0 else { throw HDF5Library.failure("look up attribute '\(name)' of", path) }
@@ -75,7 +75,7 @@ public class HDF5Object {
     }
 
     /// An attribute's datatype and shape (nil shape: a null dataspace).
-    public func attributeInfo(_ name: String) throws -> (type: HDF5TypeDescription, shape: [Int]?) {
+    package func attributeInfo(_ name: String) throws -> (type: HDF5TypeDescription, shape: [Int]?) {
         try HDF5Library.run {
             let attribute = try openAttribute(name)
             defer { H5Aclose(attribute) }
@@ -87,7 +87,7 @@ public class HDF5Object {
     }
 
     /// Reads an attribute: strings (fixed or variable length, any padding), numbers, or empty.
-    public func readAttribute(_ name: String) throws -> HDF5AttributeValue {
+    package func readAttribute(_ name: String) throws -> HDF5AttributeValue {
         try HDF5Library.run {
             let attribute = try openAttribute(name)
             defer { H5Aclose(attribute) }
@@ -97,7 +97,7 @@ public class HDF5Object {
 
     /// Creates (replacing) a string attribute, 1-D or scalar, stored as h5py stores `bytes`
     /// (variable-length ASCII), `str` (variable-length UTF-8) or a NumPy `S` array (fixed, NULLPAD).
-    public func writeStringAttribute(_ name: String, _ values: [String], scalar: Bool = false,
+    package func writeStringAttribute(_ name: String, _ values: [String], scalar: Bool = false,
                                      storage: HDF5StringStorage = .variableASCII) throws {
         precondition(!scalar || values.count == 1, "a scalar attribute holds one value")
         try HDF5Library.run {
@@ -106,7 +106,7 @@ public class HDF5Object {
     }
 
     /// Creates (replacing) a 1-D float64 attribute; `[]` is what Keras writes for a layer without weights.
-    public func writeFloat64Attribute(_ name: String, _ values: [Double]) throws {
+    package func writeFloat64Attribute(_ name: String, _ values: [Double]) throws {
         try HDF5Library.run { try HDF5AttributeIO.writeFloat64(on: id, object: path, name: name, values) }
     }
 
@@ -122,7 +122,7 @@ public class HDF5Object {
 }
 
 /// How string attributes are written.
-public enum HDF5StringStorage: Sendable {
+package enum HDF5StringStorage: Sendable {
     /// Variable-length, ASCII, NULLTERM: h5py 3 for Python `bytes` (what Keras writes).
     case variableASCII
     /// Variable-length, UTF-8, NULLTERM: h5py 3 for Python `str`.
@@ -133,7 +133,7 @@ public enum HDF5StringStorage: Sendable {
 }
 
 /// A decoded attribute.
-public enum HDF5AttributeValue: Equatable, Sendable {
+package enum HDF5AttributeValue: Equatable, Sendable {
     case strings([String], scalar: Bool)
     case floats([Double], scalar: Bool)
     case integers([Int64], scalar: Bool)
@@ -142,7 +142,7 @@ public enum HDF5AttributeValue: Equatable, Sendable {
     case unsupported(datatype: HDF5TypeDescription)
 
     /// The strings, `[]` for an empty attribute, nil for anything else.
-    public var stringList: [String]? {
+    package var stringList: [String]? {
         switch self {
         case .strings(let values, _): return values
         case .empty: return []

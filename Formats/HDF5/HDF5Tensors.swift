@@ -7,14 +7,14 @@
 import CHDF5
 import TensorCore
 
-public enum HDF5TensorIO {
+package enum HDF5TensorIO {
     /// Bytes a dataset may declare beyond what compression of its stored bytes explains: the fill values of a small
     /// dataset whose chunks were never written.
     static let unwrittenAllowance = 16 << 20
 
     /// Reads `dataset` as a tensor of `dtype` (default: the element type its datatype holds).
     /// `mapping` is the whole file mapped read-only, or nil to always copy.
-    public static func read(_ dataset: HDF5Dataset, mapping: ByteBuffer?, as dtype: DType? = nil) throws -> Tensor {
+    package static func read(_ dataset: HDF5Dataset, mapping: ByteBuffer?, as dtype: DType? = nil) throws -> Tensor {
         let path = dataset.path
         let type = try dataset.datatype()
         guard let stored = type.dtype else { throw HDF5Error.unsupportedDatatype(object: path, datatype: type.description) }
@@ -63,7 +63,7 @@ public enum HDF5TensorIO {
     /// Creates dataset `name` in `group` holding `tensor`, with `type` as its file (and memory) datatype:
     /// by default the h5py type for the tensor's dtype.
     @discardableResult
-    public static func write(_ tensor: Tensor, in group: HDF5Group, name: String, type: HDF5Datatype? = nil,
+    package static func write(_ tensor: Tensor, in group: HDF5Group, name: String, type: HDF5Datatype? = nil,
                              options: HDF5DatasetOptions = HDF5DatasetOptions()) throws -> HDF5Dataset {
         guard let type = try type ?? HDF5Datatype.forTensor(tensor.dtype) else {
             throw HDF5Error.dtypeNotStorable(tensor: name, dtype: tensor.dtype.rawValue, hint: "")

@@ -7,9 +7,9 @@ import CHDF5
 import TensorCore
 
 /// A datatype as read from a file.
-public enum HDF5TypeDescription: Equatable, Sendable, CustomStringConvertible {
-    public enum StringPadding: String, Sendable { case nullTerminated = "NULLTERM", nullPadded = "NULLPAD", spacePadded = "SPACEPAD" }
-    public enum CharacterSet: String, Sendable { case ascii = "ASCII", utf8 = "UTF-8" }
+package enum HDF5TypeDescription: Equatable, Sendable, CustomStringConvertible {
+    package enum StringPadding: String, Sendable { case nullTerminated = "NULLTERM", nullPadded = "NULLPAD", spacePadded = "SPACEPAD" }
+    package enum CharacterSet: String, Sendable { case ascii = "ASCII", utf8 = "UTF-8" }
 
     case integer(bytes: Int, signed: Bool, bigEndian: Bool)
     /// `exponentBits`/`mantissaBits` tell half (5/10), bfloat16 (8/7), single (8/23) and double (11/52) apart.
@@ -22,7 +22,7 @@ public enum HDF5TypeDescription: Equatable, Sendable, CustomStringConvertible {
     case complex(bytes: Int, bigEndian: Bool)
     case other(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .integer(let bytes, let signed, let bigEndian):
             return "\(signed ? "int" : "uint")\(bytes * 8) \(bigEndian ? "big" : "little")-endian"
@@ -40,7 +40,7 @@ public enum HDF5TypeDescription: Equatable, Sendable, CustomStringConvertible {
     }
 
     /// The tensor element type this datatype holds, if it holds one.
-    public var dtype: DType? {
+    package var dtype: DType? {
         switch self {
         case .integer(let bytes, let signed, _):
             switch (bytes, signed) {
@@ -149,12 +149,12 @@ public enum HDF5TypeDescription: Equatable, Sendable, CustomStringConvertible {
 }
 
 /// An owned datatype handle (H5Tclose on release).
-public final class HDF5Datatype {
+package final class HDF5Datatype {
     let id: hid_t
     init(adopting id: hid_t) { self.id = id }
     deinit { HDF5Library.run { _ = H5Tclose(id) } }
 
-    public var typeDescription: HDF5TypeDescription { HDF5Library.run { HDF5TypeDescription.of(id) } }
+    package var typeDescription: HDF5TypeDescription { HDF5Library.run { HDF5TypeDescription.of(id) } }
 
     /// A copy of a predefined type, as h5py's `py_create` makes for NumPy scalars.
     static func copy(of predefined: hid_t) throws -> HDF5Datatype {
@@ -166,7 +166,7 @@ public final class HDF5Datatype {
     }
 
     /// Variable-length string, ASCII (h5py 3 for `bytes`) or UTF-8 (for `str`), NUL-terminated.
-    public static func variableString(utf8: Bool) throws -> HDF5Datatype {
+    package static func variableString(utf8: Bool) throws -> HDF5Datatype {
         try HDF5Library.run {
             let type = try copy(of: HDF5Library.cString)
             guard H5Tset_size(type.id, HDF5Library.variableSize) >= 0,
@@ -178,7 +178,7 @@ public final class HDF5Datatype {
     }
 
     /// Fixed-length string of `size` bytes (NumPy `S<size>` in h5py: ASCII, NULLPAD).
-    public static func fixedString(size: Int, padding: HDF5TypeDescription.StringPadding = .nullPadded,
+    package static func fixedString(size: Int, padding: HDF5TypeDescription.StringPadding = .nullPadded,
                                    utf8: Bool = false) throws -> HDF5Datatype {
         try HDF5Library.run {
             let type = try copy(of: HDF5Library.cString)
@@ -193,7 +193,7 @@ public final class HDF5Datatype {
 
     /// The datatype h5py 3 writes for a NumPy array of `dtype` (the on-disk type for tensors),
     /// or nil when HDF5 has no faithful type for it (BF16, FP8, packed types: see `TensorStorage`).
-    public static func forTensor(_ dtype: DType) throws -> HDF5Datatype? {
+    package static func forTensor(_ dtype: DType) throws -> HDF5Datatype? {
         try HDF5Library.run {
             switch dtype {
             case .f16: return try copy(of: HDF5Library.ieeeF16LE)

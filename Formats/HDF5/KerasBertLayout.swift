@@ -9,7 +9,7 @@ import ModelCatalog
 
 /// A TF BERT model class (the `architectures` entry of config.json names its PyTorch twin). The cases are the
 /// classes whose Keras layout `KerasBertLayout.layers` knows; what each class has comes from the catalogue.
-public enum KerasBertClass: String, CaseIterable, Sendable {
+package enum KerasBertClass: String, CaseIterable, Sendable {
     case model = "TFBertModel"
     case preTraining = "TFBertForPreTraining"
     case maskedLM = "TFBertForMaskedLM"
@@ -21,10 +21,10 @@ public enum KerasBertClass: String, CaseIterable, Sendable {
     var catalogue: BertClass { BertClass.named(tensorFlow: rawValue)! }
 
     /// The Keras model name, snake case of the class name: the first component of every variable name.
-    public var modelName: String { catalogue.tensorFlow!.kerasModelName }
+    package var modelName: String { catalogue.tensorFlow!.kerasModelName }
 
     /// The class for a config.json `architectures` entry (`BertForMaskedLM` or `TFBertForMaskedLM`).
-    public init?(architecture: String) {
+    package init?(architecture: String) {
         guard let bertClass = BertClass.named(architecture) ?? BertClass.named(tensorFlow: architecture),
               let tensorFlow = bertClass.tensorFlow else { return nil }
         self.init(rawValue: tensorFlow.name)
@@ -37,25 +37,25 @@ public enum KerasBertClass: String, CaseIterable, Sendable {
 
 /// One weight: its TF variable name (`<model>/bert/.../kernel:0`), its PyTorch name, whether the
 /// PyTorch value is the transpose, and its TF shape.
-public struct KerasWeight: Equatable, Sendable {
-    public let variableName: String
-    public let pytorchName: String
-    public let transposed: Bool
-    public let shape: [Int]
+package struct KerasWeight: Equatable, Sendable {
+    package let variableName: String
+    package let pytorchName: String
+    package let transposed: Bool
+    package let shape: [Int]
 }
 
 /// One top-level Keras layer: a group in the file, with its `weight_names` in order.
-public struct KerasLayer: Equatable, Sendable {
-    public let name: String
-    public let weights: [KerasWeight]
+package struct KerasLayer: Equatable, Sendable {
+    package let name: String
+    package let weights: [KerasWeight]
 }
 
 /// Sizes read off a PyTorch BERT state dict.
-public struct BertDimensions: Equatable, Sendable {
-    public var vocabulary: Int, hidden: Int, intermediate: Int, positions: Int, tokenTypes: Int, layers: Int
-    public var labels: Int?
+package struct BertDimensions: Equatable, Sendable {
+    package var vocabulary: Int, hidden: Int, intermediate: Int, positions: Int, tokenTypes: Int, layers: Int
+    package var labels: Int?
 
-    public init(vocabulary: Int, hidden: Int, intermediate: Int, positions: Int, tokenTypes: Int, layers: Int, labels: Int? = nil) {
+    package init(vocabulary: Int, hidden: Int, intermediate: Int, positions: Int, tokenTypes: Int, layers: Int, labels: Int? = nil) {
         self.vocabulary = vocabulary
         self.hidden = hidden
         self.intermediate = intermediate
@@ -66,10 +66,10 @@ public struct BertDimensions: Equatable, Sendable {
     }
 }
 
-public enum KerasBertLayout {
+package enum KerasBertLayout {
     /// The layers of `bertClass` for a model of `dimensions`, in `model.layers` order. `pytorchPrefix`
     /// is `"bert."` or, for a bare BertModel state dict, `""`. `withPooler` nil means the class default.
-    public static func layers(_ bertClass: KerasBertClass, _ d: BertDimensions, pytorchPrefix: String = "bert.",
+    package static func layers(_ bertClass: KerasBertClass, _ d: BertDimensions, pytorchPrefix: String = "bert.",
                               withPooler: Bool? = nil) -> [KerasLayer] {
         let model = bertClass.modelName
         func weight(_ tf: String, _ pt: String, _ shape: [Int], transposed: Bool = false) -> KerasWeight {

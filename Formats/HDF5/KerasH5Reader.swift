@@ -8,9 +8,9 @@
 
 import TensorCore
 
-public enum KerasH5Reader {
+package enum KerasH5Reader {
     /// True when the root group carries Keras' `layer_names` (whole or chunked).
-    public static func isKerasLayout(_ root: HDF5Group) throws -> Bool {
+    package static func isKerasLayout(_ root: HDF5Group) throws -> Bool {
         try root.hasAttribute("layer_names") || root.hasAttribute("layer_names0")
     }
 

@@ -9,21 +9,21 @@
 
 import TensorCore
 
-public enum KerasH5Writer {
+package enum KerasH5Writer {
     /// What Keras 2 records about itself (the genuine files carry tf_keras 2.19.0).
-    public static let backend = "tensorflow"
-    public static let kerasVersion = "2.19.0"
+    package static let backend = "tensorflow"
+    package static let kerasVersion = "2.19.0"
     /// Keras' `HDF5_OBJECT_HEADER_LIMIT`: a string list whose NumPy `S` form is larger is split.
     static let objectHeaderLimit = 64512
 
     /// The TF class `store` would be written as, or the reason it cannot be.
-    public static func kerasClass(for store: TensorStore, architecture: String? = nil) throws -> KerasBertClass {
+    package static func kerasClass(for store: TensorStore, architecture: String? = nil) throws -> KerasBertClass {
         try KerasBertPlan.make(for: store, architecture: architecture).0
     }
 
     /// The tensors of `store` that the Keras file leaves out: index buffers (`position_ids`, …) and
     /// tied decoder copies, which TF BERT has no variables for.
-    public static func leftOut(of store: TensorStore, architecture: String? = nil) throws -> [String] {
+    package static func leftOut(of store: TensorStore, architecture: String? = nil) throws -> [String] {
         let (_, layers, normalized) = try KerasBertPlan.make(for: store, architecture: architecture)
         let written = Set(layers.flatMap { $0.weights.map(\.pytorchName) })
         let kept = Set(normalized.names.filter { written.contains($0) })
@@ -32,7 +32,7 @@ public enum KerasH5Writer {
 
     /// Writes `store` (a PyTorch BERT state dict) to `path` atomically. Returns the TF class used.
     @discardableResult
-    public static func write(_ store: TensorStore, to path: String, architecture: String? = nil) throws -> KerasBertClass {
+    package static func write(_ store: TensorStore, to path: String, architecture: String? = nil) throws -> KerasBertClass {
         try withFileContext(path) {
             let (bertClass, layers, normalized) = try KerasBertPlan.make(for: store, architecture: architecture)
             try HDF5Output.write(to: path) { root in try write(layers, from: normalized, root: root) }
@@ -97,7 +97,7 @@ public enum KerasH5Writer {
     }
 
     /// `np.array_split(n items, k)`: the first n % k pieces get one extra item.
-    public static func chunkSizes(count: Int, chunks: Int) -> [Int] {
+    package static func chunkSizes(count: Int, chunks: Int) -> [Int] {
         (0..<chunks).map { count / chunks + ($0 < count % chunks ? 1 : 0) }
     }
 }

@@ -5,9 +5,9 @@
 
 import TensorCore
 
-public enum KerasNames {
+package enum KerasNames {
     /// How a TF weight becomes a PyTorch one (`TransposeType` in transformers).
-    public enum Transpose: Equatable, Sendable {
+    package enum Transpose: Equatable, Sendable {
         case none
         /// NumPy `transpose()`: all axes reversed (a Dense kernel [in, out] → Linear weight [out, in]).
         case simple
@@ -16,7 +16,7 @@ public enum KerasNames {
         /// Conv2D kernel (k0, k1, in, out) → (out, in, k0, k1): axes (3, 2, 0, 1).
         case conv2D
 
-        public func apply(to tensor: Tensor) -> Tensor {
+        package func apply(to tensor: Tensor) -> Tensor {
             axes(rank: tensor.shape.count).map { TensorTranspose.permute(tensor, axes: $0) } ?? tensor
         }
 
@@ -34,7 +34,7 @@ public enum KerasNames {
     /// The PyTorch name of TF variable `name` (e.g. `tf_bert_model/bert/encoder/layer_._0/.../kernel:0`)
     /// and how to transpose its value. `rank` is the TF shape's rank; `startPrefixToRemove` (e.g.
     /// `"bert."` for a base model) is deleted at its first occurrence, as transformers does.
-    public static func pytorchName(forTensorFlow name: String, rank: Int, startPrefixToRemove: String = "")
+    package static func pytorchName(forTensorFlow name: String, rank: Int, startPrefixToRemove: String = "")
         -> (name: String, transpose: Transpose) {
         // 1. ":0" (the TF output index) removed everywhere.
         var text = name.replacing(":0", with: "")
@@ -103,7 +103,7 @@ public enum KerasNames {
     /// True when the Keras model name (first component of the variable names, e.g. `tf_bert_model` or
     /// `tf_bert_model_1`) names a base model (`TF<Name>Model`) rather than a model with a head: its
     /// PyTorch twin (`BertModel`) has no `bert.` prefix, which transformers removes on loading.
-    public static func isBaseModelName(_ modelName: String) -> Bool {
+    package static func isBaseModelName(_ modelName: String) -> Bool {
         var name = Substring(modelName)
         if let underscore = name.lastIndex(of: "_"), name[name.index(after: underscore)...].allSatisfy(\.isNumber),
            name.index(after: underscore) < name.endIndex {

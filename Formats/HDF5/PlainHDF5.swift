@@ -8,9 +8,9 @@
 
 import TensorCore
 
-public enum PlainHDF5 {
+package enum PlainHDF5 {
     /// Dataset attribute naming the real element type of a BF16 / FP8 tensor stored as raw bits.
-    public static let dtypeAttribute = "dtype"
+    package static let dtypeAttribute = "dtype"
     /// Nesting limit when walking a file (a hard-link cycle would otherwise never end).
     static let maximumDepth = 64
 
@@ -25,7 +25,7 @@ public enum PlainHDF5 {
     }
 
     /// The dataset path (without the leading `/`) of each name, in order.
-    public static func datasetPaths(for names: [String]) throws -> [String] {
+    package static func datasetPaths(for names: [String]) throws -> [String] {
         var split: [String: [Substring]] = [:]
         for name in names {
             guard !name.isEmpty, name != ".", name != ".." else { throw HDF5Error.invalidTensorName(name: name, reason: "empty or a relative-path name") }
@@ -108,7 +108,7 @@ public enum PlainHDF5 {
     // MARK: Writing
 
     /// Writes `store` to `path` atomically; `metadata` becomes root attributes (UTF-8 strings).
-    public static func write(_ store: TensorStore, to path: String, metadata: [String: String]?) throws {
+    package static func write(_ store: TensorStore, to path: String, metadata: [String: String]?) throws {
         try withFileContext(path) {
             let paths = try datasetPaths(for: store.names)
             for (name, tensor) in store.entries where storage(for: tensor.dtype) == nil {

@@ -1,6 +1,6 @@
 // Everything that can be wrong with an ONNX file bertkit reads or writes. The file path is attached by the caller.
 
-public enum ONNXError: Error, CustomStringConvertible, Equatable {
+package enum ONNXError: Error, CustomStringConvertible, Equatable {
     case notProtobuf(String)
     case noGraph
     case unsupportedDataType(tensor: String, dataType: Int32)
@@ -14,7 +14,7 @@ public enum ONNXError: Error, CustomStringConvertible, Equatable {
     case tooLarge(bytes: Int, external: Bool)
     case dtypeWithoutONNXType(tensor: String, dtype: String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .notProtobuf(let reason):
             return "not an ONNX model (protobuf ModelProto): \(reason)"

@@ -6,20 +6,20 @@ import Foundation
 import SwiftProtobuf
 import TensorCore
 
-public struct ONNXFile: @unchecked Sendable {
-    public var irVersion: Int
+package struct ONNXFile: @unchecked Sendable {
+    package var irVersion: Int
     /// (domain, version); "" is the default ai.onnx domain.
-    public var opsets: [(domain: String, version: Int)]
-    public var producer: String
-    public var inputs: [ONNXValueInfo]
-    public var outputs: [ONNXValueInfo]
-    public var nodeCount: Int
-    public var operatorCounts: [(op: String, count: Int)]
+    package var opsets: [(domain: String, version: Int)]
+    package var producer: String
+    package var inputs: [ONNXValueInfo]
+    package var outputs: [ONNXValueInfo]
+    package var nodeCount: Int
+    package var operatorCounts: [(op: String, count: Int)]
     /// Initializers in file order.
-    public var initializers: TensorStore
-    public var metadata: [(key: String, value: String)]
+    package var initializers: TensorStore
+    package var metadata: [(key: String, value: String)]
 
-    public static func read(path: String) throws -> ONNXFile {
+    package static func read(path: String) throws -> ONNXFile {
         try withFileContext(path) {
             let buffer = try ByteBuffer(mappingFileAt: path)
             let folder = path.utf8.lastIndex(of: UInt8(ascii: "/")).map { String(path[..<$0]) } ?? "."
@@ -118,7 +118,7 @@ public struct ONNXFile: @unchecked Sendable {
 
     /// True when `prefix` (a file's first bytes) looks like a serialized ModelProto: field 1 (ir_version, a small
     /// varint) first, then another ModelProto field — how torch, onnx and bertkit all write it.
-    public static func looksLikeONNX(_ prefix: [UInt8]) -> Bool {
+    package static func looksLikeONNX(_ prefix: [UInt8]) -> Bool {
         guard prefix.count >= 3, prefix[0] == 0x08, (1...64).contains(prefix[1]) else { return false }
         return [0x12, 0x1A, 0x22, 0x28, 0x32, 0x3A, 0x42, 0x72].contains(prefix[2])
     }

@@ -8,30 +8,30 @@ import Foundation
 import SwiftProtobuf
 import TensorCore
 
-public struct ONNXGraphBuilder {
+package struct ONNXGraphBuilder {
     var graph = Onnx_GraphProto()
     private var names = Set<String>()
     private var counter = 0
     private var initializerNames = Set<String>()
 
-    public init(name: String) { graph.name = name }
+    package init(name: String) { graph.name = name }
 
     /// The graph's nodes and initializers so far (for reports and tests).
-    public var nodeCount: Int { graph.node.count }
-    public var initializerCount: Int { graph.initializer.count }
+    package var nodeCount: Int { graph.node.count }
+    package var initializerCount: Int { graph.initializer.count }
 
-    public mutating func input(_ name: String, _ type: ONNXElementType, _ dimensions: [ONNXDimension]) {
+    package mutating func input(_ name: String, _ type: ONNXElementType, _ dimensions: [ONNXDimension]) {
         graph.input.append(Self.valueInfo(name, type, dimensions))
     }
 
-    public mutating func output(_ name: String, _ type: ONNXElementType, _ dimensions: [ONNXDimension]) {
+    package mutating func output(_ name: String, _ type: ONNXElementType, _ dimensions: [ONNXDimension]) {
         graph.output.append(Self.valueInfo(name, type, dimensions))
     }
 
     /// Adds `tensor` as an initializer named `name` (once: a second call with the same name is a no-op, so shared
     /// weights are stored once). Returns the name, for use as a node input.
     @discardableResult
-    public mutating func initializer(_ name: String, _ tensor: Tensor) throws(ONNXError) -> String {
+    package mutating func initializer(_ name: String, _ tensor: Tensor) throws(ONNXError) -> String {
         guard !initializerNames.contains(name) else { return name }
         guard let type = ONNXElementType(dtype: tensor.dtype) else {
             throw .dtypeWithoutONNXType(tensor: name, dtype: tensor.dtype.rawValue)
@@ -48,19 +48,19 @@ public struct ONNXGraphBuilder {
 
     /// A float32 constant (an initializer: ONNX Runtime's fusions look constants up as initializers).
     @discardableResult
-    public mutating func constant(_ name: String, floats values: [Float], shape: [Int] = []) -> String {
+    package mutating func constant(_ name: String, floats values: [Float], shape: [Int] = []) -> String {
         try! initializer(name, Tensor(float32: values, shape: shape))
     }
 
     /// An int64 constant.
     @discardableResult
-    public mutating func constant(_ name: String, int64s values: [Int64], shape: [Int]? = nil) -> String {
+    package mutating func constant(_ name: String, int64s values: [Int64], shape: [Int]? = nil) -> String {
         try! initializer(name, Tensor(int64: values, shape: shape ?? [values.count]))
     }
 
     /// Appends a node; returns the name of its (first) output. `outputs` nil: one output, named after the op.
     @discardableResult
-    public mutating func node(_ op: String, _ inputs: [String], outputs: [String]? = nil,
+    package mutating func node(_ op: String, _ inputs: [String], outputs: [String]? = nil,
                               _ attributes: [ONNXAttribute] = []) -> String {
         counter += 1
         var node = Onnx_NodeProto()
@@ -95,12 +95,12 @@ public struct ONNXGraphBuilder {
 
     /// Past this many bytes of weights the graph keeps them as external data (2 GB, protobuf's limit, less room for
     /// the graph itself).
-    public static let externalDataThreshold = (1 << 31) - (64 << 20)
+    package static let externalDataThreshold = (1 << 31) - (64 << 20)
 
     /// Writes the model to `path` (and `path.data` when the weights go external). Both files are filled as temp
     /// files and renamed only when both are complete, the data file first: a failure leaves neither behind, and an
     /// earlier export's pair is never split.
-    public func write(to path: String, opset: Int = 17, producer: String = "bertkit", producerVersion: String = "",
+    package func write(to path: String, opset: Int = 17, producer: String = "bertkit", producerVersion: String = "",
                       metadata: [(String, String)] = [], externalDataThreshold: Int = ONNXGraphBuilder.externalDataThreshold) throws {
         var model = model(opset: opset, producer: producer, producerVersion: producerVersion, metadata: metadata)
         let weightBytes = model.graph.initializer.reduce(0) { $0 + $1.rawData.count }

@@ -2,11 +2,11 @@
 
 import TensorCore
 
-public enum ONNXElementType: Int32, Sendable, CaseIterable {
+package enum ONNXElementType: Int32, Sendable, CaseIterable {
     case float = 1, uint8 = 2, int8 = 3, uint16 = 4, int16 = 5, int32 = 6, int64 = 7, bool = 9, float16 = 10
     case double = 11, uint32 = 12, uint64 = 13, bfloat16 = 16
 
-    public var dtype: DType {
+    package var dtype: DType {
         switch self {
         case .float: return .f32
         case .uint8: return .u8
@@ -24,13 +24,13 @@ public enum ONNXElementType: Int32, Sendable, CaseIterable {
         }
     }
 
-    public init?(dtype: DType) {
+    package init?(dtype: DType) {
         guard let type = Self.allCases.first(where: { $0.dtype == dtype }) else { return nil }
         self = type
     }
 
     /// The name onnx.helper prints (`tensor(float)`'s inner word).
-    public var name: String {
+    package var name: String {
         switch self {
         case .float: return "float"
         case .uint8: return "uint8"
@@ -50,11 +50,11 @@ public enum ONNXElementType: Int32, Sendable, CaseIterable {
 }
 
 /// One dimension of a graph input or output: a number, or a name for a dynamic axis (`batch_size`).
-public enum ONNXDimension: Sendable, Equatable, CustomStringConvertible {
+package enum ONNXDimension: Sendable, Equatable, CustomStringConvertible {
     case fixed(Int)
     case named(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .fixed(let n): return String(n)
         case .named(let name): return name
@@ -63,12 +63,12 @@ public enum ONNXDimension: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// A graph input or output as a reader reports it.
-public struct ONNXValueInfo: Sendable, Equatable {
-    public var name: String
-    public var elementType: ONNXElementType?
-    public var dimensions: [ONNXDimension]
+package struct ONNXValueInfo: Sendable, Equatable {
+    package var name: String
+    package var elementType: ONNXElementType?
+    package var dimensions: [ONNXDimension]
 
-    public init(name: String, elementType: ONNXElementType?, dimensions: [ONNXDimension]) {
+    package init(name: String, elementType: ONNXElementType?, dimensions: [ONNXDimension]) {
         self.name = name
         self.elementType = elementType
         self.dimensions = dimensions
@@ -76,7 +76,7 @@ public struct ONNXValueInfo: Sendable, Equatable {
 }
 
 /// A node attribute, as the builder takes it.
-public enum ONNXAttribute: Sendable {
+package enum ONNXAttribute: Sendable {
     case int(String, Int)
     case ints(String, [Int])
     case float(String, Float)

@@ -7,16 +7,16 @@
 
 import TensorCore
 
-public struct PickleLimits: Sendable {
+package struct PickleLimits: Sendable {
     /// Values on the stack at once (all MARK frames together).
-    public var maxStack = 1 << 20
+    package var maxStack = 1 << 20
     /// Memo entries, and the largest memo index a pickle may use.
-    public var maxMemo = 1 << 22
+    package var maxMemo = 1 << 22
     /// Containers and tensors made.
-    public var maxObjects = 1 << 23
+    package var maxObjects = 1 << 23
     /// Open MARKs and container nesting.
-    public var maxNesting = 1000
-    public init() {}
+    package var maxNesting = 1000
+    package init() {}
 }
 
 struct PickleMachine {

@@ -4,7 +4,7 @@
 
 import TensorCore
 
-public enum PyTorchError: Error, CustomStringConvertible, Equatable {
+package enum PyTorchError: Error, CustomStringConvertible, Equatable {
     // The pickle machine.
     case forbiddenGlobal(String)
     case unknownOpcode(byte: UInt8, offset: Int)
@@ -63,7 +63,7 @@ public enum PyTorchError: Error, CustomStringConvertible, Equatable {
     // Writing.
     case cannotWriteDType(tensor: String, dtype: String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .forbiddenGlobal(let name):
             return "pickle asks for global '\(name)'; only tensor rebuild helpers are allowed"

@@ -6,27 +6,27 @@
 import TensorCore
 
 /// What a PyTorch checkpoint held.
-public struct PyTorchCheckpoint {
-    public enum Container: String, Sendable { case zip, legacy }
-    public var container: Container
-    public var store: TensorStore
+package struct PyTorchCheckpoint {
+    package enum Container: String, Sendable { case zip, legacy }
+    package var container: Container
+    package var store: TensorStore
     /// Remarks for `inspect`: which nested entry held the state dict, what was skipped.
-    public var notes: [String]
+    package var notes: [String]
 }
 
-public enum PyTorchReader {
+package enum PyTorchReader {
     /// The legacy format's magic number, `0x1950A86A20F9469CFC6C`, as LONG1's little-endian bytes.
     static let legacyMagic: [UInt8] = [0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19]
 
     /// Opens `path` (zip or legacy, told from its first bytes). Errors carry the path.
-    public static func read(path: String, limits: PickleLimits = PickleLimits()) throws -> PyTorchCheckpoint {
+    package static func read(path: String, limits: PickleLimits = PickleLimits()) throws -> PyTorchCheckpoint {
         try withFileContext(path) {
             try read(buffer: try ByteBuffer(mappingFileAt: path), limits: limits)
         }
     }
 
     /// The same over bytes already in memory (tests, fuzzing).
-    public static func read(buffer: ByteBuffer, limits: PickleLimits = PickleLimits()) throws(PyTorchError) -> PyTorchCheckpoint {
+    package static func read(buffer: ByteBuffer, limits: PickleLimits = PickleLimits()) throws(PyTorchError) -> PyTorchCheckpoint {
         let isZip = buffer.count >= 4 && UnsafeRawBufferPointer(start: buffer.baseAddress, count: 2).elementsEqual([0x50, 0x4B])
         return isZip ? try readZip(buffer, limits: limits) : try readLegacy(buffer, limits: limits)
     }

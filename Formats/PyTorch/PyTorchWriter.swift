@@ -7,9 +7,9 @@
 import Dispatch
 import TensorCore
 
-public enum PyTorchWriter {
-    public static let fileName = "pytorch_model.bin"
-    public static let indexFileName = "pytorch_model.bin.index.json"
+package enum PyTorchWriter {
+    package static let fileName = "pytorch_model.bin"
+    package static let indexFileName = "pytorch_model.bin.index.json"
 
     /// One storage to write: its bytes and the dtype torch records it with.
     struct Storage {
@@ -111,7 +111,7 @@ public enum PyTorchWriter {
 
     /// Writes `store` to `path` atomically. Errors carry the path. The zip's top folder is named after
     /// the file, as torch names it, unless `archiveName` says otherwise (a file staged under another name).
-    public static func write(_ store: TensorStore, to path: String, archiveName: String? = nil) throws {
+    package static func write(_ store: TensorStore, to path: String, archiveName: String? = nil) throws {
         try withFileContext(path) {
             let (storages, tensors) = try plan(store)
             let pickle = PickleWriter.stateDict(tensors)
@@ -137,7 +137,7 @@ public enum PyTorchWriter {
     /// `maxShardSize`, as `pytorch_model-0000k-of-0000N.bin` plus `pytorch_model.bin.index.json`
     /// (the transformers 4.x layout). Returns the file names written.
     @discardableResult
-    public static func writeSharded(_ store: TensorStore, directory: String, stem: String = "pytorch_model",
+    package static func writeSharded(_ store: TensorStore, directory: String, stem: String = "pytorch_model",
                                     maxShardSize: Int) throws -> [String] {
         let shards = ShardIndex.split(store, maxShardSize: maxShardSize)
         if shards.count == 1 {

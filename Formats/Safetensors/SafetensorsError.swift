@@ -3,7 +3,7 @@
 
 import TensorCore
 
-public enum SafetensorsError: Error, CustomStringConvertible, Equatable {
+package enum SafetensorsError: Error, CustomStringConvertible, Equatable {
     case fileTooSmall(size: Int)
     case headerTooLarge(length: UInt64)
     case headerPastEnd(length: UInt64, fileSize: Int)
@@ -28,7 +28,7 @@ public enum SafetensorsError: Error, CustomStringConvertible, Equatable {
     case trailingBytes(coveredEnd: Int, dataSize: Int)
     case headerTooLargeToWrite(length: Int)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .fileTooSmall(let size):
             return "file has \(size) bytes, too small for the 8-byte header length"

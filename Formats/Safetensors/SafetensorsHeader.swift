@@ -5,28 +5,28 @@
 import TensorCore
 
 /// One tensor's header entry: where its bytes sit in the data section.
-public struct SafetensorsEntry: Sendable, Equatable {
-    public let name: String
-    public let dtype: DType
-    public let shape: [Int]
+package struct SafetensorsEntry: Sendable, Equatable {
+    package let name: String
+    package let dtype: DType
+    package let shape: [Int]
     /// Byte range relative to the start of the data section.
-    public let begin: Int
-    public let end: Int
+    package let begin: Int
+    package let end: Int
 }
 
-public struct SafetensorsHeader: Sendable {
+package struct SafetensorsHeader: Sendable {
     /// Entries in file (offset) order.
-    public let entries: [SafetensorsEntry]
+    package let entries: [SafetensorsEntry]
     /// nil when the header had no `__metadata__` (or `null`).
-    public let metadata: [String: String]?
+    package let metadata: [String: String]?
     /// Absolute file offset of the data section (8 + header length).
-    public let dataStart: Int
+    package let dataStart: Int
 
-    public static let maximumHeaderLength: UInt64 = 100_000_000
+    package static let maximumHeaderLength: UInt64 = 100_000_000
 
     /// Validates `file` (the whole file's bytes) and returns its header. Nothing is handed out before
     /// every rule has been checked.
-    public static func parse(file: UnsafeRawBufferPointer) throws(SafetensorsError) -> SafetensorsHeader {
+    package static func parse(file: UnsafeRawBufferPointer) throws(SafetensorsError) -> SafetensorsHeader {
         guard file.count >= 8 else { throw .fileTooSmall(size: file.count) }
         let length = file.loadUnaligned(as: UInt64.self).littleEndian
         guard length <= maximumHeaderLength else { throw .headerTooLarge(length: length) }

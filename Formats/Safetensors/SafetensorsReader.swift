@@ -4,10 +4,10 @@
 
 import TensorCore
 
-public enum SafetensorsReader {
+package enum SafetensorsReader {
     /// Opens `path` and returns its tensors in file order, with its metadata (empty when absent).
     /// Errors carry the path.
-    public static func read(path: String) throws -> TensorStore {
+    package static func read(path: String) throws -> TensorStore {
         try withFileContext(path) {
             let buffer = try ByteBuffer(mappingFileAt: path)
             return try read(buffer: buffer)
@@ -15,7 +15,7 @@ public enum SafetensorsReader {
     }
 
     /// The same over bytes already in memory (tests, fuzzing).
-    public static func read(buffer: ByteBuffer) throws(SafetensorsError) -> TensorStore {
+    package static func read(buffer: ByteBuffer) throws(SafetensorsError) -> TensorStore {
         let header = try SafetensorsHeader.parse(file: UnsafeRawBufferPointer(start: buffer.baseAddress, count: buffer.count))
         var store = TensorStore()
         for entry in header.entries {
@@ -27,7 +27,7 @@ public enum SafetensorsReader {
     }
 
     /// The header alone (for `inspect`, which must tell "no metadata" from "empty metadata").
-    public static func header(path: String) throws -> SafetensorsHeader {
+    package static func header(path: String) throws -> SafetensorsHeader {
         try withFileContext(path) {
             let buffer = try ByteBuffer(mappingFileAt: path)
             return try SafetensorsHeader.parse(file: UnsafeRawBufferPointer(start: buffer.baseAddress, count: buffer.count))
@@ -37,7 +37,7 @@ public enum SafetensorsReader {
     /// True when `prefix` (a file's first bytes) is probably safetensors, possibly a damaged one: the
     /// header starts with `{`, or the length field is within the limit. Damaged files then get the
     /// reader's precise error instead of "unknown format".
-    public static func looksLikeSafetensors(_ prefix: [UInt8]) -> Bool {
+    package static func looksLikeSafetensors(_ prefix: [UInt8]) -> Bool {
         guard prefix.count >= 8 else { return false }
         var length: UInt64 = 0
         for i in (0..<8).reversed() { length = length << 8 | UInt64(prefix[i]) }

@@ -6,12 +6,12 @@
 
 import TensorCore
 
-public enum SafetensorsWriter {
+package enum SafetensorsWriter {
     /// Metadata Hugging Face's `save_pretrained` writes.
-    public static let defaultMetadata = ["format": "pt"]
+    package static let defaultMetadata = ["format": "pt"]
 
     /// Order of tensors in the data section.
-    public static func dataOrder(_ store: TensorStore) -> [String] {
+    package static func dataOrder(_ store: TensorStore) -> [String] {
         store.entries.sorted { a, b in
             let rankA = a.tensor.dtype.safetensorsRank, rankB = b.tensor.dtype.safetensorsRank
             if rankA != rankB { return rankA > rankB }
@@ -21,7 +21,7 @@ public enum SafetensorsWriter {
 
     /// The 8-byte length plus the padded JSON header for `store`, and the data order it describes.
     /// `metadata` nil omits `__metadata__`; keys are written sorted so output is reproducible.
-    public static func header(for store: TensorStore, metadata: [String: String]?) throws(SafetensorsError) -> (bytes: [UInt8], order: [String]) {
+    package static func header(for store: TensorStore, metadata: [String: String]?) throws(SafetensorsError) -> (bytes: [UInt8], order: [String]) {
         let order = dataOrder(store)
         var json = "{"
         var first = true
@@ -56,7 +56,7 @@ public enum SafetensorsWriter {
 
     /// Writes `store` to `path` atomically. `metadata` defaults to `{"format": "pt"}`. `durable: false` skips the
     /// syncs to disk, for scratch files that never outlive the run.
-    public static func write(_ store: TensorStore, to path: String,
+    package static func write(_ store: TensorStore, to path: String,
                              metadata: [String: String]? = defaultMetadata, durable: Bool = true) throws {
         try withFileContext(path) {
             let (headerBytes, order) = try header(for: store, metadata: metadata)

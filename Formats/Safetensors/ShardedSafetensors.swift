@@ -3,13 +3,13 @@
 
 import TensorCore
 
-public enum ShardedSafetensors {
-    public static let indexFileName = "model.safetensors.index.json"
+package enum ShardedSafetensors {
+    package static let indexFileName = "model.safetensors.index.json"
 
     /// Writes `store` into `directory` as `model.safetensors`, or, when it does not fit in
     /// `maxShardSize`, as shards plus the index. Returns the file names written.
     @discardableResult
-    public static func write(_ store: TensorStore, directory: String, stem: String = "model", maxShardSize: Int,
+    package static func write(_ store: TensorStore, directory: String, stem: String = "model", maxShardSize: Int,
                              metadata: [String: String]? = SafetensorsWriter.defaultMetadata) throws -> [String] {
         let shards = ShardIndex.split(store, maxShardSize: maxShardSize)
         if shards.count == 1 {
@@ -22,7 +22,7 @@ public enum ShardedSafetensors {
     }
 
     /// Reads every tensor the index names from its shard.
-    public static func read(indexPath: String) throws -> TensorStore {
+    package static func read(indexPath: String) throws -> TensorStore {
         try ShardIndex.read(indexPath: indexPath) { try SafetensorsReader.read(path: $0) }
     }
 }

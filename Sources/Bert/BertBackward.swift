@@ -2,8 +2,8 @@
 // into a gradient buffer with the parameters' layout. Only `zeroGradients` clears gradients.
 
 /// Gradient buffers for one (batch, sequence) shape, reused between steps.
-public final class BertBackwardWorkspace {
-    public let batch: Int, sequence: Int
+package final class BertBackwardWorkspace {
+    package let batch: Int, sequence: Int
     private let storage: FloatBuffer
     let g0: UnsafeMutablePointer<Float>, g1: UnsafeMutablePointer<Float>, g2: UnsafeMutablePointer<Float>   // [B·T, H]
     let dFFN: UnsafeMutablePointer<Float>       // [B·T, I]
@@ -12,16 +12,16 @@ public final class BertBackwardWorkspace {
     let scratch: UnsafeMutablePointer<Float>    // attention's per-task scratch: scratchSlots × 2·T·T
     let scratchSlots: Int
     /// ∂loss/∂logits, filled by the loss: [B, L] | [B·T, L] | [B·T, 2] | [B·T, V].
-    public let dLogits: UnsafeMutablePointer<Float>
+    package let dLogits: UnsafeMutablePointer<Float>
 
-    public static func requiredCount(config: BertConfig, head: BertHead, batch: Int, sequence: Int) -> Int {
+    package static func requiredCount(config: BertConfig, head: BertHead, batch: Int, sequence: Int) -> Int {
         var carver = BufferCarver.counting
         _ = carve(&carver, config: config, head: head, batch: batch, sequence: sequence)
         return carver.count
     }
 
     /// `storage`, when given and large enough, is reused.
-    public init(config: BertConfig, head: BertHead, batch: Int, sequence: Int, storage reuse: FloatBuffer? = nil) {
+    package init(config: BertConfig, head: BertHead, batch: Int, sequence: Int, storage reuse: FloatBuffer? = nil) {
         self.batch = batch
         self.sequence = sequence
         let total = Self.requiredCount(config: config, head: head, batch: batch, sequence: sequence)
@@ -46,23 +46,23 @@ public final class BertBackwardWorkspace {
         return (g0, g1, g2, dFFN, dQKV, dPooled, slots, scratch, dLogits)
     }
 
-    public var buffer: FloatBuffer { storage }
+    package var buffer: FloatBuffer { storage }
 }
 
 /// Where each parameter's gradient goes: a pointer per parameter offset, absent for frozen parameters.
-public struct GradientTargets {
+package struct GradientTargets {
     private var pointers: [Int: UnsafeMutablePointer<Float>] = [:]
 
-    public init() {}
+    package init() {}
 
     /// Every parameter except `excluding`, at its own offset in `buffer` (the parameters' layout).
-    public init(layout: ParameterLayout, buffer: FloatBuffer, excluding: Set<String> = []) {
+    package init(layout: ParameterLayout, buffer: FloatBuffer, excluding: Set<String> = []) {
         for spec in layout.specs where !excluding.contains(spec.name) { pointers[spec.offset] = buffer.pointer + spec.offset }
     }
 
-    public mutating func set(_ offset: Int, _ pointer: UnsafeMutablePointer<Float>) { pointers[offset] = pointer }
+    package mutating func set(_ offset: Int, _ pointer: UnsafeMutablePointer<Float>) { pointers[offset] = pointer }
 
-    public subscript(offset: Int) -> UnsafeMutablePointer<Float>? { pointers[offset] }
+    package subscript(offset: Int) -> UnsafeMutablePointer<Float>? { pointers[offset] }
 }
 
 extension BertModel {
@@ -70,7 +70,7 @@ extension BertModel {
     /// ∂(loss / normaliser)/∂logits into `bw.dLogits`. Call after `forward` with the same workspace.
     /// `wholeBatch`: when `labels` are one data-parallel rank's rows of a micro-batch, that micro-batch's labels —
     /// question answering's mean runs over the whole micro-batch's kept positions, not the rank's.
-    public func loss(_ labels: Labels, workspace ws: BertWorkspace, backward bw: BertBackwardWorkspace,
+    package func loss(_ labels: Labels, workspace ws: BertWorkspace, backward bw: BertBackwardWorkspace,
                      normaliser: Double, wholeBatch: Labels? = nil) throws(LossError) -> Double {
         let B = ws.batch, T = ws.sequence, L = config.numLabels
         func expectCount(_ n: Int, _ expected: Int) throws(LossError) { if n != expected { throw .wrongCount(expected: expected, actual: n) } }
@@ -123,7 +123,7 @@ extension BertModel {
 
     /// Accumulates ∂loss/∂parameters from `bw.dLogits` into `gradients` (a buffer with the parameters'
     /// layout). `dropout` must be the plan the forward used. `frozen` parameters get no gradient.
-    public func backward(_ batch: TokenBatch, workspace ws: BertWorkspace, backward bw: BertBackwardWorkspace,
+    package func backward(_ batch: TokenBatch, workspace ws: BertWorkspace, backward bw: BertBackwardWorkspace,
                          gradients grads: FloatBuffer, dropout: DropoutPlan? = nil, frozen: Set<String> = []) {
         let targets = GradientTargets(layout: layout, buffer: grads, excluding: frozen)
         backward(batch, workspace: ws, backward: bw, gradients: targets, dropout: dropout)
@@ -131,7 +131,7 @@ extension BertModel {
 
     /// The backward pass proper: gradients go wherever `gradients` points each parameter (nowhere for
     /// frozen ones, whose weight-gradient products are then skipped); `adapters` get theirs too.
-    public func backward(_ batch: TokenBatch, workspace ws: BertWorkspace, backward bw: BertBackwardWorkspace,
+    package func backward(_ batch: TokenBatch, workspace ws: BertWorkspace, backward bw: BertBackwardWorkspace,
                          gradients: GradientTargets, dropout: DropoutPlan? = nil,
                          adapters: (adapters: LoRAAdapters, gradients: FloatBuffer)? = nil) {
         precondition(ws.keepsEveryLayer, "the backward needs a workspace that keeps every layer's activations")

@@ -6,23 +6,23 @@
 import TensorCore
 
 /// A checkpoint tensor whose shape is not the parameter's (named as the model names it, as transformers does).
-public struct BertShapeMismatch: Sendable, Equatable {
-    public var name: String
-    public var checkpoint: [Int]
-    public var model: [Int]
+package struct BertShapeMismatch: Sendable, Equatable {
+    package var name: String
+    package var checkpoint: [Int]
+    package var model: [Int]
 
-    public init(name: String, checkpoint: [Int], model: [Int]) {
+    package init(name: String, checkpoint: [Int], model: [Int]) {
         self.name = name
         self.checkpoint = checkpoint
         self.model = model
     }
 
-    public var description: String {
+    package var description: String {
         "'\(name)' has shape \(Shape.describe(checkpoint)) in the checkpoint but \(Shape.describe(model)) in the model"
     }
 }
 
-public enum BertLoadError: Error, CustomStringConvertible {
+package enum BertLoadError: Error, CustomStringConvertible {
     /// Every mis-shaped key at once, as transformers' load report lists them before it raises.
     case shapeMismatch([BertShapeMismatch])
     case notNumeric(name: String, dtype: String)
@@ -30,7 +30,7 @@ public enum BertLoadError: Error, CustomStringConvertible {
     /// most a head loaded (an ELECTRA classifier's `classifier.*` names are BERT's).
     case noEncoderWeights(model: String, expectedExample: String, foundExample: String?)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .shapeMismatch(let items):
             return "checkpoint tensors do not fit the model's config: " + items.map(\.description).joined(separator: "; ")
@@ -45,28 +45,28 @@ public enum BertLoadError: Error, CustomStringConvertible {
 }
 
 /// What loading did, in transformers' terms.
-public struct BertLoadReport: Sendable {
+package struct BertLoadReport: Sendable {
     /// Parameters the checkpoint did not have, newly initialised (a new head: it must be trained).
-    public var missing: [String] = []
+    package var missing: [String] = []
     /// Checkpoint tensors the model did not use.
-    public var unexpected: [String] = []
+    package var unexpected: [String] = []
     /// Parameters re-initialised because their shape differed (only with `reinitialiseMismatched`);
     /// not also listed as missing, as in transformers' `mismatched_keys`.
-    public var mismatched: [BertShapeMismatch] = []
+    package var mismatched: [BertShapeMismatch] = []
     /// Keys renamed on the way in (legacy names, prefix changes).
-    public var renamed: [(from: String, to: String)] = []
+    package var renamed: [(from: String, to: String)] = []
     /// Tensors converted to float32 from another dtype.
-    public var convertedFrom: [String: String] = [:]
+    package var convertedFrom: [String: String] = [:]
 
-    public var isClean: Bool { missing.isEmpty && unexpected.isEmpty && mismatched.isEmpty }
+    package var isClean: Bool { missing.isEmpty && unexpected.isEmpty && mismatched.isEmpty }
 }
 
-public enum BertCheckpointMapping {
+package enum BertCheckpointMapping {
     /// Buffers transformers keeps out of state dicts and ignores when old checkpoints contain them.
     static let ignoredBuffers = ["embeddings.position_ids", "embeddings.token_type_ids"]
 
     /// The checkpoint key → model key mapping for `store` into a model with `head`.
-    public static func repairedNames(_ names: [String], family: ModelFamily = .bert, head: BertHead) -> [(from: String, to: String)] {
+    package static func repairedNames(_ names: [String], family: ModelFamily = .bert, head: BertHead) -> [(from: String, to: String)] {
         let prefix = family.basePrefix
         let hasPrefix = names.contains { $0.hasPrefix(prefix) }
         let expectsPrefix = head != .base
@@ -86,7 +86,7 @@ public enum BertCheckpointMapping {
     /// (transformers' `ignore_mismatched_sizes`): then they are initialised like missing ones and reported.
     /// A checkpoint from which no encoder parameter loads is an error unless `allowRandomEncoder`: transformers
     /// would only warn, but a model with a random encoder is never what a user who named a checkpoint wants.
-    public static func load(_ store: TensorStore, into model: BertModel, seed: UInt64 = 42,
+    package static func load(_ store: TensorStore, into model: BertModel, seed: UInt64 = 42,
                             reinitialiseMismatched: Bool = false, allowRandomEncoder: Bool = false) throws -> BertLoadReport {
         var report = BertLoadReport()
         let layout = model.layout

@@ -8,14 +8,14 @@
 import TensorCore
 import ModelCatalog
 
-public enum BertConfigError: Error, CustomStringConvertible, Equatable {
+package enum BertConfigError: Error, CustomStringConvertible, Equatable {
     case notAnObject
     case wrongType(key: String, expected: String)
     case invalid(key: String, reason: String)
     case unsupported(key: String, value: String, supported: String)
     case family(ModelFamilyError)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .family(let error): return error.description
         case .notAnObject: return "config must be a JSON object"
@@ -28,7 +28,7 @@ public enum BertConfigError: Error, CustomStringConvertible, Equatable {
 }
 
 /// The activation a config names in `hidden_act`.
-public enum Activation: String, Sendable {
+package enum Activation: String, Sendable {
     /// Exact GELU, 0.5·x·(1 + erf(x/√2)) — transformers' "gelu".
     case gelu
     /// The tanh approximation ("gelu_new", "gelu_pytorch_tanh").
@@ -45,59 +45,59 @@ public enum Activation: String, Sendable {
     }
 }
 
-public enum ProblemType: String, Sendable, CaseIterable {
+package enum ProblemType: String, Sendable, CaseIterable {
     case regression
     case singleLabelClassification = "single_label_classification"
     case multiLabelClassification = "multi_label_classification"
 }
 
-public struct BertConfig: Sendable {
+package struct BertConfig: Sendable {
     /// The model family `model_type` names; it decides the parameter names, embeddings and heads (ModelFamily).
-    public var family: ModelFamily = .bert
-    public var vocabSize = 30522
-    public var hiddenSize = 768
-    public var numHiddenLayers = 12
-    public var numAttentionHeads = 12
-    public var intermediateSize = 3072
-    public var hiddenAct: Activation = .gelu
-    public var hiddenDropoutProb: Float = 0.1
-    public var attentionProbsDropoutProb: Float = 0.1
-    public var maxPositionEmbeddings = 512
-    public var typeVocabSize = 2
-    public var initializerRange: Float = 0.02
-    public var layerNormEps: Float = 1e-12
+    package var family: ModelFamily = .bert
+    package var vocabSize = 30522
+    package var hiddenSize = 768
+    package var numHiddenLayers = 12
+    package var numAttentionHeads = 12
+    package var intermediateSize = 3072
+    package var hiddenAct: Activation = .gelu
+    package var hiddenDropoutProb: Float = 0.1
+    package var attentionProbsDropoutProb: Float = 0.1
+    package var maxPositionEmbeddings = 512
+    package var typeVocabSize = 2
+    package var initializerRange: Float = 0.02
+    package var layerNormEps: Float = 1e-12
     /// nil (`"pad_token_id": null`) → no padding row: the word embedding has no `padding_idx`.
-    public var padTokenId: Int? = 0
+    package var padTokenId: Int? = 0
     /// nil → classifier heads use `hiddenDropoutProb`.
-    public var classifierDropout: Float?
+    package var classifierDropout: Float?
     /// Index → label name; `LABEL_i` when the config has none. Its count is `num_labels`.
-    public var id2label: [String] = ["LABEL_0", "LABEL_1"]
-    public var problemType: ProblemType?
-    public var architectures: [String] = []
-    public var tieWordEmbeddings = true
+    package var id2label: [String] = ["LABEL_0", "LABEL_1"]
+    package var problemType: ProblemType?
+    package var architectures: [String] = []
+    package var tieWordEmbeddings = true
     /// DistilBERT: dropout before `qa_outputs` (`qa_dropout`) and before the sequence classifier
     /// (`seq_classif_dropout`); position embeddings fixed sinusoids, not trained (`sinusoidal_pos_embds`).
-    public var qaDropout: Float = 0.1
-    public var sequenceClassifierDropout: Float = 0.2
-    public var sinusoidalPositions = false
+    package var qaDropout: Float = 0.1
+    package var sequenceClassifierDropout: Float = 0.2
+    package var sinusoidalPositions = false
     /// The whole JSON object as read, for keys this type does not model.
-    public var raw = JSONObject()
+    package var raw = JSONObject()
 
-    public init() {}
+    package init() {}
 
-    public var numLabels: Int { id2label.count }
-    public var headDimension: Int { hiddenSize / numAttentionHeads }
+    package var numLabels: Int { id2label.count }
+    package var headDimension: Int { hiddenSize / numAttentionHeads }
     /// The longest sequence the position table covers: RoBERTa's positions start after the padding token, so
     /// 514 positions with `pad_token_id` 1 hold 512 tokens.
-    public var maxSequenceLength: Int {
+    package var maxSequenceLength: Int {
         family.positionsFollowPadding ? maxPositionEmbeddings - (padTokenId ?? 0) - 1 : maxPositionEmbeddings
     }
-    public var label2id: [String: Int] { Dictionary(id2label.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a }) }
-    public var effectiveClassifierDropout: Float { classifierDropout ?? hiddenDropoutProb }
+    package var label2id: [String: Int] { Dictionary(id2label.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a }) }
+    package var effectiveClassifierDropout: Float { classifierDropout ?? hiddenDropoutProb }
 
     /// The dropout before `head`'s classifier (after its pooler), as each family's head applies it; nil where the
     /// head has none (BERT's and RoBERTa's QA outputs, every masked-LM head).
-    public func headDropout(_ head: BertHead) -> Float? {
+    package func headDropout(_ head: BertHead) -> Float? {
         switch (family, head) {
         case (.distilbert, .sequenceClassification): return sequenceClassifierDropout
         case (.distilbert, .tokenClassification): return hiddenDropoutProb
@@ -109,7 +109,7 @@ public struct BertConfig: Sendable {
 
     /// A config of `family` with transformers' defaults for it (RobertaConfig: vocabulary 50265, `pad_token_id` 1;
     /// DistilBertConfig: 6 layers, fixed LayerNorm epsilon 1e-12, no token types).
-    public init(family: ModelFamily) {
+    package init(family: ModelFamily) {
         self.family = family
         switch family {
         case .bert: break
@@ -123,7 +123,7 @@ public struct BertConfig: Sendable {
     }
 
     /// Reads `config.json` text. Missing fields take transformers' defaults.
-    public init(json: JSONValue) throws(BertConfigError) {
+    package init(json: JSONValue) throws(BertConfigError) {
         guard let object = json.objectValue else { throw .notAnObject }
         do { self.init(family: try ModelFamily.identify(config: json)) } catch { throw .family(error) }
         raw = object
@@ -238,7 +238,7 @@ public struct BertConfig: Sendable {
         if let labels, !labels.isEmpty { id2label = labels }
     }
 
-    public func validate() throws(BertConfigError) {
+    package func validate() throws(BertConfigError) {
         var sizes = [("vocab_size", vocabSize), ("hidden_size", hiddenSize), ("num_hidden_layers", numHiddenLayers),
                      ("num_attention_heads", numAttentionHeads), ("intermediate_size", intermediateSize),
                      ("max_position_embeddings", maxPositionEmbeddings)]
@@ -261,7 +261,7 @@ public struct BertConfig: Sendable {
     /// A config is read before any weight: sizes that would need more memory than the machine has (a hostile or
     /// mistyped `max_position_embeddings: 1000000000`) are refused here, before anything is allocated, naming the
     /// size that costs most. The count is an upper bound over every head (pooler, classifier and masked-LM head).
-    public func checkParameterMemory(limit: Double = Double(SystemMemory.physicalBytes)) throws(BertConfigError) {
+    package func checkParameterMemory(limit: Double = Double(SystemMemory.physicalBytes)) throws(BertConfigError) {
         let V = Double(vocabSize), H = Double(hiddenSize), I = Double(intermediateSize), L = Double(numHiddenLayers)
         let perLayer = 4 * H * H + 2 * H * I + I + 9 * H
         let terms: [(key: String, count: Double)] = [
@@ -278,7 +278,7 @@ public struct BertConfig: Sendable {
     }
 
     /// The family's name for a BERT config key (`ModelFamily.configKey`).
-    public func configKey(_ bertKey: String) -> String { family.configKey(bertKey) }
+    package func configKey(_ bertKey: String) -> String { family.configKey(bertKey) }
 
     /// The most labels a config may declare (`num_labels` makes that many names before anything else is checked).
     static let maxLabels = 1 << 20
@@ -286,7 +286,7 @@ public struct BertConfig: Sendable {
     /// `config.json` as transformers 5.24 writes it (`json.dumps(indent=2, sort_keys=True) + "\n"`), keeping
     /// unknown keys. `architecture` sets `architectures`. Labels are written as transformers does:
     /// omitted for the default two `LABEL_i` labels.
-    public func jsonText(architecture: String?) -> String {
+    package func jsonText(architecture: String?) -> String {
         var object = raw
         func set(_ key: String, _ value: JSONValue) { object.set(configKey(key), value) }
         set("model_type", .string(family.rawValue))

@@ -7,7 +7,7 @@ extension BertModel {
     /// Runs the model on `batch`, leaving every activation in `ws` (sized for this batch). `dropout`
     /// nil = inference. Returns nothing: read outputs from the workspace (`BertOutputs` helps).
     /// `adapters`: LoRA adapters added to their linear layers.
-    public func forward(_ batch: TokenBatch, workspace ws: BertWorkspace, dropout: DropoutPlan? = nil,
+    package func forward(_ batch: TokenBatch, workspace ws: BertWorkspace, dropout: DropoutPlan? = nil,
                         adapters: LoRAAdapters? = nil, computeLMLogits: Bool = true) {
         precondition(ws.batch == batch.batchSize && ws.sequence == batch.sequenceLength && ws.head == head,
                      "workspace shape does not match the batch")
@@ -170,7 +170,7 @@ extension BertModel {
     }
 
     /// The masked-LM transform's activation: the config's, except RoBERTa's `lm_head`, which always uses exact GELU.
-    public var lmActivation: Activation { config.family.lmHeadUsesExactGELU ? .gelu : config.hiddenAct }
+    package var lmActivation: Activation { config.family.lmHeadUsesExactGELU ? .gelu : config.hiddenAct }
 
     /// Whether the pooler reads a dropped-out copy of the first tokens (RoBERTa's sequence classifier).
     var dropsPoolerInput: Bool { config.family.dropsPoolerInput(for: head) }
@@ -197,7 +197,7 @@ extension BertModel {
     }
 
     /// Masked-LM logits for selected rows only (fill-mask needs a handful of positions, not B·T·V).
-    public func lmLogits(rows: [Int], workspace ws: BertWorkspace) -> [[Float]] {
+    package func lmLogits(rows: [Int], workspace ws: BertWorkspace) -> [[Float]] {
         precondition(head == .maskedLM)
         let H = config.hiddenSize, V = config.vocabSize
         return rows.map { row in

@@ -1,19 +1,19 @@
 // A BERT encoder with one task head: its config, its parameter table and the flat parameter buffer.
 // The forward pass is in BertForward.swift, the backward beside it in BertBackward.swift.
 
-public final class BertModel: @unchecked Sendable {
-    public let config: BertConfig
-    public let head: BertHead
-    public let layout: ParameterLayout
-    public let parameters: FloatBuffer
+package final class BertModel: @unchecked Sendable {
+    package let config: BertConfig
+    package let head: BertHead
+    package let layout: ParameterLayout
+    package let parameters: FloatBuffer
     /// The encoder's linear layers packed once for inference in one precision (nil: the forward pass multiplies
     /// by `parameters` through OpenBLAS, as training needs). Training never uses it.
-    public private(set) var packedEncoder: PackedEncoderWeights?
+    package private(set) var packedEncoder: PackedEncoderWeights?
 
     /// Packs the encoder's linear layers for inference in `precision` from the parameters (nil or fp32: none;
     /// fp32 multiplies through OpenBLAS, see `PackedEncoderWeights.packs`). Call after the weights are final; the
     /// packed copy does not follow later changes to `parameters`.
-    public func prepare(precision: Precision?) {
+    package func prepare(precision: Precision?) {
         packedEncoder = PackedEncoderWeights.packs(precision) ? PackedEncoderWeights(model: self, precision: precision!) : nil
         packedEncoder?.packMissing(from: self)
     }
@@ -22,18 +22,18 @@ public final class BertModel: @unchecked Sendable {
     /// each encoder linear weight as it reads it, without storing it in `parameters` — those parameters stay
     /// zero and cost no memory (FloatBuffer), so such a model is for inference only; `finishPacking()` after
     /// the load packs whatever the checkpoint did not hold. nil: load into `parameters` as usual.
-    public func beginPacking(precision: Precision?) {
+    package func beginPacking(precision: Precision?) {
         packedEncoder = PackedEncoderWeights.packs(precision) ? PackedEncoderWeights(model: self, precision: precision!) : nil
     }
 
     /// Packs the encoder weights the load did not (those it initialised); see `beginPacking(precision:)`.
-    public func finishPacking() { packedEncoder?.packMissing(from: self) }
+    package func finishPacking() { packedEncoder?.packMissing(from: self) }
 
     /// The precision the forward pass runs in.
-    public var precision: Precision { packedEncoder?.precision ?? .fp32 }
+    package var precision: Precision { packedEncoder?.precision ?? .fp32 }
 
     /// A model with all parameters zero (load or initialise them next).
-    public init(config: BertConfig, head: BertHead) {
+    package init(config: BertConfig, head: BertHead) {
         self.config = config
         self.head = head
         layout = ParameterLayout(config: config, head: head)
@@ -41,28 +41,28 @@ public final class BertModel: @unchecked Sendable {
     }
 
     /// The transformers class this model is (`BertForSequenceClassification`, `RobertaForMaskedLM`, …).
-    public var architecture: String { config.family.className(for: head) }
+    package var architecture: String { config.family.className(for: head) }
 
     /// Whether the model has a pooler whose output transformers returns as `pooler_output` (BertModel, RobertaModel,
     /// the BERT classes built with one), as opposed to a classifier's own dense layer.
-    public var hasPoolerOutput: Bool { config.family.pooler(for: head)?.isPoolerOutput ?? false }
+    package var hasPoolerOutput: Bool { config.family.pooler(for: head)?.isPoolerOutput ?? false }
 
     /// Pointer to the parameter at `offset` of the layout.
-    @inline(__always) public func p(_ offset: Int) -> UnsafeMutablePointer<Float> { parameters.pointer + offset }
+    @inline(__always) package func p(_ offset: Int) -> UnsafeMutablePointer<Float> { parameters.pointer + offset }
 
     /// The values of one named parameter (tests, export).
-    public func values(of name: String) -> [Float]? {
+    package func values(of name: String) -> [Float]? {
         layout.spec(named: name).map { parameters.array(offset: $0.offset, count: $0.count) }
     }
 
     /// Initialises every parameter as transformers' `_init_weights` does: Linear and Embedding weights
     /// ~ N(0, initializer_range), the padding row of the word embeddings zero, biases 0, LayerNorm 1 / 0.
-    public func initialiseAll(seed: UInt64) {
+    package func initialiseAll(seed: UInt64) {
         initialise(names: layout.specs.map(\.name), seed: seed)
     }
 
     /// Initialises only the named parameters (a new head on a pretrained encoder).
-    public func initialise(names: [String], seed: UInt64) {
+    package func initialise(names: [String], seed: UInt64) {
         var generator = NormalGenerator(seed: seed)
         for name in names {
             guard let spec = layout.spec(named: name) else { continue }
@@ -83,21 +83,21 @@ public final class BertModel: @unchecked Sendable {
 }
 
 /// Standard normal samples (Box–Muller over SplitMix64), reproducible from a seed.
-public struct NormalGenerator {
+package struct NormalGenerator {
     private var state: UInt64
     private var spare: Double?
 
-    public init(seed: UInt64) { state = seed }
+    package init(seed: UInt64) { state = seed }
 
-    public mutating func nextUInt64() -> UInt64 {
+    package mutating func nextUInt64() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         return mix64(state)
     }
 
     /// Uniform in (0, 1).
-    public mutating func nextUniform() -> Double { (Double(nextUInt64() >> 11) + 0.5) / 9007199254740992.0 }
+    package mutating func nextUniform() -> Double { (Double(nextUInt64() >> 11) + 0.5) / 9007199254740992.0 }
 
-    public mutating func next() -> Double {
+    package mutating func next() -> Double {
         if let value = spare { spare = nil; return value }
         let u = nextUniform(), v = nextUniform()
         let radius = (-2 * log(u)).squareRoot()
@@ -116,7 +116,7 @@ extension BertModel {
     /// The parameters as a state dict under Hugging Face names (float32 copies), in the order
     /// transformers' `state_dict()` lists them — what `model.safetensors` holds. Tied decoder copies are
     /// left out, as `save_pretrained` leaves them out.
-    public func stateDict() -> TensorStore {
+    package func stateDict() -> TensorStore {
         var store = TensorStore()
         for spec in layout.stateDictOrder {
             let bytes = UnsafeRawBufferPointer(start: parameters.pointer + spec.offset, count: spec.count * 4)

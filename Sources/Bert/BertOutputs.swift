@@ -1,18 +1,18 @@
 // The outputs of a forward pass copied out of the workspace into arrays, per head.
 
-public struct BertOutputs {
-    public let batch: Int, sequence: Int
+package struct BertOutputs {
+    package let batch: Int, sequence: Int
     /// [B][T][H]
-    public let lastHiddenState: [[[Float]]]
+    package let lastHiddenState: [[[Float]]]
     /// [B][H] (heads with a pooler)
-    public let pooled: [[Float]]?
+    package let pooled: [[Float]]?
     /// Sequence classification: [B][L]; token classification: [B][T][L] flattened per row as [B][T·L];
     /// masked LM: [B][T·V]. `logitsFlat` is all of it in row-major order.
-    public let logitsFlat: [Float]
-    public let startLogits: [[Float]]
-    public let endLogits: [[Float]]
+    package let logitsFlat: [Float]
+    package let startLogits: [[Float]]
+    package let endLogits: [[Float]]
 
-    public init(model: BertModel, workspace ws: BertWorkspace) {
+    package init(model: BertModel, workspace ws: BertWorkspace) {
         let c = model.config, B = ws.batch, T = ws.sequence, H = c.hiddenSize
         batch = B
         sequence = T
@@ -44,16 +44,16 @@ public struct BertOutputs {
 /// The question-answering head's logits are [rows, 2]: column 0 scores a position as the answer's start,
 /// column 1 as its end — transformers' BertForQuestionAnswering takes them apart with
 /// `logits.split(1, dim=-1)` (modeling_bert.py, v5.24.0). The one place that knows the interleaving.
-public enum SpanLogits {
-    public enum Side: Int, Sendable { case start = 0, end = 1 }
+package enum SpanLogits {
+    package enum Side: Int, Sendable { case start = 0, end = 1 }
 
     /// One side's logits out of the interleaved [rows, 2].
-    public static func column(_ logits: UnsafePointer<Float>, rows: Int, _ side: Side) -> [Float] {
+    package static func column(_ logits: UnsafePointer<Float>, rows: Int, _ side: Side) -> [Float] {
         (0..<rows).map { logits[2 * $0 + side.rawValue] }
     }
 
     /// Both sides back into the interleaved layout (the loss's gradients).
-    public static func interleave(start: [Float], end: [Float], into out: UnsafeMutablePointer<Float>) {
+    package static func interleave(start: [Float], end: [Float], into out: UnsafeMutablePointer<Float>) {
         for i in 0..<start.count {
             out[2 * i + Side.start.rawValue] = start[i]
             out[2 * i + Side.end.rawValue] = end[i]

@@ -9,59 +9,59 @@
 // attnNormOut and out (LayerNorm of attnResidual / ffnResidual: the same kernel on the same input gives
 // the same floats). That is 63 MB per layer instead of 113 MB, for ~2% more time in the backward.
 
-public struct LayerActivations {
+package struct LayerActivations {
     /// [B·T, 3H] query | key | value. (The attention probabilities are not kept: the backward recomputes
     /// them from Q and K — Attention.swift.)
-    public let qkv: UnsafeMutablePointer<Float>
-    public let attnCtx: UnsafeMutablePointer<Float>             // [B·T, H]    heads merged
-    public let attnResidual: UnsafeMutablePointer<Float>        // [B·T, H]    input + dropout(dense(ctx)), before LayerNorm
+    package let qkv: UnsafeMutablePointer<Float>
+    package let attnCtx: UnsafeMutablePointer<Float>             // [B·T, H]    heads merged
+    package let attnResidual: UnsafeMutablePointer<Float>        // [B·T, H]    input + dropout(dense(ctx)), before LayerNorm
     /// [B·T, H] LayerNorm(attnResidual). Shared by all layers; the backward recomputes it.
-    public let attnNormOut: UnsafeMutablePointer<Float>
-    public let attnNormMean: UnsafeMutablePointer<Float>        // [B·T]
-    public let attnNormRstd: UnsafeMutablePointer<Float>        // [B·T]
-    public let ffnPre: UnsafeMutablePointer<Float>              // [B·T, I]    before the activation
+    package let attnNormOut: UnsafeMutablePointer<Float>
+    package let attnNormMean: UnsafeMutablePointer<Float>        // [B·T]
+    package let attnNormRstd: UnsafeMutablePointer<Float>        // [B·T]
+    package let ffnPre: UnsafeMutablePointer<Float>              // [B·T, I]    before the activation
     /// [B·T, I] after the activation. Training keeps no copy per layer (the backward recomputes it from
     /// ffnPre into one shared buffer): this is the largest activation, and GELU is cheap to redo.
-    public let ffnAct: UnsafeMutablePointer<Float>
-    public let ffnResidual: UnsafeMutablePointer<Float>         // [B·T, H]    attnNormOut + dropout(dense(ffnAct))
+    package let ffnAct: UnsafeMutablePointer<Float>
+    package let ffnResidual: UnsafeMutablePointer<Float>         // [B·T, H]    attnNormOut + dropout(dense(ffnAct))
     /// [B·T, H] the layer's output, LayerNorm(ffnResidual). Training alternates two buffers (layer l's input
     /// is still needed while it writes its output); the backward recomputes each layer's input from the
     /// previous layer's ffnResidual, overwriting them (read outputs before calling `backward`).
-    public let out: UnsafeMutablePointer<Float>
-    public let outMean: UnsafeMutablePointer<Float>             // [B·T]
-    public let outRstd: UnsafeMutablePointer<Float>             // [B·T]
+    package let out: UnsafeMutablePointer<Float>
+    package let outMean: UnsafeMutablePointer<Float>             // [B·T]
+    package let outRstd: UnsafeMutablePointer<Float>             // [B·T]
 }
 
-public final class BertWorkspace {
-    public let config: BertConfig
-    public let head: BertHead
-    public let batch: Int
-    public let sequence: Int
-    public let keepsEveryLayer: Bool
+package final class BertWorkspace {
+    package let config: BertConfig
+    package let head: BertHead
+    package let batch: Int
+    package let sequence: Int
+    package let keepsEveryLayer: Bool
     private let storage: FloatBuffer
 
-    public let keyMask: UnsafeMutablePointer<Float>             // [B·T] 1 = token, 0 = padding
-    public let embeddingSum: UnsafeMutablePointer<Float>        // [B·T, H] before LayerNorm
-    public let embeddingMean: UnsafeMutablePointer<Float>       // [B·T]
-    public let embeddingRstd: UnsafeMutablePointer<Float>       // [B·T]
-    public let embeddingOut: UnsafeMutablePointer<Float>        // [B·T, H] after LayerNorm and dropout
-    public let layers: [LayerActivations]
-    public let pooled: UnsafeMutablePointer<Float>              // [B, H] tanh(dense(h[:,0])) (DistilBERT: ReLU)
-    public let poolerInput: UnsafeMutablePointer<Float>         // [B, H] dropout(h[:,0]): RoBERTa's classification head
-    public let headInput: UnsafeMutablePointer<Float>           // [B·T, H] dropout(pooled or sequence): the classifier's input
-    public let logits: UnsafeMutablePointer<Float>              // [B, L] | [B·T, L] | [B·T, 2]
-    public let lmTransformPre: UnsafeMutablePointer<Float>      // [B·T, H] masked-LM transform before the activation
-    public let lmTransformAct: UnsafeMutablePointer<Float>      // [B·T, H]
-    public let lmTransformOut: UnsafeMutablePointer<Float>      // [B·T, H] after LayerNorm
-    public let lmNormMean: UnsafeMutablePointer<Float>          // [B·T]
-    public let lmNormRstd: UnsafeMutablePointer<Float>          // [B·T]
-    public let lmLogits: UnsafeMutablePointer<Float>            // [B·T, V], or [R, V] for `lmRows`
+    package let keyMask: UnsafeMutablePointer<Float>             // [B·T] 1 = token, 0 = padding
+    package let embeddingSum: UnsafeMutablePointer<Float>        // [B·T, H] before LayerNorm
+    package let embeddingMean: UnsafeMutablePointer<Float>       // [B·T]
+    package let embeddingRstd: UnsafeMutablePointer<Float>       // [B·T]
+    package let embeddingOut: UnsafeMutablePointer<Float>        // [B·T, H] after LayerNorm and dropout
+    package let layers: [LayerActivations]
+    package let pooled: UnsafeMutablePointer<Float>              // [B, H] tanh(dense(h[:,0])) (DistilBERT: ReLU)
+    package let poolerInput: UnsafeMutablePointer<Float>         // [B, H] dropout(h[:,0]): RoBERTa's classification head
+    package let headInput: UnsafeMutablePointer<Float>           // [B·T, H] dropout(pooled or sequence): the classifier's input
+    package let logits: UnsafeMutablePointer<Float>              // [B, L] | [B·T, L] | [B·T, 2]
+    package let lmTransformPre: UnsafeMutablePointer<Float>      // [B·T, H] masked-LM transform before the activation
+    package let lmTransformAct: UnsafeMutablePointer<Float>      // [B·T, H]
+    package let lmTransformOut: UnsafeMutablePointer<Float>      // [B·T, H] after LayerNorm
+    package let lmNormMean: UnsafeMutablePointer<Float>          // [B·T]
+    package let lmNormRstd: UnsafeMutablePointer<Float>          // [B·T]
+    package let lmLogits: UnsafeMutablePointer<Float>            // [B·T, V], or [R, V] for `lmRows`
     /// The rows whose masked-LM logits `forward` computes, compacted into `lmLogits` (row k is sequence row
     /// `lmRows[k]`); nil: every row. Training and evaluation set the masked positions (`Labels.maskedRows`): the loss
     /// reads only those, and the decoder (H × V, 30,522 columns for bert-base-uncased's vocabulary) on every row was
     /// about half of a training step's arithmetic at 15 % masking — as transformers computes it, which gives the same
     /// loss and gradients.
-    public var lmRows: [Int]? = nil
+    package var lmRows: [Int]? = nil
     /// Inference: run the encoder over the real tokens only (TokenBatch.packedRows), then lay the last hidden
     /// state out padded again, with zeros at padding positions; the heads run on that. The real tokens' outputs
     /// are the padded computation's, bit for bit (Attention.forward's realKeys); the padding positions' are not
@@ -69,22 +69,22 @@ public final class BertWorkspace {
     /// encoder's activations hold the real tokens' rows only, the backward runs over them too, and the dropout masks
     /// are the padded layout's (DropoutPlan.packing); the gradients are the padded computation's wherever the loss
     /// ignores the padding positions (every head but question answering, whose logits span them).
-    public var skipsPadding = false
+    package var skipsPadding = false
     /// Mixed precision (training's `--precision bf16`): the encoder's four linear layers per block multiply in bf16
     /// with fp32 sums, forward and backward (BF16Linear); everything else, and every value kept, stays fp32. The forward
     /// of a model packed for inference (`BertModel.prepare(precision:)`) uses its packed weights whatever this says;
     /// such a model is not trained.
-    public var bf16Products = false
+    package var bf16Products = false
     /// The decoder's input rows for `lmRows`, gathered by `forward` and read again by `backward`.
     var lmRowInput: [Float] = []
-    public let scratch: UnsafeMutablePointer<Float>             // attention's per-task scratch: scratchSlots × 2·T·T
-    public let scratchSlots: Int
+    package let scratch: UnsafeMutablePointer<Float>             // attention's per-task scratch: scratchSlots × 2·T·T
+    package let scratchSlots: Int
 
     /// Parallel attention tasks a workspace holds scratch for.
     static var scratchSlots: Int { Parallel.threadCount }
 
     /// Floats a workspace of this shape needs.
-    public static func requiredCount(config: BertConfig, head: BertHead, batch: Int, sequence: Int, keepsEveryLayer: Bool) -> Int {
+    package static func requiredCount(config: BertConfig, head: BertHead, batch: Int, sequence: Int, keepsEveryLayer: Bool) -> Int {
         var carver = BufferCarver.counting
         _ = carve(&carver, config: config, head: head, batch: batch, sequence: sequence, keepsEveryLayer: keepsEveryLayer)
         return carver.count
@@ -92,7 +92,7 @@ public final class BertWorkspace {
 
     /// `storage`, when given and large enough, is reused (a training run pads every batch to its own
     /// length; one buffer sized for the longest serves them all).
-    public init(config: BertConfig, head: BertHead, batch: Int, sequence: Int, keepsEveryLayer: Bool, storage reuse: FloatBuffer? = nil) {
+    package init(config: BertConfig, head: BertHead, batch: Int, sequence: Int, keepsEveryLayer: Bool, storage reuse: FloatBuffer? = nil) {
         self.config = config
         self.head = head
         self.batch = batch
@@ -133,7 +133,7 @@ public final class BertWorkspace {
 
     /// Floats of `logits` per example: [B, L] for the sequence classifier, [B·T, L] for token classification,
     /// [B·T, 2] for question answering (0 for the masked LM, whose logits are `lmLogits`, and the bare model).
-    public static func logitsPerExample(config: BertConfig, head: BertHead, sequence: Int) -> Int {
+    package static func logitsPerExample(config: BertConfig, head: BertHead, sequence: Int) -> Int {
         switch head {
         case .sequenceClassification: return config.numLabels
         case .tokenClassification: return sequence * config.numLabels
@@ -181,19 +181,19 @@ public final class BertWorkspace {
     }
 
     /// The activation slot of layer `l`.
-    public func layer(_ l: Int) -> LayerActivations { layers[keepsEveryLayer ? l : 0] }
+    package func layer(_ l: Int) -> LayerActivations { layers[keepsEveryLayer ? l : 0] }
 
     /// The input of layer `l`: the embeddings for layer 0, else the previous layer's output.
-    public func layerInput(_ l: Int) -> UnsafeMutablePointer<Float> { l == 0 ? embeddingOut : layer(l - 1).out }
+    package func layerInput(_ l: Int) -> UnsafeMutablePointer<Float> { l == 0 ? embeddingOut : layer(l - 1).out }
 
     /// The encoder's last hidden state [B·T, H].
-    public var lastHiddenState: UnsafeMutablePointer<Float> { layer(config.numHiddenLayers - 1).out }
+    package var lastHiddenState: UnsafeMutablePointer<Float> { layer(config.numHiddenLayers - 1).out }
 
     /// Bytes held (for memory reports).
-    public var byteCount: Int { storage.count * 4 }
+    package var byteCount: Int { storage.count * 4 }
 
     /// The underlying buffer, to hand to the next workspace.
-    public var buffer: FloatBuffer { storage }
+    package var buffer: FloatBuffer { storage }
 }
 
 extension BertHead {
@@ -201,5 +201,5 @@ extension BertHead {
     /// would change it: question answering's start/end softmax runs over every position of the padded window, as
     /// transformers' BertForQuestionAnswering does (no mask). The other heads read real tokens only (the first token,
     /// labelled tokens, masked tokens).
-    public var lossReadsPadding: Bool { self == .questionAnswering }
+    package var lossReadsPadding: Bool { self == .questionAnswering }
 }

@@ -5,15 +5,15 @@
 import Glibc
 #endif
 
-public final class FloatBuffer: @unchecked Sendable {
-    public let pointer: UnsafeMutablePointer<Float>
-    public let count: Int
+package final class FloatBuffer: @unchecked Sendable {
+    package let pointer: UnsafeMutablePointer<Float>
+    package let count: Int
     private let mappedBytes: Int?
 
     /// Large buffers (1 MiB and more) are anonymous memory maps: zero without being written, so a page costs
     /// memory only once something writes it — parameters that a low-precision model keeps packed elsewhere
     /// (PackedWeights.swift) are never resident.
-    public init(count: Int) {
+    package init(count: Int) {
         self.count = count
         let bytes = max(count, 1) * 4
         if bytes >= 1 << 20, let address = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
@@ -32,16 +32,16 @@ public final class FloatBuffer: @unchecked Sendable {
         if let mappedBytes { munmap(pointer, mappedBytes) } else { pointer.deallocate() }
     }
 
-    public subscript(offset: Int) -> UnsafeMutablePointer<Float> { pointer + offset }
+    package subscript(offset: Int) -> UnsafeMutablePointer<Float> { pointer + offset }
 
-    public func zero() { pointer.update(repeating: 0, count: count) }
+    package func zero() { pointer.update(repeating: 0, count: count) }
 
-    public func copy(from other: FloatBuffer) {
+    package func copy(from other: FloatBuffer) {
         precondition(other.count == count)
         pointer.update(from: other.pointer, count: count)
     }
 
-    public func array(offset: Int = 0, count: Int? = nil) -> [Float] {
+    package func array(offset: Int = 0, count: Int? = nil) -> [Float] {
         Array(UnsafeBufferPointer(start: pointer + offset, count: count ?? (self.count - offset)))
     }
 }

@@ -9,8 +9,8 @@ import TensorCore
 import Glibc
 #endif
 
-public struct LoRAConfig: Sendable, Equatable {
-    public enum Targets: Sendable, Equatable {
+package struct LoRAConfig: Sendable, Equatable {
+    package enum Targets: Sendable, Equatable {
         /// PEFT's list form: a module matches when its name equals an entry or ends with "." + entry.
         case names([String])
         /// PEFT's string form: the whole module name must match the regular expression.
@@ -20,44 +20,44 @@ public struct LoRAConfig: Sendable, Equatable {
         case modelDefault
     }
 
-    public var rank = 8
-    public var alpha: Float = 8
-    public var dropout: Float = 0
-    public var useRSLoRA = false
-    public var targets: Targets = .modelDefault
+    package var rank = 8
+    package var alpha: Float = 8
+    package var dropout: Float = 0
+    package var useRSLoRA = false
+    package var targets: Targets = .modelDefault
     /// Modules trained in full beside the adapters (PEFT adds `classifier` and `score` for SEQ_CLS).
-    public var modulesToSave: [String] = ["classifier", "score"]
+    package var modulesToSave: [String] = ["classifier", "score"]
 
-    public init() {}
+    package init() {}
 
-    public var scaling: Float { useRSLoRA ? alpha / Float(rank).squareRoot() : alpha / Float(rank) }
+    package var scaling: Float { useRSLoRA ? alpha / Float(rank).squareRoot() : alpha / Float(rank) }
 }
 
 /// The linear layers an adapter can sit on.
-public enum LoRAModuleKind: Sendable, Hashable {
+package enum LoRAModuleKind: Sendable, Hashable {
     case query, key, value, attentionOutput, intermediate, output, pooler
 }
 
-public struct LoRAModule: Sendable {
+package struct LoRAModule: Sendable {
     /// The module's name in the model ("bert.encoder.layer.0.attention.self.query").
-    public let path: String
-    public let kind: LoRAModuleKind
-    public let layer: Int
-    public let inFeatures: Int
-    public let outFeatures: Int
+    package let path: String
+    package let kind: LoRAModuleKind
+    package let layer: Int
+    package let inFeatures: Int
+    package let outFeatures: Int
     /// Offsets of A [r, in] and B [out, r] in the adapter buffer.
-    public let aOffset: Int
-    public let bOffset: Int
+    package let aOffset: Int
+    package let bOffset: Int
 }
 
-public enum LoRAError: Error, CustomStringConvertible {
+package enum LoRAError: Error, CustomStringConvertible {
     case noTargets(String)
     case badRegex(String)
     case unsupported(String)
     case missingTensor(String)
     case shapeMismatch(name: String, expected: [Int], found: [Int])
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .noTargets(let targets): return "the LoRA targets \(targets) match no linear layer of this model"
         case .badRegex(let pattern): return "target_modules '\(pattern)' is not a valid regular expression"
@@ -69,11 +69,11 @@ public enum LoRAError: Error, CustomStringConvertible {
     }
 }
 
-public final class LoRAAdapters: @unchecked Sendable {
-    public let config: LoRAConfig
-    public let modules: [LoRAModule]
+package final class LoRAAdapters: @unchecked Sendable {
+    package let config: LoRAConfig
+    package let modules: [LoRAModule]
     /// A and B of every module.
-    public let parameters: FloatBuffer
+    package let parameters: FloatBuffer
     private var index: [LoRAModuleKind: [Int: Int]] = [:]
     /// x·Aᵀ of every module for the last forward: [modules][rows, r] (kept for the backward).
     private var projections: FloatBuffer
@@ -81,7 +81,7 @@ public final class LoRAAdapters: @unchecked Sendable {
     private var keepsProjections = false
 
     /// Adapters on every linear layer of `model` that `config.targets` selects.
-    public init(model: BertModel, config: LoRAConfig) throws {
+    package init(model: BertModel, config: LoRAConfig) throws {
         var config = config
         if config.targets == .modelDefault { config.targets = .names(model.config.family.defaultLoRATargets) }
         self.config = config
@@ -124,10 +124,10 @@ public final class LoRAAdapters: @unchecked Sendable {
         }
     }
 
-    public func module(_ kind: LoRAModuleKind, layer: Int) -> LoRAModule? { index[kind]?[layer].map { modules[$0] } }
+    package func module(_ kind: LoRAModuleKind, layer: Int) -> LoRAModule? { index[kind]?[layer].map { modules[$0] } }
 
     /// PEFT's initialisation: A ~ U(−1/√in, 1/√in) (kaiming_uniform_ with a = √5), B = 0.
-    public func initialise(seed: UInt64) {
+    package func initialise(seed: UInt64) {
         var generator = NormalGenerator(seed: seed)
         parameters.zero()
         for module in modules {
@@ -138,7 +138,7 @@ public final class LoRAAdapters: @unchecked Sendable {
     }
 
     /// Sizes the saved projections for `rows` rows; `training` keeps one slot per module for the backward.
-    public func prepare(rows: Int, training: Bool) {
+    package func prepare(rows: Int, training: Bool) {
         let needed = (training ? modules.count : 1) * rows * config.rank
         if projections.count < needed { projections = FloatBuffer(count: needed) }
         projectionRows = rows
@@ -153,7 +153,7 @@ public final class LoRAAdapters: @unchecked Sendable {
 
     /// out[rows, out] (row stride `outStride`) += s · (dropout(x)·Aᵀ)·Bᵀ for the adapter on (kind, layer),
     /// if there is one. x has row stride `inStride`.
-    public func forward(_ kind: LoRAModuleKind, layer: Int, input x: UnsafePointer<Float>, inStride: Int? = nil,
+    package func forward(_ kind: LoRAModuleKind, layer: Int, input x: UnsafePointer<Float>, inStride: Int? = nil,
                         output out: UnsafeMutablePointer<Float>, outStride: Int, rows: Int, dropout: DropoutMask? = nil) {
         guard let i = index[kind]?[layer] else { return }
         let m = modules[i], r = config.rank
@@ -168,7 +168,7 @@ public final class LoRAAdapters: @unchecked Sendable {
 
     /// Given dOut [rows, out] (stride `outStride`): dB += s·dOutᵀ·P, dP = s·dOut·B, dA += dPᵀ·dropout(x),
     /// dx += dropoutᵀ(dP·A) (dx nil: not needed). `gradients` has the adapter buffer's layout.
-    public func backward(_ kind: LoRAModuleKind, layer: Int, dOut: UnsafePointer<Float>, outStride: Int,
+    package func backward(_ kind: LoRAModuleKind, layer: Int, dOut: UnsafePointer<Float>, outStride: Int,
                          input x: UnsafePointer<Float>, inStride: Int? = nil, dInput: UnsafeMutablePointer<Float>?,
                          dInputStride: Int? = nil, rows: Int, gradients: FloatBuffer, dropout: DropoutMask? = nil) {
         guard let i = index[kind]?[layer] else { return }
@@ -214,7 +214,7 @@ public final class LoRAAdapters: @unchecked Sendable {
     // MARK: Merging and files
 
     /// W ← W + s·B·A in `model` for every module (PEFT's `merge_and_unload`).
-    public func merge(into model: BertModel) {
+    package func merge(into model: BertModel) {
         for m in modules {
             guard let spec = model.layout.spec(named: m.path + ".weight") else { continue }
             BLAS.sgemm(transA: false, transB: false, m: m.outFeatures, n: m.inFeatures, k: config.rank, alpha: config.scaling,
@@ -224,7 +224,7 @@ public final class LoRAAdapters: @unchecked Sendable {
     }
 
     /// The adapter matrices under PEFT's on-disk names (`PEFTNames.adapter`).
-    public func stateDict() -> TensorStore {
+    package func stateDict() -> TensorStore {
         var store = TensorStore()
         for m in modules {
             for (suffix, offset, shape) in [("lora_A", m.aOffset, [config.rank, m.inFeatures]), ("lora_B", m.bOffset, [m.outFeatures, config.rank])] {
@@ -236,7 +236,7 @@ public final class LoRAAdapters: @unchecked Sendable {
     }
 
     /// Loads A and B from PEFT-named tensors.
-    public func load(_ store: TensorStore) throws {
+    package func load(_ store: TensorStore) throws {
         for m in modules {
             for (suffix, offset, shape) in [("lora_A", m.aOffset, [config.rank, m.inFeatures]), ("lora_B", m.bOffset, [m.outFeatures, config.rank])] {
                 let name = PEFTNames.adapter(module: m.path, suffix)
@@ -251,20 +251,20 @@ public final class LoRAAdapters: @unchecked Sendable {
 
 /// PEFT's tensor names (peft v0.21.2, `get_peft_model_state_dict` and PeftModel's own state_dict): the one home of
 /// the naming rule that adapter files, training and loading share.
-public enum PEFTNames {
+package enum PEFTNames {
     /// Every name in `adapter_model.safetensors` starts with the PeftModel's path to the base model.
-    public static let prefix = "base_model.model."
+    package static let prefix = "base_model.model."
     /// An adapter matrix on disk: `base_model.model.<module>.lora_A.weight` ([r, in]) or `….lora_B.weight` ([out, r]).
-    public static func adapter(module path: String, _ matrix: String) -> String { prefix + path + "." + matrix + ".weight" }
+    package static func adapter(module path: String, _ matrix: String) -> String { prefix + path + "." + matrix + ".weight" }
     /// A base-model parameter saved beside the adapters (`modules_to_save`), on disk.
-    public static func saved(_ parameter: String) -> String { prefix + parameter }
+    package static func saved(_ parameter: String) -> String { prefix + parameter }
     /// The same parameter as a PeftModel holds it in memory: its top module wrapped, `<top>.modules_to_save.default.<rest>`.
-    public static func savedInMemory(_ parameter: String) -> String {
+    package static func savedInMemory(_ parameter: String) -> String {
         let parts = parameter.split(separator: ".", maxSplits: 1).map(String.init)
         return prefix + parts[0] + ".modules_to_save.default" + (parts.count > 1 ? "." + parts[1] : "")
     }
     /// An in-memory name (`…lora_A.default.weight`, `…modules_to_save.default.…`) as it is on disk; on-disk names unchanged.
-    public static func onDisk(_ name: String) -> String {
+    package static func onDisk(_ name: String) -> String {
         name.replacing(".modules_to_save.default.", with: ".").replacing(".lora_A.default.", with: ".lora_A.")
             .replacing(".lora_B.default.", with: ".lora_B.")
     }
@@ -275,7 +275,7 @@ extension LoRAAdapters {
     /// a module whose name ends with an entry — plain string suffix, as peft v0.21.2 utils/other.py `_set_trainable`
     /// matches, so DistilBERT's `pre_classifier` is saved with its `classifier` — the parameter's own module or an
     /// enclosing one (RoBERTa's `classifier` holds `classifier.dense` and `classifier.out_proj`; PEFT wraps the head).
-    public func savedModuleParameters(of model: BertModel) -> [ParameterSpec] {
+    package func savedModuleParameters(of model: BertModel) -> [ParameterSpec] {
         model.layout.specs.filter { spec in
             let parts = spec.name.split(separator: ".").dropLast()
             return (1...max(parts.count, 1)).contains { depth in
@@ -287,7 +287,7 @@ extension LoRAAdapters {
 
     /// `adapter_model.safetensors` as PEFT writes it: the adapters and the saved modules, under their on-disk names
     /// (PEFTNames).
-    public func peftStateDict(model: BertModel) -> TensorStore {
+    package func peftStateDict(model: BertModel) -> TensorStore {
         var store = stateDict()
         for spec in savedModuleParameters(of: model) {
             let bytes = UnsafeRawBufferPointer(start: model.p(spec.offset), count: spec.count * 4)
@@ -299,7 +299,7 @@ extension LoRAAdapters {
 
     /// Loads adapters and saved modules from PEFT's `adapter_model.safetensors` tensors. Also accepts the
     /// in-memory names PEFT uses (`…lora_A.default.weight`, `…modules_to_save.default.…`).
-    public func loadPEFT(_ raw: TensorStore, into model: BertModel) throws {
+    package func loadPEFT(_ raw: TensorStore, into model: BertModel) throws {
         var store = TensorStore()
         for (name, tensor) in raw.entries { store[PEFTNames.onDisk(name)] = tensor }
         try load(store)

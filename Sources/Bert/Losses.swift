@@ -8,7 +8,7 @@ import Glibc
 #endif
 
 /// Training targets for one micro-batch.
-public enum Labels: Sendable {
+package enum Labels: Sendable {
     /// Sequence classification, single label: class index per example [B].
     case classes([Int])
     /// Sequence classification, regression: target per example and label [B·L] (L = num_labels).
@@ -22,10 +22,10 @@ public enum Labels: Sendable {
     /// Masked LM: original token id per position [B·T]; -100 = not predicted.
     case maskedTokens([Int])
 
-    public static let ignoreIndex = -100
+    package static let ignoreIndex = -100
 
     /// The labels of examples `range` of a micro-batch padded to `sequence` tokens with `numLabels` labels.
-    public func rows(_ range: Range<Int>, sequence: Int, numLabels: Int) -> Labels {
+    package func rows(_ range: Range<Int>, sequence: Int, numLabels: Int) -> Labels {
         func slice<T>(_ values: [T], _ perRow: Int) -> [T] { Array(values[range.lowerBound * perRow..<range.upperBound * perRow]) }
         switch self {
         case .classes(let c): return .classes(slice(c, 1))
@@ -39,12 +39,12 @@ public enum Labels: Sendable {
 
     /// How many items the loss averages over in this micro-batch.
     /// The token rows a masked-LM loss scores (target not ignored), in order; nil for other labels.
-    public var maskedRows: [Int]? {
+    package var maskedRows: [Int]? {
         guard case .maskedTokens(let targets) = self else { return nil }
         return targets.indices.filter { targets[$0] != Labels.ignoreIndex }
     }
 
-    public func itemCount(numLabels: Int, sequence: Int) -> Int {
+    package func itemCount(numLabels: Int, sequence: Int) -> Int {
         switch self {
         case .classes(let c): return c.filter { $0 != Labels.ignoreIndex }.count
         case .regression(let r): return r.count
@@ -55,12 +55,12 @@ public enum Labels: Sendable {
     }
 }
 
-public enum LossError: Error, CustomStringConvertible {
+package enum LossError: Error, CustomStringConvertible {
     case labelOutOfRange(index: Int, label: Int, numLabels: Int)
     case wrongCount(expected: Int, actual: Int)
     case wrongHead(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .labelOutOfRange(let index, let label, let numLabels): return "label \(label) at item \(index) is outside 0..<\(numLabels)"
         case .wrongCount(let expected, let actual): return "expected \(expected) labels, got \(actual)"
@@ -69,10 +69,10 @@ public enum LossError: Error, CustomStringConvertible {
     }
 }
 
-public enum Losses {
+package enum Losses {
     /// Σ over rows of cross-entropy(logits[row], target[row]) for rows whose target is not ignored, and
     /// dLogits[row] = (softmax − onehot) / normaliser. Returns the summed loss.
-    public static func crossEntropy(logits: UnsafePointer<Float>, dLogits: UnsafeMutablePointer<Float>, targets: [Int],
+    package static func crossEntropy(logits: UnsafePointer<Float>, dLogits: UnsafeMutablePointer<Float>, targets: [Int],
                                     classes: Int, normaliser: Double) throws(LossError) -> Double {
         var total = 0.0
         let scale = Float(1 / normaliser)
@@ -96,7 +96,7 @@ public enum Losses {
     }
 
     /// Σ (logit − target)² with dLogits = 2(logit − target)/normaliser (MSELoss, mean reduction).
-    public static func meanSquaredError(logits: UnsafePointer<Float>, dLogits: UnsafeMutablePointer<Float>, targets: [Float],
+    package static func meanSquaredError(logits: UnsafePointer<Float>, dLogits: UnsafeMutablePointer<Float>, targets: [Float],
                                         normaliser: Double) -> Double {
         var total = 0.0
         for (i, target) in targets.enumerated() {
@@ -108,7 +108,7 @@ public enum Losses {
     }
 
     /// Σ BCE-with-logits, computed stably: max(z,0) − z·y + log(1 + e^−|z|); dLogits = (σ(z) − y)/normaliser.
-    public static func binaryCrossEntropyWithLogits(logits: UnsafePointer<Float>, dLogits: UnsafeMutablePointer<Float>,
+    package static func binaryCrossEntropyWithLogits(logits: UnsafePointer<Float>, dLogits: UnsafeMutablePointer<Float>,
                                                     targets: [Float], normaliser: Double) -> Double {
         var total = 0.0
         for (i, target) in targets.enumerated() {

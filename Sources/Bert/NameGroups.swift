@@ -3,9 +3,9 @@
 // siblings into `classifier.{bias,weight}` or `bert.embeddings.* (5)`. The full list stays
 // available (`--verbose`).
 
-public enum NameGroups {
+package enum NameGroups {
     /// Groups in order of first appearance. A group of one name is the name itself.
-    public static func summarise(_ names: [String]) -> [String] {
+    package static func summarise(_ names: [String]) -> [String] {
         let split = names.map { $0.split(separator: ".", omittingEmptySubsequences: false) }
         let firstKeys = split.map(groupKey)
         // A group whose module lies inside another group's folds into it (`cls.predictions` into `cls`).

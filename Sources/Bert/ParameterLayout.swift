@@ -5,7 +5,7 @@
 
 /// What a parameter is. It decides the initialisation and whether weight decay applies, where matching the
 /// name would (other families spell their norms `LayerNorm`, `sa_layer_norm`, `ln_1` …).
-public enum ParameterKind: Sendable, Equatable {
+package enum ParameterKind: Sendable, Equatable {
     /// Token, position or type embeddings: N(0, initializer_range).
     case embedding
     /// The word embeddings: N(0, initializer_range), the padding token's row zero.
@@ -21,7 +21,7 @@ public enum ParameterKind: Sendable, Equatable {
 
     /// transformers' Trainer leaves biases and LayerNorm parameters out of weight decay
     /// (`get_decay_parameter_names`; Docs/specs/transformers_training.md, "Which parameters get weight decay").
-    public var decays: Bool {
+    package var decays: Bool {
         switch self {
         case .embedding, .wordEmbedding, .linearWeight: return true
         case .bias, .normWeight, .normBias: return false
@@ -29,59 +29,59 @@ public enum ParameterKind: Sendable, Equatable {
     }
 }
 
-public struct ParameterSpec: Sendable {
-    public let name: String
-    public let shape: [Int]
-    public let offset: Int
-    public let kind: ParameterKind
-    public var count: Int { shape.reduce(1, *) }
+package struct ParameterSpec: Sendable {
+    package let name: String
+    package let shape: [Int]
+    package let offset: Int
+    package let kind: ParameterKind
+    package var count: Int { shape.reduce(1, *) }
     /// Whether weight decay applies (from the kind).
-    public var decays: Bool { kind.decays }
+    package var decays: Bool { kind.decays }
 }
 
 /// Offsets of one encoder layer's parameters.
-public struct LayerOffsets: Sendable {
+package struct LayerOffsets: Sendable {
     /// [3H, H]: query, key, value weights stacked (each [H, H], PyTorch's [out, in]).
-    public let qkvWeight: Int
+    package let qkvWeight: Int
     /// [3H]
-    public let qkvBias: Int
-    public let attentionOutputWeight: Int, attentionOutputBias: Int      // [H, H], [H]
-    public let attentionNormWeight: Int, attentionNormBias: Int          // [H]
-    public let intermediateWeight: Int, intermediateBias: Int            // [I, H], [I]
-    public let outputWeight: Int, outputBias: Int                        // [H, I], [H]
-    public let outputNormWeight: Int, outputNormBias: Int                // [H]
+    package let qkvBias: Int
+    package let attentionOutputWeight: Int, attentionOutputBias: Int      // [H, H], [H]
+    package let attentionNormWeight: Int, attentionNormBias: Int          // [H]
+    package let intermediateWeight: Int, intermediateBias: Int            // [I, H], [I]
+    package let outputWeight: Int, outputBias: Int                        // [H, I], [H]
+    package let outputNormWeight: Int, outputNormBias: Int                // [H]
 }
 
-public struct ParameterLayout: Sendable {
-    public let config: BertConfig
-    public let head: BertHead
-    public private(set) var specs: [ParameterSpec] = []
-    public private(set) var indexByName: [String: Int] = [:]
-    public private(set) var count = 0
+package struct ParameterLayout: Sendable {
+    package let config: BertConfig
+    package let head: BertHead
+    package private(set) var specs: [ParameterSpec] = []
+    package private(set) var indexByName: [String: Int] = [:]
+    package private(set) var count = 0
 
     // Embeddings.
-    public private(set) var wordEmbeddings = 0            // [V, H]
-    public private(set) var positionEmbeddings = 0        // [P, H]
+    package private(set) var wordEmbeddings = 0            // [V, H]
+    package private(set) var positionEmbeddings = 0        // [P, H]
     /// nil: the family has no token types (DistilBERT).
-    public private(set) var tokenTypeEmbeddings: Int? = nil // [T, H]
-    public private(set) var embeddingNormWeight = 0       // [H]
-    public private(set) var embeddingNormBias = 0         // [H]
-    public private(set) var layers: [LayerOffsets] = []
+    package private(set) var tokenTypeEmbeddings: Int? = nil // [T, H]
+    package private(set) var embeddingNormWeight = 0       // [H]
+    package private(set) var embeddingNormBias = 0         // [H]
+    package private(set) var layers: [LayerOffsets] = []
     // Pooler (BertModel, sequence classification; ModelFamily.pooler names each family's).
-    public private(set) var poolerWeight: Int? = nil      // [H, H]
-    public private(set) var poolerBias: Int? = nil        // [H]
+    package private(set) var poolerWeight: Int? = nil      // [H, H]
+    package private(set) var poolerBias: Int? = nil        // [H]
     // Classifier (sequence / token classification: [L, H], [L]) or QA outputs ([2, H], [2]).
-    public private(set) var classifierWeight: Int? = nil
-    public private(set) var classifierBias: Int? = nil
+    package private(set) var classifierWeight: Int? = nil
+    package private(set) var classifierBias: Int? = nil
     // Masked-LM head: transform dense + LayerNorm, output bias; the decoder is the word embeddings.
     // (Named by the family: `cls.predictions.*`, `vocab_transform`/`vocab_layer_norm`/`vocab_projector`, `lm_head.*`.)
-    public private(set) var lmTransformWeight: Int? = nil // [H, H]
-    public private(set) var lmTransformBias: Int? = nil   // [H]
-    public private(set) var lmNormWeight: Int? = nil      // [H]
-    public private(set) var lmNormBias: Int? = nil        // [H]
-    public private(set) var lmBias: Int? = nil            // [V]
+    package private(set) var lmTransformWeight: Int? = nil // [H, H]
+    package private(set) var lmTransformBias: Int? = nil   // [H]
+    package private(set) var lmNormWeight: Int? = nil      // [H]
+    package private(set) var lmNormBias: Int? = nil        // [H]
+    package private(set) var lmBias: Int? = nil            // [V]
 
-    public init(config: BertConfig, head: BertHead) {
+    package init(config: BertConfig, head: BertHead) {
         self.config = config
         self.head = head
         let H = config.hiddenSize, I = config.intermediateSize, V = config.vocabSize
@@ -144,12 +144,12 @@ public struct ParameterLayout: Sendable {
         return offset
     }
 
-    public func spec(named name: String) -> ParameterSpec? { indexByName[name].map { specs[$0] } }
+    package func spec(named name: String) -> ParameterSpec? { indexByName[name].map { specs[$0] } }
 
     /// The parameters in the order transformers' `state_dict()` lists them: each projection's weight then
     /// bias, and the masked-LM bias (`cls.predictions.bias`, `lm_head.bias`) before the transform when the family
     /// registers it first (hf_conventions.md §3); DistilBERT's `vocab_projector.bias` comes last.
-    public var stateDictOrder: [ParameterSpec] {
+    package var stateDictOrder: [ParameterSpec] {
         let n = config.family.names
         var ordered: [ParameterSpec] = []
         for spec in specs {
@@ -180,7 +180,7 @@ public struct ParameterLayout: Sendable {
 
     /// Parameter names of the tied copies transformers keeps out of `model.safetensors`: the decoder's weight
     /// (≡ word embeddings) and bias (≡ the masked-LM bias), under the family's names.
-    public var tiedAliases: [(alias: String, target: String)] {
+    package var tiedAliases: [(alias: String, target: String)] {
         guard head == .maskedLM else { return [] }
         let n = config.family.names, p = config.family.namePrefix(for: head)
         var aliases = [(n.lmDecoderWeight, p + n.wordEmbeddings + ".weight")]

@@ -1,13 +1,13 @@
 // A padded batch of token ids, ready for the model: [B, T] ids, token types and attention mask.
 
-public enum BertInputError: Error, CustomStringConvertible {
+package enum BertInputError: Error, CustomStringConvertible {
     case empty
     case ragged(row: Int, length: Int, expected: Int)
     case tokenOutOfRange(row: Int, position: Int, id: Int, vocabSize: Int)
     case tokenTypeOutOfRange(row: Int, position: Int, type: Int, typeVocabSize: Int)
     case tooLong(length: Int, maxPositions: Int)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .empty: return "the batch has no tokens"
         case .ragged(let row, let length, let expected): return "row \(row) has \(length) tokens, expected \(expected) (pad the batch)"
@@ -21,17 +21,17 @@ public enum BertInputError: Error, CustomStringConvertible {
     }
 }
 
-public struct TokenBatch: Sendable {
-    public let batchSize: Int
-    public let sequenceLength: Int
+package struct TokenBatch: Sendable {
+    package let batchSize: Int
+    package let sequenceLength: Int
     /// [B·T] row-major.
-    public let inputIds: [Int32]
-    public let tokenTypeIds: [Int32]
+    package let inputIds: [Int32]
+    package let tokenTypeIds: [Int32]
     /// 1 = real token, 0 = padding.
-    public let attentionMask: [Float]
+    package let attentionMask: [Float]
 
     /// Rows must all have the same length. Missing masks mean "all ones"; missing types mean 0.
-    public init(inputIds: [[Int]], attentionMask: [[Int]]? = nil, tokenTypeIds: [[Int]]? = nil) throws(BertInputError) {
+    package init(inputIds: [[Int]], attentionMask: [[Int]]? = nil, tokenTypeIds: [[Int]]? = nil) throws(BertInputError) {
         guard let first = inputIds.first, !first.isEmpty else { throw .empty }
         let T = first.count
         for (row, ids) in inputIds.enumerated() where ids.count != T { throw .ragged(row: row, length: ids.count, expected: T) }
@@ -47,7 +47,7 @@ public struct TokenBatch: Sendable {
     }
 
     /// Rows `range` of this batch, padded as they are here (a data-parallel rank's share of a micro-batch).
-    public func rows(_ range: Range<Int>) -> TokenBatch {
+    package func rows(_ range: Range<Int>) -> TokenBatch {
         let T = sequenceLength, elements = range.lowerBound * T..<range.upperBound * T
         return TokenBatch(batchSize: range.count, sequenceLength: T, inputIds: Array(inputIds[elements]),
                           tokenTypeIds: Array(tokenTypeIds[elements]), attentionMask: Array(attentionMask[elements]))
@@ -62,10 +62,10 @@ public struct TokenBatch: Sendable {
     }
 
     /// True when some position is padding (the attention mask is needed at all).
-    public var hasPadding: Bool { attentionMask.contains(0) }
+    package var hasPadding: Bool { attentionMask.contains(0) }
 
     /// Checks ids and types against the model's tables before any memory is touched.
-    public func validate(for config: BertConfig) throws(BertInputError) {
+    package func validate(for config: BertConfig) throws(BertInputError) {
         if sequenceLength > config.maxSequenceLength { throw .tooLong(length: sequenceLength, maxPositions: config.maxSequenceLength) }
         for (i, id) in inputIds.enumerated() where id < 0 || Int(id) >= config.vocabSize {
             throw .tokenOutOfRange(row: i / sequenceLength, position: i % sequenceLength, id: Int(id), vocabSize: config.vocabSize)
@@ -80,22 +80,22 @@ public struct TokenBatch: Sendable {
 /// The real tokens of a padded batch, one after another: what the encoder computes on when it skips padding
 /// (BertWorkspace.skipsPadding). Linear layers, LayerNorm and GELU work row by row, so they run over these
 /// rows alone; attention runs per sequence over its own rows.
-public struct PackedRows: Sendable, Equatable {
+package struct PackedRows: Sendable, Equatable {
     /// Packed row → its padded row b·T + t.
-    public let rows: [Int]
+    package let rows: [Int]
     /// Sequence b holds packed rows starts[b] ..< starts[b + 1].
-    public let starts: [Int]
-    public var count: Int { rows.count }
+    package let starts: [Int]
+    package var count: Int { rows.count }
     /// The real tokens of each sequence.
-    public var lengths: [Int] { zip(starts.dropFirst(), starts).map { $0 - $1 } }
-    public init(rows: [Int], starts: [Int]) { self.rows = rows; self.starts = starts }
+    package var lengths: [Int] { zip(starts.dropFirst(), starts).map { $0 - $1 } }
+    package init(rows: [Int], starts: [Int]) { self.rows = rows; self.starts = starts }
 }
 
 extension TokenBatch {
     /// The packing of this batch, or nil when packing would not give the padded computation's results for
     /// the real tokens and the pooler: no padding at all (nothing to gain), padding that is not at the end of
     /// its row (left padding: transformers' pooler then reads a padding position), or a row without tokens.
-    public var packedRows: PackedRows? {
+    package var packedRows: PackedRows? {
         guard hasPadding else { return nil }
         let T = sequenceLength
         var rows: [Int] = [], starts = [0]

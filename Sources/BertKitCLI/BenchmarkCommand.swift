@@ -1,7 +1,7 @@
 // `bertkit benchmark`: how fast this machine runs the model (and OpenBLAS alone), as JSON lines.
 
 import ArgumentParser
-import BertKit
+import BertKitInternals
 
 struct BenchmarkCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -2,7 +2,7 @@
 // options, call the library, and print; every failure becomes one `error: …` line and exit status 1.
 
 import ArgumentParser
-import BertKit
+import BertKitInternals
 
 #if canImport(Glibc)
 import Glibc

@@ -2,7 +2,7 @@
 // GGUF or ONNX, and a GGUF file back to a model directory.
 
 import ArgumentParser
-import BertKit
+import BertKitInternals
 
 struct ConvertCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

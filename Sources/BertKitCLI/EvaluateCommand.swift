@@ -1,7 +1,7 @@
 // `bertkit evaluate`: loss, accuracy, macro-F1 and the confusion matrix of a classifier on labelled data.
 
 import ArgumentParser
-import BertKit
+import BertKitInternals
 import Foundation
 
 struct EvaluateCommand: ParsableCommand {

@@ -2,7 +2,7 @@
 // 3 epochs, weight decay 0.01, evaluation every epoch), LoRA with --lora-r.
 
 import ArgumentParser
-import BertKit
+import BertKitInternals
 import Foundation
 
 struct FinetuneCommand: ParsableCommand {

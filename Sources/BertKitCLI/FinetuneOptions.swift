@@ -2,7 +2,7 @@
 // its values to the library's settings (FineTuneSettings, TaskOptions, TrainingOptions, LoRAConfig).
 
 import ArgumentParser
-import BertKit
+import BertKitInternals
 import Foundation
 
 /// The training and evaluation data, and how to read them.

@@ -1,7 +1,7 @@
 // `bertkit predict`, `embed` and `fill-mask`: text in, the head's answer out.
 
 import ArgumentParser
-import BertKit
+import BertKitInternals
 import Foundation
 
 struct PredictCommand: ParsableCommand {

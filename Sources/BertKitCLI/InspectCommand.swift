@@ -1,7 +1,7 @@
 // `bertkit inspect PATH [--json]`: what a checkpoint holds.
 
 import ArgumentParser
-import BertKit
+import BertKitInternals
 
 struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,7 +1,7 @@
 // Hidden commands that `bertkit` runs as its own child processes; not for users (not in --help).
 
 import ArgumentParser
-import BertKit
+import BertKitInternals
 
 /// `bertkit internal-read-hdf5 FILE OUT`: reads an HDF5 checkpoint with libhdf5 in this (child) process and writes
 /// its tensors to OUT as safetensors, with a one-line JSON report on stdout (IsolatedHDF5.swift).

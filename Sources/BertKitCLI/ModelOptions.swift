@@ -1,7 +1,7 @@
 // Options shared by every command that loads a model.
 
 import ArgumentParser
-import BertKit
+import BertKitInternals
 
 struct ModelOptions: ParsableArguments {
     @Option(help: "A model directory (safetensors, PyTorch or tf_model.h5 weights + config.json) or a Hub id in the local Hugging Face cache.")

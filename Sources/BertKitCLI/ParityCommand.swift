@@ -1,7 +1,7 @@
 // `bertkit parity`: compare bertkit's outputs with a reference file written by transformers.
 
 import ArgumentParser
-import BertKit
+import BertKitInternals
 import Foundation
 
 struct ParityCommand: ParsableCommand {
@@ -31,10 +31,7 @@ struct ParityCommand: ParsableCommand {
 
     func run() throws {
         let loaded = try modelOptions.load(quiet: json, precision: precisionOptions.precision)
-        let referenceStore = try SafetensorsReader.read(path: reference)
-        let result = try withFileContext(reference) {
-            try ParityCheck.run(model: loaded.model, adapters: loaded.adapters, reference: referenceStore, atol: atol, rtol: rtol)
-        }
+        let result = try ParityCheck.run(file: reference, model: loaded.model, adapters: loaded.adapters, atol: atol, rtol: rtol)
         if json {
             var outputs = JSONObject()
             for c in result.comparisons {

@@ -1,6 +1,6 @@
 // Training progress on stderr, from the library's TrainingEvent stream.
 
-import BertKit
+import BertKitInternals
 import Foundation
 
 /// Training progress on stderr: a redrawn bar on a terminal, plain log lines otherwise.

@@ -1,6 +1,6 @@
 // How a command run as one rank of an MPI job (`mpirun … bertkit finetune`, `benchmark train-step`) ends on an error.
 
-import BertKit
+import BertKitInternals
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -5,7 +5,7 @@
 // (--json-lines), or only counts and timing (--summary).
 
 import ArgumentParser
-import BertKit
+import BertKitInternals
 
 struct TokenizeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -6,7 +6,7 @@ import Safetensors
 import GGUF
 import ONNX
 
-public enum CheckpointFormat: String, Sendable, CaseIterable {
+package enum CheckpointFormat: String, Sendable, CaseIterable {
     case safetensors
     case pytorchZip = "pytorch-zip"
     case pytorchLegacy = "pytorch-legacy"
@@ -16,9 +16,9 @@ public enum CheckpointFormat: String, Sendable, CaseIterable {
     case onnx
 
     /// The family a user names with `--to` / an extension.
-    public enum Family: String, Sendable, CaseIterable { case safetensors, pytorch, hdf5, gguf, onnx }
+    package enum Family: String, Sendable, CaseIterable { case safetensors, pytorch, hdf5, gguf, onnx }
 
-    public var family: Family {
+    package var family: Family {
         switch self {
         case .safetensors: return .safetensors
         case .pytorchZip, .pytorchLegacy: return .pytorch
@@ -29,7 +29,7 @@ public enum CheckpointFormat: String, Sendable, CaseIterable {
     }
 }
 
-public enum CheckpointError: Error, CustomStringConvertible {
+package enum CheckpointError: Error, CustomStringConvertible {
     case unrecognisedFormat(firstBytes: [UInt8])
     case emptyFile
     case noWeightsInDirectory(directory: String, looked: [String])
@@ -37,7 +37,7 @@ public enum CheckpointError: Error, CustomStringConvertible {
     case ggufNeedsModelDirectory
     case onnxNeedsModelDirectory
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .unrecognisedFormat(let bytes):
             let hex = bytes.prefix(8).map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }
@@ -55,9 +55,9 @@ public enum CheckpointError: Error, CustomStringConvertible {
     }
 }
 
-public enum CheckpointDetector {
+package enum CheckpointDetector {
     /// The format of the file at `path`, from its content.
-    public static func detect(path: String) throws -> CheckpointFormat {
+    package static func detect(path: String) throws -> CheckpointFormat {
         try withFileContext(path) {
             let prefix = try readPrefix(path: path, count: 16)
             guard !prefix.isEmpty else { throw CheckpointError.emptyFile }

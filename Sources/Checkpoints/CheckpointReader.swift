@@ -8,25 +8,25 @@ import GGUF
 import ONNX
 
 /// What was loaded and from where.
-public struct LoadedCheckpoint {
-    public var format: CheckpointFormat
-    public var store: TensorStore
+package struct LoadedCheckpoint {
+    package var format: CheckpointFormat
+    package var store: TensorStore
     /// Files the tensors came from (several for a sharded checkpoint).
-    public var files: [String]
+    package var files: [String]
     /// Codec-specific remarks for `inspect` (e.g. which entry of a nested dict held the state dict).
-    public var notes: [String] = []
+    package var notes: [String] = []
     /// safetensors only: whether the header had `__metadata__` at all (`safe_open().metadata()` is None
     /// when it had not).
-    public var hasMetadata = true
+    package var hasMetadata = true
 }
 
-public enum CheckpointReader {
+package enum CheckpointReader {
     /// Where libhdf5 runs (IsolatedHDF5.swift): in this process by default; the `bertkit` command sets a child
     /// process, so that a damaged file cannot crash or hang it.
-    nonisolated(unsafe) public static var hdf5Reading: HDF5Reading = .inProcess
+    nonisolated(unsafe) package static var hdf5Reading: HDF5Reading = .inProcess
 
     /// Loads a checkpoint file, an `*.index.json` of shards, or a model directory.
-    public static func load(path: String) throws -> LoadedCheckpoint {
+    package static func load(path: String) throws -> LoadedCheckpoint {
         if isDirectory(path) {
             return try load(path: try ModelDirectory.weightsFile(in: path))
         }

@@ -5,18 +5,18 @@ import Safetensors
 import PyTorch
 import HDF5
 
-public struct CheckpointWriteOptions: Sendable {
-    public var family: CheckpointFormat.Family
+package struct CheckpointWriteOptions: Sendable {
+    package var family: CheckpointFormat.Family
     /// Split into shards plus an index when set.
-    public var maxShardSize: Int?
+    package var maxShardSize: Int?
     /// safetensors `__metadata__`; nil omits it. (Also the plain HDF5 layout's root attributes.)
-    public var metadata: [String: String]?
+    package var metadata: [String: String]?
     /// HDF5 only: Keras tf_model.h5, plain, or Keras when the tensors are a BERT; and config.json's
     /// first `architectures` entry, which picks the TF class where the names leave a choice.
-    public var hdf5Layout: HDF5Checkpoint.LayoutChoice = .automatic
-    public var architecture: String?
+    package var hdf5Layout: HDF5Checkpoint.LayoutChoice = .automatic
+    package var architecture: String?
 
-    public init(family: CheckpointFormat.Family, maxShardSize: Int? = nil,
+    package init(family: CheckpointFormat.Family, maxShardSize: Int? = nil,
                 metadata: [String: String]? = SafetensorsWriter.defaultMetadata) {
         self.family = family
         self.maxShardSize = maxShardSize
@@ -24,9 +24,9 @@ public struct CheckpointWriteOptions: Sendable {
     }
 }
 
-public enum CheckpointWriter {
+package enum CheckpointWriter {
     /// The family an output path implies by its extension, if any.
-    public static func family(forExtensionOf path: String) -> CheckpointFormat.Family? {
+    package static func family(forExtensionOf path: String) -> CheckpointFormat.Family? {
         let lower = path.lowercased()
         if lower.hasSuffix(".safetensors") { return .safetensors }
         if lower.hasSuffix(".bin") || lower.hasSuffix(".pt") || lower.hasSuffix(".pth") { return .pytorch }
@@ -37,7 +37,7 @@ public enum CheckpointWriter {
     }
 
     /// The Hugging Face file name for a family inside a model directory.
-    public static func directoryFileName(for family: CheckpointFormat.Family) -> String {
+    package static func directoryFileName(for family: CheckpointFormat.Family) -> String {
         switch family {
         case .safetensors: return "model.safetensors"
         case .pytorch: return "pytorch_model.bin"
@@ -51,7 +51,7 @@ public enum CheckpointWriter {
     /// name in it (a missing folder is made, as `save_pretrained` makes it, and removed again if the write
     /// fails). Returns the paths written.
     @discardableResult
-    public static func write(_ store: TensorStore, to path: String, options: CheckpointWriteOptions) throws -> [String] {
+    package static func write(_ store: TensorStore, to path: String, options: CheckpointWriteOptions) throws -> [String] {
         let trimmed = trimmingTrailingSlashes(path)
         guard path.hasSuffix("/") && !isDirectory(trimmed) else { return try writeFiles(store, to: trimmed, options: options) }
         try makeDirectory(trimmed)

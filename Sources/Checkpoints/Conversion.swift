@@ -5,20 +5,20 @@ import Safetensors
 import HDF5
 import ModelCatalog
 
-public struct ConversionOptions: Sendable {
-    public var family: CheckpointFormat.Family
-    public var dtype: DType?
-    public var maxShardSize: Int?
-    public var keepMetadata = false
+package struct ConversionOptions: Sendable {
+    package var family: CheckpointFormat.Family
+    package var dtype: DType?
+    package var maxShardSize: Int?
+    package var keepMetadata = false
     /// Rename old `LayerNorm.gamma/beta` (and the other transformers "legacy" keys) as transformers does on load.
-    public var hfNames = false
+    package var hfNames = false
 
     /// HDF5 output: which layout (`--layout`).
-    public var hdf5Layout: HDF5Checkpoint.LayoutChoice = .automatic
+    package var hdf5Layout: HDF5Checkpoint.LayoutChoice = .automatic
 
-    public init(family: CheckpointFormat.Family) { self.family = family }
+    package init(family: CheckpointFormat.Family) { self.family = family }
 
-    public static func floatDType(_ text: String) -> DType? {
+    package static func floatDType(_ text: String) -> DType? {
         switch text.lowercased() {
         case "f32", "float32", "fp32": return .f32
         case "f16", "float16", "fp16", "half": return .f16
@@ -28,17 +28,17 @@ public struct ConversionOptions: Sendable {
     }
 }
 
-public struct ConversionReport: Sendable {
-    public var files: [String]
-    public var tensorCount: Int
-    public var format: String
-    public var droppedDuplicates: [(dropped: String, kept: String)]
+package struct ConversionReport: Sendable {
+    package var files: [String]
+    package var tensorCount: Int
+    package var format: String
+    package var droppedDuplicates: [(dropped: String, kept: String)]
     /// Remarks for the user (e.g. which TF class a tf_model.h5 was written as).
-    public var notes: [String] = []
+    package var notes: [String] = []
 }
 
-public enum Conversion {
-    public static func convert(input: String, output: String, options: ConversionOptions) throws -> ConversionReport {
+package enum Conversion {
+    package static func convert(input: String, output: String, options: ConversionOptions) throws -> ConversionReport {
         let loaded = try CheckpointReader.load(path: input)
         var store = loaded.store
         if let dtype = options.dtype { store = castFloatingTensors(store, to: dtype) }
@@ -70,7 +70,7 @@ public enum Conversion {
 
     /// Casts every F32/F16/BF16/F64 tensor to `dtype`; integer, bool and exotic tensors are kept.
     /// Tensors that share their bytes (tied weights from a PyTorch file) still share them afterwards.
-    public static func castFloatingTensors(_ store: TensorStore, to dtype: DType) -> TensorStore {
+    package static func castFloatingTensors(_ store: TensorStore, to dtype: DType) -> TensorStore {
         var result = TensorStore()
         var converted: [ObjectIdentifier: [(view: ByteView, tensor: Tensor)]] = [:]
         for (name, tensor) in store.entries {

@@ -7,10 +7,10 @@ import TensorCore
 import Glibc
 #endif
 
-public enum HubCacheError: Error, CustomStringConvertible {
+package enum HubCacheError: Error, CustomStringConvertible {
     case notCached(id: String, looked: [String])
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .notCached(let id, let looked):
             return "'\(id)' is neither a model directory nor in the Hugging Face cache (looked in \(looked.joined(separator: ", "))); "
@@ -19,10 +19,10 @@ public enum HubCacheError: Error, CustomStringConvertible {
     }
 }
 
-public enum HubCache {
+package enum HubCache {
     /// The hub cache folder: HF_HUB_CACHE, else HUGGINGFACE_HUB_CACHE, else HF_HOME/hub, else
     /// XDG_CACHE_HOME/huggingface/hub, else ~/.cache/huggingface/hub.
-    public static func cacheFolder(environment: [String: String] = currentEnvironment()) -> String {
+    package static func cacheFolder(environment: [String: String] = currentEnvironment()) -> String {
         if let path = environment["HF_HUB_CACHE"], !path.isEmpty { return path }
         if let path = environment["HUGGINGFACE_HUB_CACHE"], !path.isEmpty { return path }
         let home = environment["HF_HOME"].flatMap { $0.isEmpty ? nil : $0 }
@@ -31,12 +31,12 @@ public enum HubCache {
     }
 
     /// `models--ORG--NAME` for `ORG/NAME`.
-    public static func repositoryFolderName(_ id: String) -> String {
+    package static func repositoryFolderName(_ id: String) -> String {
         "models--" + id.split(separator: "/", omittingEmptySubsequences: false).joined(separator: "--")
     }
 
     /// The snapshot folder of `id` at `revision` (a branch name or a commit hash).
-    public static func snapshot(id: String, revision: String = "main",
+    package static func snapshot(id: String, revision: String = "main",
                                 environment: [String: String] = currentEnvironment()) throws -> String {
         let repository = cacheFolder(environment: environment) + "/" + repositoryFolderName(id)
         let refPath = repository + "/refs/" + revision
@@ -55,7 +55,7 @@ public enum HubCache {
         throw HubCacheError.notCached(id: id, looked: looked)
     }
 
-    public static func currentEnvironment() -> [String: String] {
+    package static func currentEnvironment() -> [String: String] {
         var result: [String: String] = [:]
         for key in ["HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HOME", "XDG_CACHE_HOME", "HOME"] {
             if let value = getenv(key) { result[key] = String(cString: value) }
@@ -66,7 +66,7 @@ public enum HubCache {
 
 extension ModelDirectory {
     /// A local directory as given, else a Hub id resolved in the local cache.
-    public static func resolve(_ argument: String) throws -> String {
+    package static func resolve(_ argument: String) throws -> String {
         if isDirectory(argument) { return argument }
         let looksLikeId = !argument.hasPrefix("/") && !argument.hasPrefix(".") && argument.split(separator: "/").count <= 2
         guard looksLikeId else { throw FileError(path: argument, cause: SystemError(message: "no such model directory")) }

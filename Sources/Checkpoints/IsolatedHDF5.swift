@@ -16,20 +16,20 @@ import Glibc
 #endif
 
 /// Where `CheckpointReader` runs libhdf5.
-public enum HDF5Reading: Sendable {
+package enum HDF5Reading: Sendable {
     /// In this process (a damaged file can crash or hang it).
     case inProcess
     /// In a child: `executable internal-read-hdf5 FILE OUT` (the bertkit binary).
     case childProcess(executable: String)
 }
 
-public enum HDF5IsolationError: Error, CustomStringConvertible, Equatable {
+package enum HDF5IsolationError: Error, CustomStringConvertible, Equatable {
     case crashed(signal: String)
     case timedOut(seconds: Double)
     case childFailed(String)
     case cannotStart(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .crashed(let signal):
             return "libhdf5 crashed reading this file (\(signal)): it is damaged, or not an HDF5 file libhdf5 can read"
@@ -42,7 +42,7 @@ public enum HDF5IsolationError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-public enum IsolatedHDF5 {
+package enum IsolatedHDF5 {
     /// The child's deadline: 5 s plus 1 s per 25 MB (bert-base's 438 MB tf_model.h5 is handed over in about 0.6 s here);
     /// BERTKIT_HDF5_TIMEOUT (seconds) overrides it.
     static func deadline(forFileOfSize bytes: Int) -> Double {
@@ -53,7 +53,7 @@ public enum IsolatedHDF5 {
     }
 
     /// Reads `path` through `executable internal-read-hdf5`.
-    public static func read(path: String, executable: String) throws -> HDF5Checkpoint.Contents {
+    package static func read(path: String, executable: String) throws -> HDF5Checkpoint.Contents {
         try withFileContext(path) {
             // The hand-over file lives in memory (/dev/shm) where there is one: no disk write, and the parent maps its pages.
             let scratch = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : temporaryRoot()
@@ -164,7 +164,7 @@ public enum IsolatedHDF5 {
 
     /// The child's side: reads `path` in this process and writes the tensors to `output` (safetensors, the
     /// file's string metadata kept); returns the one-line JSON report for the parent.
-    public static func serve(path: String, output: String) -> (report: String, status: Int32) {
+    package static func serve(path: String, output: String) -> (report: String, status: Int32) {
         do {
             let contents = try HDF5Checkpoint.read(path: path)
             // Tensors sharing one storage (a Keras masked LM's tied decoder) go over once, and are shared again on

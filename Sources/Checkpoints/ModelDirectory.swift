@@ -2,22 +2,22 @@
 
 import TensorCore
 
-public enum ModelDirectory {
+package enum ModelDirectory {
     /// transformers' preference order: safetensors, sharded safetensors, PyTorch, sharded PyTorch, TF.
-    public static let weightFileNames = [
+    package static let weightFileNames = [
         "model.safetensors", "model.safetensors.index.json",
         "pytorch_model.bin", "pytorch_model.bin.index.json",
         "tf_model.h5",
     ]
 
-    public static func weightsFile(in directory: String) throws -> String {
+    package static func weightsFile(in directory: String) throws -> String {
         for name in weightFileNames where fileExists(directory + "/" + name) { return directory + "/" + name }
         throw FileError(path: directory, cause: CheckpointError.noWeightsInDirectory(directory: directory, looked: weightFileNames))
     }
 
     /// The first `architectures` entry of the directory's config.json, if it has one (HDF5 writing
     /// uses it to pick the TF class).
-    public static func architecture(in directory: String) -> String? {
+    package static func architecture(in directory: String) -> String? {
         guard let bytes = try? readFileBytes(directory + "/config.json"),
               let config = try? JSONReader.parse(bytes) else { return nil }
         return config["architectures"]?.arrayValue?.first?.stringValue

@@ -5,10 +5,10 @@
 import TensorCore
 import ModelCatalog
 
-public enum TiedWeights {
+package enum TiedWeights {
     /// Names transformers treats as the tied (dropped) side: every family's masked-LM decoder copies
     /// (`cls.predictions.decoder.*`, `vocab_projector.weight`, `lm_head.decoder.*`), also under the base prefix.
-    public static let tiedNames: Set<String> = Set(ModelFamily.allCases.flatMap { family -> [String] in
+    package static let tiedNames: Set<String> = Set(ModelFamily.allCases.flatMap { family -> [String] in
         let names = family.names
         let aliases = [names.lmDecoderWeight] + (names.lmDecoderBias.map { [$0] } ?? [])
         return aliases + aliases.map { family.basePrefix + $0 }
@@ -16,7 +16,7 @@ public enum TiedWeights {
 
     /// Drops every tensor whose storage is identical to an earlier-kept one. Returns the pruned store
     /// and (dropped, kept) pairs.
-    public static func removeSharedDuplicates(_ store: TensorStore) -> (TensorStore, [(dropped: String, kept: String)]) {
+    package static func removeSharedDuplicates(_ store: TensorStore) -> (TensorStore, [(dropped: String, kept: String)]) {
         var groups: [[String]] = []
         var groupOf: [String: Int] = [:]
         var views: [(view: ByteView, group: Int)] = []

@@ -7,25 +7,25 @@
 // answering); transformers 4.x (the last with TensorFlow) `models/bert/modeling_tf_bert.py` for the TF twins and their Keras
 // model names (the snake case of the class name, the first component of every variable name).
 
-public struct BertClass: Sendable, Equatable {
+package struct BertClass: Sendable, Equatable {
     /// The PyTorch class name, as config.json's `architectures` writes it.
-    public let name: String
+    package let name: String
     /// The head bertkit builds for it (BertForPreTraining and BertLMHeadModel run as a masked LM).
-    public let head: BertHead
+    package let head: BertHead
     /// Built with a pooler (`add_pooling_layer=True`).
-    public let hasPooler: Bool
+    package let hasPooler: Bool
     /// Holds `cls.predictions.*` (the masked-LM head).
-    public let hasMaskedLMHead: Bool
+    package let hasMaskedLMHead: Bool
     /// Holds `cls.seq_relationship.*` (next-sentence prediction).
-    public let hasNextSentenceHead: Bool
+    package let hasNextSentenceHead: Bool
     /// The TensorFlow class (`TFBertForMaskedLM`) and its Keras model name (`tf_bert_for_masked_lm`);
     /// nil where bertkit writes no TF twin.
-    public let tensorFlow: (name: String, kerasModelName: String)?
+    package let tensorFlow: (name: String, kerasModelName: String)?
 
-    public static func == (a: BertClass, b: BertClass) -> Bool { a.name == b.name }
+    package static func == (a: BertClass, b: BertClass) -> Bool { a.name == b.name }
 
     /// Every class, the one written for each head first.
-    public static let all: [BertClass] = [
+    package static let all: [BertClass] = [
         BertClass(name: "BertModel", head: .base, hasPooler: true, hasMaskedLMHead: false, hasNextSentenceHead: false,
                   tensorFlow: ("TFBertModel", "tf_bert_model")),
         BertClass(name: "BertForSequenceClassification", head: .sequenceClassification, hasPooler: true,
@@ -47,11 +47,11 @@ public struct BertClass: Sendable, Equatable {
     ]
 
     /// The class a PyTorch class name names.
-    public static func named(_ name: String) -> BertClass? { all.first { $0.name == name } }
+    package static func named(_ name: String) -> BertClass? { all.first { $0.name == name } }
 
     /// The class a TensorFlow class name names (`TFBertForMaskedLM`).
-    public static func named(tensorFlow name: String) -> BertClass? { all.first { $0.tensorFlow?.name == name } }
+    package static func named(tensorFlow name: String) -> BertClass? { all.first { $0.tensorFlow?.name == name } }
 
     /// The class written for `head` (the first of the table's classes that build it).
-    public static func canonical(for head: BertHead) -> BertClass { all.first { $0.head == head }! }
+    package static func canonical(for head: BertHead) -> BertClass { all.first { $0.head == head }! }
 }

@@ -1,6 +1,6 @@
 // Which transformers class a model is: the encoder alone or one of the task heads.
 
-public enum BertHead: String, CaseIterable, Sendable {
+package enum BertHead: String, CaseIterable, Sendable {
     case base = "base"
     case sequenceClassification = "sequence-classification"
     case tokenClassification = "token-classification"
@@ -8,20 +8,20 @@ public enum BertHead: String, CaseIterable, Sendable {
     case maskedLM = "masked-lm"
 
     /// The transformers class name written to `architectures`.
-    public var architecture: String { BertClass.canonical(for: self).name }
+    package var architecture: String { BertClass.canonical(for: self).name }
 
     /// The head a config's `architectures` names. BertForPreTraining (the hub's bert-base-uncased
     /// checkpoint) runs as a masked LM; its next-sentence weights are reported unused.
-    public init?(architecture: String) {
+    package init?(architecture: String) {
         guard let bertClass = BertClass.named(architecture) else { return nil }
         self = bertClass.head
     }
 
     /// transformers builds the token-level heads with `add_pooling_layer=False`.
-    public var hasPooler: Bool { BertClass.canonical(for: self).hasPooler }
+    package var hasPooler: Bool { BertClass.canonical(for: self).hasPooler }
 
     /// PEFT's `task_type` for an adapter on this head (peft v0.21.2 `utils/peft_types.py`, TaskType).
-    public var peftTaskType: String {
+    package var peftTaskType: String {
         switch self {
         case .sequenceClassification: return "SEQ_CLS"
         case .tokenClassification: return "TOKEN_CLS"
@@ -32,7 +32,7 @@ public enum BertHead: String, CaseIterable, Sendable {
 
     /// The head a PEFT `task_type` builds (PeftModel wraps a base model in that task's class); nil for a task
     /// type no single head has (FEATURE_EXTRACTION: the base model's own head decides).
-    public init?(peftTaskType: String) {
+    package init?(peftTaskType: String) {
         let heads = Self.allCases.filter { $0.peftTaskType == peftTaskType }
         guard heads.count == 1 else { return nil }
         self = heads[0]

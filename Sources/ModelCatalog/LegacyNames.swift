@@ -7,7 +7,7 @@
 
 import TensorCore
 
-public enum LegacyNames {
+package enum LegacyNames {
     /// (source patterns, target), in transformers' order.
     static let renamings: [(sources: [String], target: String)] = [
         (["LayerNorm.gamma"], "LayerNorm.weight"),
@@ -18,14 +18,14 @@ public enum LegacyNames {
     ]
 
     /// The store with every key renamed; order, tensors and metadata unchanged.
-    public static func renamed(_ store: TensorStore) -> TensorStore {
+    package static func renamed(_ store: TensorStore) -> TensorStore {
         var result = TensorStore()
         for (name, tensor) in store.entries { result[rename(name)] = tensor }
         result.metadata = store.metadata
         return result
     }
 
-    public static func rename(_ key: String) -> String {
+    package static func rename(_ key: String) -> String {
         // Code points, as Python strings are.
         var name = Array(key.unicodeScalars)
         for renaming in renamings {

@@ -9,14 +9,14 @@
 
 import TensorCore
 
-public enum ModelFamily: String, CaseIterable, Sendable {
+package enum ModelFamily: String, CaseIterable, Sendable {
     case bert
     case distilbert
     case roberta
 
     /// The start of the family's transformers class names (`BertForTokenClassification`; TensorFlow's
     /// `TFBertModel` carries a `TF` before it).
-    public var classPrefix: String {
+    package var classPrefix: String {
         switch self {
         case .bert: return "Bert"
         case .distilbert: return "DistilBert"
@@ -25,7 +25,7 @@ public enum ModelFamily: String, CaseIterable, Sendable {
     }
 
     /// The transformers class of `head` in this family (BertForMaskedLM, DistilBertForQuestionAnswering, RobertaModel).
-    public func className(for head: BertHead) -> String {
+    package func className(for head: BertHead) -> String {
         switch head {
         case .base: return classPrefix + "Model"
         case .sequenceClassification: return classPrefix + "ForSequenceClassification"
@@ -37,7 +37,7 @@ public enum ModelFamily: String, CaseIterable, Sendable {
 
     /// The family and head a transformers class name (`architectures`) builds: BERT's table (BertClass, with its
     /// pre-training classes), else the other families' five classes.
-    public static func head(ofArchitecture name: String) -> (family: ModelFamily, head: BertHead)? {
+    package static func head(ofArchitecture name: String) -> (family: ModelFamily, head: BertHead)? {
         if let bertClass = BertClass.named(name) { return (.bert, bertClass.head) }
         for family in allCases where family != .bert {
             if let head = BertHead.allCases.first(where: { family.className(for: $0) == name }) { return (family, head) }
@@ -46,10 +46,10 @@ public enum ModelFamily: String, CaseIterable, Sendable {
     }
 
     /// `base_model_prefix`: the module that holds the encoder in every head class (`bert.`, `distilbert.`, `roberta.`).
-    public var basePrefix: String { rawValue + "." }
+    package var basePrefix: String { rawValue + "." }
 
     /// The names of every parameter, relative to the encoder (`embeddings.…`, `encoder.layer.3.…`) or the model (heads).
-    public var names: FamilyNames {
+    package var names: FamilyNames {
         switch self {
         case .bert: return .bert
         case .distilbert: return .distilbert
@@ -59,7 +59,7 @@ public enum ModelFamily: String, CaseIterable, Sendable {
 
     /// The modules PEFT puts LoRA on when `target_modules` is not given (peft v0.21.2 utils/constants.py,
     /// TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING): the query and value projections.
-    public var defaultLoRATargets: [String] {
+    package var defaultLoRATargets: [String] {
         switch self {
         case .bert, .roberta: return ["query", "value"]
         case .distilbert: return ["q_lin", "v_lin"]
@@ -67,22 +67,22 @@ public enum ModelFamily: String, CaseIterable, Sendable {
     }
 
     /// Whether the embeddings add a token-type table (DistilBERT has none and takes no `token_type_ids`).
-    public var hasTokenTypes: Bool { self != .distilbert }
+    package var hasTokenTypes: Bool { self != .distilbert }
 
     /// RoBERTa numbers positions after the padding token: a real token at sequence index t (counting real tokens only)
     /// gets position `padding_idx + 1 + t`, a padding token `padding_idx` (modeling_roberta.py,
     /// `create_position_ids_from_input_ids`). BERT and DistilBERT use the index itself.
-    public var positionsFollowPadding: Bool { self == .roberta }
+    package var positionsFollowPadding: Bool { self == .roberta }
 
     /// Whether each layer drops out the attention output before its residual (DistilBERT's attention has no dropout
     /// after `out_lin`).
-    public var dropsAttentionOutput: Bool { self != .distilbert }
+    package var dropsAttentionOutput: Bool { self != .distilbert }
 
     /// The module of the head's "pooler": the dense layer on the first token that a sequence classifier (and BERT's and
     /// RoBERTa's base model) applies before its classifier, with its activation. BERT: `bert.pooler.dense` + tanh in the
     /// classes built with a pooler; DistilBERT's sequence classifier: `pre_classifier` + ReLU; RoBERTa's:
     /// `classifier.dense` + tanh, its base model `roberta.pooler.dense`. nil: the head has none.
-    public func pooler(for head: BertHead) -> (module: String, activation: PoolerActivation, isPoolerOutput: Bool)? {
+    package func pooler(for head: BertHead) -> (module: String, activation: PoolerActivation, isPoolerOutput: Bool)? {
         let prefix = namePrefix(for: head)
         switch self {
         case .bert:
@@ -100,7 +100,7 @@ public enum ModelFamily: String, CaseIterable, Sendable {
 
     /// The family's name for a BERT config key (DistilBertConfig: `dim`, `n_layers`, `n_heads`, `hidden_dim`,
     /// `activation`, `dropout`, `attention_dropout`; RoBERTa keeps BERT's).
-    public func configKey(_ bertKey: String) -> String {
+    package func configKey(_ bertKey: String) -> String {
         guard self == .distilbert else { return bertKey }
         switch bertKey {
         case "hidden_size": return "dim"
@@ -116,33 +116,33 @@ public enum ModelFamily: String, CaseIterable, Sendable {
 
     /// Whether `head` drops out the first token's state before its pooler: RoBERTa's sequence classifier
     /// (RobertaClassificationHead applies dropout before `dense` and again before `out_proj`).
-    public func dropsPoolerInput(for head: BertHead) -> Bool { self == .roberta && head == .sequenceClassification }
+    package func dropsPoolerInput(for head: BertHead) -> Bool { self == .roberta && head == .sequenceClassification }
 
     /// Whether the masked-LM head's transform uses exact GELU whatever the config's activation (RobertaLMHead calls
     /// `gelu`; BERT's and DistilBERT's heads use the configured activation).
-    public var lmHeadUsesExactGELU: Bool { self == .roberta }
+    package var lmHeadUsesExactGELU: Bool { self == .roberta }
 
     /// Whether the masked-LM bias is registered right before the transform (BERT's `cls.predictions.bias`, RoBERTa's
     /// `lm_head.bias`) or last (DistilBERT's `vocab_projector.bias`): the order of `named_parameters()`.
-    public var lmBiasPrecedesTransform: Bool { self != .distilbert }
+    package var lmBiasPrecedesTransform: Bool { self != .distilbert }
 
     /// Parameter names carry the base prefix except in the base model itself.
-    public func namePrefix(for head: BertHead) -> String { head == .base ? "" : basePrefix }
+    package func namePrefix(for head: BertHead) -> String { head == .base ? "" : basePrefix }
 
     /// Whether a parameter (named as the model names it) belongs to a head rather than the encoder: its first
     /// component is not one of the encoder's modules or the base prefix.
-    public func isHeadParameter(_ name: String) -> Bool {
+    package func isHeadParameter(_ name: String) -> Bool {
         let first = name.prefix { $0 != "." }
         return !(names.encoderModules + [rawValue]).contains(String(first))
     }
 
     /// "bert, distilbert, roberta": what error messages offer.
-    public static var supportedNames: String { allCases.map(\.rawValue).joined(separator: ", ") }
+    package static var supportedNames: String { allCases.map(\.rawValue).joined(separator: ", ") }
 
     /// The family a parsed config.json describes. `model_type` decides, as in AutoConfig. A config without
     /// one (BertConfig.from_pretrained reads those) is judged by its first `architectures` entry, and one
     /// that names neither is taken as BERT, the only family whose bare configs bertkit has always read.
-    public static func identify(config json: JSONValue) throws(ModelFamilyError) -> ModelFamily {
+    package static func identify(config json: JSONValue) throws(ModelFamilyError) -> ModelFamily {
         guard let object = json.objectValue else { return .bert }   // BertConfig reports the shape of the file
         if let item = object["model_type"], !item.isNull {
             guard let name = item.stringValue else { throw .modelTypeNotAString(JSONWriter.compact(item)) }
@@ -161,32 +161,32 @@ public enum ModelFamily: String, CaseIterable, Sendable {
 }
 
 /// The activation after a head's pooler.
-public enum PoolerActivation: Sendable {
+package enum PoolerActivation: Sendable {
     case tanh, relu
 }
 
 /// One family's parameter names. Encoder names are relative to the base prefix; a layer's names follow
 /// `layerStem` + index + "." + the part.
-public struct FamilyNames: Sendable {
-    public let wordEmbeddings: String
-    public let positionEmbeddings: String
-    public let tokenTypeEmbeddings: String?
-    public let embeddingNorm: String
-    public let layerStem: String
-    public let query: String, key: String, value: String
-    public let attentionOutput: String, attentionNorm: String
-    public let intermediate: String, output: String, outputNorm: String
+package struct FamilyNames: Sendable {
+    package let wordEmbeddings: String
+    package let positionEmbeddings: String
+    package let tokenTypeEmbeddings: String?
+    package let embeddingNorm: String
+    package let layerStem: String
+    package let query: String, key: String, value: String
+    package let attentionOutput: String, attentionNorm: String
+    package let intermediate: String, output: String, outputNorm: String
     /// The encoder's top-level modules (what is not a head).
-    public let encoderModules: [String]
+    package let encoderModules: [String]
     /// The classifier of the sequence classifier (after the pooler), the token classifier, the QA outputs.
-    public let sequenceClassifier: String, tokenClassifier: String, qaOutputs: String
+    package let sequenceClassifier: String, tokenClassifier: String, qaOutputs: String
     /// The masked-LM head: transform dense → activation → LayerNorm → decoder (tied to the word embeddings) + bias.
-    public let lmTransform: String, lmNorm: String, lmBias: String
+    package let lmTransform: String, lmNorm: String, lmBias: String
     /// The tied copies transformers keeps out of `model.safetensors`: the decoder's weight (≡ word embeddings) and,
     /// where the family names it separately, the decoder's bias (≡ `lmBias`).
-    public let lmDecoderWeight: String, lmDecoderBias: String?
+    package let lmDecoderWeight: String, lmDecoderBias: String?
 
-    public func layer(_ index: Int, _ part: String) -> String { layerStem + "\(index)." + part }
+    package func layer(_ index: Int, _ part: String) -> String { layerStem + "\(index)." + part }
 
     /// BERT's encoder names (RoBERTa keeps them) with a family's head names.
     private static func bertEncoder(sequenceClassifier: String, lmTransform: String, lmNorm: String, lmBias: String,
@@ -223,12 +223,12 @@ public struct FamilyNames: Sendable {
         lmBias: "vocab_projector.bias", lmDecoderWeight: "vocab_projector.weight", lmDecoderBias: nil)
 }
 
-public enum ModelFamilyError: Error, CustomStringConvertible, Equatable {
+package enum ModelFamilyError: Error, CustomStringConvertible, Equatable {
     case unsupportedModelType(String)
     case unsupportedArchitecture(String)
     case modelTypeNotAString(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .unsupportedModelType(let name):
             return "model_type '\(name)' is not supported (supported: \(ModelFamily.supportedNames))"

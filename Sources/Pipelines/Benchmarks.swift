@@ -8,23 +8,23 @@ import TensorCore
 import Glibc
 #endif
 
-public struct ForwardTiming: Sendable {
-    public let batch: Int, sequence: Int, iterations: Int
+package struct ForwardTiming: Sendable {
+    package let batch: Int, sequence: Int, iterations: Int
     /// Seconds per forward pass: each iteration, and their median.
-    public let seconds: [Double]
-    public var median: Double { seconds.sorted()[seconds.count / 2] }
+    package let seconds: [Double]
+    package var median: Double { seconds.sorted()[seconds.count / 2] }
     /// Floating-point operations of one forward pass (matrix products only).
-    public let flops: Double
-    public var gflopsPerSecond: Double { flops / median / 1e9 }
+    package let flops: Double
+    package var gflopsPerSecond: Double { flops / median / 1e9 }
     /// Data-parallel training steps: seconds of each timed step spent in all-reduces (empty on one process).
-    public var communicationSeconds: [Double] = []
+    package var communicationSeconds: [Double] = []
 }
 
-public enum Benchmarks {
-    public static func now() -> Double { MonotonicClock.seconds() }
+package enum Benchmarks {
+    package static func now() -> Double { MonotonicClock.seconds() }
 
     /// FLOPs of the encoder's matrix products for a [batch, sequence] input (2 per multiply-add).
-    public static func encoderFlops(_ c: BertConfig, batch: Int, sequence: Int) -> Double {
+    package static func encoderFlops(_ c: BertConfig, batch: Int, sequence: Int) -> Double {
         let rows = Double(batch * sequence), H = Double(c.hiddenSize), I = Double(c.intermediateSize)
         let linear = 2 * rows * (4 * H * H + 2 * H * I)
         let attention = 4 * Double(batch) * Double(sequence) * Double(sequence) * H
@@ -32,7 +32,7 @@ public enum Benchmarks {
     }
 
     /// Runs the forward pass `iterations` times (after one warm-up) on random in-vocabulary tokens.
-    public static func forward(model: BertModel, batch: Int, sequence: Int, iterations: Int, seed: UInt64 = 1) throws -> ForwardTiming {
+    package static func forward(model: BertModel, batch: Int, sequence: Int, iterations: Int, seed: UInt64 = 1) throws -> ForwardTiming {
         var generator = NormalGenerator(seed: seed)
         let ids = (0..<batch).map { _ in (0..<sequence).map { _ in Int(generator.nextUInt64() % UInt64(model.config.vocabSize)) } }
         let tokens = try TokenBatch(inputIds: ids)
@@ -51,7 +51,7 @@ public enum Benchmarks {
     /// Texts through the whole inference pipeline (tokenization, batches padded to their longest text, the
     /// forward pass and the head), as `predict --file` runs them: one warm-up batch, then every text once.
     /// Returns the seconds for all texts and the real (unpadded) tokens they held.
-    public static func text(_ inference: TextInference, texts: [String]) throws -> (seconds: Double, tokens: Int) {
+    package static func text(_ inference: TextInference, texts: [String]) throws -> (seconds: Double, tokens: Int) {
         try inference.run(Array(texts.prefix(inference.batchSize))) { _, _, _, _ in }
         var tokens = 0
         let start = now()
@@ -60,7 +60,7 @@ public enum Benchmarks {
     }
 
     /// GFLOP/s of one n×n×n sgemm through OpenBLAS (median of `iterations`).
-    public static func sgemmRate(size n: Int, iterations: Int) -> Double {
+    package static func sgemmRate(size n: Int, iterations: Int) -> Double {
         let a = FloatBuffer(count: n * n), b = FloatBuffer(count: n * n), c = FloatBuffer(count: n * n)
         for i in 0..<n * n { a.pointer[i] = Float(i % 7) * 0.1; b.pointer[i] = Float(i % 5) * 0.1 }
         BLAS.sgemm(transA: false, transB: true, m: n, n: n, k: n, a: a.pointer, lda: n, b: b.pointer, ldb: n, beta: 0, c: c.pointer, ldc: n)
@@ -80,7 +80,7 @@ extension Benchmarks {
     /// `iterations` steps timed after a warm-up step; with `adapters` only they (and the classifier) are trained. Under
     /// mpirun (`group`) each rank computes its share of the batch's rows and the gradients are summed, as in `finetune`:
     /// `batch` is the global batch. The Trainer's log goes to a temporary folder ($TMPDIR, else /tmp), removed after.
-    public static func trainingStep(model: BertModel, adapters: LoRAAdapters?, batch: Int, sequence: Int, iterations: Int,
+    package static func trainingStep(model: BertModel, adapters: LoRAAdapters?, batch: Int, sequence: Int, iterations: Int,
                                     seed: UInt64 = 1, group: ProcessGroup = .single, precision: Precision = .fp32) throws -> ForwardTiming {
         var generator = NormalGenerator(seed: seed)
         let vocabulary = UInt64(model.config.vocabSize), labels = UInt64(max(model.config.numLabels, 1))

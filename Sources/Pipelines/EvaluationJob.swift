@@ -8,31 +8,31 @@ import Bert
 import Training
 import Tasks
 
-public struct EvaluationSettings: Sendable {
-    public var data: String
-    public var maxLength = 128
-    public var batchSize = 32
+package struct EvaluationSettings: Sendable {
+    package var data: String
+    package var maxLength = 128
+    package var batchSize = 32
     /// How the task reads and scores its data (columns, windows, masking …).
-    public var taskOptions = TaskOptions()
+    package var taskOptions = TaskOptions()
     /// Masked LM: the seed of the evaluation masks.
-    public var seed: UInt64 = 42
+    package var seed: UInt64 = 42
 
-    public init(data: String) { self.data = data }
+    package init(data: String) { self.data = data }
 }
 
-public struct EvaluationReport: Sendable {
-    public var result: EvaluationResult
-    public var labels: LabelSet
-    public var task: TaskName
+package struct EvaluationReport: Sendable {
+    package var result: EvaluationResult
+    package var labels: LabelSet
+    package var task: TaskName
     /// Source examples (texts, sentences).
-    public var count: Int
-    public var notes: [String]
+    package var count: Int
+    package var notes: [String]
     /// Question answering: the SQuAD scores and the answers.
-    public var questionAnswering: QAEvaluation? { result.task.details as? QAEvaluation }
+    package var questionAnswering: QAEvaluation? { result.task.details as? QAEvaluation }
 }
 
-public enum EvaluationJob {
-    public static func run(_ loaded: PretrainedBert, _ s: EvaluationSettings) throws -> EvaluationReport {
+package enum EvaluationJob {
+    package static func run(_ loaded: PretrainedBert, _ s: EvaluationSettings) throws -> EvaluationReport {
         guard let name = TaskName(head: loaded.model.head) else {
             throw InferenceError.wrongHead(command: "evaluate", head: loaded.model.head.rawValue,
                                            needed: TaskName.allCases.map(\.rawValue).joined(separator: " or "))

@@ -10,56 +10,56 @@ import Bert
 import Training
 import Tasks
 
-public struct FineTuneSettings: Sendable {
-    public var model: String
-    public var train: String
-    public var eval: String?
-    public var output: String
-    public var task: TaskName = .sequenceClassification
+package struct FineTuneSettings: Sendable {
+    package var model: String
+    package var train: String
+    package var eval: String?
+    package var output: String
+    package var task: TaskName = .sequenceClassification
     /// How the task reads and scores its data (columns, windows, masking …).
-    public var taskOptions = TaskOptions()
-    public var labels: [String]? = nil
-    public var maxLength = 128
-    public var maxTrainExamples: Int? = nil
-    public var maxEvalExamples: Int? = nil
-    public var training = TrainingOptions()
-    public var resume = false
+    package var taskOptions = TaskOptions()
+    package var labels: [String]? = nil
+    package var maxLength = 128
+    package var maxTrainExamples: Int? = nil
+    package var maxEvalExamples: Int? = nil
+    package var training = TrainingOptions()
+    package var resume = false
     /// Extra weight files beside model.safetensors: pytorch_model.bin, tf_model.h5.
-    public var saveFormats: [CheckpointFormat.Family] = []
+    package var saveFormats: [CheckpointFormat.Family] = []
     /// Train a LoRA adapter instead of every weight.
-    public var lora: LoRAConfig? = nil
+    package var lora: LoRAConfig? = nil
     /// Start from (and keep training) an existing PEFT adapter.
-    public var adapter: String? = nil
+    package var adapter: String? = nil
     /// Train even when no encoder weight of the checkpoint loads (a fresh, randomly initialised encoder).
-    public var allowRandomInit = false
+    package var allowRandomInit = false
     /// The ranks of a data-parallel run (`ProcessGroup.fromEnvironment()` under mpirun); rank 0 alone writes files.
-    public var group: ProcessGroup = .single
+    package var group: ProcessGroup = .single
 
-    public init(model: String, train: String, output: String) {
+    package init(model: String, train: String, output: String) {
         self.model = model
         self.train = train
         self.output = output
     }
 }
 
-public struct FineTuneResult: Sendable {
-    public var summary: TrainingSummary
-    public var labels: LabelSet
+package struct FineTuneResult: Sendable {
+    package var summary: TrainingSummary
+    package var labels: LabelSet
     /// Training examples after sampling (sentences or texts, before any were split into windows).
-    public var trainExamples: Int
-    public var evalExamples: Int
+    package var trainExamples: Int
+    package var evalExamples: Int
     /// What encoding had to do (long sentences split into windows, …).
-    public var notes: [String]
-    public var loadReport: LoadReportText
-    public var outputFiles: [String]
+    package var notes: [String]
+    package var loadReport: LoadReportText
+    package var outputFiles: [String]
 }
 
-public enum FineTuneError: Error, CustomStringConvertible {
+package enum FineTuneError: Error, CustomStringConvertible {
     case unsupportedTask(String)
     case loraWithoutMaskedLMHead(model: String, head: [String])
     case adapterLabelMismatch(adapter: String, outputs: Int, labels: [String])
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .adapterLabelMismatch(let adapter, let outputs, let labels):
             return "the adapter \(adapter) has a classifier with \(outputs) outputs, but the data has \(labels.count) labels "
@@ -73,7 +73,7 @@ public enum FineTuneError: Error, CustomStringConvertible {
     }
 }
 
-public enum FineTuneJob {
+package enum FineTuneJob {
     /// The task a settings value names, configured from it.
     static func task(_ s: FineTuneSettings) -> any FineTuningTask {
         s.taskOptions.task(s.task, seed: s.training.seed)
@@ -81,7 +81,7 @@ public enum FineTuneJob {
 
     /// The task when `--task` is not given: the model's when its head is a task's (config.json's `architectures`); else
     /// question answering for SQuAD data, token classification for a CoNLL column file, sequence classification otherwise.
-    public static func inferTask(model: String, train: String) throws -> TaskName {
+    package static func inferTask(model: String, train: String) throws -> TaskName {
         let directory = try ModelDirectory.resolve(model)
         let config = try PretrainedBert.readConfig(directory: directory)
         // A masked LM is where domain adaptation ends, not a sign of the next task: only classifiers and QA models decide.
@@ -92,12 +92,12 @@ public enum FineTuneJob {
     }
 
     /// A data file that is neither CSV/TSV nor JSON lines is read as CoNLL columns.
-    public static func looksTagged(_ path: String) -> Bool {
+    package static func looksTagged(_ path: String) -> Bool {
         DatasetReader.format(of: path) == nil
     }
 
     /// SQuAD data: JSON whose `data` holds articles with paragraphs, or records with a question, a context and answers.
-    public static func looksLikeSQuAD(_ path: String) -> Bool {
+    package static func looksLikeSQuAD(_ path: String) -> Bool {
         guard DatasetReader.format(of: path) == .jsonl, let bytes = try? readFileBytes(path), let text = String(validating: bytes, as: UTF8.self)
         else { return false }
         let head = text.prefix(65536)
@@ -105,7 +105,7 @@ public enum FineTuneJob {
     }
 
     /// Reads, checks, tokenizes, trains and exports. `onEvent` receives the trainer's progress.
-    public static func run(_ s: FineTuneSettings, onEvent: @escaping (TrainingEvent) -> Void = { _ in }) throws -> FineTuneResult {
+    package static func run(_ s: FineTuneSettings, onEvent: @escaping (TrainingEvent) -> Void = { _ in }) throws -> FineTuneResult {
         try run(task(s), s, onEvent: onEvent)
     }
 

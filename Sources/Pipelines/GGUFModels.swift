@@ -13,7 +13,7 @@ import GGUF
 
 /// `--dtype` of a GGUF export: the type of the 2-D weight matrices (`general.file_type`); norms, biases and the
 /// position and token-type embeddings stay float32 whatever it is, as the converter keeps them.
-public enum GGUFFileType: String, CaseIterable, Sendable {
+package enum GGUFFileType: String, CaseIterable, Sendable {
     case f32, f16, q8_0
 
     /// llama.cpp's `LlamaFileType`: ALL_F32 = 0, MOSTLY_F16 = 1, MOSTLY_Q8_0 = 7.
@@ -34,7 +34,7 @@ public enum GGUFFileType: String, CaseIterable, Sendable {
     }
 }
 
-public enum GGUFModelError: Error, CustomStringConvertible {
+package enum GGUFModelError: Error, CustomStringConvertible {
     case unsupportedArchitecture(String)
     case classifierNeedsLabels(String)
     case notFloatingPoint(tensor: String, dtype: String)
@@ -48,7 +48,7 @@ public enum GGUFModelError: Error, CustomStringConvertible {
     case tensorForMissingLayer(tensor: String, layers: Int)
     case notAWeightName(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .classifierNeedsLabels(let tensor):
             return "two tensors become '\(tensor)': llama.cpp's converter writes a DistilBERT classifier's two layers as cls and "
@@ -85,26 +85,26 @@ public enum GGUFModelError: Error, CustomStringConvertible {
     }
 }
 
-public struct GGUFExportReport: Sendable {
-    public var path: String
-    public var tensorCount: Int
-    public var fileType: GGUFFileType
-    public var notes: [String] = []
+package struct GGUFExportReport: Sendable {
+    package var path: String
+    package var tensorCount: Int
+    package var fileType: GGUFFileType
+    package var notes: [String] = []
 }
 
-public struct GGUFImportReport: Sendable {
-    public var files: [String]
-    public var tensorCount: Int
-    public var architecture: String
-    public var notes: [String] = []
+package struct GGUFImportReport: Sendable {
+    package var files: [String]
+    package var tensorCount: Int
+    package var architecture: String
+    package var notes: [String] = []
 }
 
-public enum GGUFModels {
+package enum GGUFModels {
     /// The classes conversion/bert.py registers for `BertModel` (CamembertModel aside) and `DistilBertModel`.
     /// RoBERTa's (`RobertaModel`, `RobertaForSequenceClassification`) are not among them: the converter accepts only
     /// the byte-level vocabularies in its pre-tokenizer hash table (roberta-base's), which cannot be had here to
     /// check against, so bertkit refuses RoBERTa rather than write a file the reference never made.
-    public static let architectures = ["BertModel", "BertForMaskedLM", "BertForSequenceClassification",
+    package static let architectures = ["BertModel", "BertForMaskedLM", "BertForSequenceClassification",
                                        "DistilBertModel", "DistilBertForMaskedLM", "DistilBertForSequenceClassification"]
 
     /// gguf-py `TokenType`.
@@ -116,7 +116,7 @@ public enum GGUFModels {
     // MARK: Writing
 
     /// Writes the model in `directory` (config.json, weights in any format, tokenizer files) to `path` as GGUF.
-    public static func export(modelDirectory directory: String, to path: String,
+    package static func export(modelDirectory directory: String, to path: String,
                               fileType: GGUFFileType = .f16) throws -> GGUFExportReport {
         let config = try PretrainedBert.readConfig(directory: directory)
         let architecture = config.architectures.first ?? config.family.className(for: .base)
@@ -354,7 +354,7 @@ public enum GGUFModels {
     // MARK: Reading
 
     /// True when the file at `path` starts with the GGUF magic.
-    public static func isGGUF(_ path: String) -> Bool {
+    package static func isGGUF(_ path: String) -> Bool {
         guard !isDirectory(path), let buffer = try? ByteBuffer(mappingFileAt: path) else { return false }
         return GGUFFile.looksLikeGGUF(Array(UnsafeRawBufferPointer(start: buffer.baseAddress, count: min(4, buffer.count))))
     }
@@ -364,7 +364,7 @@ public enum GGUFModels {
     /// tokenizer_config.json, and for a `bert.pooling_type` the sentence-transformers modules.json and
     /// 1_Pooling/config.json — what `AutoModel` / `AutoTokenizer.from_pretrained` and sentence-transformers read.
     /// Everything is checked before the first file is written; a folder this call made is removed if a write fails.
-    public static func importModel(from path: String, to folder: String) throws -> GGUFImportReport {
+    package static func importModel(from path: String, to folder: String) throws -> GGUFImportReport {
         let file = try GGUFFile.read(path: path)
         let store = try withFileContext(path) { try GGUFBertReader.stateDict(file) }
         let family: ModelFamily = GGUFBertReader.isDistilBERT(file) ? .distilbert : .bert

@@ -7,12 +7,12 @@ import Safetensors
 import Checkpoints
 import Bert
 
-public enum ModelExport {
-    public static let tokenizerFileNames = ["vocab.txt", "vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json",
+package enum ModelExport {
+    package static let tokenizerFileNames = ["vocab.txt", "vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json",
                                             "special_tokens_map.json"]
 
     /// Writes `model` into `folder` (created if needed). `extraFormats` adds PyTorch / HDF5 weight files.
-    public static func write(_ model: BertModel, to folder: String, tokenizerFrom source: String?,
+    package static func write(_ model: BertModel, to folder: String, tokenizerFrom source: String?,
                              extraFormats: [CheckpointFormat.Family] = []) throws {
         try makeDirectory(folder)
         let store = model.stateDict()
@@ -29,7 +29,7 @@ public enum ModelExport {
     }
 
     /// Copies whichever tokenizer files `source` has (atomically each).
-    public static func copyTokenizerFiles(from source: String, to folder: String) throws {
+    package static func copyTokenizerFiles(from source: String, to folder: String) throws {
         for name in tokenizerFileNames where fileExists(source + "/" + name) {
             let bytes = try withFileContext(source + "/" + name) { try readFileBytes(source + "/" + name) }
             try withFileContext(folder + "/" + name) { try AtomicFileWriter.write(bytes, to: folder + "/" + name) }

@@ -10,38 +10,38 @@ import ModelCatalog
 import Bert
 import ONNX
 
-public struct ONNXExportReport: Sendable {
-    public var path: String
-    public var head: BertHead
+package struct ONNXExportReport: Sendable {
+    package var path: String
+    package var head: BertHead
     /// The model's class (`RobertaForSequenceClassification`), as the file's metadata records it.
-    public var architecture: String
-    public var outputs: [String]
-    public var nodeCount: Int
-    public var initializerCount: Int
-    public var notes: [String] = []
+    package var architecture: String
+    package var outputs: [String]
+    package var nodeCount: Int
+    package var initializerCount: Int
+    package var notes: [String] = []
 }
 
-public enum ONNXExportError: Error, CustomStringConvertible {
+package enum ONNXExportError: Error, CustomStringConvertible {
     case missingWeight(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .missingWeight(let name): return "the model has no '\(name)', which the graph needs"
         }
     }
 }
 
-public enum ONNXExport {
+package enum ONNXExport {
     /// The inputs optimum's export names per family (optimum exporters/onnx/model_configs.py: BertOnnxConfig has
     /// token types; DistilBertOnnxConfig, and RobertaOnnxConfig after it, only ids and mask — RoBERTa's one token type
     /// is row 0, added as a constant).
-    public static func inputNames(_ family: ModelFamily) -> [String] {
+    package static func inputNames(_ family: ModelFamily) -> [String] {
         family == .bert ? ["input_ids", "attention_mask", "token_type_ids"] : ["input_ids", "attention_mask"]
     }
 
     /// The outputs optimum names per task; the base model also gives `pooler_output` when it has a pooler, as
     /// BertModel and RobertaModel return it (DistilBertModel has none).
-    public static func outputNames(_ head: BertHead, family: ModelFamily = .bert) -> [String] {
+    package static func outputNames(_ head: BertHead, family: ModelFamily = .bert) -> [String] {
         switch head {
         case .base: return family.pooler(for: .base) == nil ? ["last_hidden_state"] : ["last_hidden_state", "pooler_output"]
         case .sequenceClassification, .tokenClassification, .maskedLM: return ["logits"]
@@ -50,7 +50,7 @@ public enum ONNXExport {
     }
 
     /// Loads `directory` (with `adapter` merged when given) and writes its graph to `path`.
-    public static func export(modelDirectory directory: String, to path: String, adapter: String? = nil,
+    package static func export(modelDirectory directory: String, to path: String, adapter: String? = nil,
                               externalDataThreshold: Int? = nil) throws -> ONNXExportReport {
         var loaded = try adapter.map { try PretrainedBert.load(directory, head: nil, adapter: $0) } ?? PretrainedBert.load(directory)
         var notes: [String] = []
@@ -71,7 +71,7 @@ public enum ONNXExport {
     /// The graph of `model` (its config, family, head and current weights). Every family runs BERT's encoder under
     /// its own names (ModelFamily.swift); what differs is listed where it happens: the inputs, RoBERTa's positions and
     /// single token type, the poolers and heads.
-    public static func graph(_ model: BertModel) throws -> ONNXGraphBuilder {
+    package static func graph(_ model: BertModel) throws -> ONNXGraphBuilder {
         let config = model.config, head = model.head, family = config.family, names = family.names
         let weights = model.stateDict()
         let prefix = family.namePrefix(for: head)

@@ -6,12 +6,12 @@ import TensorCore
 import Safetensors
 import Bert
 
-public enum PEFTAdapterError: Error, CustomStringConvertible {
+package enum PEFTAdapterError: Error, CustomStringConvertible {
     case notLoRA(String)
     case unsupported(key: String, value: String)
     case missingKey(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .notLoRA(let type): return "peft_type is '\(type)'; only LORA adapters are supported"
         case .unsupported(let key, let value): return "'\(key)' = \(value) is not supported (bertkit implements plain LoRA)"
@@ -20,15 +20,15 @@ public enum PEFTAdapterError: Error, CustomStringConvertible {
     }
 }
 
-public struct PEFTAdapterConfig: Sendable {
-    public var lora = LoRAConfig()
-    public var taskType = "SEQ_CLS"
-    public var baseModelNameOrPath: String? = nil
+package struct PEFTAdapterConfig: Sendable {
+    package var lora = LoRAConfig()
+    package var taskType = "SEQ_CLS"
+    package var baseModelNameOrPath: String? = nil
 
-    public init() {}
+    package init() {}
 
     /// The modules PEFT trains in full for a task (its `_set_trainable` defaults).
-    public static func defaultModulesToSave(for head: BertHead) -> [String] {
+    package static func defaultModulesToSave(for head: BertHead) -> [String] {
         switch head {
         case .sequenceClassification, .tokenClassification: return ["classifier", "score"]
         case .questionAnswering: return ["qa_outputs"]
@@ -36,7 +36,7 @@ public struct PEFTAdapterConfig: Sendable {
         }
     }
 
-    public init(json: JSONValue) throws {
+    package init(json: JSONValue) throws {
         func value(_ key: String) -> JSONValue? {
             guard let item = json[key], !item.isNull else { return Optional<JSONValue>.none }
             return item
@@ -72,7 +72,7 @@ public struct PEFTAdapterConfig: Sendable {
     }
 
     /// adapter_config.json exactly as PEFT 0.21.2 writes it: every key, sorted, indent 2, no final newline.
-    public var jsonText: String {
+    package var jsonText: String {
         let targets: JSONValue
         switch lora.targets {
         case .names(let names): targets = .array(names.map { .string($0) })
@@ -101,14 +101,14 @@ public struct PEFTAdapterConfig: Sendable {
     }
 }
 
-public enum PEFTAdapter {
-    public static func readConfig(folder: String) throws -> PEFTAdapterConfig {
+package enum PEFTAdapter {
+    package static func readConfig(folder: String) throws -> PEFTAdapterConfig {
         let path = folder + "/adapter_config.json"
         return try withFileContext(path) { try PEFTAdapterConfig(json: JSONReader.parse(try readFileBytes(path))) }
     }
 
     /// Reads an adapter folder and attaches it to `model` (its saved modules are loaded into the model).
-    public static func load(folder: String, into model: BertModel) throws -> LoRAAdapters {
+    package static func load(folder: String, into model: BertModel) throws -> LoRAAdapters {
         let config = try readConfig(folder: folder)
         let adapters = try withFileContext(folder + "/adapter_config.json") { try LoRAAdapters(model: model, config: config.lora) }
         let weights = folder + "/adapter_model.safetensors"
@@ -117,7 +117,7 @@ public enum PEFTAdapter {
     }
 
     /// Writes `adapter_config.json` and `adapter_model.safetensors` into `folder`.
-    public static func write(_ adapters: LoRAAdapters, model: BertModel, baseModel: String?, folder: String) throws {
+    package static func write(_ adapters: LoRAAdapters, model: BertModel, baseModel: String?, folder: String) throws {
         var config = PEFTAdapterConfig()
         config.lora = adapters.config
         config.taskType = model.head.peftTaskType

@@ -5,14 +5,14 @@ import TensorCore
 import Safetensors
 import Bert
 
-public enum ParityError: Error, CustomStringConvertible {
+package enum ParityError: Error, CustomStringConvertible {
     case missingInput(String)
     case badInput(name: String, reason: String)
     case noOutputs
     case outputNotAvailable(name: String, head: String)
     case shapeMismatch(name: String, reference: [Int], model: [Int])
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .missingInput(let name): return "reference has no '\(name)' tensor"
         case .badInput(let name, let reason): return "reference tensor '\(name)' \(reason)"
@@ -24,28 +24,28 @@ public enum ParityError: Error, CustomStringConvertible {
     }
 }
 
-public struct OutputComparison: Sendable {
-    public let name: String
-    public let shape: [Int]
-    public let maxAbsDiff: Double
-    public let maxRelDiff: Double
+package struct OutputComparison: Sendable {
+    package let name: String
+    package let shape: [Int]
+    package let maxAbsDiff: Double
+    package let maxRelDiff: Double
     /// Index (per dimension) of the largest absolute difference.
-    public let worstIndex: [Int]
-    public let actual: Float
-    public let expected: Float
-    public let ok: Bool
+    package let worstIndex: [Int]
+    package let actual: Float
+    package let expected: Float
+    package let ok: Bool
 }
 
-public struct ParityResult: Sendable {
-    public let comparisons: [OutputComparison]
-    public var ok: Bool { comparisons.allSatisfy(\.ok) }
+package struct ParityResult: Sendable {
+    package let comparisons: [OutputComparison]
+    package var ok: Bool { comparisons.allSatisfy(\.ok) }
 }
 
-public enum ParityCheck {
-    public static let outputNames = ["logits", "last_hidden_state", "pooler_output", "start_logits", "end_logits"]
+package enum ParityCheck {
+    package static let outputNames = ["logits", "last_hidden_state", "pooler_output", "start_logits", "end_logits"]
 
     /// Reads the reference's inputs as a batch.
-    public static func batch(from reference: TensorStore) throws -> TokenBatch {
+    package static func batch(from reference: TensorStore) throws -> TokenBatch {
         func rows(_ name: String, required: Bool) throws -> [[Int]]? {
             guard let tensor = reference[name] else {
                 if required { throw ParityError.missingInput(name) }
@@ -63,7 +63,14 @@ public enum ParityCheck {
     }
 
     /// Runs `model` on the reference inputs and compares each output present in the reference.
-    public static func run(model: BertModel, adapters: LoRAAdapters? = nil, reference: TensorStore, atol: Double, rtol: Double) throws -> ParityResult {
+    /// Reads a reference file (Tools/make_reference.py's safetensors: inputs and outputs) and compares; errors name the file.
+    package static func run(file: String, model: BertModel, adapters: LoRAAdapters? = nil, atol: Double, rtol: Double) throws -> ParityResult {
+        try withFileContext(file) {
+            try run(model: model, adapters: adapters, reference: try SafetensorsReader.read(path: file), atol: atol, rtol: rtol)
+        }
+    }
+
+    package static func run(model: BertModel, adapters: LoRAAdapters? = nil, reference: TensorStore, atol: Double, rtol: Double) throws -> ParityResult {
         let batch = try batch(from: reference)
         try batch.validate(for: model.config)
         let present = outputNames.filter { reference.contains($0) }

@@ -7,21 +7,21 @@ import Checkpoints
 import Tokenizer
 import Bert
 
-public struct PretrainedBert {
-    public let directory: String
-    public let config: BertConfig
-    public let model: BertModel
-    public let report: BertLoadReport
+package struct PretrainedBert {
+    package let directory: String
+    package let config: BertConfig
+    package let model: BertModel
+    package let report: BertLoadReport
     /// Where the weights came from. (The tensors themselves are not kept: they were copied into the
     /// model, and holding the mapped file would double the memory.)
-    public let weightsFormat: CheckpointFormat
-    public let weightsFiles: [String]
+    package let weightsFormat: CheckpointFormat
+    package let weightsFiles: [String]
     /// A PEFT LoRA adapter attached with `adapter:`.
-    public var adapters: LoRAAdapters? = nil
+    package var adapters: LoRAAdapters? = nil
 
     /// A model directory's config.json, after checking that bertkit runs its `model_type` (so another
     /// architecture is refused before a weight is read, naming the file and the type).
-    public static func readConfig(directory: String) throws -> BertConfig {
+    package static func readConfig(directory: String) throws -> BertConfig {
         let configPath = directory + "/config.json"
         return try withFileContext(configPath) {
             let json = try JSONReader.parse(try readFileBytes(configPath))
@@ -36,7 +36,7 @@ public struct PretrainedBert {
     /// `precision` (fp32, bf16 or int8) packs the encoder's linear weights as they are read for inference in that
     /// precision (BertModel.beginPacking): their plain fp32 copy never takes memory, and the model is then for
     /// inference only. nil (training, export): the weights go into `parameters`.
-    public static func load(_ argument: String, head: BertHead? = nil, configOverride: ((inout BertConfig) -> Void)? = nil,
+    package static func load(_ argument: String, head: BertHead? = nil, configOverride: ((inout BertConfig) -> Void)? = nil,
                             seed: UInt64 = 42, reinitialiseMismatched: Bool = false, allowRandomInit: Bool = false,
                             precision: Precision? = nil) throws -> PretrainedBert {
         let directory = try ModelDirectory.resolve(argument)
@@ -61,7 +61,7 @@ public struct PretrainedBert {
     /// (a SEQ_CLS adapter on a plain BertModel makes a sequence classifier, as PeftModel does), and the
     /// label count follows the adapter's saved classifier; label names come from the adapter folder's
     /// config.json when bertkit wrote one.
-    public static func load(_ argument: String, head: BertHead?, adapter: String, allowRandomInit: Bool = false,
+    package static func load(_ argument: String, head: BertHead?, adapter: String, allowRandomInit: Bool = false,
                             precision: Precision? = nil) throws -> PretrainedBert {
         let family = try readConfig(directory: ModelDirectory.resolve(argument)).family   // the base's type before the adapter's files
         let adapterConfig = try PEFTAdapter.readConfig(folder: adapter)
@@ -92,26 +92,26 @@ public struct PretrainedBert {
     }
 
     /// The directory's tokenizer.
-    public func tokenizer() throws -> any TextTokenizer { try AutoTokenizer.load(directory: directory) }
+    package func tokenizer() throws -> any TextTokenizer { try AutoTokenizer.load(directory: directory) }
 
     /// What loading did, for the CLI to print (`loadReport.lines(verbose:)`).
-    public var loadReport: LoadReportText {
+    package var loadReport: LoadReportText {
         let replacedByAdapter = Set(adapters.map { $0.savedModuleParameters(of: model).map(\.name) } ?? [])
         return LoadReportText(directory: directory, className: model.architecture, report: report, replacedByAdapter: replacedByAdapter)
     }
 
     /// Warnings in transformers' words, names grouped.
-    public var loadWarnings: [String] { loadReport.lines(verbose: false) }
+    package var loadWarnings: [String] { loadReport.lines(verbose: false) }
 }
 
 /// The load report in transformers' words. Long lists of names are summarised (`bert.encoder.layer.{0..11}.* (192)`)
 /// with their count unless `verbose`, which lists every name.
-public struct LoadReportText: Sendable {
-    public var directory: String
-    public var className: String
-    public var unexpected: [String]
-    public var missing: [String]
-    public var mismatched: [BertShapeMismatch]
+package struct LoadReportText: Sendable {
+    package var directory: String
+    package var className: String
+    package var unexpected: [String]
+    package var missing: [String]
+    package var mismatched: [BertShapeMismatch]
 
     init(directory: String, className: String, report: BertLoadReport, replacedByAdapter: Set<String>) {
         self.directory = directory
@@ -121,7 +121,7 @@ public struct LoadReportText: Sendable {
         mismatched = report.mismatched.filter { !replacedByAdapter.contains($0.name) }
     }
 
-    public func lines(verbose: Bool) -> [String] {
+    package func lines(verbose: Bool) -> [String] {
         func names(_ list: [String]) -> String {
             verbose ? list.joined(separator: ", ") : NameGroups.summarise(list).joined(separator: ", ")
         }

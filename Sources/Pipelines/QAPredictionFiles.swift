@@ -6,8 +6,8 @@
 import TensorCore
 import Tasks
 
-public enum QAPredictionFiles {
-    public static func write(_ predictions: QAPredictions, to folder: String) throws {
+package enum QAPredictionFiles {
+    package static func write(_ predictions: QAPredictions, to folder: String) throws {
         try makeDirectory(folder)
         let answers = JSONObject(predictions.answers.map { ($0.id, JSONValue.string($0.text)) })
         try AtomicFileWriter.write(JSONWriter.pretty(.object(answers), sortKeys: false, ensureASCII: false) + "\n", to: folder + "/predictions.json")

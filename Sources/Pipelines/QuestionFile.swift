@@ -5,8 +5,8 @@
 import TensorCore
 import Tasks
 
-public enum QuestionFile {
-    public static func read(_ path: String) throws -> [(question: String, context: String)] {
+package enum QuestionFile {
+    package static func read(_ path: String) throws -> [(question: String, context: String)] {
         var pairs: [(String, String)] = []
         for (index, line) in try TextLines.read(path).enumerated()
         where !line.unicodeScalars.allSatisfy({ $0 == " " || $0 == "\t" || $0 == "\r" }) {

@@ -5,44 +5,44 @@ import Bert
 import Training
 import Tasks
 
-public struct TaskOptions: Sendable {
+package struct TaskOptions: Sendable {
     /// Sequence classification: the text, pair and label columns; the loss (nil: from the labels).
-    public var columns = ColumnNames()
-    public var problemType: ProblemType? = nil
+    package var columns = ColumnNames()
+    package var problemType: ProblemType? = nil
     /// Token classification: the JSONL fields (or CoNLL label column), `--label-all-tokens`, `--metric-mode`.
-    public var taggedColumns = TaggedColumns()
-    public var labelAllTokens = false
-    public var metricMode: SeqEval.Mode = .default
+    package var taggedColumns = TaggedColumns()
+    package var labelAllTokens = false
+    package var metricMode: SeqEval.Mode = .default
     /// Question answering: tokens shared by neighbouring windows, post-processing, SQuAD 2.0 (nil: from the data).
-    public var docStride = 128
-    public var postprocess = QAPostprocessOptions()
-    public var versionTwoWithNegative: Bool? = nil
+    package var docStride = 128
+    package var postprocess = QAPostprocessOptions()
+    package var versionTwoWithNegative: Bool? = nil
     /// Masked LM: each line its own example (else concatenated and chunked), the masking rate, whole words.
-    public var lineByLine = false
-    public var mlmProbability: Float = 0.15
-    public var wholeWordMask = false
+    package var lineByLine = false
+    package var mlmProbability: Float = 0.15
+    package var wholeWordMask = false
 
-    public init() {}
+    package init() {}
 
-    public func sequenceClassification() -> SequenceClassificationTask {
+    package func sequenceClassification() -> SequenceClassificationTask {
         SequenceClassificationTask(columns: columns, problemType: problemType)
     }
 
-    public func tokenClassification() -> TokenClassificationTask {
+    package func tokenClassification() -> TokenClassificationTask {
         TokenClassificationTask(columns: taggedColumns, labelAllTokens: labelAllTokens, metricMode: metricMode)
     }
 
-    public func questionAnswering() -> QuestionAnsweringTask {
+    package func questionAnswering() -> QuestionAnsweringTask {
         QuestionAnsweringTask(docStride: docStride, postprocess: postprocess, versionTwoWithNegative: versionTwoWithNegative)
     }
 
     /// `seed` fixes the masks (training draws them per epoch; evaluation keeps one set).
-    public func maskedLM(seed: UInt64) -> MaskedLMTask {
+    package func maskedLM(seed: UInt64) -> MaskedLMTask {
         MaskedLMTask(textColumn: columns.text, lineByLine: lineByLine, probability: mlmProbability, wholeWordMask: wholeWordMask, seed: seed)
     }
 
     /// The task `name`, configured from these options.
-    public func task(_ name: TaskName, seed: UInt64) -> any FineTuningTask {
+    package func task(_ name: TaskName, seed: UInt64) -> any FineTuningTask {
         switch name {
         case .sequenceClassification: return sequenceClassification()
         case .tokenClassification: return tokenClassification()

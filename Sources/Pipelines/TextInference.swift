@@ -10,12 +10,12 @@ import Tasks
 import Glibc
 #endif
 
-public enum InferenceError: Error, CustomStringConvertible {
+package enum InferenceError: Error, CustomStringConvertible {
     case wrongHead(command: String, head: String, needed: String)
     case noMaskToken(text: String)
     case emptyInput
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .wrongHead(let command, let head, let needed):
             return "\(command) needs a \(needed) model, this one is \(head) (pass --head or use another model)"
@@ -25,32 +25,32 @@ public enum InferenceError: Error, CustomStringConvertible {
     }
 }
 
-public struct Prediction: Sendable {
-    public let text: String
-    public let label: String
-    public let probabilities: [(label: String, probability: Double)]
-    public let logits: [Float]
+package struct Prediction: Sendable {
+    package let text: String
+    package let label: String
+    package let probabilities: [(label: String, probability: Double)]
+    package let logits: [Float]
 }
 
-public struct FillMaskCandidate: Sendable {
-    public let token: String
-    public let id: Int
-    public let score: Double
-    public let sequence: String
+package struct FillMaskCandidate: Sendable {
+    package let token: String
+    package let id: Int
+    package let score: Double
+    package let sequence: String
 }
 
-public enum PoolingMode: String, Sendable, CaseIterable { case cls, mean, pooler }
+package enum PoolingMode: String, Sendable, CaseIterable { case cls, mean, pooler }
 
-public final class TextInference {
-    public let model: BertModel
-    public let tokenizer: any TextTokenizer
-    public let adapters: LoRAAdapters?
-    public var maxLength: Int
-    public var batchSize = 32
+package final class TextInference {
+    package let model: BertModel
+    package let tokenizer: any TextTokenizer
+    package let adapters: LoRAAdapters?
+    package var maxLength: Int
+    package var batchSize = 32
     /// Run the encoder over real tokens only (BertWorkspace.skipsPadding); false computes the padding too.
-    public var skipsPadding = true
+    package var skipsPadding = true
 
-    public init(model: BertModel, tokenizer: any TextTokenizer, adapters: LoRAAdapters? = nil, maxLength: Int? = nil) {
+    package init(model: BertModel, tokenizer: any TextTokenizer, adapters: LoRAAdapters? = nil, maxLength: Int? = nil) {
         self.model = model
         self.tokenizer = tokenizer
         self.adapters = adapters
@@ -58,7 +58,7 @@ public final class TextInference {
     }
 
     /// Encodes texts (or pairs) with truncation to `maxLength` and padding to the longest.
-    public func encode(_ texts: [String], pairs: [String]? = nil) throws -> (TokenBatch, [Encoding]) {
+    package func encode(_ texts: [String], pairs: [String]? = nil) throws -> (TokenBatch, [Encoding]) {
         guard !texts.isEmpty else { throw InferenceError.emptyInput }
         let options = EncodeOptions(truncation: Truncation(maxLength: maxLength), padding: Padding(length: .longest))
         let encodings = try tokenizer.encodeBatch(texts, pairs: pairs, options: options)
@@ -86,7 +86,7 @@ public final class TextInference {
     }
 
     /// Sequence classification: label, probabilities (softmax, or sigmoid for multi-label) and logits.
-    public func predict(_ texts: [String], pairs: [String]? = nil) throws -> [Prediction] {
+    package func predict(_ texts: [String], pairs: [String]? = nil) throws -> [Prediction] {
         guard model.head == .sequenceClassification else {
             throw InferenceError.wrongHead(command: "predict", head: model.head.rawValue, needed: "sequence-classification")
         }
@@ -115,7 +115,7 @@ public final class TextInference {
     }
 
     /// One vector per text: the [CLS] hidden state, the mean over real tokens, or the pooler output.
-    public func embed(_ texts: [String], pooling: PoolingMode, normalize: Bool = false) throws -> [[Float]] {
+    package func embed(_ texts: [String], pooling: PoolingMode, normalize: Bool = false) throws -> [[Float]] {
         if pooling == .pooler && !model.hasPoolerOutput {
             throw InferenceError.wrongHead(command: "embed --pooling pooler", head: model.head.rawValue, needed: "base or sequence-classification")
         }
@@ -150,7 +150,7 @@ public final class TextInference {
     }
 
     /// The `topK` most likely tokens for each [MASK] of `text` (one list per mask, in order).
-    public func fillMask(_ text: String, topK: Int) throws -> [[FillMaskCandidate]] {
+    package func fillMask(_ text: String, topK: Int) throws -> [[FillMaskCandidate]] {
         guard model.head == .maskedLM else {
             throw InferenceError.wrongHead(command: "fill-mask", head: model.head.rawValue, needed: "masked-lm")
         }
@@ -180,7 +180,7 @@ public final class TextInference {
     /// Token classification: each text's entities as transformers' token-classification pipeline gives them. A text
     /// longer than `maxLength` is not cut short (the pipeline's silent truncation): its tokens are cut into
     /// half-overlapping windows and each token is scored from the window where it has the most context.
-    public func tagEntities(_ texts: [String], strategy: AggregationStrategy, ignoreLabels: Set<String> = ["O"]) throws -> [[TaggedEntity]] {
+    package func tagEntities(_ texts: [String], strategy: AggregationStrategy, ignoreLabels: Set<String> = ["O"]) throws -> [[TaggedEntity]] {
         guard model.head == .tokenClassification else {
             throw InferenceError.wrongHead(command: "predict", head: model.head.rawValue, needed: "token-classification")
         }
@@ -235,7 +235,7 @@ public final class TextInference {
 
     /// Extractive question answering as transformers' question-answering pipeline: the question and the context in
     /// windows (`maxLength`, `docStride`), each window's start and end logits, then `AnswerSpans`.
-    public func answer(question: String, context: String, options: AnswerOptions) throws -> [SpanAnswer] {
+    package func answer(question: String, context: String, options: AnswerOptions) throws -> [SpanAnswer] {
         guard model.head == .questionAnswering else {
             throw InferenceError.wrongHead(command: "answer", head: model.head.rawValue, needed: "question-answering")
         }

@@ -3,15 +3,15 @@
 
 import Training
 
-public enum TrainingCurves {
-    public struct Series {
-        public let name: String
-        public let color: String
-        public let points: [(x: Double, y: Double)]
-        public let dashed: Bool
+package enum TrainingCurves {
+    package struct Series {
+        package let name: String
+        package let color: String
+        package let points: [(x: Double, y: Double)]
+        package let dashed: Bool
     }
 
-    public static func svg(history: [TrainingLogEntry], title: String) -> String {
+    package static func svg(history: [TrainingLogEntry], title: String) -> String {
         let trainLoss = history.compactMap { e -> (Double, Double)? in e.loss.map { (Double(e.step), $0) } }
         let evalLoss = history.compactMap { e -> (Double, Double)? in e.evalLoss.map { (Double(e.step), $0) } }
         let accuracy = history.compactMap { e -> (Double, Double)? in e.evalAccuracy.map { (Double(e.step), $0) } }

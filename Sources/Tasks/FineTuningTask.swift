@@ -8,7 +8,7 @@ import Tokenizer
 import Bert
 import Training
 
-public protocol FineTuningTask: Sendable {
+package protocol FineTuningTask: Sendable {
     associatedtype Example: Sendable
     /// The transformers class the task fine-tunes (BertForSequenceClassification, …).
     var head: BertHead { get }
@@ -30,20 +30,20 @@ public protocol FineTuningTask: Sendable {
 }
 
 extension FineTuningTask {
-    public var encodesPreSplitWords: Bool { false }
+    package var encodesPreSplitWords: Bool { false }
 }
 
 /// Encoded examples, and what encoding had to do that the user should hear about.
-public struct EncodedData: Sendable {
-    public var examples: [EncodedExample]
+package struct EncodedData: Sendable {
+    package var examples: [EncodedExample]
     /// Source examples (sentences, texts) before any were split into windows.
-    public var sourceCount: Int
+    package var sourceCount: Int
     /// E.g. "12 sentences longer than 128 tokens were split into overlapping windows".
-    public var notes: [String]
+    package var notes: [String]
     /// What the task needs again after the forward pass (question answering: examples and windows).
-    public var taskData: (any Sendable)?
+    package var taskData: (any Sendable)?
 
-    public init(examples: [EncodedExample], sourceCount: Int, notes: [String] = [], taskData: (any Sendable)? = nil) {
+    package init(examples: [EncodedExample], sourceCount: Int, notes: [String] = [], taskData: (any Sendable)? = nil) {
         self.examples = examples
         self.sourceCount = sourceCount
         self.notes = notes
@@ -52,13 +52,13 @@ public struct EncodedData: Sendable {
 }
 
 /// The tasks `bertkit finetune --task` offers.
-public enum TaskName: String, CaseIterable, Sendable {
+package enum TaskName: String, CaseIterable, Sendable {
     case sequenceClassification = "sequence-classification"
     case tokenClassification = "token-classification"
     case questionAnswering = "question-answering"
     case maskedLM = "masked-lm"
 
-    public var head: BertHead {
+    package var head: BertHead {
         switch self {
         case .sequenceClassification: return .sequenceClassification
         case .tokenClassification: return .tokenClassification
@@ -68,7 +68,7 @@ public enum TaskName: String, CaseIterable, Sendable {
     }
 
     /// The task a model's head trains, when it is one of these.
-    public init?(head: BertHead) {
+    package init?(head: BertHead) {
         guard let task = TaskName.allCases.first(where: { $0.head == head }) else { return nil }
         self = task
     }

@@ -7,27 +7,27 @@ import Tokenizer
 import Bert
 import Training
 
-public struct SequenceClassificationTask: FineTuningTask {
-    public var columns: ColumnNames
+package struct SequenceClassificationTask: FineTuningTask {
+    package var columns: ColumnNames
     /// `--problem-type`, above what the config and the labels say.
-    public var problemType: ProblemType?
+    package var problemType: ProblemType?
 
-    public init(columns: ColumnNames = ColumnNames(), problemType: ProblemType? = nil) {
+    package init(columns: ColumnNames = ColumnNames(), problemType: ProblemType? = nil) {
         self.columns = columns
         self.problemType = problemType
     }
 
-    public var head: BertHead { .sequenceClassification }
+    package var head: BertHead { .sequenceClassification }
 
-    public func read(_ path: String) throws -> [TextExample] {
+    package func read(_ path: String) throws -> [TextExample] {
         try DatasetReader.read(path: path, columns: columns)
     }
 
-    public func labels(train: [TextExample], file: String, config: BertConfig, explicit: [String]?) throws -> LabelSet {
+    package func labels(train: [TextExample], file: String, config: BertConfig, explicit: [String]?) throws -> LabelSet {
         try withFileContext(file) { try LabelSet.resolve(examples: train, config: config, explicit: explicit, problemType: problemType) }
     }
 
-    public func encode(_ rows: [TextExample], file: String, labels: LabelSet, tokenizer: any TextTokenizer, maxLength: Int) throws -> EncodedData {
+    package func encode(_ rows: [TextExample], file: String, labels: LabelSet, tokenizer: any TextTokenizer, maxLength: Int) throws -> EncodedData {
         let options = EncodeOptions(truncation: Truncation(maxLength: maxLength))
         var examples: [EncodedExample] = []
         examples.reserveCapacity(rows.count)
@@ -49,11 +49,11 @@ public struct SequenceClassificationTask: FineTuningTask {
         return EncodedData(examples: examples, sourceCount: rows.count)
     }
 
-    public func training(labels: LabelSet, train: EncodedData, eval: EncodedData?) -> any TrainingTask {
+    package func training(labels: LabelSet, train: EncodedData, eval: EncodedData?) -> any TrainingTask {
         HeadTask(head: .sequenceClassification, problemType: labels.problemType)
     }
 
-    public func configure(_ config: inout BertConfig, labels: LabelSet) {
+    package func configure(_ config: inout BertConfig, labels: LabelSet) {
         config.id2label = labels.names
         config.problemType = labels.problemType
     }

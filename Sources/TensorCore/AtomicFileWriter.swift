@@ -10,20 +10,20 @@ import Musl
 import Darwin
 #endif
 
-public final class AtomicFileWriter {
-    public let destination: String
-    public let temporaryPath: String
+package final class AtomicFileWriter {
+    package let destination: String
+    package let temporaryPath: String
     private var fd: Int32
     private var buffer: UnsafeMutableRawPointer
     private var buffered = 0
     private let bufferSize = 1 << 20
     private var finished = false
-    public private(set) var bytesWritten = 0
+    package private(set) var bytesWritten = 0
 
     /// Whether `commit` syncs the file and its folder to disk (off only for scratch files that never outlive the run).
     private let durable: Bool
 
-    public init(destination: String, durable: Bool = true) throws(SystemError) {
+    package init(destination: String, durable: Bool = true) throws(SystemError) {
         self.destination = destination
         self.durable = durable
         let slash = destination.lastIndex(of: "/")
@@ -40,7 +40,7 @@ public final class AtomicFileWriter {
         buffer.deallocate()
     }
 
-    public func write(_ bytes: UnsafeRawBufferPointer) throws(SystemError) {
+    package func write(_ bytes: UnsafeRawBufferPointer) throws(SystemError) {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return }
         if buffered + bytes.count <= bufferSize {
             (buffer + buffered).copyMemory(from: base, byteCount: bytes.count)
@@ -53,19 +53,19 @@ public final class AtomicFileWriter {
         bytesWritten += bytes.count
     }
 
-    public func write(_ bytes: [UInt8]) throws(SystemError) {
+    package func write(_ bytes: [UInt8]) throws(SystemError) {
         let result = bytes.withUnsafeBytes { raw in Result { () throws(SystemError) in try write(raw) } }
         try result.get()
     }
 
-    public func write(_ text: String) throws(SystemError) { try write(Array(text.utf8)) }
+    package func write(_ text: String) throws(SystemError) { try write(Array(text.utf8)) }
 
-    public func writeZeros(_ count: Int) throws(SystemError) {
+    package func writeZeros(_ count: Int) throws(SystemError) {
         try write([UInt8](repeating: 0, count: count))
     }
 
     /// Makes the file durable and visible under its final name.
-    public func commit() throws(SystemError) {
+    package func commit() throws(SystemError) {
         precondition(!finished, "commit called twice")
         do throws(SystemError) {
             try flush()
@@ -82,7 +82,7 @@ public final class AtomicFileWriter {
     }
 
     /// Drops everything written so far.
-    public func abandon() {
+    package func abandon() {
         guard !finished else { return }
         finished = true
         if fd >= 0 { close(fd); fd = -1 }
@@ -114,37 +114,37 @@ public final class AtomicFileWriter {
     }
 
     /// Writes `bytes` to `path` atomically.
-    public static func write(_ bytes: [UInt8], to path: String) throws(SystemError) {
+    package static func write(_ bytes: [UInt8], to path: String) throws(SystemError) {
         let writer = try AtomicFileWriter(destination: path)
         try writer.write(bytes)
         try writer.commit()
     }
 
-    public static func write(_ text: String, to path: String) throws(SystemError) {
+    package static func write(_ text: String, to path: String) throws(SystemError) {
         try write(Array(text.utf8), to: path)
     }
 }
 
 /// An error about one file: the path is attached once, at the API boundary, to whatever went wrong
 /// inside (a codec error, a system error …). Prints as `PATH: cause`.
-public struct FileError: Error, CustomStringConvertible {
-    public let path: String
-    public let cause: any Error
-    public init(path: String, cause: any Error) {
+package struct FileError: Error, CustomStringConvertible {
+    package let path: String
+    package let cause: any Error
+    package init(path: String, cause: any Error) {
         self.path = path
         self.cause = cause
     }
-    public var description: String { "\(path): \(cause)" }
+    package var description: String { "\(path): \(cause)" }
 }
 
 /// Runs `body`, attaching `path` to any error it throws (once: an error that already names a file
 /// passes through unchanged).
-public func withFileContext<T>(_ path: String, _ body: () throws -> T) throws -> T {
+package func withFileContext<T>(_ path: String, _ body: () throws -> T) throws -> T {
     do { return try body() } catch let error as FileError { throw error } catch { throw FileError(path: path, cause: error) }
 }
 
 /// Reads a whole (small) file.
-public func readFileBytes(_ path: String) throws(SystemError) -> [UInt8] {
+package func readFileBytes(_ path: String) throws(SystemError) -> [UInt8] {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { throw SystemError.lastError("cannot open") }
     defer { close(fd) }
@@ -162,16 +162,16 @@ public func readFileBytes(_ path: String) throws(SystemError) -> [UInt8] {
     return result
 }
 
-public func fileExists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+package func fileExists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
 /// `path` without trailing slashes ("out///" → "out"; "/" stays "/"): how a folder named with a slash is opened.
-public func trimmingTrailingSlashes(_ path: String) -> String {
+package func trimmingTrailingSlashes(_ path: String) -> String {
     var trimmed = path
     while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed.removeLast() }
     return trimmed
 }
 
-public func isDirectory(_ path: String) -> Bool {
+package func isDirectory(_ path: String) -> Bool {
     var info = stat()
     return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
 }

@@ -11,14 +11,14 @@ import Darwin
 #endif
 
 /// A block of bytes that lives as long as any view into it.
-public final class ByteBuffer: @unchecked Sendable {
-    public let baseAddress: UnsafeRawPointer
-    public let count: Int
+package final class ByteBuffer: @unchecked Sendable {
+    package let baseAddress: UnsafeRawPointer
+    package let count: Int
     private enum Owner { case mapped(length: Int), owned, empty }
     private let owner: Owner
 
     /// Copies nothing: maps `path` read-only. An empty file gives an empty buffer.
-    public init(mappingFileAt path: String) throws(SystemError) {
+    package init(mappingFileAt path: String) throws(SystemError) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw SystemError.lastError("cannot open") }
         defer { close(fd) }
@@ -41,27 +41,27 @@ public final class ByteBuffer: @unchecked Sendable {
     }
 
     /// Takes ownership of `count` bytes allocated with `UnsafeMutableRawPointer.allocate`.
-    public init(adopting pointer: UnsafeMutableRawPointer, count: Int) {
+    package init(adopting pointer: UnsafeMutableRawPointer, count: Int) {
         baseAddress = UnsafeRawPointer(pointer)
         self.count = count
         owner = .owned
     }
 
     /// Fresh zeroed memory, 64-byte aligned.
-    public convenience init(zeroedCount count: Int) {
+    package convenience init(zeroedCount count: Int) {
         let pointer = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: 64)
         pointer.initializeMemory(as: UInt8.self, repeating: 0, count: max(count, 1))
         self.init(adopting: pointer, count: count)
     }
 
     /// A copy of `bytes`.
-    public convenience init(copying bytes: UnsafeRawBufferPointer) {
+    package convenience init(copying bytes: UnsafeRawBufferPointer) {
         let pointer = UnsafeMutableRawPointer.allocate(byteCount: max(bytes.count, 1), alignment: 64)
         if let base = bytes.baseAddress, bytes.count > 0 { pointer.copyMemory(from: base, byteCount: bytes.count) }
         self.init(adopting: pointer, count: bytes.count)
     }
 
-    public convenience init(copying bytes: [UInt8]) {
+    package convenience init(copying bytes: [UInt8]) {
         self.init(zeroedCount: bytes.count)
         bytes.withUnsafeBytes { source in
             if let base = source.baseAddress, source.count > 0 {
@@ -70,10 +70,10 @@ public final class ByteBuffer: @unchecked Sendable {
         }
     }
 
-    public var isMapped: Bool { if case .mapped = owner { return true } else { return false } }
+    package var isMapped: Bool { if case .mapped = owner { return true } else { return false } }
 
     /// Writable access, for owned buffers only (a mapped file is read-only).
-    public var mutableBaseAddress: UnsafeMutableRawPointer {
+    package var mutableBaseAddress: UnsafeMutableRawPointer {
         precondition(!isMapped, "a memory-mapped buffer is read-only")
         return UnsafeMutableRawPointer(mutating: baseAddress)
     }
@@ -87,12 +87,12 @@ public final class ByteBuffer: @unchecked Sendable {
 }
 
 /// A byte range inside a `ByteBuffer`.
-public struct ByteView: @unchecked Sendable {
-    public let buffer: ByteBuffer
-    public let offset: Int
-    public let count: Int
+package struct ByteView: @unchecked Sendable {
+    package let buffer: ByteBuffer
+    package let offset: Int
+    package let count: Int
 
-    public init(buffer: ByteBuffer, offset: Int = 0, count: Int? = nil) {
+    package init(buffer: ByteBuffer, offset: Int = 0, count: Int? = nil) {
         let length = count ?? (buffer.count - offset)
         precondition(offset >= 0 && length >= 0 && offset + length <= buffer.count, "view outside its buffer")
         self.buffer = buffer
@@ -100,14 +100,14 @@ public struct ByteView: @unchecked Sendable {
         self.count = length
     }
 
-    public var baseAddress: UnsafeRawPointer { buffer.baseAddress + offset }
-    public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: baseAddress, count: count) }
+    package var baseAddress: UnsafeRawPointer { buffer.baseAddress + offset }
+    package var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: baseAddress, count: count) }
 
     /// Lets the kernel drop this view's pages of a mapped file from the process's memory (the whole pages
     /// inside the view; its neighbours' bytes are untouched). Reading the view again reads the file again,
     /// so this is safe at any time; a loader calls it once a tensor is copied, so that the mapped checkpoint and
     /// the model's copy are not both resident at the peak. Does nothing for memory the buffer owns.
-    public func releasePages() {
+    package func releasePages() {
         guard buffer.isMapped, count > 0 else { return }
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         let start = (Int(bitPattern: baseAddress) + page - 1) / page * page
@@ -117,23 +117,23 @@ public struct ByteView: @unchecked Sendable {
     }
 
     /// True when both views cover exactly the same bytes of the same buffer.
-    public func isSameStorage(as other: ByteView) -> Bool {
+    package func isSameStorage(as other: ByteView) -> Bool {
         buffer === other.buffer && offset == other.offset && count == other.count
     }
 
     /// True when the two views share at least one byte of the same buffer.
-    public func overlaps(_ other: ByteView) -> Bool {
+    package func overlaps(_ other: ByteView) -> Bool {
         buffer === other.buffer && count > 0 && other.count > 0
             && offset < other.offset + other.count && other.offset < offset + count
     }
 }
 
 /// An OS-level failure (open, mmap, write …) with errno's text.
-public struct SystemError: Error, CustomStringConvertible, Sendable {
-    public let message: String
-    public init(message: String) { self.message = message }
-    public static func lastError(_ action: String) -> SystemError {
+package struct SystemError: Error, CustomStringConvertible, Sendable {
+    package let message: String
+    package init(message: String) { self.message = message }
+    package static func lastError(_ action: String) -> SystemError {
         SystemError(message: "\(action): \(String(cString: strerror(errno)))")
     }
-    public var description: String { message }
+    package var description: String { message }
 }

@@ -4,9 +4,9 @@
 import CZlib
 import Dispatch
 
-public enum CRC32 {
+package enum CRC32 {
     /// Continues `crc` over `bytes` (start with 0).
-    public static func update(_ crc: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
+    package static func update(_ crc: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
         var value = UInt(crc)
         var offset = 0
         // zlib takes a 32-bit length; feed large buffers in 1 GiB pieces.
@@ -18,10 +18,10 @@ public enum CRC32 {
         return UInt32(truncatingIfNeeded: value)
     }
 
-    public static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 { update(0, bytes) }
+    package static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 { update(0, bytes) }
 
     /// The checksum of each tensor's bytes, computed on all cores (one tensor per task).
-    public static func checksums(of tensors: [Tensor]) -> [UInt32] {
+    package static func checksums(of tensors: [Tensor]) -> [UInt32] {
         var results = [UInt32](repeating: 0, count: tensors.count)
         results.withUnsafeMutableBufferPointer { out in
             nonisolated(unsafe) let out = out
@@ -31,7 +31,7 @@ public enum CRC32 {
     }
 
     /// Eight lower-case hex digits.
-    public static func hex(_ value: UInt32) -> String {
+    package static func hex(_ value: UInt32) -> String {
         let digits = String(value, radix: 16)
         return String(repeating: "0", count: 8 - digits.count) + digits
     }

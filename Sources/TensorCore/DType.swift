@@ -2,7 +2,7 @@
 // (Docs/specs/safetensors.md §3). The declaration order is the safetensors enum order, which the
 // safetensors writer sorts by (descending), so `allCases` doubles as that ranking.
 
-public enum DType: String, CaseIterable, Sendable, Hashable {
+package enum DType: String, CaseIterable, Sendable, Hashable {
     case bool = "BOOL"
     case f4 = "F4"
     case f6E2M3 = "F6_E2M3"
@@ -27,7 +27,7 @@ public enum DType: String, CaseIterable, Sendable, Hashable {
     case u64 = "U64"
 
     /// Bits per element. Sub-byte types (F4, F6) pack several elements into a byte.
-    public var bitWidth: Int {
+    package var bitWidth: Int {
         switch self {
         case .f4: return 4
         case .f6E2M3, .f6E3M2: return 6
@@ -39,12 +39,12 @@ public enum DType: String, CaseIterable, Sendable, Hashable {
     }
 
     /// Bytes per element for whole-byte types; nil for the packed sub-byte types.
-    public var byteWidth: Int? { bitWidth % 8 == 0 ? bitWidth / 8 : nil }
+    package var byteWidth: Int? { bitWidth % 8 == 0 ? bitWidth / 8 : nil }
 
     /// Position in the safetensors enum (BOOL = 0 … U64 = 21).
-    public var safetensorsRank: Int { DType.allCases.firstIndex(of: self)! }
+    package var safetensorsRank: Int { DType.allCases.firstIndex(of: self)! }
 
-    public var isFloatingPoint: Bool {
+    package var isFloatingPoint: Bool {
         switch self {
         case .f16, .bf16, .f32, .f64, .f4, .f6E2M3, .f6E3M2,
              .f8E5M2, .f8E4M3, .f8E8M0, .f8E4M3FNUZ, .f8E5M2FNUZ: return true
@@ -54,7 +54,7 @@ public enum DType: String, CaseIterable, Sendable, Hashable {
 
     /// The byte count of `shape` in this dtype, or nil when it overflows `Int` or, for packed
     /// types, does not fill a whole number of bytes.
-    public func byteCount(of shape: [Int]) -> Int? {
+    package func byteCount(of shape: [Int]) -> Int? {
         guard let elements = Shape.elementCount(shape) else { return nil }
         let (bits, overflow) = elements.multipliedReportingOverflow(by: bitWidth)
         guard !overflow, bits % 8 == 0 else { return nil }
@@ -63,9 +63,9 @@ public enum DType: String, CaseIterable, Sendable, Hashable {
 }
 
 /// Helpers for shapes, which are plain `[Int]` (row-major, C order).
-public enum Shape {
+package enum Shape {
     /// Product of the dimensions, nil on a negative dimension or overflow. `[]` (a scalar) has 1.
-    public static func elementCount(_ shape: [Int]) -> Int? {
+    package static func elementCount(_ shape: [Int]) -> Int? {
         var count = 1
         for dim in shape {
             guard dim >= 0 else { return nil }
@@ -77,7 +77,7 @@ public enum Shape {
     }
 
     /// `[2, 3]` → `"[2, 3]"`, as Python prints a shape list.
-    public static func describe(_ shape: [Int]) -> String {
+    package static func describe(_ shape: [Int]) -> String {
         "[" + shape.map(String.init).joined(separator: ", ") + "]"
     }
 }

@@ -3,7 +3,7 @@
 import Glibc
 #endif
 
-public func makeDirectory(_ path: String) throws {
+package func makeDirectory(_ path: String) throws {
     if isDirectory(path) { return }
     var prefix = path.hasPrefix("/") ? "" : "."
     for component in path.split(separator: "/") {
@@ -14,7 +14,7 @@ public func makeDirectory(_ path: String) throws {
     }
 }
 
-public func listDirectory(_ path: String) -> [String] {
+package func listDirectory(_ path: String) -> [String] {
     guard let handle = opendir(path) else { return [] }
     defer { closedir(handle) }
     var names: [String] = []
@@ -26,18 +26,18 @@ public func listDirectory(_ path: String) -> [String] {
 }
 
 /// The folder for temporary files: $TMPDIR when set and not empty, else /tmp.
-public func temporaryRoot() -> String {
+package func temporaryRoot() -> String {
     getenv("TMPDIR").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
 }
 
 /// Makes a new, empty folder `<root>/<prefix>XXXXXX` (mkdtemp: a name no other process gets); nil if it cannot.
-public func makeTemporaryDirectory(in root: String = temporaryRoot(), prefix: String) -> String? {
+package func makeTemporaryDirectory(in root: String = temporaryRoot(), prefix: String) -> String? {
     var template = Array((root + "/" + prefix + "XXXXXX").utf8CString)
     return template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }.map { String(cString: $0) }
 }
 
 /// Deletes a file or a folder tree (best effort).
-public func removeTree(_ path: String) {
+package func removeTree(_ path: String) {
     if isDirectory(path) {
         for name in listDirectory(path) { removeTree(path + "/" + name) }
         rmdir(path)
@@ -48,7 +48,7 @@ public func removeTree(_ path: String) {
 
 /// Fills a temporary sibling folder with `body`, then renames it onto `path` (replacing an old one):
 /// a crash leaves either the old folder or the new one, never half of it.
-public func writeAtomicFolder(_ path: String, _ body: (String) throws -> Void) throws {
+package func writeAtomicFolder(_ path: String, _ body: (String) throws -> Void) throws {
     let temporary = path + ".tmp-\(getpid())"
     removeTree(temporary)
     try makeDirectory(temporary)
@@ -66,7 +66,7 @@ public func writeAtomicFolder(_ path: String, _ body: (String) throws -> Void) t
     }
 }
 
-public func appendLine(_ line: String, to path: String) {
+package func appendLine(_ line: String, to path: String) {
     let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
     guard fd >= 0 else { return }
     defer { close(fd) }
@@ -76,9 +76,9 @@ public func appendLine(_ line: String, to path: String) {
 
 /// The machine's physical memory: the bound for sizes a file or config declares (no single allocation that a
 /// file asks for may exceed it; the reader refuses instead of being killed).
-public enum SystemMemory {
-    public static var physicalBytes: Int { Int(sysconf(Int32(_SC_PHYS_PAGES))) * Int(sysconf(Int32(_SC_PAGESIZE))) }
+package enum SystemMemory {
+    package static var physicalBytes: Int { Int(sysconf(Int32(_SC_PHYS_PAGES))) * Int(sysconf(Int32(_SC_PAGESIZE))) }
 
     /// "3.2 GB"
-    public static func describe(_ bytes: Double) -> String { String((bytes / 1e8).rounded() / 10) + " GB" }
+    package static func describe(_ bytes: Double) -> String { String((bytes / 1e8).rounded() / 10) + " GB" }
 }

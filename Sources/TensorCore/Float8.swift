@@ -5,10 +5,10 @@
 //   E4M3FNUZ / E5M2FNUZ: bias 8 / 16, no infinities, no negative zero: 0x80 is the only NaN.
 //   E8M0FNU: an exponent alone, 2^(e − 127); 0xFF is NaN.
 
-public enum Float8 {
-    public static let formats: Set<DType> = [.f8E4M3, .f8E5M2, .f8E4M3FNUZ, .f8E5M2FNUZ, .f8E8M0]
+package enum Float8 {
+    package static let formats: Set<DType> = [.f8E4M3, .f8E5M2, .f8E4M3FNUZ, .f8E5M2FNUZ, .f8E8M0]
 
-    public static func float32(_ byte: UInt8, _ format: DType) -> Float {
+    package static func float32(_ byte: UInt8, _ format: DType) -> Float {
         switch format {
         case .f8E4M3: return e4m3fn(byte)
         case .f8E5M2: return HalfPrecision.float32(fromFloat16: UInt16(byte) << 8)

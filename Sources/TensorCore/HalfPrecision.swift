@@ -7,10 +7,10 @@
 //   bf16 → f32  the bits shifted left by 16 (exact, NaN payload kept).
 // These were measured with torch 2.15 (see Tools/fixtures/make_safetensors_fixtures.py, the dtype file).
 
-public enum HalfPrecision {
+package enum HalfPrecision {
     /// IEEE binary16 bits of `value`, rounded to nearest even.
     @inline(__always)
-    public static func float16Bits(_ value: Float) -> UInt16 {
+    package static func float16Bits(_ value: Float) -> UInt16 {
         let bits = value.bitPattern
         let sign = UInt16((bits >> 16) & 0x8000)
         let exponent = Int((bits >> 23) & 0xFF)
@@ -40,7 +40,7 @@ public enum HalfPrecision {
 
     /// The float value of IEEE binary16 `bits`.
     @inline(__always)
-    public static func float32(fromFloat16 bits: UInt16) -> Float {
+    package static func float32(fromFloat16 bits: UInt16) -> Float {
         let sign = UInt32(bits & 0x8000) << 16
         let exponent = UInt32((bits >> 10) & 0x1F)
         let mantissa = UInt32(bits & 0x3FF)
@@ -59,7 +59,7 @@ public enum HalfPrecision {
 
     /// bfloat16 bits of `value`, rounded to nearest even; NaN → 0xFFFF as torch's vector kernel.
     @inline(__always)
-    public static func bfloat16Bits(_ value: Float) -> UInt16 {
+    package static func bfloat16Bits(_ value: Float) -> UInt16 {
         if value.isNaN { return 0xFFFF }
         let bits = value.bitPattern
         let roundingBias = ((bits >> 16) & 1) + 0x7FFF
@@ -67,25 +67,25 @@ public enum HalfPrecision {
     }
 
     @inline(__always)
-    public static func float32(fromBFloat16 bits: UInt16) -> Float {
+    package static func float32(fromBFloat16 bits: UInt16) -> Float {
         Float(bitPattern: UInt32(bits) << 16)
     }
 
-    public static func float32ToFloat16(_ source: UnsafePointer<Float>, _ destination: UnsafeMutableRawPointer, count: Int) {
+    package static func float32ToFloat16(_ source: UnsafePointer<Float>, _ destination: UnsafeMutableRawPointer, count: Int) {
         let out = destination.assumingMemoryBound(to: UInt16.self)
         for i in 0..<count { out[i] = float16Bits(source[i]) }
     }
 
-    public static func float32ToBFloat16(_ source: UnsafePointer<Float>, _ destination: UnsafeMutableRawPointer, count: Int) {
+    package static func float32ToBFloat16(_ source: UnsafePointer<Float>, _ destination: UnsafeMutableRawPointer, count: Int) {
         let out = destination.assumingMemoryBound(to: UInt16.self)
         for i in 0..<count { out[i] = bfloat16Bits(source[i]) }
     }
 
-    public static func float16ToFloat32(_ source: UnsafeRawPointer, _ destination: UnsafeMutablePointer<Float>, count: Int) {
+    package static func float16ToFloat32(_ source: UnsafeRawPointer, _ destination: UnsafeMutablePointer<Float>, count: Int) {
         for i in 0..<count { destination[i] = float32(fromFloat16: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) }
     }
 
-    public static func bfloat16ToFloat32(_ source: UnsafeRawPointer, _ destination: UnsafeMutablePointer<Float>, count: Int) {
+    package static func bfloat16ToFloat32(_ source: UnsafeRawPointer, _ destination: UnsafeMutablePointer<Float>, count: Int) {
         for i in 0..<count { destination[i] = float32(fromBFloat16: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) }
     }
 }

@@ -3,7 +3,7 @@
 // dimension, needs to see a repeated `__metadata__`, and we reject duplicate tensor names that
 // Foundation's JSONSerialization would silently collapse.
 
-public enum JSONValue: Sendable, Equatable {
+package enum JSONValue: Sendable, Equatable {
     case null
     case bool(Bool)
     case number(JSONNumber)
@@ -11,21 +11,21 @@ public enum JSONValue: Sendable, Equatable {
     case array([JSONValue])
     case object(JSONObject)
 
-    public var stringValue: String? { if case .string(let s) = self { return s } else { return nil } }
-    public var boolValue: Bool? { if case .bool(let b) = self { return b } else { return nil } }
-    public var arrayValue: [JSONValue]? { if case .array(let a) = self { return a } else { return nil } }
-    public var objectValue: JSONObject? { if case .object(let o) = self { return o } else { return nil } }
-    public var isNull: Bool { if case .null = self { return true } else { return false } }
+    package var stringValue: String? { if case .string(let s) = self { return s } else { return nil } }
+    package var boolValue: Bool? { if case .bool(let b) = self { return b } else { return nil } }
+    package var arrayValue: [JSONValue]? { if case .array(let a) = self { return a } else { return nil } }
+    package var objectValue: JSONObject? { if case .object(let o) = self { return o } else { return nil } }
+    package var isNull: Bool { if case .null = self { return true } else { return false } }
     /// An integer written without fraction or exponent that fits `Int`.
-    public var intValue: Int? { if case .number(let n) = self { return n.intValue } else { return nil } }
+    package var intValue: Int? { if case .number(let n) = self { return n.intValue } else { return nil } }
     /// Any number as a double.
-    public var doubleValue: Double? { if case .number(let n) = self { return n.doubleValue } else { return nil } }
+    package var doubleValue: Double? { if case .number(let n) = self { return n.doubleValue } else { return nil } }
 
     /// Member lookup on objects (the last of duplicate keys, as most parsers do).
-    public subscript(key: String) -> JSONValue? { objectValue?[key] }
+    package subscript(key: String) -> JSONValue? { objectValue?[key] }
 
     /// A short name of the value's kind for error messages ("a string", "an object" …).
-    public var kindDescription: String {
+    package var kindDescription: String {
         switch self {
         case .null: return "null"
         case .bool: return "a boolean"
@@ -37,43 +37,43 @@ public enum JSONValue: Sendable, Equatable {
     }
 }
 
-public struct JSONNumber: Sendable, Equatable, CustomStringConvertible {
+package struct JSONNumber: Sendable, Equatable, CustomStringConvertible {
     /// The number exactly as written.
-    public let text: String
-    public init(text: String) { self.text = text }
-    public init(_ value: Int) { text = String(value) }
-    public init(_ value: Double) { text = JSONWriter.formatDouble(value) }
+    package let text: String
+    package init(text: String) { self.text = text }
+    package init(_ value: Int) { text = String(value) }
+    package init(_ value: Double) { text = JSONWriter.formatDouble(value) }
 
-    public var isInteger: Bool { !text.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }) }
-    public var intValue: Int? { isInteger ? Int(text) : nil }
-    public var doubleValue: Double { Double(text) ?? .nan }
-    public var description: String { text }
+    package var isInteger: Bool { !text.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }) }
+    package var intValue: Int? { isInteger ? Int(text) : nil }
+    package var doubleValue: Double { Double(text) ?? .nan }
+    package var description: String { text }
 }
 
 /// An object's members in source order; duplicates are kept so callers can reject them.
-public struct JSONObject: Sendable, Equatable {
-    public var members: [(key: String, value: JSONValue)]
-    public init(_ members: [(key: String, value: JSONValue)] = []) { self.members = members }
-    public subscript(key: String) -> JSONValue? { members.last(where: { $0.key == key })?.value }
-    public var keys: [String] { members.map(\.key) }
-    public mutating func set(_ key: String, _ value: JSONValue) {
+package struct JSONObject: Sendable, Equatable {
+    package var members: [(key: String, value: JSONValue)]
+    package init(_ members: [(key: String, value: JSONValue)] = []) { self.members = members }
+    package subscript(key: String) -> JSONValue? { members.last(where: { $0.key == key })?.value }
+    package var keys: [String] { members.map(\.key) }
+    package mutating func set(_ key: String, _ value: JSONValue) {
         if let index = members.lastIndex(where: { $0.key == key }) { members[index].value = value }
         else { members.append((key, value)) }
     }
-    public static func == (a: JSONObject, b: JSONObject) -> Bool {
+    package static func == (a: JSONObject, b: JSONObject) -> Bool {
         a.members.count == b.members.count && zip(a.members, b.members).allSatisfy { $0.key == $1.key && $0.value == $1.value }
     }
 }
 
-public struct JSONParseError: Error, CustomStringConvertible, Sendable {
-    public let offset: Int
-    public let reason: String
-    public var description: String { "invalid JSON at byte \(offset): \(reason)" }
+package struct JSONParseError: Error, CustomStringConvertible, Sendable {
+    package let offset: Int
+    package let reason: String
+    package var description: String { "invalid JSON at byte \(offset): \(reason)" }
 }
 
-public enum JSONReader {
+package enum JSONReader {
     /// Parses one JSON value that spans `bytes` (JSON whitespace allowed around it).
-    public static func parse(_ bytes: UnsafeRawBufferPointer, maxDepth: Int = 256) throws(JSONParseError) -> JSONValue {
+    package static func parse(_ bytes: UnsafeRawBufferPointer, maxDepth: Int = 256) throws(JSONParseError) -> JSONValue {
         var parser = Parser(bytes: bytes, maxDepth: maxDepth)
         parser.skipWhitespace()
         let value = try parser.parseValue(depth: 0)
@@ -82,14 +82,14 @@ public enum JSONReader {
         return value
     }
 
-    public static func parse(_ bytes: [UInt8], maxDepth: Int = 256) throws(JSONParseError) -> JSONValue {
+    package static func parse(_ bytes: [UInt8], maxDepth: Int = 256) throws(JSONParseError) -> JSONValue {
         let result = bytes.withUnsafeBytes { raw in
             Result { () throws(JSONParseError) -> JSONValue in try parse(raw, maxDepth: maxDepth) }
         }
         return try result.get()
     }
 
-    public static func parse(_ text: String) throws(JSONParseError) -> JSONValue { try parse(Array(text.utf8)) }
+    package static func parse(_ text: String) throws(JSONParseError) -> JSONValue { try parse(Array(text.utf8)) }
 
     private struct Parser {
         let bytes: UnsafeRawBufferPointer

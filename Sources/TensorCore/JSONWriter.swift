@@ -4,14 +4,14 @@
 //  - `pretty`: Python's `json.dumps(value, indent=2, sort_keys=…, ensure_ascii=…)`, which
 //    transformers uses for config.json, index files and tokenizer configs.
 
-public enum JSONWriter {
-    public static func compact(_ value: JSONValue) -> String {
+package enum JSONWriter {
+    package static func compact(_ value: JSONValue) -> String {
         var out = ""
         writeCompact(value, into: &out)
         return out
     }
 
-    public static func pretty(_ value: JSONValue, sortKeys: Bool = true, ensureASCII: Bool = true) -> String {
+    package static func pretty(_ value: JSONValue, sortKeys: Bool = true, ensureASCII: Bool = true) -> String {
         var out = ""
         writePretty(value, indent: 0, sortKeys: sortKeys, ensureASCII: ensureASCII, into: &out)
         return out
@@ -19,14 +19,14 @@ public enum JSONWriter {
 
     /// Python's `repr(float)` spelling, which Swift's shortest round-trip description matches for
     /// finite values ("0.02", "1e-12", "2e-05", "1.0").
-    public static func formatDouble(_ value: Double) -> String {
+    package static func formatDouble(_ value: Double) -> String {
         if value.isNaN { return "NaN" }
         if value.isInfinite { return value < 0 ? "-Infinity" : "Infinity" }
         return value.description
     }
 
     /// A JSON string literal, escaped as serde_json (ensureASCII false) or Python (true) does.
-    public static func quote(_ string: String, ensureASCII: Bool = false) -> String {
+    package static func quote(_ string: String, ensureASCII: Bool = false) -> String {
         var out = "\""
         for scalar in string.unicodeScalars {
             switch scalar {
@@ -112,12 +112,12 @@ public enum JSONWriter {
 
 extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,
                      ExpressibleByArrayLiteral, ExpressibleByNilLiteral, ExpressibleByFloatLiteral {
-    public init(stringLiteral value: String) { self = .string(value) }
-    public init(integerLiteral value: Int) { self = .number(JSONNumber(value)) }
-    public init(booleanLiteral value: Bool) { self = .bool(value) }
-    public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
-    public init(nilLiteral: ()) { self = .null }
-    public init(floatLiteral value: Double) { self = .number(JSONNumber(value)) }
-    public static func int(_ value: Int) -> JSONValue { .number(JSONNumber(value)) }
-    public static func double(_ value: Double) -> JSONValue { .number(JSONNumber(value)) }
+    package init(stringLiteral value: String) { self = .string(value) }
+    package init(integerLiteral value: Int) { self = .number(JSONNumber(value)) }
+    package init(booleanLiteral value: Bool) { self = .bool(value) }
+    package init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+    package init(nilLiteral: ()) { self = .null }
+    package init(floatLiteral value: Double) { self = .number(JSONNumber(value)) }
+    package static func int(_ value: Int) -> JSONValue { .number(JSONNumber(value)) }
+    package static func double(_ value: Double) -> JSONValue { .number(JSONNumber(value)) }
 }

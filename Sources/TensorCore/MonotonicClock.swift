@@ -4,8 +4,8 @@
 import Glibc
 #endif
 
-public enum MonotonicClock {
-    public static func seconds() -> Double {
+package enum MonotonicClock {
+    package static func seconds() -> Double {
         var time = timespec()
         clock_gettime(CLOCK_MONOTONIC, &time)
         return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9

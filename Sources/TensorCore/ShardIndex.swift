@@ -3,12 +3,12 @@
 // does, shard file names, and the `*.index.json` file with its `weight_map`. The same index scheme
 // serves `model.safetensors.index.json` and `pytorch_model.bin.index.json`.
 
-public enum ShardIndexError: Error, CustomStringConvertible {
+package enum ShardIndexError: Error, CustomStringConvertible {
     case invalidIndex(String)
     case shardMissingTensor(tensor: String, shard: String)
     case invalidShardSize(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .invalidIndex(let reason): return "invalid index: \(reason)"
         case .shardMissingTensor(let tensor, let shard):
@@ -19,9 +19,9 @@ public enum ShardIndexError: Error, CustomStringConvertible {
     }
 }
 
-public enum ShardIndex {
+package enum ShardIndex {
     /// "5GB" → 5_000_000_000 (decimal units, as huggingface_hub's `parse_size_to_int`); a bare number is bytes.
-    public static func parseSize(_ text: String) throws(ShardIndexError) -> Int {
+    package static func parseSize(_ text: String) throws(ShardIndexError) -> Int {
         let trimmed = text.filter { !$0.isWhitespace }
         if let bytes = Int(trimmed), bytes > 0 { return bytes }
         let units: [String: Double] = ["TB": 1e12, "GB": 1e9, "MB": 1e6, "KB": 1e3]
@@ -33,7 +33,7 @@ public enum ShardIndex {
 
     /// Groups tensor names into shards of at most `maxShardSize` bytes, in store order. Tensors that
     /// share one storage follow the first of them into its shard and are counted once.
-    public static func split(_ store: TensorStore, maxShardSize: Int) -> [[String]] {
+    package static func split(_ store: TensorStore, maxShardSize: Int) -> [[String]] {
         var shards: [[String]] = []
         var current: [String] = []
         var currentSize = 0
@@ -67,13 +67,13 @@ public enum ShardIndex {
     }
 
     /// Shard file name for 0-based `index` of `count`: `model-00001-of-00003.safetensors`.
-    public static func shardFileName(stem: String, extension fileExtension: String, index: Int, count: Int) -> String {
+    package static func shardFileName(stem: String, extension fileExtension: String, index: Int, count: Int) -> String {
         func pad(_ n: Int) -> String { let s = String(n); return String(repeating: "0", count: max(0, 5 - s.count)) + s }
         return "\(stem)-\(pad(index + 1))-of-\(pad(count)).\(fileExtension)"
     }
 
     /// The index JSON text transformers 5 writes (`json.dumps(indent=2, sort_keys=True) + "\n"`).
-    public static func indexText(store: TensorStore, shards: [[String]], fileNames: [String]) -> String {
+    package static func indexText(store: TensorStore, shards: [[String]], fileNames: [String]) -> String {
         var weightMap: [(key: String, value: JSONValue)] = []
         for (names, file) in zip(shards, fileNames) { weightMap += names.map { ($0, JSONValue.string(file)) } }
         // Shared storages count once, as `num_parameters()` counts tied weights once.
@@ -86,11 +86,11 @@ public enum ShardIndex {
     }
 
     /// Bytes of the store with shared storages counted once (huggingface_hub's `total_size`).
-    public static func uniqueByteCount(_ store: TensorStore) -> Int {
+    package static func uniqueByteCount(_ store: TensorStore) -> Int {
         uniqueTensors(store).reduce(0) { $0 + $1.byteCount }
     }
 
-    public static func uniqueElementCount(_ store: TensorStore) -> Int {
+    package static func uniqueElementCount(_ store: TensorStore) -> Int {
         uniqueTensors(store).reduce(0) { $0 + $1.elementCount }
     }
 
@@ -108,7 +108,7 @@ public enum ShardIndex {
 
     /// The index's `weight_map` in file order: tensor name → shard file name (a bare name in the
     /// index's folder).
-    public static func readWeightMap(indexPath: String) throws -> [(name: String, file: String)] {
+    package static func readWeightMap(indexPath: String) throws -> [(name: String, file: String)] {
         try withFileContext(indexPath) {
             let json = try JSONReader.parse(try readFileBytes(indexPath))
             guard let map = json["weight_map"]?.objectValue else { throw ShardIndexError.invalidIndex("no 'weight_map' object") }
@@ -125,7 +125,7 @@ public enum ShardIndex {
 
     /// Loads every shard an index names with `readShard` and collects the tensors the index assigns
     /// to it, in the index's order. Each shard is opened once.
-    public static func read(indexPath: String, readShard: (String) throws -> TensorStore) throws -> TensorStore {
+    package static func read(indexPath: String, readShard: (String) throws -> TensorStore) throws -> TensorStore {
         let weightMap = try readWeightMap(indexPath: indexPath)
         let folder = indexPath.lastIndex(of: "/").map { String(indexPath[..<$0]) } ?? "."
         var shardsByFile: [String: TensorStore] = [:]

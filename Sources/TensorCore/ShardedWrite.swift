@@ -11,7 +11,7 @@ extension ShardIndex {
     /// Writes each of `shards` (names of `store`, as `split` groups them) with
     /// `writeShard(shard, stagingPath, finalFileName)` and then the index `<stem>.<ext>.index.json`. A failure removes every
     /// shard written so far and reports the shard under its final name. Returns the file names written.
-    public static func writeShards(_ store: TensorStore, _ shards: [[String]], directory: String, stem: String, fileExtension: String,
+    package static func writeShards(_ store: TensorStore, _ shards: [[String]], directory: String, stem: String, fileExtension: String,
                                    writeShard: (_ shard: TensorStore, _ path: String, _ finalName: String) throws -> Void) throws -> [String] {
         let files = shards.indices.map { shardFileName(stem: stem, extension: fileExtension, index: $0, count: shards.count) }
         let staged = files.map { directory + "/." + $0 + ".staged-\(getpid())" }

@@ -1,14 +1,14 @@
 // A named-format-free tensor: dtype, shape and little-endian row-major bytes. Codecs produce and
 // consume these; the BERT only ever asks a `TensorStore` for them by name.
 
-public struct Tensor: @unchecked Sendable {
-    public let dtype: DType
-    public let shape: [Int]
-    public let data: ByteView
+package struct Tensor: @unchecked Sendable {
+    package let dtype: DType
+    package let shape: [Int]
+    package let data: ByteView
 
     /// `data.count` must equal the byte size of `shape` in `dtype` (a programmer error otherwise:
     /// codecs validate file contents before building tensors).
-    public init(dtype: DType, shape: [Int], data: ByteView) {
+    package init(dtype: DType, shape: [Int], data: ByteView) {
         precondition(dtype.byteCount(of: shape) == data.count,
                      "tensor bytes (\(data.count)) do not match \(dtype.rawValue) \(Shape.describe(shape))")
         self.dtype = dtype
@@ -16,23 +16,23 @@ public struct Tensor: @unchecked Sendable {
         self.data = data
     }
 
-    public var elementCount: Int { Shape.elementCount(shape)! }
-    public var byteCount: Int { data.count }
+    package var elementCount: Int { Shape.elementCount(shape)! }
+    package var byteCount: Int { data.count }
 
     /// A float32 tensor holding a copy of `values`.
-    public init(float32 values: [Float], shape: [Int]) {
+    package init(float32 values: [Float], shape: [Int]) {
         precondition(Shape.elementCount(shape) == values.count, "\(values.count) values for shape \(shape)")
         let buffer = values.withUnsafeBytes { ByteBuffer(copying: $0) }
         self.init(dtype: .f32, shape: shape, data: ByteView(buffer: buffer))
     }
 
     /// A tensor of any whole-byte dtype from raw little-endian bytes (copied).
-    public init(dtype: DType, shape: [Int], copying bytes: UnsafeRawBufferPointer) {
+    package init(dtype: DType, shape: [Int], copying bytes: UnsafeRawBufferPointer) {
         self.init(dtype: dtype, shape: shape, data: ByteView(buffer: ByteBuffer(copying: bytes)))
     }
 
     /// An int64 tensor holding a copy of `values`.
-    public init(int64 values: [Int64], shape: [Int]) {
+    package init(int64 values: [Int64], shape: [Int]) {
         precondition(Shape.elementCount(shape) == values.count, "\(values.count) values for shape \(shape)")
         let buffer = values.withUnsafeBytes { ByteBuffer(copying: $0) }
         self.init(dtype: .i64, shape: shape, data: ByteView(buffer: buffer))
@@ -40,7 +40,7 @@ public struct Tensor: @unchecked Sendable {
 
     /// The values as float32, converting F16/BF16/F64 and the integer types; nil for types that have
     /// no meaningful float value here (complex, float8, packed types).
-    public func float32Values() -> [Float]? {
+    package func float32Values() -> [Float]? {
         let n = elementCount
         let source = data.baseAddress
         func load<T>(_ type: T.Type, _ convert: (T) -> Float) -> [Float] {
@@ -82,7 +82,7 @@ public struct Tensor: @unchecked Sendable {
     }
 
     /// Integer values as Int64 (any integer or bool dtype); nil for floating types.
-    public func int64Values() -> [Int64]? {
+    package func int64Values() -> [Int64]? {
         let n = elementCount
         let source = data.baseAddress
         func load<T: BinaryInteger>(_ type: T.Type) -> [Int64] {
@@ -104,7 +104,7 @@ public struct Tensor: @unchecked Sendable {
     /// This tensor in another floating dtype (F32, F16, BF16, F64), converted as torch's `.to()`
     /// does: through float32 (c10::Half and c10::BFloat16 are constructed from a float, so F64 → F16
     /// rounds twice there too). Same-dtype conversion returns `self` without copying.
-    public func converted(to target: DType) -> Tensor? {
+    package func converted(to target: DType) -> Tensor? {
         if target == dtype { return self }
         let floating: [DType] = [.f32, .f16, .bf16, .f64]
         guard floating.contains(target), floating.contains(dtype) || Float8.formats.contains(dtype) else { return nil }
@@ -137,7 +137,7 @@ public struct Tensor: @unchecked Sendable {
     }
 
     /// True when dtype, shape and bytes are all equal.
-    public func isBitwiseEqual(to other: Tensor) -> Bool {
+    package func isBitwiseEqual(to other: Tensor) -> Bool {
         dtype == other.dtype && shape == other.shape && data.count == other.data.count
             && (data.count == 0 || memcmp(data.baseAddress, other.data.baseAddress, data.count) == 0)
     }

@@ -1,24 +1,24 @@
 // An ordered name → tensor collection with string metadata: the one thing every codec reads into and
 // writes out of. Order is the order tensors were added (file order for readers).
 
-public struct TensorStore: Sendable {
-    public private(set) var names: [String] = []
+package struct TensorStore: Sendable {
+    package private(set) var names: [String] = []
     private var tensorsByName: [String: Tensor] = [:]
     /// String → string metadata (safetensors `__metadata__`, HDF5 root attributes …).
-    public var metadata: [String: String] = [:]
+    package var metadata: [String: String] = [:]
 
-    public init() {}
+    package init() {}
 
-    public init(_ pairs: [(String, Tensor)], metadata: [String: String] = [:]) {
+    package init(_ pairs: [(String, Tensor)], metadata: [String: String] = [:]) {
         for (name, tensor) in pairs { self[name] = tensor }
         self.metadata = metadata
     }
 
-    public var count: Int { names.count }
-    public var isEmpty: Bool { names.isEmpty }
+    package var count: Int { names.count }
+    package var isEmpty: Bool { names.isEmpty }
 
     /// Setting an existing name replaces its tensor in place; setting nil removes it.
-    public subscript(name: String) -> Tensor? {
+    package subscript(name: String) -> Tensor? {
         get { tensorsByName[name] }
         set {
             if let tensor = newValue {
@@ -29,14 +29,14 @@ public struct TensorStore: Sendable {
         }
     }
 
-    public func contains(_ name: String) -> Bool { tensorsByName[name] != nil }
+    package func contains(_ name: String) -> Bool { tensorsByName[name] != nil }
 
     /// (name, tensor) pairs in order.
-    public var entries: [(name: String, tensor: Tensor)] { names.map { ($0, tensorsByName[$0]!) } }
+    package var entries: [(name: String, tensor: Tensor)] { names.map { ($0, tensorsByName[$0]!) } }
 
     /// Renames a tensor, keeping its position. Returns false when `old` is absent or `new` is taken.
     @discardableResult
-    public mutating func rename(_ old: String, to new: String) -> Bool {
+    package mutating func rename(_ old: String, to new: String) -> Bool {
         guard old != new, let tensor = tensorsByName[old], tensorsByName[new] == nil,
               let index = names.firstIndex(of: old) else { return false }
         tensorsByName[old] = nil
@@ -46,6 +46,6 @@ public struct TensorStore: Sendable {
     }
 
     /// Sum of the tensors' byte sizes (what index files call `total_size`).
-    public var totalByteCount: Int { tensorsByName.values.reduce(0) { $0 + $1.byteCount } }
-    public var totalElementCount: Int { tensorsByName.values.reduce(0) { $0 + $1.elementCount } }
+    package var totalByteCount: Int { tensorsByName.values.reduce(0) { $0 + $1.byteCount } }
+    package var totalElementCount: Int { tensorsByName.values.reduce(0) { $0 + $1.elementCount } }
 }

@@ -2,11 +2,11 @@
 // so every command splits a file the same way: lines end at LF, a CR before the LF is dropped (CRLF files), and a
 // line that is not UTF-8 is an error naming its number — never a text silently repaired with U+FFFD.
 
-public enum TextLinesError: Error, CustomStringConvertible, Equatable {
+package enum TextLinesError: Error, CustomStringConvertible, Equatable {
     case invalidUTF8(line: Int)
     case noTab(line: Int)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .invalidUTF8(let line): return "line \(line) is not valid UTF-8"
         case .noTab(let line): return "line \(line) has no tab between the pair's texts"
@@ -14,16 +14,16 @@ public enum TextLinesError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-public enum TextLines {
+package enum TextLines {
     /// The file's lines. Empty lines are texts too (line i of the file is text i) unless `skippingEmpty`.
     /// Errors name the file.
-    public static func read(_ path: String, skippingEmpty: Bool = false) throws -> [String] {
+    package static func read(_ path: String, skippingEmpty: Bool = false) throws -> [String] {
         let bytes = try withFileContext(path) { try readFileBytes(path) }
         return try withFileContext(path) { try split(bytes).filter { !skippingEmpty || !$0.isEmpty } }
     }
 
     /// The file's lines as pairs, each split at its first tab into (first, second).
-    public static func readPairs(_ path: String) throws -> (firsts: [String], seconds: [String]) {
+    package static func readPairs(_ path: String) throws -> (firsts: [String], seconds: [String]) {
         let lines = try read(path)
         var firsts: [String] = [], seconds: [String] = []
         for (index, line) in lines.enumerated() {
@@ -37,7 +37,7 @@ public enum TextLines {
     }
 
     /// Lines of UTF-8 bytes (a final LF ends the last line rather than starting an empty one).
-    public static func split(_ bytes: [UInt8]) throws(TextLinesError) -> [String] {
+    package static func split(_ bytes: [UInt8]) throws(TextLinesError) -> [String] {
         var lines: [String] = []
         var start = 0, line = 1
         while start < bytes.count {

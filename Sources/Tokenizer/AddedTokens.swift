@@ -3,16 +3,16 @@
 // `normalized: false` are found in the raw text before normalization, the others in each normalized
 // piece; leftmost-longest, non-overlapping; `single_word`, `lstrip` and `rstrip` honoured.
 
-public struct AddedToken: Sendable, Equatable {
-    public var content: String
-    public var id: Int32
-    public var singleWord: Bool
-    public var lstrip: Bool
-    public var rstrip: Bool
-    public var normalized: Bool
-    public var special: Bool
+package struct AddedToken: Sendable, Equatable {
+    package var content: String
+    package var id: Int32
+    package var singleWord: Bool
+    package var lstrip: Bool
+    package var rstrip: Bool
+    package var normalized: Bool
+    package var special: Bool
 
-    public init(content: String, id: Int32, singleWord: Bool = false, lstrip: Bool = false, rstrip: Bool = false,
+    package init(content: String, id: Int32, singleWord: Bool = false, lstrip: Bool = false, rstrip: Bool = false,
                 normalized: Bool? = nil, special: Bool = false) {
         self.content = content
         self.id = id

@@ -3,13 +3,13 @@
 // ByteLevel.swift), and adjacent symbols are merged by rank — always the lowest-ranked mergeable pair,
 // the leftmost among equals — until no pair of the merge list is left (`Word::merge_all`).
 
-public struct BPEModel: Sendable {
-    public let vocabulary: Vocabulary
+package struct BPEModel: Sendable {
+    package let vocabulary: Vocabulary
     /// `nil`: characters missing from the vocabulary are dropped (the reference's behaviour without unk_token).
-    public let unknownToken: String?
-    public let fuseUnknown: Bool
+    package let unknownToken: String?
+    package let fuseUnknown: Bool
     /// A word that is itself in the vocabulary is one token, merges or not.
-    public let ignoreMerges: Bool
+    package let ignoreMerges: Bool
 
     /// (left id << 32 | right id) → (rank, merged id).
     let mergeTable: [UInt64: Merge]
@@ -21,7 +21,7 @@ public struct BPEModel: Sendable {
 
     /// Checks every merge as the reference's builder does: both tokens and their concatenation must be in
     /// the vocabulary. `mergeLocation(i)` names merge `i` in errors ("line 7", "model.merges[6]").
-    public init(vocabulary: Vocabulary, merges: [(String, String)], unknownToken: String? = nil, fuseUnknown: Bool = false,
+    package init(vocabulary: Vocabulary, merges: [(String, String)], unknownToken: String? = nil, fuseUnknown: Bool = false,
                 ignoreMerges: Bool = false, mergeLocation: (Int) -> String = { "merge \($0 + 1)" }) throws(TokenizerError) {
         guard vocabulary.count > 0 else { throw .emptyVocabulary }
         self.vocabulary = vocabulary

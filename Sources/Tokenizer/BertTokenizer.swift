@@ -8,19 +8,19 @@ import Glibc
 #endif
 import Dispatch
 
-public struct BertTokenizer: Sendable {
-    public let model: WordPieceModel
+package struct BertTokenizer: Sendable {
+    package let model: WordPieceModel
     /// `nil`: the tokenizer has no normalizer.
-    public let normalizerOptions: BertNormalizerOptions?
-    public let addedTokens: [AddedToken]
-    public let postProcessor: PostProcessorTemplate
+    package let normalizerOptions: BertNormalizerOptions?
+    package let addedTokens: [AddedToken]
+    package let postProcessor: PostProcessorTemplate
     /// `nil`: tokens are joined with spaces.
-    public let decoder: WordPieceDecoder?
+    package let decoder: WordPieceDecoder?
     /// The padding token (`nil` when the tokenizer has none; padding is then refused).
-    public let padToken: String?
-    public let padTypeID: Int32
+    package let padToken: String?
+    package let padTypeID: Int32
     /// `model_max_length` of tokenizer_config.json, when it states a real one.
-    public let modelMaxLength: Int?
+    package let modelMaxLength: Int?
 
     let normalizer: BertNormalizer?
     let rawMatcher: AddedTokenMatcher
@@ -32,7 +32,7 @@ public struct BertTokenizer: Sendable {
     /// Flags of the ASCII scalars, looked up without touching the tables.
     let asciiFlags: [CharacterFlags] = (0..<128).map { CharacterClasses.shared.flags(UInt32($0)) }
 
-    public init(model: WordPieceModel, normalizer: BertNormalizerOptions?, addedTokens: [AddedToken] = [],
+    package init(model: WordPieceModel, normalizer: BertNormalizerOptions?, addedTokens: [AddedToken] = [],
                 postProcessor: PostProcessorTemplate, decoder: WordPieceDecoder? = WordPieceDecoder(),
                 padToken: String? = "[PAD]", padTypeID: Int32 = 0, modelMaxLength: Int? = nil) {
         self.model = model
@@ -76,12 +76,12 @@ public struct BertTokenizer: Sendable {
     // MARK: Encoding
 
     /// Encodes one text, or a pair, as `tokenizer(text, pair, …)` does (SequenceEncoder.swift).
-    public func encode(_ text: String, pair: String? = nil, options: EncodeOptions = EncodeOptions()) throws(TokenizerError) -> Encoding {
+    package func encode(_ text: String, pair: String? = nil, options: EncodeOptions = EncodeOptions()) throws(TokenizerError) -> Encoding {
         try encodeSequence(text, pair: pair, options: options)
     }
 
     /// Encodes many texts (or pairs) on `threads` threads; padding `.longest` pads to the batch's longest.
-    public func encodeBatch(_ texts: [String], pairs: [String]? = nil, options: EncodeOptions = EncodeOptions(),
+    package func encodeBatch(_ texts: [String], pairs: [String]? = nil, options: EncodeOptions = EncodeOptions(),
                             threads: Int? = nil) throws(TokenizerError) -> [Encoding] {
         try encodeSequences(texts, pairs: pairs, options: options, threads: threads)
     }
@@ -89,22 +89,22 @@ public struct BertTokenizer: Sendable {
     // encode(words:window:addSpecialTokens:) and encodeWindows(_:_:maxLength:stride:): SequenceEncoder.swift.
 
     /// How many tokens the template adds around one sequence ([CLS] and [SEP]: 2).
-    public var specialTokensForOneSequence: Int { postProcessor.addedTokens(pair: false) }
+    package var specialTokensForOneSequence: Int { postProcessor.addedTokens(pair: false) }
 
     /// The tokens of a text without special tokens (`tokenizer.tokenize`).
-    public func tokenize(_ text: String) -> [String] {
+    package func tokenize(_ text: String) -> [String] {
         var workspace = Workspace()
         return sequenceTokens(text, workspace: &workspace).tokens
     }
 
     /// The words the pre-tokenizer makes of an (already normalized) text, with scalar offsets, as
     /// `BertPreTokenizer().pre_tokenize_str(text)`.
-    public static func preTokenize(_ text: String) -> [(word: String, start: Int, end: Int)] {
+    package static func preTokenize(_ text: String) -> [(word: String, start: Int, end: Int)] {
         BertPreTokenizer.split(text)
     }
 
     /// Pads encodings to a common length (`.longest`: the longest of them), on `padding.side`.
-    public func pad(_ encodings: inout [Encoding], _ padding: Padding) throws(TokenizerError) {
+    package func pad(_ encodings: inout [Encoding], _ padding: Padding) throws(TokenizerError) {
         try padSequences(&encodings, padding)
     }
 
@@ -175,7 +175,7 @@ public struct BertTokenizer: Sendable {
     }
 
     /// Online processors: the default thread count of `encodeBatch`.
-    public static var processorCount: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+    package static var processorCount: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 }
 
 extension SequenceTokens {

@@ -6,10 +6,10 @@
 // (Unicode 16.0, ByteLevelTables.swift), not the toolchain's: Swift 6.3's Unicode 17 properties would
 // call 4,644 more code points letters and 13 more numbers.
 
-public enum ByteLevel {
+package enum ByteLevel {
     /// Byte → the scalar standing for it (GPT-2's `bytes_to_unicode`): the printable bytes `!`…`~`,
     /// `¡`…`¬` and `®`…`ÿ` stand for themselves, the other 68 get U+0100, U+0101, … in byte order.
-    public static let byteToScalar: [UInt32] = {
+    package static let byteToScalar: [UInt32] = {
         var map = [UInt32](repeating: 0, count: 256)
         var next: UInt32 = 0x100
         for b in 0..<256 {
@@ -35,7 +35,7 @@ public enum ByteLevel {
     }
 
     /// The byte-level string of `text` (each UTF-8 byte as its character), as the pre-tokenizer writes words.
-    public static func encode(_ text: String) -> String {
+    package static func encode(_ text: String) -> String {
         var scalars = String.UnicodeScalarView()
         for b in text.utf8 { scalars.append(Unicode.Scalar(byteToScalar[Int(b)])!) }
         return String(scalars)
@@ -44,7 +44,7 @@ public enum ByteLevel {
     /// The ByteLevel decoder (`decode_chain`): each token whose characters are all byte characters becomes
     /// those bytes, any other token its own UTF-8; the bytes are then read as UTF-8, invalid sequences
     /// replaced by U+FFFD (Rust's `from_utf8_lossy`).
-    public static func decode(_ tokens: [String]) -> String {
+    package static func decode(_ tokens: [String]) -> String {
         var bytes: [UInt8] = []
         for token in tokens {
             let start = bytes.count

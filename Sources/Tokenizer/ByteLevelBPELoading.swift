@@ -18,7 +18,7 @@ import TensorCore
 
 extension ByteLevelBPETokenizer {
     /// Loads the tokenizer of a model directory: tokenizer.json when present, else vocab.json + merges.txt.
-    public static func load(directory: String) throws -> ByteLevelBPETokenizer {
+    package static func load(directory: String) throws -> ByteLevelBPETokenizer {
         let json = directory + "/tokenizer.json"
         let vocab = directory + "/vocab.json", merges = directory + "/merges.txt"
         let config = try BPETokenizerConfig.load(directory: directory)
@@ -28,7 +28,7 @@ extension ByteLevelBPETokenizer {
     }
 
     /// A tokenizer.json file; `config` supplies `model_max_length` and the pad token (default `<pad>`, when it exists).
-    public static func load(tokenizerJSON path: String, config: BPETokenizerConfig = BPETokenizerConfig()) throws -> ByteLevelBPETokenizer {
+    package static func load(tokenizerJSON path: String, config: BPETokenizerConfig = BPETokenizerConfig()) throws -> ByteLevelBPETokenizer {
         try withFileContext(path) {
             let root = try BertTokenizer.parseJSON(try readFileBytes(path))
             return try BPETokenizerJSON.build(root, config: config)
@@ -36,7 +36,7 @@ extension ByteLevelBPETokenizer {
     }
 
     /// vocab.json + merges.txt, configured by `config` the way transformers' RobertaTokenizer / GPT2Tokenizer is.
-    public static func load(vocabJSON vocabPath: String, mergesTXT mergesPath: String,
+    package static func load(vocabJSON vocabPath: String, mergesTXT mergesPath: String,
                             config: BPETokenizerConfig = BPETokenizerConfig()) throws -> ByteLevelBPETokenizer {
         let vocabulary = try withFileContext(vocabPath) {
             let root = try BertTokenizer.parseJSON(try readFileBytes(vocabPath))
@@ -127,7 +127,7 @@ extension ByteLevelBPETokenizer {
     /// so that the pipeline later tokenizes raw text as the words were tokenized in training: `add_prefix_space` true in
     /// tokenizer_config.json (made if missing) and, in tokenizer.json, in the ByteLevel pre-tokenizer and the
     /// RobertaProcessing / ByteLevel post-processor (inside Sequences too). Other keys are kept as they are.
-    public static func savePrefixSpace(inTokenizerFilesOf folder: String) throws {
+    package static func savePrefixSpace(inTokenizerFilesOf folder: String) throws {
         func rewrite(_ path: String, orCreate fresh: JSONValue?, _ change: (inout JSONValue) -> Void) throws {
             var root: JSONValue
             if fileExists(path) {
@@ -171,7 +171,7 @@ extension ByteLevelBPETokenizer {
 
 extension PostProcessorTemplate {
     /// RobertaProcessing: `<s> $A </s>` and `<s> $A </s> </s> $B </s>`, every type id 0.
-    public static func roberta(cls: (String, Int32), sep: (String, Int32)) throws(TokenizerError) -> PostProcessorTemplate {
+    package static func roberta(cls: (String, Int32), sep: (String, Int32)) throws(TokenizerError) -> PostProcessorTemplate {
         var specials: [String: SpecialToken] = [:]
         specials[cls.0] = SpecialToken(ids: [cls.1], tokens: [cls.0])
         specials[sep.0] = SpecialToken(ids: [sep.1], tokens: [sep.0])
@@ -185,26 +185,26 @@ extension PostProcessorTemplate {
 
 /// What transformers takes from tokenizer_config.json and special_tokens_map.json for a byte-level BPE
 /// tokenizer. Defaults are RobertaTokenizer's, or GPT2Tokenizer's when `tokenizer_class` names it.
-public struct BPETokenizerConfig: Sendable {
-    public var tokenizerClass: String? = nil
-    public var addPrefixSpace = false
-    public var trimOffsets = true
-    public var bosToken = ConfigToken("<s>")
-    public var eosToken = ConfigToken("</s>")
-    public var unkToken = ConfigToken("<unk>")
-    public var sepToken = ConfigToken("</s>")
-    public var padToken: ConfigToken? = ConfigToken("<pad>")
-    public var clsToken = ConfigToken("<s>")
-    public var maskToken = ConfigToken("<mask>")
+package struct BPETokenizerConfig: Sendable {
+    package var tokenizerClass: String? = nil
+    package var addPrefixSpace = false
+    package var trimOffsets = true
+    package var bosToken = ConfigToken("<s>")
+    package var eosToken = ConfigToken("</s>")
+    package var unkToken = ConfigToken("<unk>")
+    package var sepToken = ConfigToken("</s>")
+    package var padToken: ConfigToken? = ConfigToken("<pad>")
+    package var clsToken = ConfigToken("<s>")
+    package var maskToken = ConfigToken("<mask>")
     /// `added_tokens_decoder` (id → token).
-    public var addedTokensDecoder: [Int32: ConfigToken] = [:]
+    package var addedTokensDecoder: [Int32: ConfigToken] = [:]
     /// `nil` when absent or the "unknown" placeholder int(1e30).
-    public var modelMaxLength: Int? = nil
+    package var modelMaxLength: Int? = nil
 
-    public init() {}
+    package init() {}
 
     /// GPT2Tokenizer's defaults: `<|endoftext|>` for bos, eos and unk, no pad, no template.
-    public static var gpt2: BPETokenizerConfig {
+    package static var gpt2: BPETokenizerConfig {
         var config = BPETokenizerConfig()
         config.tokenizerClass = "GPT2Tokenizer"
         config.bosToken = ConfigToken("<|endoftext|>")
@@ -224,7 +224,7 @@ public struct BPETokenizerConfig: Sendable {
     }
 
     /// Reads tokenizer_config.json and special_tokens_map.json of `directory` when present.
-    public static func load(directory: String) throws -> BPETokenizerConfig {
+    package static func load(directory: String) throws -> BPETokenizerConfig {
         var config = BPETokenizerConfig()
         try TokenizerSettingsFiles.read(directory: directory, hasAddedTokensDecoder: { !config.addedTokensDecoder.isEmpty }) {
             root, tokenKeysOnly throws(TokenizerError) in try config.apply(root, tokenKeysOnly: tokenKeysOnly)

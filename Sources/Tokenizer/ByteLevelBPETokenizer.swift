@@ -7,15 +7,15 @@
 import Dispatch
 
 /// The ByteLevel pre-tokenizer's settings (its `trim_offsets` belongs to the post-processor).
-public struct ByteLevelPreTokenizer: Sendable, Equatable {
+package struct ByteLevelPreTokenizer: Sendable, Equatable {
     /// Put a space before each piece of text (between added tokens) that does not start with one.
-    public var addPrefixSpace: Bool
+    package var addPrefixSpace: Bool
     /// Split with the GPT-2 pattern (false: each piece is one word).
-    public var useRegex: Bool
+    package var useRegex: Bool
     /// The split comes first and the prefix space goes before each word: tokenizer.json's
     /// Sequence[Split(GPT-2 pattern), ByteLevel(use_regex: false)] (`useRegex` is then true).
-    public var splitBeforePrefix: Bool
-    public init(addPrefixSpace: Bool = false, useRegex: Bool = true, splitBeforePrefix: Bool = false) {
+    package var splitBeforePrefix: Bool
+    package init(addPrefixSpace: Bool = false, useRegex: Bool = true, splitBeforePrefix: Bool = false) {
         self.addPrefixSpace = addPrefixSpace
         self.useRegex = useRegex || splitBeforePrefix
         self.splitBeforePrefix = splitBeforePrefix
@@ -23,31 +23,31 @@ public struct ByteLevelPreTokenizer: Sendable, Equatable {
 }
 
 /// `trim_offsets` of the ByteLevel / RobertaProcessing post-processors, with their `add_prefix_space`.
-public struct OffsetTrimming: Sendable, Equatable {
-    public var addPrefixSpace: Bool
-    public init(addPrefixSpace: Bool) { self.addPrefixSpace = addPrefixSpace }
+package struct OffsetTrimming: Sendable, Equatable {
+    package var addPrefixSpace: Bool
+    package init(addPrefixSpace: Bool) { self.addPrefixSpace = addPrefixSpace }
 }
 
 /// The ByteLevel decoder.
-public struct ByteLevelDecoder: Sendable, Equatable {
-    public init() {}
-    public func decode(_ tokens: [String]) -> String { ByteLevel.decode(tokens) }
+package struct ByteLevelDecoder: Sendable, Equatable {
+    package init() {}
+    package func decode(_ tokens: [String]) -> String { ByteLevel.decode(tokens) }
 }
 
-public struct ByteLevelBPETokenizer: Sendable {
-    public let model: BPEModel
-    public let addedTokens: [AddedToken]
-    public private(set) var preTokenizer: ByteLevelPreTokenizer
-    public let postProcessor: PostProcessorTemplate
+package struct ByteLevelBPETokenizer: Sendable {
+    package let model: BPEModel
+    package let addedTokens: [AddedToken]
+    package private(set) var preTokenizer: ByteLevelPreTokenizer
+    package let postProcessor: PostProcessorTemplate
     /// `nil`: offsets are left as the model made them (TemplateProcessing alone, or trim_offsets false).
-    public private(set) var offsetTrimming: OffsetTrimming?
+    package private(set) var offsetTrimming: OffsetTrimming?
     /// `nil`: tokens are joined with spaces.
-    public let decoder: ByteLevelDecoder?
+    package let decoder: ByteLevelDecoder?
     /// The padding token (`nil` when the tokenizer has none; padding is then refused).
-    public let padToken: String?
-    public let padTypeID: Int32
+    package let padToken: String?
+    package let padTypeID: Int32
     /// `model_max_length` of tokenizer_config.json, when it states a real one.
-    public let modelMaxLength: Int?
+    package let modelMaxLength: Int?
 
     let rawMatcher: AddedTokenMatcher
     let normalizedMatcher: AddedTokenMatcher
@@ -56,7 +56,7 @@ public struct ByteLevelBPETokenizer: Sendable {
     let padID: Int32?
     let classes = ByteLevelClasses.shared
 
-    public init(model: BPEModel, addedTokens: [AddedToken] = [], preTokenizer: ByteLevelPreTokenizer = ByteLevelPreTokenizer(),
+    package init(model: BPEModel, addedTokens: [AddedToken] = [], preTokenizer: ByteLevelPreTokenizer = ByteLevelPreTokenizer(),
                 postProcessor: PostProcessorTemplate = .none, offsetTrimming: OffsetTrimming? = nil,
                 decoder: ByteLevelDecoder? = ByteLevelDecoder(), padToken: String? = "<pad>", padTypeID: Int32 = 0,
                 modelMaxLength: Int? = nil) {
@@ -91,7 +91,7 @@ public struct ByteLevelBPETokenizer: Sendable {
     // id(of:), token(of:) and count: SequenceEncoder.swift (added tokens first, then the vocabulary).
 
     /// How many tokens the post-processor adds around one sequence (RoBERTa: 2).
-    public var specialTokensForOneSequence: Int { postProcessor.addedTokens(pair: false) }
+    package var specialTokensForOneSequence: Int { postProcessor.addedTokens(pair: false) }
 
     // MARK: Decoding
 
@@ -100,25 +100,25 @@ public struct ByteLevelBPETokenizer: Sendable {
     // MARK: Encoding
 
     /// Encodes one text, or a pair, as `tokenizer(text, pair, …)` does (SequenceEncoder.swift).
-    public func encode(_ text: String, pair: String? = nil, options: EncodeOptions = EncodeOptions()) throws(TokenizerError) -> Encoding {
+    package func encode(_ text: String, pair: String? = nil, options: EncodeOptions = EncodeOptions()) throws(TokenizerError) -> Encoding {
         try encodeSequence(text, pair: pair, options: options)
     }
 
     /// Encodes many texts (or pairs) on `threads` threads; padding `.longest` pads to the batch's longest.
-    public func encodeBatch(_ texts: [String], pairs: [String]? = nil, options: EncodeOptions = EncodeOptions(),
+    package func encodeBatch(_ texts: [String], pairs: [String]? = nil, options: EncodeOptions = EncodeOptions(),
                             threads: Int? = nil) throws(TokenizerError) -> [Encoding] {
         try encodeSequences(texts, pairs: pairs, options: options, threads: threads)
     }
 
     /// The tokens of a text without special tokens (`tokenizer.tokenize`).
-    public func tokenize(_ text: String) -> [String] {
+    package func tokenize(_ text: String) -> [String] {
         var workspace = Workspace()
         return sequenceTokens(text, workspace: &workspace).tokens
     }
 
     /// The words the pre-tokenizer makes of a text, as byte-level strings with scalar offsets, as
     /// `ByteLevel(add_prefix_space, use_regex=True).pre_tokenize_str(text)` (no added tokens).
-    public static func preTokenize(_ text: String, addPrefixSpace: Bool = false) -> [(word: String, start: Int, end: Int)] {
+    package static func preTokenize(_ text: String, addPrefixSpace: Bool = false) -> [(word: String, start: Int, end: Int)] {
         var scalars = text.unicodeScalars.map(\.value)
         var origins = Array(0..<scalars.count)
         if addPrefixSpace, let first = scalars.first, first != 0x20 {
@@ -136,13 +136,13 @@ public struct ByteLevelBPETokenizer: Sendable {
     }
 
     /// Pads encodings to a common length (`.longest`: the longest of them), on `padding.side`.
-    public func pad(_ encodings: inout [Encoding], _ padding: Padding) throws(TokenizerError) {
+    package func pad(_ encodings: inout [Encoding], _ padding: Padding) throws(TokenizerError) {
         try padSequences(&encodings, padding)
     }
 
     /// This tokenizer as `from_pretrained(…, add_prefix_space=True)` makes it: the pre-tokenizer and the offset trimming
     /// both told that a space was put before the text.
-    public var withPrefixSpace: ByteLevelBPETokenizer {
+    package var withPrefixSpace: ByteLevelBPETokenizer {
         var spaced = self
         spaced.preTokenizer.addPrefixSpace = true
         if spaced.offsetTrimming != nil { spaced.offsetTrimming = OffsetTrimming(addPrefixSpace: true) }

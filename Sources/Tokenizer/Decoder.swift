@@ -2,11 +2,11 @@
 // prefix and join the previous token, other tokens get a leading space, and with `cleanup` each
 // token (on its own, as the reference does it) has tokenization spaces removed (" ." → "." …).
 
-public struct WordPieceDecoder: Sendable, Equatable {
-    public var prefix: String
-    public var cleanup: Bool
+package struct WordPieceDecoder: Sendable, Equatable {
+    package var prefix: String
+    package var cleanup: Bool
 
-    public init(prefix: String = "##", cleanup: Bool = true) {
+    package init(prefix: String = "##", cleanup: Bool = true) {
         self.prefix = prefix
         self.cleanup = cleanup
     }
@@ -17,7 +17,7 @@ public struct WordPieceDecoder: Sendable, Equatable {
     ].map { (Array($0.utf8), Array($1.utf8)) }
 
     /// Works on UTF-8 bytes, as Rust's `str` methods do (no Character equivalence).
-    public func decode(_ tokens: [String]) -> String {
+    package func decode(_ tokens: [String]) -> String {
         let prefixBytes = Array(prefix.utf8)
         var out: [UInt8] = []
         for (i, token) in tokens.enumerated() {

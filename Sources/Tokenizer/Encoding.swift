@@ -3,30 +3,30 @@
 // tokens of the template (processors/template.rs), then pad (utils/padding.rs).
 
 /// Start and end of a token in its input text, in Unicode scalars (Python `str` indices).
-public struct TokenOffset: Sendable, Equatable, CustomStringConvertible {
-    public var start: Int
-    public var end: Int
-    public init(_ start: Int, _ end: Int) { self.start = start; self.end = end }
-    public var description: String { "(\(start), \(end))" }
+package struct TokenOffset: Sendable, Equatable, CustomStringConvertible {
+    package var start: Int
+    package var end: Int
+    package init(_ start: Int, _ end: Int) { self.start = start; self.end = end }
+    package var description: String { "(\(start), \(end))" }
 }
 
-public struct Encoding: Sendable, Equatable {
-    public var ids: [Int32] = []
-    public var tokens: [String] = []
-    public var typeIDs: [Int32] = []
-    public var attentionMask: [Int32] = []
+package struct Encoding: Sendable, Equatable {
+    package var ids: [Int32] = []
+    package var tokens: [String] = []
+    package var typeIDs: [Int32] = []
+    package var attentionMask: [Int32] = []
     /// 1 for tokens added by the template or padding, 0 for tokens of the texts.
-    public var specialTokensMask: [Int32] = []
-    public var offsets: [TokenOffset] = []
+    package var specialTokensMask: [Int32] = []
+    package var offsets: [TokenOffset] = []
     /// Which input each token came from: 0, 1, or nil for special and padding tokens.
-    public var sequenceIDs: [Int8?] = []
+    package var sequenceIDs: [Int8?] = []
     /// The word each token came from, nil for special and padding tokens, as `BatchEncoding.word_ids()`: for text,
     /// the pre-tokenizer's pieces (an added token is one) numbered from 0 in each sequence; for pre-tokenised input
     /// (`encode(words:)`, `is_split_into_words=True`), the input word's index.
-    public var wordIDs: [Int?] = []
+    package var wordIDs: [Int?] = []
 
-    public init() {}
-    public var count: Int { ids.count }
+    package init() {}
+    package var count: Int { ids.count }
 
     mutating func reserve(_ n: Int) {
         ids.reserveCapacity(n); tokens.reserveCapacity(n); typeIDs.reserveCapacity(n)
@@ -78,51 +78,51 @@ struct SequenceTokens: Sendable {
     }
 }
 
-public enum TruncationStrategy: String, Sendable, CaseIterable {
+package enum TruncationStrategy: String, Sendable, CaseIterable {
     case longestFirst = "longest_first"
     case onlyFirst = "only_first"
     case onlySecond = "only_second"
 }
 
-public enum TruncationDirection: String, Sendable, CaseIterable {
+package enum TruncationDirection: String, Sendable, CaseIterable {
     case right, left
 }
 
-public struct Truncation: Sendable, Equatable {
+package struct Truncation: Sendable, Equatable {
     /// Length of the final encoding, special tokens included.
-    public var maxLength: Int
-    public var strategy: TruncationStrategy
-    public var direction: TruncationDirection
-    public init(maxLength: Int, strategy: TruncationStrategy = .longestFirst, direction: TruncationDirection = .right) {
+    package var maxLength: Int
+    package var strategy: TruncationStrategy
+    package var direction: TruncationDirection
+    package init(maxLength: Int, strategy: TruncationStrategy = .longestFirst, direction: TruncationDirection = .right) {
         self.maxLength = maxLength
         self.strategy = strategy
         self.direction = direction
     }
 }
 
-public struct Padding: Sendable, Equatable {
-    public enum Length: Sendable, Equatable {
+package struct Padding: Sendable, Equatable {
+    package enum Length: Sendable, Equatable {
         /// To the longest encoding of the batch.
         case longest
         /// To a fixed length (longer encodings are left alone).
         case fixed(Int)
     }
-    public enum Side: String, Sendable { case right, left }
-    public var length: Length
-    public var side: Side
-    public var multipleOf: Int?
-    public init(length: Length = .longest, side: Side = .right, multipleOf: Int? = nil) {
+    package enum Side: String, Sendable { case right, left }
+    package var length: Length
+    package var side: Side
+    package var multipleOf: Int?
+    package init(length: Length = .longest, side: Side = .right, multipleOf: Int? = nil) {
         self.length = length
         self.side = side
         self.multipleOf = multipleOf
     }
 }
 
-public struct EncodeOptions: Sendable, Equatable {
-    public var addSpecialTokens: Bool
-    public var truncation: Truncation?
-    public var padding: Padding?
-    public init(addSpecialTokens: Bool = true, truncation: Truncation? = nil, padding: Padding? = nil) {
+package struct EncodeOptions: Sendable, Equatable {
+    package var addSpecialTokens: Bool
+    package var truncation: Truncation?
+    package var padding: Padding?
+    package init(addSpecialTokens: Bool = true, truncation: Truncation? = nil, padding: Padding? = nil) {
         self.addSpecialTokens = addSpecialTokens
         self.truncation = truncation
         self.padding = padding

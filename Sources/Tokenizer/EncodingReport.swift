@@ -6,7 +6,7 @@ import TensorCore
 extension Encoding {
     /// `{"tokens", "input_ids", "token_type_ids", "attention_mask", "offsets"}` on one line, appended to `out`
     /// (written by hand, not through JSONValue: a file of a million texts streams out without a tree per text).
-    public func appendJSON(to out: inout String) {
+    package func appendJSON(to out: inout String) {
         out += "{\"tokens\": ["
         for (i, token) in tokens.enumerated() {
             if i > 0 { out += ", " }
@@ -42,19 +42,19 @@ extension Encoding {
 }
 
 /// Counts over a batch of encodings: how long the texts are, how many unknown pieces, how many were cut.
-public struct EncodingStatistics: Sendable, Equatable {
-    public let texts: Int
+package struct EncodingStatistics: Sendable, Equatable {
+    package let texts: Int
     /// Real tokens (attention mask 1), special tokens included.
-    public let tokens: Int
-    public let maxTokens: Int
-    public let meanTokens: Double
+    package let tokens: Int
+    package let maxTokens: Int
+    package let meanTokens: Double
     /// [UNK] pieces of the texts (not counting special tokens).
-    public let unknown: Int
+    package let unknown: Int
     /// The truncation length, and how many texts reached it (nil: no truncation).
-    public let maxLength: Int?
-    public let atMaxLength: Int
+    package let maxLength: Int?
+    package let atMaxLength: Int
 
-    public init(_ encodings: [Encoding], unknownID: Int32, maxLength: Int?) {
+    package init(_ encodings: [Encoding], unknownID: Int32, maxLength: Int?) {
         let lengths = encodings.map { $0.attentionMask.reduce(0) { $0 + Int($1) } }
         texts = encodings.count
         tokens = lengths.reduce(0, +)

@@ -8,14 +8,14 @@
 // a lowercase mapping) takes the origin of the input scalar consumed last; a removed one leaves the
 // others alone. `emptyOrigin` stands for the reference's empty (0, 0) alignment.
 
-public struct BertNormalizerOptions: Sendable, Equatable {
-    public var cleanText: Bool
-    public var handleChineseChars: Bool
+package struct BertNormalizerOptions: Sendable, Equatable {
+    package var cleanText: Bool
+    package var handleChineseChars: Bool
     /// `nil` follows `lowercase`, as in the reference.
-    public var stripAccents: Bool?
-    public var lowercase: Bool
+    package var stripAccents: Bool?
+    package var lowercase: Bool
 
-    public init(cleanText: Bool = true, handleChineseChars: Bool = true, stripAccents: Bool? = nil, lowercase: Bool = true) {
+    package init(cleanText: Bool = true, handleChineseChars: Bool = true, stripAccents: Bool? = nil, lowercase: Bool = true) {
         self.cleanText = cleanText
         self.handleChineseChars = handleChineseChars
         self.stripAccents = stripAccents
@@ -25,7 +25,7 @@ public struct BertNormalizerOptions: Sendable, Equatable {
     var stripsAccents: Bool { stripAccents ?? lowercase }
 
     /// The normalized text, as the reference's `BertNormalizer(…).normalize_str(text)`.
-    public func normalize(_ text: String) -> String { BertNormalizer(self).normalize(text) }
+    package func normalize(_ text: String) -> String { BertNormalizer(self).normalize(text) }
 }
 
 let emptyOrigin: Int32 = -1

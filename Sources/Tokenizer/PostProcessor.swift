@@ -2,22 +2,22 @@
 // (tokenizers/src/processors/template.rs) covers BERT's `[CLS] $A [SEP]` / `[CLS] $A [SEP] $B:1 [SEP]:1`;
 // the older BertProcessing is the same template. Special tokens get offsets (0, 0).
 
-public struct PostProcessorTemplate: Sendable, Equatable {
-    public enum Piece: Sendable, Equatable {
+package struct PostProcessorTemplate: Sendable, Equatable {
+    package enum Piece: Sendable, Equatable {
         case sequence(first: Bool, typeID: Int32)
         case special(name: String, typeID: Int32)
     }
-    public struct SpecialToken: Sendable, Equatable {
-        public var ids: [Int32]
-        public var tokens: [String]
-        public init(ids: [Int32], tokens: [String]) { self.ids = ids; self.tokens = tokens }
+    package struct SpecialToken: Sendable, Equatable {
+        package var ids: [Int32]
+        package var tokens: [String]
+        package init(ids: [Int32], tokens: [String]) { self.ids = ids; self.tokens = tokens }
     }
 
-    public var single: [Piece]
-    public var pair: [Piece]
-    public var specialTokens: [String: SpecialToken]
+    package var single: [Piece]
+    package var pair: [Piece]
+    package var specialTokens: [String: SpecialToken]
 
-    public init(single: [Piece], pair: [Piece], specialTokens: [String: SpecialToken]) throws(TokenizerError) {
+    package init(single: [Piece], pair: [Piece], specialTokens: [String: SpecialToken]) throws(TokenizerError) {
         for case .special(let name, _) in single + pair where specialTokens[name] == nil {
             throw .templateTokenMissing(name)
         }
@@ -31,12 +31,12 @@ public struct PostProcessorTemplate: Sendable, Equatable {
     }
 
     /// No post-processor: the texts alone, the second with type id 1 (as the reference's default).
-    public static let none = PostProcessorTemplate(checkedSingle: [.sequence(first: true, typeID: 0)],
+    package static let none = PostProcessorTemplate(checkedSingle: [.sequence(first: true, typeID: 0)],
                                                    pair: [.sequence(first: true, typeID: 0), .sequence(first: false, typeID: 1)],
                                                    specialTokens: [:])
 
     /// BERT's template: `[CLS] $A [SEP]` and `[CLS] $A [SEP] $B:1 [SEP]:1`.
-    public static func bert(cls: (String, Int32), sep: (String, Int32)) -> PostProcessorTemplate {
+    package static func bert(cls: (String, Int32), sep: (String, Int32)) -> PostProcessorTemplate {
         var specials: [String: SpecialToken] = [:]
         specials[cls.0] = SpecialToken(ids: [cls.1], tokens: [cls.0])
         specials[sep.0] = SpecialToken(ids: [sep.1], tokens: [sep.0])

@@ -31,36 +31,36 @@ extension SequenceEncoder {
     func finish(_ tokens: inout SequenceTokens) {}
 
     /// The first special token of the one-sequence template (`cls_token_id`).
-    public var classifierTokenID: Int32? {
+    package var classifierTokenID: Int32? {
         for case .special(let name, _) in postProcessor.single { return postProcessor.specialTokens[name]?.ids.first }
         return nil
     }
 
     /// `convert_tokens_to_string`: the tokenizer's decoder, or the tokens joined with spaces.
-    public func convertTokensToString(_ tokens: [String]) -> String {
+    package func convertTokensToString(_ tokens: [String]) -> String {
         decodeTokens(tokens) ?? tokens.joined(separator: " ")
     }
 
     /// The id of a token (added tokens first, then the vocabulary), as `token_to_id`.
-    public func id(of token: String) -> Int32? {
+    package func id(of token: String) -> Int32? {
         addedTokens.first(where: { $0.content.utf8.elementsEqual(token.utf8) })?.id ?? vocabulary.id(of: token)
     }
 
     /// The token of an id (added tokens first, in the form decoding uses), as `id_to_token`.
-    public func token(of id: Int32) -> String? {
+    package func token(of id: Int32) -> String? {
         if let added = addedByID[id] { return added }
         let table = vocabulary.idToToken
         return id >= 0 && Int(id) < table.count ? table[Int(id)] : nil
     }
 
     /// Vocabulary size including added tokens (`len(tokenizer)`).
-    public var count: Int {
+    package var count: Int {
         vocabulary.count + addedTokens.filter { vocabulary.id(of: $0.content) == nil }.count
     }
 
     /// Ids back to text, as `tokenizer.decode(ids, skip_special_tokens=…)`: unknown ids are dropped, special tokens
     /// optionally skipped, and the tokenizer's decoder joins the rest.
-    public func decode(_ ids: [Int32], skipSpecialTokens: Bool = false) -> String {
+    package func decode(_ ids: [Int32], skipSpecialTokens: Bool = false) -> String {
         let tokens = ids.compactMap { id -> String? in
             guard let token = token(of: id) else { return nil }
             return skipSpecialTokens && specialContents.contains(Array(token.utf8)) ? nil : token
@@ -225,11 +225,11 @@ extension BertTokenizer: SequenceEncoder {
     var vocabulary: Vocabulary { model.vocabulary }
     func decodeTokens(_ tokens: [String]) -> String? { decoder?.decode(tokens) }
 
-    public func encode(words: [String], window: Range<Int>? = nil, addSpecialTokens: Bool = true) -> Encoding {
+    package func encode(words: [String], window: Range<Int>? = nil, addSpecialTokens: Bool = true) -> Encoding {
         encodeWords(words, window: window, addSpecialTokens: addSpecialTokens)
     }
 
-    public func encodeWindows(_ first: String, _ second: String, maxLength: Int, stride: Int) throws(TokenizerError) -> [Encoding] {
+    package func encodeWindows(_ first: String, _ second: String, maxLength: Int, stride: Int) throws(TokenizerError) -> [Encoding] {
         try encodeWindowPairs(first, second, maxLength: maxLength, stride: stride)
     }
 }
@@ -240,11 +240,11 @@ extension ByteLevelBPETokenizer: SequenceEncoder {
     /// Words as transformers' run_ner.py encodes them for a byte-level BPE model: with the tokenizer loaded
     /// `add_prefix_space=True` (run_ner.py does so for roberta, gpt2, bloom and deberta, and RobertaTokenizer's docs
     /// require it with `is_split_into_words`), so every word is tokenized as it would be after a space.
-    public func encode(words: [String], window: Range<Int>? = nil, addSpecialTokens: Bool = true) -> Encoding {
+    package func encode(words: [String], window: Range<Int>? = nil, addSpecialTokens: Bool = true) -> Encoding {
         withPrefixSpace.encodeWords(words, window: window, addSpecialTokens: addSpecialTokens)
     }
 
-    public func encodeWindows(_ first: String, _ second: String, maxLength: Int, stride: Int) throws(TokenizerError) -> [Encoding] {
+    package func encodeWindows(_ first: String, _ second: String, maxLength: Int, stride: Int) throws(TokenizerError) -> [Encoding] {
         try encodeWindowPairs(first, second, maxLength: maxLength, stride: stride)
     }
 }

@@ -3,7 +3,7 @@
 
 import TensorCore
 
-public protocol TextTokenizer: Sendable {
+package protocol TextTokenizer: Sendable {
     func encode(_ text: String, pair: String?, options: EncodeOptions) throws(TokenizerError) -> Encoding
     func encodeBatch(_ texts: [String], pairs: [String]?, options: EncodeOptions, threads: Int?) throws(TokenizerError) -> [Encoding]
     func decode(_ ids: [Int32], skipSpecialTokens: Bool) -> String
@@ -43,32 +43,32 @@ public protocol TextTokenizer: Sendable {
 }
 
 extension BertTokenizer: TextTokenizer {
-    public func saveWordEncoding(inTokenizerFilesOf folder: String) throws {}
-    public var marksSubwords: Bool { !model.vocabulary.continuingSubwordPrefix.isEmpty }
-    public var unknownTokenID: Int32? { model.unknownID }
-    public var maskTokenID: Int32? { id(of: "[MASK]") }
-    public var specialTokenIDs: Set<Int32> {
+    package func saveWordEncoding(inTokenizerFilesOf folder: String) throws {}
+    package var marksSubwords: Bool { !model.vocabulary.continuingSubwordPrefix.isEmpty }
+    package var unknownTokenID: Int32? { model.unknownID }
+    package var maskTokenID: Int32? { id(of: "[MASK]") }
+    package var specialTokenIDs: Set<Int32> {
         Set(["[CLS]", "[SEP]", "[PAD]", "[MASK]", model.unknownToken].compactMap { id(of: $0) })
             .union(addedTokens.filter(\.special).map(\.id))
     }
 }
 extension ByteLevelBPETokenizer: TextTokenizer {
     /// `encode(words:)` adds a prefix space (SequenceEncoder.swift); the files say so.
-    public func saveWordEncoding(inTokenizerFilesOf folder: String) throws { try Self.savePrefixSpace(inTokenizerFilesOf: folder) }
+    package func saveWordEncoding(inTokenizerFilesOf folder: String) throws { try Self.savePrefixSpace(inTokenizerFilesOf: folder) }
     /// RoBERTa's and GPT-2's BPE has no `continuing_subword_prefix` (the loader refuses one).
-    public var marksSubwords: Bool { false }
-    public var unknownTokenID: Int32? { model.unknownID }
-    public var maskTokenID: Int32? { id(of: "<mask>") }
-    public var specialTokenIDs: Set<Int32> {
+    package var marksSubwords: Bool { false }
+    package var unknownTokenID: Int32? { model.unknownID }
+    package var maskTokenID: Int32? { id(of: "<mask>") }
+    package var specialTokenIDs: Set<Int32> {
         Set(addedTokens.filter(\.special).map(\.id)).union(model.unknownID.map { [$0] } ?? [])
     }
 }
 
-public enum AutoTokenizer {
+package enum AutoTokenizer {
     /// The tokenizer of a model directory: a tokenizer.json whose model is BPE, or vocab.json + merges.txt
     /// without tokenizer.json, is a byte-level BPE tokenizer; anything else goes to BertTokenizer (which
     /// names what it cannot read).
-    public static func load(directory: String) throws -> any TextTokenizer {
+    package static func load(directory: String) throws -> any TextTokenizer {
         let json = directory + "/tokenizer.json"
         if fileExists(json) {
             // Parsed once (a byte-level vocabulary's file is megabytes): its model type picks the builder.
@@ -89,12 +89,12 @@ public enum AutoTokenizer {
 
 extension TextTokenizer {
     /// `encode` with transformers' defaults: no pair, no truncation or padding.
-    public func encode(_ text: String, options: EncodeOptions = EncodeOptions()) throws(TokenizerError) -> Encoding {
+    package func encode(_ text: String, options: EncodeOptions = EncodeOptions()) throws(TokenizerError) -> Encoding {
         try encode(text, pair: nil, options: options)
     }
 
     /// `encodeBatch` on every core.
-    public func encodeBatch(_ texts: [String], pairs: [String]? = nil, options: EncodeOptions = EncodeOptions()) throws(TokenizerError) -> [Encoding] {
+    package func encodeBatch(_ texts: [String], pairs: [String]? = nil, options: EncodeOptions = EncodeOptions()) throws(TokenizerError) -> [Encoding] {
         try encodeBatch(texts, pairs: pairs, options: options, threads: nil)
     }
 }

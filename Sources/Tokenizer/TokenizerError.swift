@@ -3,7 +3,7 @@
 
 import TensorCore
 
-public enum TokenizerError: Error, CustomStringConvertible, Equatable, Sendable {
+package enum TokenizerError: Error, CustomStringConvertible, Equatable, Sendable {
     /// The model directory holds neither tokenizer.json nor vocab.txt.
     case noVocabulary(directory: String)
     case emptyVocabulary
@@ -27,7 +27,7 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable, Sendable 
     /// A setting bertkit's byte-level BPE tokenizer does not implement: `path` = `value`.
     case unsupportedSetting(path: String, value: String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .noVocabulary(let directory):
             return "\(directory): no tokenizer.json or vocab.txt (not a tokenizer directory)"

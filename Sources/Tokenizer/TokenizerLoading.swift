@@ -15,7 +15,7 @@ import TensorCore
 
 extension BertTokenizer {
     /// Loads the tokenizer of a model directory. Errors name the file at fault.
-    public static func load(directory: String) throws -> BertTokenizer {
+    package static func load(directory: String) throws -> BertTokenizer {
         let json = directory + "/tokenizer.json", vocab = directory + "/vocab.txt"
         let config = try TokenizerConfig.load(directory: directory)
         if fileExists(json) { return try load(tokenizerJSON: json, config: config) }
@@ -24,7 +24,7 @@ extension BertTokenizer {
     }
 
     /// A tokenizer.json file; `config` supplies `model_max_length` and the pad token.
-    public static func load(tokenizerJSON path: String, config: TokenizerConfig = TokenizerConfig()) throws -> BertTokenizer {
+    package static func load(tokenizerJSON path: String, config: TokenizerConfig = TokenizerConfig()) throws -> BertTokenizer {
         try withFileContext(path) {
             let root = try parseJSON(try readFileBytes(path))
             return try TokenizerJSON.build(root, config: config)
@@ -32,7 +32,7 @@ extension BertTokenizer {
     }
 
     /// A vocab.txt file (one token per line, id = line number), configured by `config`.
-    public static func load(vocabTXT path: String, config: TokenizerConfig = TokenizerConfig()) throws -> BertTokenizer {
+    package static func load(vocabTXT path: String, config: TokenizerConfig = TokenizerConfig()) throws -> BertTokenizer {
         let tokens = try withFileContext(path) { try readVocabTXT(try readFileBytes(path)) }
         let vocabulary = Vocabulary(orderedTokens: tokens)
         let model = try withFileContext(path) {
@@ -96,34 +96,34 @@ extension BertTokenizer {
 
 /// A special token as tokenizer_config.json / special_tokens_map.json write it: a string, or an
 /// AddedToken object (`{"content": "[PAD]", "lstrip": false, …}`).
-public struct ConfigToken: Sendable, Equatable {
-    public var content: String
-    public var singleWord = false, lstrip = false, rstrip = false, special = true
-    public var normalized: Bool? = nil
-    public init(_ content: String) { self.content = content }
+package struct ConfigToken: Sendable, Equatable {
+    package var content: String
+    package var singleWord = false, lstrip = false, rstrip = false, special = true
+    package var normalized: Bool? = nil
+    package init(_ content: String) { self.content = content }
 }
 
 /// The settings transformers takes from tokenizer_config.json and special_tokens_map.json.
-public struct TokenizerConfig: Sendable {
-    public var doLowerCase = true
-    public var stripAccents: Bool? = nil
-    public var tokenizeChineseChars = true
-    public var unkToken = ConfigToken("[UNK]")
-    public var sepToken = ConfigToken("[SEP]")
-    public var padToken = ConfigToken("[PAD]")
-    public var clsToken = ConfigToken("[CLS]")
-    public var maskToken = ConfigToken("[MASK]")
+package struct TokenizerConfig: Sendable {
+    package var doLowerCase = true
+    package var stripAccents: Bool? = nil
+    package var tokenizeChineseChars = true
+    package var unkToken = ConfigToken("[UNK]")
+    package var sepToken = ConfigToken("[SEP]")
+    package var padToken = ConfigToken("[PAD]")
+    package var clsToken = ConfigToken("[CLS]")
+    package var maskToken = ConfigToken("[MASK]")
     /// `added_tokens_decoder` (id → token), written by transformers 4.x and later.
-    public var addedTokensDecoder: [Int32: ConfigToken] = [:]
+    package var addedTokensDecoder: [Int32: ConfigToken] = [:]
     /// `nil` when absent or the "unknown" placeholder int(1e30).
-    public var modelMaxLength: Int? = nil
+    package var modelMaxLength: Int? = nil
 
-    public init() {}
+    package init() {}
 
     var namedSpecialTokens: [ConfigToken] { [unkToken, sepToken, padToken, clsToken, maskToken] }
 
     /// Reads tokenizer_config.json and special_tokens_map.json of `directory` when present.
-    public static func load(directory: String) throws -> TokenizerConfig {
+    package static func load(directory: String) throws -> TokenizerConfig {
         var config = TokenizerConfig()
         try TokenizerSettingsFiles.read(directory: directory, hasAddedTokensDecoder: { !config.addedTokensDecoder.isEmpty }) {
             root, tokenKeysOnly throws(TokenizerError) in try config.apply(root, tokenKeysOnly: tokenKeysOnly)

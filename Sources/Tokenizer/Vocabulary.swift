@@ -3,25 +3,25 @@
 // ("##ing") get a second entry keyed by the bytes after the prefix, so `##` is never concatenated.
 // Hashes are FNV-1a, which extends byte by byte: one pass over a word gives the hash of every prefix.
 
-public struct Vocabulary: Sendable {
+package struct Vocabulary: Sendable {
     /// Id → token, `nil` for ids no token maps to.
-    public let idToToken: [String?]
+    package let idToToken: [String?]
     /// The prefix of continuation pieces (`##`).
-    public let continuingSubwordPrefix: String
+    package let continuingSubwordPrefix: String
     /// Number of distinct tokens.
-    public let count: Int
+    package let count: Int
 
     let table: ByteTable
 
     /// `tokens` in id order (ids are positions), as read from vocab.txt.
-    public init(orderedTokens tokens: [String], continuingSubwordPrefix: String = "##") {
+    package init(orderedTokens tokens: [String], continuingSubwordPrefix: String = "##") {
         self.init(tokenIDs: tokens.enumerated().map { ($1, Int32($0)) }, continuingSubwordPrefix: continuingSubwordPrefix)
     }
 
     /// (token, id) entries; a token listed twice keeps its last id (as a Python dict / Rust HashMap).
     /// Tokens are compared byte for byte: "é" and "e\u{301}" are different tokens, as in the reference
     /// (Swift's `String ==` would treat them as equal).
-    public init(tokenIDs: [(String, Int32)], continuingSubwordPrefix: String = "##") {
+    package init(tokenIDs: [(String, Int32)], continuingSubwordPrefix: String = "##") {
         self.continuingSubwordPrefix = continuingSubwordPrefix
         let table = ByteTable(tokenIDs, prefix: Array(continuingSubwordPrefix.utf8))
         self.table = table
@@ -35,7 +35,7 @@ public struct Vocabulary: Sendable {
     }
 
     /// The id of `token` (exact bytes), or nil.
-    public func id(of token: String) -> Int32? { table.lookup(token) }
+    package func id(of token: String) -> Int32? { table.lookup(token) }
 }
 
 /// Open addressing with linear probing; keys live in one byte arena. Ids are never negative (-1 marks an empty slot).

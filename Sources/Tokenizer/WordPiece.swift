@@ -3,13 +3,13 @@
 // the unknown token when it has more than `maxInputCharsPerWord` scalars or any part cannot be
 // matched. Candidate ends move back one scalar at a time, as the reference's do.
 
-public struct WordPieceModel: Sendable {
-    public let vocabulary: Vocabulary
-    public let unknownToken: String
-    public let unknownID: Int32
-    public let maxInputCharsPerWord: Int
+package struct WordPieceModel: Sendable {
+    package let vocabulary: Vocabulary
+    package let unknownToken: String
+    package let unknownID: Int32
+    package let maxInputCharsPerWord: Int
 
-    public init(vocabulary: Vocabulary, unknownToken: String = "[UNK]", maxInputCharsPerWord: Int = 100) throws(TokenizerError) {
+    package init(vocabulary: Vocabulary, unknownToken: String = "[UNK]", maxInputCharsPerWord: Int = 100) throws(TokenizerError) {
         guard let id = vocabulary.id(of: unknownToken) else { throw .unknownTokenMissing(unknownToken) }
         self.vocabulary = vocabulary
         self.unknownToken = unknownToken
@@ -18,7 +18,7 @@ public struct WordPieceModel: Sendable {
     }
 
     /// The pieces of one word (ids and tokens), as the reference's `model.tokenize(word)`.
-    public func tokenize(word: String) -> [(id: Int32, token: String)] {
+    package func tokenize(word: String) -> [(id: Int32, token: String)] {
         let scalars = word.unicodeScalars.map(\.value)
         var workspace = Workspace()
         var pieces: [Piece] = []

@@ -9,24 +9,24 @@ import Bert
 import Glibc
 #endif
 
-public struct AdamWSettings: Sendable {
-    public var beta1: Float = 0.9
-    public var beta2: Float = 0.999
-    public var epsilon: Float = 1e-8
-    public var weightDecay: Float = 0.01
-    public init() {}
+package struct AdamWSettings: Sendable {
+    package var beta1: Float = 0.9
+    package var beta2: Float = 0.999
+    package var epsilon: Float = 1e-8
+    package var weightDecay: Float = 0.01
+    package init() {}
 }
 
-public final class AdamW {
-    public let settings: AdamWSettings
-    public let tensors: [TrainableTensor]
+package final class AdamW {
+    package let settings: AdamWSettings
+    package let tensors: [TrainableTensor]
     /// First and second moments, one slot per trainable element (tensors back to back).
-    public let m: FloatBuffer
-    public let v: FloatBuffer
+    package let m: FloatBuffer
+    package let v: FloatBuffer
     /// Updates applied so far (t in the bias corrections).
-    public private(set) var step = 0
+    package private(set) var step = 0
 
-    public init(settings: AdamWSettings, tensors: [TrainableTensor]) {
+    package init(settings: AdamWSettings, tensors: [TrainableTensor]) {
         self.settings = settings
         self.tensors = tensors
         let count = tensors.reduce(0) { $0 + $1.count }
@@ -35,7 +35,7 @@ public final class AdamW {
     }
 
     /// Restores the state of a checkpoint.
-    public func restore(step: Int, m: [Float], v: [Float]) {
+    package func restore(step: Int, m: [Float], v: [Float]) {
         self.step = step
         m.withUnsafeBufferPointer { self.m.pointer.update(from: $0.baseAddress!, count: min($0.count, self.m.count)) }
         v.withUnsafeBufferPointer { self.v.pointer.update(from: $0.baseAddress!, count: min($0.count, self.v.count)) }
@@ -43,7 +43,7 @@ public final class AdamW {
 
     /// One update with learning rate `lr`. `gradientScale` multiplies every gradient as it is read (the
     /// global-norm clipping coefficient, so clipping needs no pass of its own); 1 reads them as they are.
-    public func update(lr: Float, gradientScale: Float = 1) {
+    package func update(lr: Float, gradientScale: Float = 1) {
         step += 1
         let s = settings
         let bias1 = 1 - pow(s.beta1, Float(step)), bias2 = 1 - pow(s.beta2, Float(step))
@@ -64,33 +64,33 @@ public final class AdamW {
 
 /// transformers' `get_linear_schedule_with_warmup`: linear warmup from 0 over `warmupSteps`, then linear
 /// decay to 0 at `totalSteps`. Update k (0-based) uses lr · f(k).
-public struct LinearSchedule: Sendable, Codable {
-    public let peak: Float
-    public let warmupSteps: Int
-    public let totalSteps: Int
+package struct LinearSchedule: Sendable, Codable {
+    package let peak: Float
+    package let warmupSteps: Int
+    package let totalSteps: Int
 
-    public init(peak: Float, warmupSteps: Int, totalSteps: Int) {
+    package init(peak: Float, warmupSteps: Int, totalSteps: Int) {
         self.peak = peak
         self.warmupSteps = warmupSteps
         self.totalSteps = totalSteps
     }
 
     /// The Trainer's warmup: `warmup_steps` ≥ 1 is a count; below 1 it is a ratio of the total, rounded up.
-    public static func warmupSteps(ratio: Double?, steps: Int?, total: Int) -> Int {
+    package static func warmupSteps(ratio: Double?, steps: Int?, total: Int) -> Int {
         if let steps, steps > 0 { return steps }
         if let ratio, ratio > 0 { return Int((Double(total) * ratio).rounded(.up)) }
         return 0
     }
 
-    public func learningRate(update k: Int) -> Float {
+    package func learningRate(update k: Int) -> Float {
         if k < warmupSteps { return peak * Float(k) / Float(max(1, warmupSteps)) }
         return peak * max(0, Float(totalSteps - k) / Float(max(1, totalSteps - warmupSteps)))
     }
 }
 
-public enum GradientClipping {
+package enum GradientClipping {
     /// The global L2 norm of the tensors' gradients (sums of squares in double, tensors in parallel chunks).
-    public static func norm(_ tensors: [TrainableTensor]) -> Float {
+    package static func norm(_ tensors: [TrainableTensor]) -> Float {
         var total = 0.0
         for tensor in tensors {
             let chunks = max(1, min(Parallel.threadCount, tensor.count >> 16))
@@ -110,7 +110,7 @@ public enum GradientClipping {
     }
 
     /// torch's `clip_grad_norm_` coefficient for a gradient of norm `norm`: min(1, maxNorm / (norm + 1e-6)).
-    public static func coefficient(norm: Float, maxNorm: Float) -> Float {
+    package static func coefficient(norm: Float, maxNorm: Float) -> Float {
         maxNorm > 0 ? min(1, maxNorm / (norm + 1e-6)) : 1
     }
 
@@ -118,7 +118,7 @@ public enum GradientClipping {
     /// (A training step can instead pass `coefficient` to `AdamW.update(lr:gradientScale:)`: the same
     /// numbers without a pass over the gradients.)
     @discardableResult
-    public static func clip(_ tensors: [TrainableTensor], maxNorm: Float) -> Float {
+    package static func clip(_ tensors: [TrainableTensor], maxNorm: Float) -> Float {
         let total = norm(tensors)
         guard maxNorm > 0 else { return total }
         let c = coefficient(norm: total, maxNorm: maxNorm)

@@ -4,26 +4,26 @@
 
 import TensorCore
 
-public struct TextExample: Sendable, Equatable {
-    public var text: String
-    public var pair: String?
+package struct TextExample: Sendable, Equatable {
+    package var text: String
+    package var pair: String?
     /// The label as written in the file (a name, an integer id, a number, or a JSON list for multi-label).
-    public var label: RawLabel?
+    package var label: RawLabel?
     /// 1-based line (or record) number in the source file.
-    public var line: Int
+    package var line: Int
 
-    public init(text: String, pair: String? = nil, label: RawLabel?, line: Int) {
+    package init(text: String, pair: String? = nil, label: RawLabel?, line: Int) {
         self.text = text; self.pair = pair; self.label = label; self.line = line
     }
 }
 
-public enum RawLabel: Sendable, Equatable {
+package enum RawLabel: Sendable, Equatable {
     case text(String)
     case number(Double)
     case list([Double])
 }
 
-public enum DatasetError: Error, CustomStringConvertible {
+package enum DatasetError: Error, CustomStringConvertible {
     case empty
     case missingColumn(line: Int, column: String, available: [String])
     case missingField(line: Int, column: String)
@@ -33,7 +33,7 @@ public enum DatasetError: Error, CustomStringConvertible {
     case unknownLabel(line: Int, label: String, known: [String])
     case unknownFormat(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .empty: return "no examples"
         case .missingColumn(let line, let column, let available):
@@ -49,19 +49,19 @@ public enum DatasetError: Error, CustomStringConvertible {
     }
 }
 
-public struct ColumnNames: Sendable {
-    public var text = "text"
-    public var pair: String? = nil
-    public var label = "label"
-    public init(text: String = "text", pair: String? = nil, label: String = "label") {
+package struct ColumnNames: Sendable {
+    package var text = "text"
+    package var pair: String? = nil
+    package var label = "label"
+    package init(text: String = "text", pair: String? = nil, label: String = "label") {
         self.text = text; self.pair = pair; self.label = label
     }
 }
 
-public enum DatasetReader {
-    public enum Format: Sendable { case csv, tsv, jsonl }
+package enum DatasetReader {
+    package enum Format: Sendable { case csv, tsv, jsonl }
 
-    public static func format(of path: String) -> Format? {
+    package static func format(of path: String) -> Format? {
         let lower = path.lowercased()
         if lower.hasSuffix(".csv") { return .csv }
         if lower.hasSuffix(".tsv") || lower.hasSuffix(".tab") { return .tsv }
@@ -70,7 +70,7 @@ public enum DatasetReader {
     }
 
     /// Reads `path` (format from the extension). `requireLabels` false allows unlabelled text (prediction).
-    public static func read(path: String, columns: ColumnNames = ColumnNames(), requireLabels: Bool = true) throws -> [TextExample] {
+    package static func read(path: String, columns: ColumnNames = ColumnNames(), requireLabels: Bool = true) throws -> [TextExample] {
         try withFileContext(path) {
             guard let format = format(of: path) else { throw DatasetError.unknownFormat(path) }
             let bytes = try readFileBytes(path)

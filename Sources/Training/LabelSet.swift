@@ -6,23 +6,23 @@
 
 import Bert
 
-public struct LabelSet: Sendable, Equatable {
-    public var names: [String]
-    public var problemType: ProblemType
+package struct LabelSet: Sendable, Equatable {
+    package var names: [String]
+    package var problemType: ProblemType
 
-    public init(names: [String], problemType: ProblemType) {
+    package init(names: [String], problemType: ProblemType) {
         self.names = names
         self.problemType = problemType
     }
 
-    public var count: Int { names.count }
+    package var count: Int { names.count }
     /// Name → index (the first, should a name repeat).
-    public var label2id: [String: Int] { Dictionary(names.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a }) }
+    package var label2id: [String: Int] { Dictionary(names.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a }) }
 
     /// transformers' choice when the config sets no `problem_type`: num_labels 1 → regression; integer
     /// labels (class ids, or names, which become ids) → single-label classification; float or list labels
     /// → multi-label. `numLabels` nil: not fixed by anything but these labels.
-    public static func inferredProblemType(numLabels: Int?, labels: [RawLabel]) -> ProblemType {
+    package static func inferredProblemType(numLabels: Int?, labels: [RawLabel]) -> ProblemType {
         if numLabels == 1 { return .regression }
         let integers = labels.allSatisfy { label in
             switch label {
@@ -42,7 +42,7 @@ public struct LabelSet: Sendable, Equatable {
     /// num_labels, for transformers' inference, is the explicit list's length, else what the labels' shape
     /// says (a fraction: one value; a list: its length), else, for class ids, the config's when it names its
     /// labels (names in the data make their own set: as many labels as names).
-    public static func resolve(examples: [TextExample], config: BertConfig, explicit: [String]?,
+    package static func resolve(examples: [TextExample], config: BertConfig, explicit: [String]?,
                                problemType requested: ProblemType?) throws(DatasetError) -> LabelSet {
         let labels = examples.compactMap(\.label)
         let listWidth = labels.compactMap { if case .list(let l) = $0 { return l.count } else { return nil } }.max()
@@ -78,7 +78,7 @@ public struct LabelSet: Sendable, Equatable {
     }
 
     /// The class index of a single-label example (a name from the set, or an integer id below the count).
-    public func classIndex(_ label: RawLabel, line: Int) throws(DatasetError) -> Int {
+    package func classIndex(_ label: RawLabel, line: Int) throws(DatasetError) -> Int {
         switch label {
         case .text(let name):
             if let index = names.firstIndex(of: name) { return index }
@@ -95,7 +95,7 @@ public struct LabelSet: Sendable, Equatable {
     }
 
     /// The float targets of a regression or multi-label example (count values).
-    public func targets(_ label: RawLabel, line: Int) throws(DatasetError) -> [Float] {
+    package func targets(_ label: RawLabel, line: Int) throws(DatasetError) -> [Float] {
         switch label {
         case .number(let value) where count == 1: return [Float(value)]
         case .list(let values) where values.count == count: return values.map(Float.init)

@@ -2,14 +2,14 @@
 // the labels that occur in the truth or the predictions, 0 where precision or recall is undefined) and
 // the confusion matrix.
 
-public struct ClassificationMetrics: Sendable {
-    public let count: Int
-    public let accuracy: Double
-    public let macroF1: Double
+package struct ClassificationMetrics: Sendable {
+    package let count: Int
+    package let accuracy: Double
+    package let macroF1: Double
     /// confusion[truth][prediction]
-    public let confusion: [[Int]]
+    package let confusion: [[Int]]
 
-    public init(truth: [Int], predicted: [Int], classes: Int) {
+    package init(truth: [Int], predicted: [Int], classes: Int) {
         precondition(truth.count == predicted.count)
         count = truth.count
         var matrix = [[Int]](repeating: [Int](repeating: 0, count: classes), count: classes)
@@ -33,19 +33,19 @@ public struct ClassificationMetrics: Sendable {
 /// transformers' EarlyStoppingCallback: on each evaluation, an improvement is strictly better than the
 /// best so far *and* better by more than `threshold`; otherwise the patience counter grows, and training
 /// stops once it reaches `patience`. The first evaluation always improves.
-public struct EarlyStopping: Sendable, Codable {
-    public let patience: Int
-    public let threshold: Double
-    public private(set) var counter = 0
+package struct EarlyStopping: Sendable, Codable {
+    package let patience: Int
+    package let threshold: Double
+    package private(set) var counter = 0
 
-    public init(patience: Int, threshold: Double, counter: Int = 0) {
+    package init(patience: Int, threshold: Double, counter: Int = 0) {
         self.patience = patience
         self.threshold = threshold
         self.counter = counter
     }
 
     /// Updates with a new value given the best value *before* this evaluation; returns true to stop.
-    public mutating func update(value: Double, previousBest: Double?, greaterIsBetter: Bool) -> Bool {
+    package mutating func update(value: Double, previousBest: Double?, greaterIsBetter: Bool) -> Bool {
         if let best = previousBest {
             let better = greaterIsBetter ? value > best : value < best
             if better && abs(value - best) > threshold { counter = 0 } else { counter += 1 }

@@ -8,17 +8,17 @@ import Bert
 /// a scrambled (seed, purpose, index), so the sample, each epoch's order and a new head's weights never draw
 /// from the same numbers (with the bare seed for all three, the head's initial weights were made of the very
 /// numbers that shuffled the first epoch).
-public enum SeedStream: UInt64 {
+package enum SeedStream: UInt64 {
     case trainSample = 1, evalSample, epochOrder, newHead, adapters, maskedTokens
 
-    public func seed(_ seed: UInt64, index: UInt64 = 0) -> UInt64 {
+    package func seed(_ seed: UInt64, index: UInt64 = 0) -> UInt64 {
         mix64(seed ^ mix64(rawValue << 40 ^ index))
     }
 }
 
 /// Reproducible permutations from a seed (Fisher–Yates over SplitMix64).
-public enum Shuffle {
-    public static func permutation(_ count: Int, seed: UInt64) -> [Int] {
+package enum Shuffle {
+    package static func permutation(_ count: Int, seed: UInt64) -> [Int] {
         var generator = NormalGenerator(seed: seed)
         var order = Array(0..<count)
         if count > 1 {
@@ -31,14 +31,14 @@ public enum Shuffle {
     }
 
     /// `n` distinct indices of 0..<count chosen at random from `seed` (in their original order).
-    public static func sample(_ count: Int, _ n: Int, seed: UInt64) -> [Int] {
+    package static func sample(_ count: Int, _ n: Int, seed: UInt64) -> [Int] {
         guard n < count else { return Array(0..<count) }
         return Array(permutation(count, seed: seed).prefix(n)).sorted()
     }
 
     /// `--max-train-examples n`: n of `rows` drawn at random from `seed`, never simply the first n, kept in
     /// file order; all of them when there are no more than n.
-    public static func sample<Row>(_ rows: [Row], _ n: Int, seed: UInt64) -> [Row] {
+    package static func sample<Row>(_ rows: [Row], _ n: Int, seed: UInt64) -> [Row] {
         sample(rows.count, n, seed: seed).map { rows[$0] }
     }
 }
@@ -50,7 +50,7 @@ extension DropoutPlan {
     /// A data-parallel rank computing rows `firstRow…` of a micro-batch padded to `sequence` tokens gets those rows' part
     /// of the whole micro-batch's masks (each site's element offset), so the masks are a function of the seed, the step and
     /// the example's place in the global batch — never of the rank or the number of ranks.
-    public static func training(config: BertConfig, head: BertHead, seed: UInt64, step: UInt64,
+    package static func training(config: BertConfig, head: BertHead, seed: UInt64, step: UInt64,
                                 firstRow: Int = 0, sequence: Int = 0) -> DropoutPlan {
         precondition(firstRow == 0 || sequence > 0, "a shard's masks need the micro-batch's padded length")
         // The step is mixed before it meets the site: with a linear `seed·a + step·γ` (and `site·γ` added by

@@ -4,27 +4,27 @@
 
 import Bert
 
-public struct TrainableTensor: @unchecked Sendable {
-    public let name: String
-    public let values: UnsafeMutablePointer<Float>
-    public let gradient: UnsafeMutablePointer<Float>
-    public let count: Int
+package struct TrainableTensor: @unchecked Sendable {
+    package let name: String
+    package let values: UnsafeMutablePointer<Float>
+    package let gradient: UnsafeMutablePointer<Float>
+    package let count: Int
     /// transformers' Trainer decays every weight except biases and LayerNorm weights.
-    public let decays: Bool
+    package let decays: Bool
 }
 
-public final class TrainableParameters {
-    public let tensors: [TrainableTensor]
+package final class TrainableParameters {
+    package let tensors: [TrainableTensor]
     /// Gradients of the model's trainable parameters, compact (only those).
-    public let modelGradients: FloatBuffer
+    package let modelGradients: FloatBuffer
     /// Where the backward pass writes each trainable model parameter's gradient.
-    public let targets: GradientTargets
+    package let targets: GradientTargets
     /// Gradients of the LoRA adapters (their buffer's layout), when adapters are trained.
-    public let adapterGradients: FloatBuffer?
-    public let adapters: LoRAAdapters?
+    package let adapterGradients: FloatBuffer?
+    package let adapters: LoRAAdapters?
 
     /// The model parameters whose names pass `include`, plus every adapter tensor.
-    public init(model: BertModel, include: (String) -> Bool, adapters: LoRAAdapters? = nil) {
+    package init(model: BertModel, include: (String) -> Bool, adapters: LoRAAdapters? = nil) {
         let specs = model.layout.specs.filter { include($0.name) }
         modelGradients = FloatBuffer(count: specs.reduce(0) { $0 + $1.count })
         var targets = GradientTargets()
@@ -55,9 +55,9 @@ public final class TrainableParameters {
         self.tensors = tensors
     }
 
-    public var count: Int { tensors.reduce(0) { $0 + $1.count } }
+    package var count: Int { tensors.reduce(0) { $0 + $1.count } }
 
-    public func zeroGradients() {
+    package func zeroGradients() {
         modelGradients.zero()
         adapterGradients?.zero()
     }

@@ -17,55 +17,55 @@ import Bert
 import Glibc
 #endif
 
-public struct TrainingOptions: Sendable {
-    public enum Every: Sendable, Equatable {
+package struct TrainingOptions: Sendable {
+    package enum Every: Sendable, Equatable {
         case epoch
         case steps(Int)
         case never
     }
-    public enum Metric: String, Sendable, CaseIterable { case evalLoss = "eval_loss", accuracy, f1 }
+    package enum Metric: String, Sendable, CaseIterable { case evalLoss = "eval_loss", accuracy, f1 }
 
-    public var epochs = 3
-    public var maxSteps: Int? = nil
-    public var learningRate: Float = 2e-5
-    public var batchSize = 16
-    public var evalBatchSize: Int? = nil
-    public var gradientAccumulation = 1
-    public var weightDecay: Float = 0.01
-    public var warmupRatio: Double = 0
-    public var warmupSteps = 0
-    public var maxGradNorm: Float = 1.0
-    public var seed: UInt64 = 42
-    public var evalEvery: Every = .epoch
-    public var saveEvery: Every = .epoch
-    public var loggingSteps = 10
-    public var earlyStoppingPatience: Int? = nil
-    public var earlyStoppingThreshold = 0.0
-    public var loadBestAtEnd = false
-    public var metric: Metric = .evalLoss
-    public var saveTotalLimit: Int? = nil
+    package var epochs = 3
+    package var maxSteps: Int? = nil
+    package var learningRate: Float = 2e-5
+    package var batchSize = 16
+    package var evalBatchSize: Int? = nil
+    package var gradientAccumulation = 1
+    package var weightDecay: Float = 0.01
+    package var warmupRatio: Double = 0
+    package var warmupSteps = 0
+    package var maxGradNorm: Float = 1.0
+    package var seed: UInt64 = 42
+    package var evalEvery: Every = .epoch
+    package var saveEvery: Every = .epoch
+    package var loggingSteps = 10
+    package var earlyStoppingPatience: Int? = nil
+    package var earlyStoppingThreshold = 0.0
+    package var loadBestAtEnd = false
+    package var metric: Metric = .evalLoss
+    package var saveTotalLimit: Int? = nil
     /// Padding-free batches: the encoder runs forward and backward over each micro-batch's real tokens only
     /// (BertWorkspace.skipsPadding), with the padded layout's dropout masks — the padded computation's gradients, less
     /// work. Not for heads whose loss reads the padding positions (question answering).
-    public var skipsPadding = true
+    package var skipsPadding = true
     /// The number format of the encoder's products: fp32, or bf16 mixed precision as `torch.autocast(dtype=bfloat16)`
     /// on CPU — products in bf16 with fp32 sums, forward and backward; fp32 weights, AdamW, loss, LayerNorm and
     /// softmax; no loss scaling (BertWorkspace.bf16Products, Kernels/MixedPrecision.swift). Evaluation runs in it too,
     /// as the Trainer's evaluation does under `bf16=True`. int8 is for inference only.
-    public var precision: Precision = .fp32
+    package var precision: Precision = .fp32
     /// Why a precision cannot train (int8: dynamic quantisation has no backward here), nil when it can; the CLI's
     /// options and the Trainer both ask.
-    public static func refusal(ofPrecision precision: Precision) -> String? {
+    package static func refusal(ofPrecision precision: Precision) -> String? {
         precision == .int8 ? "int8 is for inference; training runs in fp32 or bf16" : nil
     }
 
-    public init() {}
+    package init() {}
 
     var greaterIsBetter: Bool { metric != .evalLoss }
 }
 
 
-public enum TrainingEvent: Sendable {
+package enum TrainingEvent: Sendable {
     case started(totalSteps: Int, examples: Int, resumedAt: Int?)
     case progress(step: Int, totalSteps: Int, epoch: Double, loss: Double, learningRate: Double, examplesPerSecond: Double)
     case logged(TrainingLogEntry)
@@ -74,36 +74,36 @@ public enum TrainingEvent: Sendable {
     case stoppedEarly(step: Int)
 }
 
-public struct TrainingSummary: Sendable {
-    public var state: TrainerState
-    public var finalEvaluation: EvaluationResult?
-    public var seconds: Double
+package struct TrainingSummary: Sendable {
+    package var state: TrainerState
+    package var finalEvaluation: EvaluationResult?
+    package var seconds: Double
 }
 
-public final class Trainer {
-    public let model: BertModel
-    public let options: TrainingOptions
-    public let train: [EncodedExample]
-    public let eval: [EncodedExample]
+package final class Trainer {
+    package let model: BertModel
+    package let options: TrainingOptions
+    package let train: [EncodedExample]
+    package let eval: [EncodedExample]
     /// How examples become micro-batches and evaluations become metrics.
-    public let task: any TrainingTask
-    public let outputDirectory: String
+    package let task: any TrainingTask
+    package let outputDirectory: String
     /// Writes a loadable model directory (weights, config, tokenizer files) into a folder.
-    public let exportModel: (BertModel, String) throws -> Void
-    public var onEvent: (TrainingEvent) -> Void = { _ in }
+    package let exportModel: (BertModel, String) throws -> Void
+    package var onEvent: (TrainingEvent) -> Void = { _ in }
     /// LoRA adapters: when set, only they and their `modules_to_save` are trained.
-    public let adapters: LoRAAdapters?
+    package let adapters: LoRAAdapters?
     /// The ranks of a data-parallel run (`mpirun`); `.single` otherwise. Every rank runs this loop on the same data;
     /// each computes its share of every micro-batch, the gradients are summed, and only rank 0 writes files.
-    public var group: ProcessGroup = .single
+    package var group: ProcessGroup = .single
 
-    public internal(set) var state = TrainerState()
+    package internal(set) var state = TrainerState()
     var optimizer: AdamW!
-    public let trainable: TrainableParameters
+    package let trainable: TrainableParameters
     var workspaceStorage: FloatBuffer?
     var backwardStorage: FloatBuffer?
 
-    public init(model: BertModel, options: TrainingOptions, train: [EncodedExample], eval: [EncodedExample],
+    package init(model: BertModel, options: TrainingOptions, train: [EncodedExample], eval: [EncodedExample],
                 task: any TrainingTask, outputDirectory: String, adapters: LoRAAdapters? = nil,
                 exportModel: @escaping (BertModel, String) throws -> Void) {
         self.model = model
@@ -124,9 +124,9 @@ public final class Trainer {
 
     // MARK: Schedule
 
-    public var batchesPerEpoch: Int { (train.count + options.batchSize - 1) / options.batchSize }
-    public var updatesPerEpoch: Int { max(1, (batchesPerEpoch + options.gradientAccumulation - 1) / options.gradientAccumulation) }
-    public var totalSteps: Int { options.maxSteps ?? options.epochs * updatesPerEpoch }
+    package var batchesPerEpoch: Int { (train.count + options.batchSize - 1) / options.batchSize }
+    package var updatesPerEpoch: Int { max(1, (batchesPerEpoch + options.gradientAccumulation - 1) / options.gradientAccumulation) }
+    package var totalSteps: Int { options.maxSteps ?? options.epochs * updatesPerEpoch }
 
     /// What must not change between a run and its resume.
     var fingerprint: String {
@@ -140,7 +140,7 @@ public final class Trainer {
 
     // MARK: The loop
 
-    public func run(resume: Bool) throws -> TrainingSummary {
+    package func run(resume: Bool) throws -> TrainingSummary {
         let start = MonotonicClock.seconds()
         guard options.batchSize > 0, options.gradientAccumulation > 0, options.epochs > 0 || (options.maxSteps ?? 0) > 0 else {
             throw TrainerError.invalidOptions("batch size, accumulation and epochs must be positive")

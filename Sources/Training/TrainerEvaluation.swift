@@ -4,18 +4,18 @@
 import TensorCore
 import Bert
 
-public struct EvaluationResult: Sendable {
-    public var loss: Double
+package struct EvaluationResult: Sendable {
+    package var loss: Double
     /// Examples evaluated (windows, for a task that cuts long inputs).
-    public var count: Int
+    package var count: Int
     /// What the task measured.
-    public var task: TaskMetrics
+    package var task: TaskMetrics
     /// Sequence classification's accuracy, macro-F1 and confusion matrix; nil for other tasks and regression.
-    public var metrics: ClassificationMetrics? { task.classification }
-    public var accuracy: Double? { task.accuracy }
-    public var f1: Double? { task.f1 }
+    package var metrics: ClassificationMetrics? { task.classification }
+    package var accuracy: Double? { task.accuracy }
+    package var f1: Double? { task.f1 }
 
-    public init(loss: Double, count: Int, task: TaskMetrics) {
+    package init(loss: Double, count: Int, task: TaskMetrics) {
         self.loss = loss
         self.count = count
         self.task = task
@@ -24,14 +24,14 @@ public struct EvaluationResult: Sendable {
 
 extension Trainer {
     /// Loss (sample-weighted mean of batch means, as the Trainer reports it) and metrics on `examples`.
-    public func evaluate(_ examples: [EncodedExample]) throws -> EvaluationResult {
+    package func evaluate(_ examples: [EncodedExample]) throws -> EvaluationResult {
         try Trainer.evaluate(model: model, adapters: adapters, examples: examples, batchSize: options.evalBatchSize ?? options.batchSize,
                              task: task, group: group, skipsPadding: options.skipsPadding, bf16: options.precision == .bf16,
                              storage: &workspaceStorage,
                              backwardStorage: &backwardStorage)
     }
 
-    public static func evaluate(model: BertModel, adapters: LoRAAdapters? = nil, examples: [EncodedExample], batchSize: Int,
+    package static func evaluate(model: BertModel, adapters: LoRAAdapters? = nil, examples: [EncodedExample], batchSize: Int,
                                 task: any TrainingTask) throws -> EvaluationResult {
         var a: FloatBuffer? = nil, b: FloatBuffer? = nil
         return try evaluate(model: model, adapters: adapters, examples: examples, batchSize: batchSize, task: task,
@@ -39,7 +39,7 @@ extension Trainer {
     }
 
     /// The model's own head with `problemType` (`HeadTask`).
-    public static func evaluate(model: BertModel, adapters: LoRAAdapters? = nil, examples: [EncodedExample], batchSize: Int,
+    package static func evaluate(model: BertModel, adapters: LoRAAdapters? = nil, examples: [EncodedExample], batchSize: Int,
                                 problemType: ProblemType?) throws -> EvaluationResult {
         try evaluate(model: model, adapters: adapters, examples: examples, batchSize: batchSize,
                      task: HeadTask(head: model.head, problemType: problemType))

@@ -3,7 +3,7 @@
 import Bert
 
 /// What one example should produce.
-public enum TrainingTarget: Sendable, Equatable {
+package enum TrainingTarget: Sendable, Equatable {
     /// Single-label classification.
     case classIndex(Int)
     /// Regression (one value per label) or multi-label (0/1 per label).
@@ -14,28 +14,28 @@ public enum TrainingTarget: Sendable, Equatable {
     case span(start: Int, end: Int)
 }
 
-public struct EncodedExample: Sendable, Equatable {
-    public var ids: [Int32]
-    public var typeIds: [Int32]
-    public var target: TrainingTarget
+package struct EncodedExample: Sendable, Equatable {
+    package var ids: [Int32]
+    package var typeIds: [Int32]
+    package var target: TrainingTarget
     /// Where it came from (file line), for messages.
-    public var line: Int
+    package var line: Int
     /// The task's own index of this example (question answering: its window among the encoded features; masked LM:
     /// the block, whose masks derive from it).
-    public var feature = 0
+    package var feature = 0
     /// Per-token flags a task's collation needs (masked LM: `specialToken`, `continuesWord`); empty for others.
-    public var tokenFlags: [UInt8] = []
-    public static let specialToken: UInt8 = 1
-    public static let continuesWord: UInt8 = 2
+    package var tokenFlags: [UInt8] = []
+    package static let specialToken: UInt8 = 1
+    package static let continuesWord: UInt8 = 2
 
-    public init(ids: [Int32], typeIds: [Int32], target: TrainingTarget, line: Int = 0) {
+    package init(ids: [Int32], typeIds: [Int32], target: TrainingTarget, line: Int = 0) {
         self.ids = ids; self.typeIds = typeIds; self.target = target; self.line = line
     }
 }
 
-public enum MicroBatch {
+package enum MicroBatch {
     /// Pads `examples` to the longest (dynamic padding) and builds the labels for `head`.
-    public static func make(_ examples: [EncodedExample], head: BertHead, problemType: ProblemType?, padId: Int) throws -> (TokenBatch, Labels) {
+    package static func make(_ examples: [EncodedExample], head: BertHead, problemType: ProblemType?, padId: Int) throws -> (TokenBatch, Labels) {
         let T = examples.map(\.ids.count).max() ?? 0
         let ids = examples.map { $0.ids.map(Int.init) + [Int](repeating: padId, count: T - $0.ids.count) }
         let types = examples.map { $0.typeIds.map(Int.init) + [Int](repeating: 0, count: T - $0.typeIds.count) }

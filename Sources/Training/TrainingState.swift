@@ -4,21 +4,21 @@
 import TensorCore
 
 /// One line of the training log: a logged step (loss, learning rate …) or an evaluation.
-public struct TrainingLogEntry: Sendable, Equatable {
-    public var step: Int
-    public var epoch: Double
-    public var loss: Double? = nil
-    public var learningRate: Double? = nil
-    public var gradNorm: Double? = nil
-    public var examplesPerSecond: Double? = nil
-    public var evalLoss: Double? = nil
-    public var evalAccuracy: Double? = nil
-    public var evalF1: Double? = nil
-    public var evalCount: Int? = nil
+package struct TrainingLogEntry: Sendable, Equatable {
+    package var step: Int
+    package var epoch: Double
+    package var loss: Double? = nil
+    package var learningRate: Double? = nil
+    package var gradNorm: Double? = nil
+    package var examplesPerSecond: Double? = nil
+    package var evalLoss: Double? = nil
+    package var evalAccuracy: Double? = nil
+    package var evalF1: Double? = nil
+    package var evalCount: Int? = nil
 
-    public init(step: Int, epoch: Double) { self.step = step; self.epoch = epoch }
+    package init(step: Int, epoch: Double) { self.step = step; self.epoch = epoch }
 
-    public var json: JSONValue {
+    package var json: JSONValue {
         var object = JSONObject([("step", .int(step)), ("epoch", .double(epoch))])
         if let loss { object.set("loss", .double(loss)) }
         if let learningRate { object.set("learning_rate", .double(learningRate)) }
@@ -31,7 +31,7 @@ public struct TrainingLogEntry: Sendable, Equatable {
         return .object(object)
     }
 
-    public init?(json: JSONValue) {
+    package init?(json: JSONValue) {
         guard let step = json["step"]?.intValue, let epoch = json["epoch"]?.doubleValue else { return nil }
         self.step = step
         self.epoch = epoch
@@ -46,25 +46,25 @@ public struct TrainingLogEntry: Sendable, Equatable {
     }
 }
 
-public struct TrainerState: Sendable, Equatable {
+package struct TrainerState: Sendable, Equatable {
     /// Optimizer updates done.
-    public var globalStep = 0
+    package var globalStep = 0
     /// Current epoch (0-based) and micro-batches of it already consumed.
-    public var epoch = 0
-    public var batchInEpoch = 0
+    package var epoch = 0
+    package var batchInEpoch = 0
     /// Micro-batches processed since the start (seeds the dropout masks).
-    public var microBatches = 0
-    public var bestMetric: Double? = nil
-    public var bestStep: Int? = nil
-    public var earlyStoppingCounter = 0
-    public var stoppedEarly = false
-    public var logHistory: [TrainingLogEntry] = []
+    package var microBatches = 0
+    package var bestMetric: Double? = nil
+    package var bestStep: Int? = nil
+    package var earlyStoppingCounter = 0
+    package var stoppedEarly = false
+    package var logHistory: [TrainingLogEntry] = []
     /// A fingerprint of the options and data that must not change across a resume.
-    public var fingerprint = ""
+    package var fingerprint = ""
 
-    public init() {}
+    package init() {}
 
-    public var json: JSONValue {
+    package var json: JSONValue {
         .object(JSONObject([
             ("global_step", .int(globalStep)), ("epoch", .int(epoch)), ("batch_in_epoch", .int(batchInEpoch)),
             ("micro_batches", .int(microBatches)), ("best_metric", bestMetric.map { .double($0) } ?? .null),
@@ -74,7 +74,7 @@ public struct TrainerState: Sendable, Equatable {
         ]))
     }
 
-    public init(json: JSONValue) throws {
+    package init(json: JSONValue) throws {
         guard let step = json["global_step"]?.intValue, let epoch = json["epoch"]?.intValue,
               let batch = json["batch_in_epoch"]?.intValue, let micro = json["micro_batches"]?.intValue else {
             throw TrainerError.badCheckpoint("trainer_state.json lacks its counters")
@@ -92,14 +92,14 @@ public struct TrainerState: Sendable, Equatable {
     }
 }
 
-public enum TrainerError: Error, CustomStringConvertible {
+package enum TrainerError: Error, CustomStringConvertible {
     case badCheckpoint(String)
     case resumeMismatch(String)
     case noCheckpoint(String)
     case invalidOptions(String)
     case notFinite(step: Int)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .badCheckpoint(let reason): return "unusable checkpoint: \(reason)"
         case .resumeMismatch(let reason): return "cannot resume: \(reason)"

@@ -6,7 +6,7 @@
 import Bert
 
 /// What the training loop needs of a task.
-public protocol TrainingTask: Sendable {
+package protocol TrainingTask: Sendable {
     /// The model head the task trains (its forward pass and loss).
     var head: BertHead { get }
     /// Pads examples into one micro-batch and builds its labels (the task's data collator). `pass` says which epoch is
@@ -17,48 +17,48 @@ public protocol TrainingTask: Sendable {
 }
 
 /// What a micro-batch is collated for.
-public enum CollationPass: Sendable, Equatable {
+package enum CollationPass: Sendable, Equatable {
     case training(epoch: Int)
     case evaluation
 }
 
 /// Collects what an evaluation pass needs from each micro-batch, then computes the task's metrics.
-public protocol MetricAccumulator {
+package protocol MetricAccumulator {
     /// One evaluated micro-batch: its examples (in order), labels, and the model's outputs in `outputs`.
     mutating func add(examples: [EncodedExample], labels: Labels, batch: TokenBatch, outputs: BertWorkspace, config: BertConfig)
     func result() -> TaskMetrics
 }
 
 /// A task's evaluation metrics. `accuracy` and `f1` are what `--metric` selects on; the rest is reported.
-public struct TaskMetrics: Sendable {
-    public var accuracy: Double?
-    public var f1: Double?
-    public var precision: Double?
-    public var recall: Double?
+package struct TaskMetrics: Sendable {
+    package var accuracy: Double?
+    package var f1: Double?
+    package var precision: Double?
+    package var recall: Double?
     /// Sequence classification: accuracy, macro-F1 and the confusion matrix.
-    public var classification: ClassificationMetrics?
+    package var classification: ClassificationMetrics?
     /// Token classification: per entity type, as seqeval's classification report.
-    public var perType: [EntityTypeScore] = []
+    package var perType: [EntityTypeScore] = []
     /// What the metrics were counted over when it is not the number of examples (sentences, for windows).
-    public var count: Int?
+    package var count: Int?
     /// Anything else a task reports (question answering: its SQuAD scores and predictions), for the task's own
     /// callers to read back.
-    public var details: (any Sendable)?
+    package var details: (any Sendable)?
 
-    public init(accuracy: Double? = nil, f1: Double? = nil) {
+    package init(accuracy: Double? = nil, f1: Double? = nil) {
         self.accuracy = accuracy
         self.f1 = f1
     }
 }
 
-public struct EntityTypeScore: Sendable, Equatable {
-    public var type: String
-    public var precision: Double
-    public var recall: Double
-    public var f1: Double
-    public var support: Int
+package struct EntityTypeScore: Sendable, Equatable {
+    package var type: String
+    package var precision: Double
+    package var recall: Double
+    package var f1: Double
+    package var support: Int
 
-    public init(type: String, precision: Double, recall: Double, f1: Double, support: Int) {
+    package init(type: String, precision: Double, recall: Double, f1: Double, support: Int) {
         self.type = type
         self.precision = precision
         self.recall = recall
@@ -69,33 +69,33 @@ public struct EntityTypeScore: Sendable, Equatable {
 
 /// The task of a head trained on the targets it has always had: `MicroBatch.make`'s collation and the metrics
 /// of `HeadMetrics`. Sequence classification, and every head in the library-level tests, run through it.
-public struct HeadTask: TrainingTask {
-    public let head: BertHead
-    public let problemType: ProblemType?
+package struct HeadTask: TrainingTask {
+    package let head: BertHead
+    package let problemType: ProblemType?
 
-    public init(head: BertHead, problemType: ProblemType?) {
+    package init(head: BertHead, problemType: ProblemType?) {
         self.head = head
         self.problemType = problemType
     }
 
-    public func collate(_ examples: [EncodedExample], padId: Int, pass: CollationPass) throws -> (TokenBatch, Labels) {
+    package func collate(_ examples: [EncodedExample], padId: Int, pass: CollationPass) throws -> (TokenBatch, Labels) {
         try MicroBatch.make(examples, head: head, problemType: problemType, padId: padId)
     }
 
-    public func makeMetrics() -> any MetricAccumulator { HeadMetrics(head: head) }
+    package func makeMetrics() -> any MetricAccumulator { HeadMetrics(head: head) }
 }
 
 /// Accuracy and macro-F1 of single-label classifiers (per example, or per labelled token), element-wise accuracy
 /// of multi-label ones, exact-match accuracy of masked tokens and QA spans.
-public struct HeadMetrics: MetricAccumulator {
+package struct HeadMetrics: MetricAccumulator {
     let head: BertHead
     var truth: [Int] = [], predicted: [Int] = []
     var exactRight = 0, exactTotal = 0
     var classes = 0
 
-    public init(head: BertHead) { self.head = head }
+    package init(head: BertHead) { self.head = head }
 
-    public mutating func add(examples: [EncodedExample], labels: Labels, batch: TokenBatch, outputs ws: BertWorkspace, config c: BertConfig) {
+    package mutating func add(examples: [EncodedExample], labels: Labels, batch: TokenBatch, outputs ws: BertWorkspace, config c: BertConfig) {
         let T = batch.sequenceLength, L = c.numLabels
         classes = head == .tokenClassification || head == .sequenceClassification ? L : 0
         switch (head, labels) {
@@ -139,7 +139,7 @@ public struct HeadMetrics: MetricAccumulator {
         }
     }
 
-    public func result() -> TaskMetrics {
+    package func result() -> TaskMetrics {
         let classification = truth.isEmpty ? nil : ClassificationMetrics(truth: truth, predicted: predicted, classes: classes)
         let exact = exactTotal > 0 ? Double(exactRight) / Double(exactTotal) : nil
         var metrics = TaskMetrics(accuracy: classification?.accuracy ?? exact, f1: classification?.macroF1)
@@ -149,7 +149,7 @@ public struct HeadMetrics: MetricAccumulator {
 }
 
 /// The index of the largest of `count` values (the first on ties, as torch.argmax).
-public func argmax(_ values: UnsafeMutablePointer<Float>, _ count: Int) -> Int {
+package func argmax(_ values: UnsafeMutablePointer<Float>, _ count: Int) -> Int {
     var best = 0
     for i in 1..<max(count, 1) where values[i] > values[best] { best = i }
     return best

@@ -8,7 +8,7 @@
 
 import Testing
 import Foundation
-import BertKit
+import BertKitInternals
 import TestSupport
 #if canImport(FoundationXML)
 import FoundationXML

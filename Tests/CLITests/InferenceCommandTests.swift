@@ -3,7 +3,7 @@
 
 import Testing
 import Foundation
-import BertKit
+import BertKitInternals
 import TestSupport
 
 func referenceTexts(_ store: TensorStore) throws -> [String] {

@@ -5,7 +5,7 @@
 
 import Testing
 import Foundation
-import BertKit
+import BertKitInternals
 import TestSupport
 
 @Suite struct NERCommandTests {

@@ -3,7 +3,7 @@
 
 import Testing
 import Foundation
-import BertKit
+import BertKitInternals
 import TestSupport
 
 @Suite struct ParityCommandTests {

@@ -4,7 +4,7 @@
 
 import Testing
 import Foundation
-import BertKit
+import BertKitInternals
 import TestSupport
 
 @Suite struct QACommandTests {

@@ -7,13 +7,13 @@
 import Glibc
 #endif
 
-public enum Activations {
+package enum Activations {
     static let inverseSqrt2: Float = 0.70710678118654752440
     static let inverseSqrt2Pi: Float = 0.39894228040143267794
     static let sqrt2OverPi: Float = 0.79788456080286535588
 
     /// out = act(input) elementwise over `count` values (out may alias input).
-    public static func forward(_ activation: Activation, out: UnsafeMutablePointer<Float>,
+    package static func forward(_ activation: Activation, out: UnsafeMutablePointer<Float>,
                                input: UnsafePointer<Float>, count: Int) {
         Parallel.forEachRange(count, grain: 4096) { range in
             switch activation {
@@ -31,7 +31,7 @@ public enum Activations {
     }
 
     /// dInput = dOut · act'(input) (overwrites dInput; dInput may alias dOut).
-    public static func backward(_ activation: Activation, dInput: UnsafeMutablePointer<Float>,
+    package static func backward(_ activation: Activation, dInput: UnsafeMutablePointer<Float>,
                                 dOut: UnsafePointer<Float>, input: UnsafePointer<Float>, count: Int) {
         Parallel.forEachRange(count, grain: 4096) { range in
             switch activation {
@@ -52,20 +52,20 @@ public enum Activations {
     }
 
     /// The exact GELU with libm's erf: the reference the vector kernel is tested against.
-    public static func referenceGELU(_ x: Float) -> Float { 0.5 * x * (1 + erff(x * inverseSqrt2)) }
+    package static func referenceGELU(_ x: Float) -> Float { 0.5 * x * (1 + erff(x * inverseSqrt2)) }
 
     /// gelu'(x) with libm's erf and exp.
-    public static func referenceGELUDerivative(_ x: Float) -> Float {
+    package static func referenceGELUDerivative(_ x: Float) -> Float {
         0.5 * (1 + erff(x * inverseSqrt2)) + x * expf(-0.5 * x * x) * inverseSqrt2Pi
     }
 
     /// out = tanh(input).
-    public static func tanhForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, count: Int) {
+    package static func tanhForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, count: Int) {
         for i in 0..<count { out[i] = tanhf(input[i]) }
     }
 
     /// dInput += dOut · (1 − out²), from the forward's output.
-    public static func tanhBackward(dInput: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>,
+    package static func tanhBackward(dInput: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>,
                                     out: UnsafePointer<Float>, count: Int) {
         for i in 0..<count { dInput[i] += dOut[i] * (1 - out[i] * out[i]) }
     }

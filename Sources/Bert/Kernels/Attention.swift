@@ -16,17 +16,17 @@
 import Glibc
 #endif
 
-public struct AttentionShape: Sendable {
-    public let batch: Int, sequence: Int, heads: Int, headDim: Int
-    public var hidden: Int { heads * headDim }
-    public init(batch: Int, sequence: Int, heads: Int, headDim: Int) {
+package struct AttentionShape: Sendable {
+    package let batch: Int, sequence: Int, heads: Int, headDim: Int
+    package var hidden: Int { heads * headDim }
+    package init(batch: Int, sequence: Int, heads: Int, headDim: Int) {
         self.batch = batch; self.sequence = sequence; self.heads = heads; self.headDim = headDim
     }
 }
 
-public enum Attention {
+package enum Attention {
     /// Floats of scratch for `slots` parallel tasks (each holds two T×T matrices).
-    public static func scratchCount(sequence: Int, slots: Int) -> Int { max(slots, 1) * 2 * sequence * sequence }
+    package static func scratchCount(sequence: Int, slots: Int) -> Int { max(slots, 1) * 2 * sequence * sequence }
 
     /// ctx [B,T,H] ← attention over qkv [B,T,3H]. keyMask [B,T]: 1 = attend, 0 = padding; nil = attend
     /// everywhere. scratch: `scratchCount(sequence:slots:)` floats for `slots` tasks at once.
@@ -34,7 +34,7 @@ public enum Attention {
     /// keys alone — the same probabilities (a masked key's is exactly 0), and the same arithmetic as the packed
     /// layout, so packed and padded batches give the same bits. Training keeps the T×T layout its dropout masks
     /// count in.
-    public static func forward(ctx: UnsafeMutablePointer<Float>, qkv: UnsafePointer<Float>, keyMask: UnsafePointer<Float>?,
+    package static func forward(ctx: UnsafeMutablePointer<Float>, qkv: UnsafePointer<Float>, keyMask: UnsafePointer<Float>?,
                                shape: AttentionShape, dropout: DropoutMask?, scratch: UnsafeMutablePointer<Float>, slots: Int,
                                realKeys: [Int]? = nil) {
         let T = shape.sequence, H = shape.hidden, d = shape.headDim
@@ -72,7 +72,7 @@ public enum Attention {
     /// computation gives its real tokens (masked keys get probability exactly 0 there). `dropout` (packed training):
     /// the probabilities are dropped with the padded layout's mask [B, heads, T, T] of the batch padded to
     /// `paddedSequence`, so a packed batch is dropped exactly as the padded one.
-    public static func packedForward(ctx: UnsafeMutablePointer<Float>, qkv: UnsafePointer<Float>, starts: [Int],
+    package static func packedForward(ctx: UnsafeMutablePointer<Float>, qkv: UnsafePointer<Float>, starts: [Int],
                                      heads: Int, headDim d: Int, scratch: UnsafeMutablePointer<Float>, slots: Int,
                                      dropout: DropoutMask? = nil, paddedSequence T: Int = 0) {
         let H = heads * d, sequences = starts.count - 1
@@ -94,7 +94,7 @@ public enum Attention {
 
     /// The backward of `packedForward` (the same steps as `backward`, over each sequence's own n rows): dQKV [N, 3H] +=
     /// ∂L/∂qkv given dCtx [N, H].
-    public static func packedBackward(dQKV: UnsafeMutablePointer<Float>, dCtx: UnsafePointer<Float>, qkv: UnsafePointer<Float>,
+    package static func packedBackward(dQKV: UnsafeMutablePointer<Float>, dCtx: UnsafePointer<Float>, qkv: UnsafePointer<Float>,
                                       starts: [Int], heads: Int, headDim d: Int, dropout: DropoutMask?, paddedSequence T: Int,
                                       scratch: UnsafeMutablePointer<Float>, slots: Int) {
         let H = heads * d, sequences = starts.count - 1
@@ -160,7 +160,7 @@ public enum Attention {
     }
 
     /// In-place masked softmax over every row of attnProbs [B, heads, T, T].
-    public static func softmaxRows(_ attnProbs: UnsafeMutablePointer<Float>, shape: AttentionShape, keyMask: UnsafePointer<Float>?) {
+    package static func softmaxRows(_ attnProbs: UnsafeMutablePointer<Float>, shape: AttentionShape, keyMask: UnsafePointer<Float>?) {
         let T = shape.sequence, rowsPerBatch = shape.heads * T
         Parallel.forEachRange(shape.batch * rowsPerBatch, grain: 64) { range in
             // Split each range at batch boundaries: the key mask is per batch row.
@@ -178,7 +178,7 @@ public enum Attention {
     /// P the probabilities (recomputed) and P' = dropout(P):
     ///   dV += P'ᵀ·dCtx,  dP' = dCtx·Vᵀ,  dP = dropoutᵀ(dP'),  dS = P ⊙ (dP − Σ_j dP·P),
     ///   dQ += d^-½ · dS·K,  dK += d^-½ · dSᵀ·Q.
-    public static func backward(dQKV: UnsafeMutablePointer<Float>, dCtx: UnsafePointer<Float>, qkv: UnsafePointer<Float>,
+    package static func backward(dQKV: UnsafeMutablePointer<Float>, dCtx: UnsafePointer<Float>, qkv: UnsafePointer<Float>,
                                 keyMask: UnsafePointer<Float>?, shape: AttentionShape, dropout: DropoutMask?,
                                 scratch: UnsafeMutablePointer<Float>, slots: Int) {
         let T = shape.sequence, H = shape.hidden, d = shape.headDim
@@ -215,7 +215,7 @@ public enum Attention {
     }
 
     /// The naive twin of `forward` (double accumulation, transformers' additive mask, no dropout), for tests.
-    public static func naiveForward(ctx: UnsafeMutablePointer<Float>, qkv: UnsafePointer<Float>, keyMask: UnsafePointer<Float>?,
+    package static func naiveForward(ctx: UnsafeMutablePointer<Float>, qkv: UnsafePointer<Float>, keyMask: UnsafePointer<Float>?,
                                     shape: AttentionShape) {
         let T = shape.sequence, H = shape.hidden, d = shape.headDim
         for b in 0..<shape.batch {

@@ -15,22 +15,22 @@ import CKernels
 import Glibc
 #endif
 
-public enum BLAS {
-    public static func setThreadCount(_ n: Int) { openblas_set_num_threads(Int32(n)) }
-    public static var threadCount: Int { Int(openblas_get_num_threads()) }
+package enum BLAS {
+    package static func setThreadCount(_ n: Int) { openblas_set_num_threads(Int32(n)) }
+    package static var threadCount: Int { Int(openblas_get_num_threads()) }
 
     /// The kernels OpenBLAS chose for this CPU when it loaded (`openblas_get_corename`, e.g. "SkylakeX").
-    public static var coreName: String { String(cString: openblas_get_corename()) }
+    package static var coreName: String { String(cString: openblas_get_corename()) }
 
     /// OpenBLAS's x86-64 core names (`openblas_get_corename`) whose kernels stop short of AVX2 — Sandybridge's (AVX)
     /// too — so below any CPU of level 3 or more.
-    public static let coresBelowAVX2: Set<String> = [
+    package static let coresBelowAVX2: Set<String> = [
         "Prescott", "Core2", "Penryn", "Dunnington", "Nehalem", "Atom", "Sandybridge", "Katmai", "Coppermine", "Northwood",
         "Banias", "Opteron", "Opteron(SSE3)", "Barcelona", "Bobcat", "Bulldozer", "Piledriver", "Steamroller", "Excavator",
         "Unknown"]
 
     /// The x86-64 level this CPU runs (4: AVX-512, 3: AVX2 + FMA, 1: older; 0 off x86-64).
-    public static var cpuLevel: Int { Int(bk_cpu_level()) }
+    package static var cpuLevel: Int { Int(bk_cpu_level()) }
 
     /// The `OPENBLAS_CORETYPE` to run with when OpenBLAS chose kernels far below what the CPU runs, else nil.
     ///
@@ -42,7 +42,7 @@ public enum BLAS {
     /// process cannot fix its own kernels: the CLI starts itself again with it set (BertKitCommand),
     /// `Tools/common.sh` exports it for the test processes, and library users set it themselves. nil when the variable is already set (the user's choice
     /// stands), when the kernels match the CPU, or off x86-64.
-    public static var suggestedCoreType: String? {
+    package static var suggestedCoreType: String? {
         guard getenv("OPENBLAS_CORETYPE") == nil, coresBelowAVX2.contains(coreName) else { return nil }
         switch cpuLevel {
         case 4...: return "SkylakeX"
@@ -56,7 +56,7 @@ public enum BLAS {
     /// OpenBLAS's thread count is process-wide (Debian's 0.3.21 has no per-thread setting), so callers in
     /// several threads share one switch: the first in sets it to 1, the last out restores it.
     @inline(__always)
-    public static func withSingleThreadedCalls<R>(_ body: () throws -> R) rethrows -> R {
+    package static func withSingleThreadedCalls<R>(_ body: () throws -> R) rethrows -> R {
         if Parallel.threadCount == 1 { return try body() }
         SingleThreadedSection.enter()
         defer { SingleThreadedSection.leave() }
@@ -65,7 +65,7 @@ public enum BLAS {
 
     /// C[m×n] = alpha · op(A) · op(B) + beta · C, row-major, with leading dimensions.
     @inline(__always)
-    public static func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
+    package static func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
                              a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                              beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
         sgemmOnThisThread(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
@@ -74,7 +74,7 @@ public enum BLAS {
 
     /// `sgemm` for use inside `withSingleThreadedCalls`: one single-threaded OpenBLAS call.
     @inline(__always)
-    public static func sgemmOnThisThread(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
+    package static func sgemmOnThisThread(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
                                          a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                                          beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
         guard m > 0, n > 0 else { return }
@@ -88,7 +88,7 @@ public enum BLAS {
     }
 
     /// The naive twin of `sgemm`, for tests on odd shapes.
-    public static func naiveSgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
+    package static func naiveSgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
                                   a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                                   beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
         for i in 0..<m {

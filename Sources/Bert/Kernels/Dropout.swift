@@ -4,25 +4,25 @@
 // (torch's masks cannot be reproduced bit for bit — Docs/specs/transformers_training.md §6 — so
 // golden training tests run with dropout off.)
 
-public struct DropoutMask: Sendable {
-    public let probability: Float
+package struct DropoutMask: Sendable {
+    package let probability: Float
     /// Mixes the run seed, the optimizer step and the micro-batch.
-    public let seed: UInt64
+    package let seed: UInt64
     /// Which dropout site (layer and position in the layer).
-    public let site: UInt64
+    package let site: UInt64
     /// The 32-bit key the per-element hash starts from.
     let key: UInt32
     let threshold: UInt32
-    public let keepScale: Float
+    package let keepScale: Float
     /// Added to every element index: a data-parallel rank that computes rows `r…` of a micro-batch draws the mask
     /// elements those rows have in the whole micro-batch (row r's first element is `r ·` elements per row).
-    public let offset: Int
+    package let offset: Int
     /// Packed training (TokenBatch.packedRows): the buffers hold only the real tokens' rows of `width` values, row r
     /// standing for padded row `rows[r]`; element i of such a buffer draws the padded layout's element, so a packed
     /// batch is dropped exactly as the padded one.
-    public let packedRows: (rows: [Int], width: Int)?
+    package let packedRows: (rows: [Int], width: Int)?
 
-    public init(probability: Float, seed: UInt64, site: UInt64, offset: Int = 0, packedRows: (rows: [Int], width: Int)? = nil) {
+    package init(probability: Float, seed: UInt64, site: UInt64, offset: Int = 0, packedRows: (rows: [Int], width: Int)? = nil) {
         self.probability = probability
         self.seed = seed
         self.site = site
@@ -40,7 +40,7 @@ public struct DropoutMask: Sendable {
     }
 
     /// True when element `index` survives (the C kernel's rule, for tests and scalar use).
-    public func keeps(_ index: Int) -> Bool {
+    package func keeps(_ index: Int) -> Bool {
         var h = UInt32(truncatingIfNeeded: paddedIndex(index) + offset) &* 0x9E37_79B1 ^ key
         h ^= h >> 16
         h = h &* 0x85EB_CA6B
@@ -52,14 +52,14 @@ public struct DropoutMask: Sendable {
 
     /// values[i] ← values[i] · mask(first + i) / (1 − p), for i in 0..<count. Used by the forward on
     /// activations and by the backward on gradients (the same mask and scale).
-    public func apply(_ values: UnsafeMutablePointer<Float>, count: Int, first: Int = 0) {
+    package func apply(_ values: UnsafeMutablePointer<Float>, count: Int, first: Int = 0) {
         Parallel.forEachRange(count, grain: 8192) { range in
             apply(to: values + range.lowerBound, out: values + range.lowerBound, count: range.count, first: first + range.lowerBound)
         }
     }
 
     /// out[i] = values[i] · mask(first + i) / (1 − p).
-    public func apply(to values: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, count: Int, first: Int = 0) {
+    package func apply(to values: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, count: Int, first: Int = 0) {
         guard let (rows, width) = packedRows else {
             return VectorKernels.dropout(out, values, count: count, first: offset + first, key: key, threshold: threshold, scale: keepScale)
         }
@@ -74,31 +74,31 @@ public struct DropoutMask: Sendable {
     }
 
     /// This mask for buffers that hold only the rows `rows` of `width` values (packed training).
-    public func packed(_ rows: [Int], width: Int) -> DropoutMask {
+    package func packed(_ rows: [Int], width: Int) -> DropoutMask {
         DropoutMask(probability: probability, seed: seed, site: site, offset: offset, packedRows: (rows, width))
     }
 }
 
 /// Where dropout applies in one forward pass; nil members mean "no dropout" (inference, or p = 0).
-public struct DropoutPlan: Sendable {
+package struct DropoutPlan: Sendable {
     /// The micro-batch's seed; every mask below derives from it.
-    public var seed: UInt64
-    public var embeddings: DropoutMask?
-    public var attentionProbs: [DropoutMask?]
-    public var attentionOutput: [DropoutMask?]
-    public var ffnOutput: [DropoutMask?]
+    package var seed: UInt64
+    package var embeddings: DropoutMask?
+    package var attentionProbs: [DropoutMask?]
+    package var attentionOutput: [DropoutMask?]
+    package var ffnOutput: [DropoutMask?]
     /// Before the head's classifier (after its pooler); before DistilBERT's `qa_outputs`.
-    public var classifier: DropoutMask?
+    package var classifier: DropoutMask?
     /// Before the pooler: RoBERTa's classification head drops the first token out before `classifier.dense`.
-    public var poolerInput: DropoutMask? = nil
+    package var poolerInput: DropoutMask? = nil
     /// The element offset of each LoRA adapter's input mask (a data-parallel shard's first row, see `DropoutMask.offset`).
-    public var loraOffsets: [LoRAModuleKind: Int] = [:]
+    package var loraOffsets: [LoRAModuleKind: Int] = [:]
     /// Packed training: the padded row of each packed row, and the widths of the adapters' inputs (hidden, intermediate).
     var loraPacking: (rows: [Int], hidden: Int, intermediate: Int)? = nil
 
     /// A plan with these masks. Training makes its plans from the run's seed and step (Training's
     /// `DropoutPlan.training`); the model only applies them.
-    public init(seed: UInt64, embeddings: DropoutMask?, attentionProbs: [DropoutMask?], attentionOutput: [DropoutMask?],
+    package init(seed: UInt64, embeddings: DropoutMask?, attentionProbs: [DropoutMask?], attentionOutput: [DropoutMask?],
                 ffnOutput: [DropoutMask?], classifier: DropoutMask?) {
         self.seed = seed
         self.embeddings = embeddings
@@ -108,14 +108,14 @@ public struct DropoutPlan: Sendable {
         self.classifier = classifier
     }
 
-    public static func none(layers: Int) -> DropoutPlan {
+    package static func none(layers: Int) -> DropoutPlan {
         DropoutPlan(seed: 0, embeddings: nil, attentionProbs: Array(repeating: nil, count: layers),
                     attentionOutput: Array(repeating: nil, count: layers), ffnOutput: Array(repeating: nil, count: layers),
                     classifier: nil)
     }
 
     /// The mask of the LoRA adapter on (kind, layer), PEFT's `lora_dropout` on the adapter's input.
-    public func lora(_ kind: LoRAModuleKind, layer: Int, probability: Float) -> DropoutMask? {
+    package func lora(_ kind: LoRAModuleKind, layer: Int, probability: Float) -> DropoutMask? {
         guard probability > 0 else { return nil }
         let kinds: [LoRAModuleKind] = [.query, .key, .value, .attentionOutput, .intermediate, .output, .pooler]
         let mask = DropoutMask(probability: probability, seed: seed, site: UInt64(10_000 + 16 * layer + kinds.firstIndex(of: kind)!),
@@ -128,7 +128,7 @@ public struct DropoutPlan: Sendable {
     /// The plan for an encoder that runs over `packed` rows (the real tokens): the token-row sites inside the encoder
     /// (embeddings, attention and FFN outputs, the adapters' inputs) draw each packed row's padded mask; the attention
     /// probabilities are dropped by `Attention.packedForward` in their padded layout; the heads work on padded rows.
-    public func packing(_ packed: PackedRows, hidden: Int, intermediate: Int) -> DropoutPlan {
+    package func packing(_ packed: PackedRows, hidden: Int, intermediate: Int) -> DropoutPlan {
         var plan = self
         plan.embeddings = embeddings?.packed(packed.rows, width: hidden)
         plan.attentionOutput = attentionOutput.map { $0?.packed(packed.rows, width: hidden) }
@@ -139,7 +139,7 @@ public struct DropoutPlan: Sendable {
 }
 
 /// SplitMix64's finaliser: a bijective scramble of 64 bits.
-@inline(__always) public func mix64(_ value: UInt64) -> UInt64 {
+@inline(__always) package func mix64(_ value: UInt64) -> UInt64 {
     var z = value
     z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
     z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB

@@ -2,11 +2,11 @@
 //   e[b,t] = (word[ids[b,t]] + tokenType[types[b,t]]) + position[pos[b,t]]   (transformers' addition order)
 // pos[b,t] is t, or RoBERTa's numbering after the padding token (`positions`); DistilBERT has no token-type table.
 
-public enum Embeddings {
+package enum Embeddings {
     /// out [B·T, H]. ids and types are validated by the caller (in range). With `packed`, out holds only the
     /// packed rows (out row r is padded row packed.rows[r]), each computed as in the padded layout.
     /// `positions` [B·T]: each token's position id (nil: its index in the sequence). `tokenType` nil: no token types.
-    public static func forward(out: UnsafeMutablePointer<Float>, ids: UnsafePointer<Int32>, types: UnsafePointer<Int32>,
+    package static func forward(out: UnsafeMutablePointer<Float>, ids: UnsafePointer<Int32>, types: UnsafePointer<Int32>,
                                word: UnsafePointer<Float>, position: UnsafePointer<Float>, tokenType: UnsafePointer<Float>?,
                                positions: UnsafePointer<Int32>? = nil, batch: Int, sequence: Int, hidden: Int,
                                packed: PackedRows? = nil) {
@@ -28,7 +28,7 @@ public enum Embeddings {
 
     /// RoBERTa's position ids (modeling_roberta.py, `create_position_ids_from_input_ids`): along each row, a token
     /// that is not `paddingId` gets `paddingId` + its count of such tokens so far, a padding token `paddingId`.
-    public static func positionsAfterPadding(ids: [Int32], batch: Int, sequence: Int, paddingId: Int) -> [Int32] {
+    package static func positionsAfterPadding(ids: [Int32], batch: Int, sequence: Int, paddingId: Int) -> [Int32] {
         var positions = [Int32](repeating: Int32(paddingId), count: ids.count)
         for b in 0..<batch {
             var count: Int32 = 0
@@ -45,7 +45,7 @@ public enum Embeddings {
     /// table has the same padding_idx) neither does the position row `paddingId`, the padding tokens' position. Threads take column ranges (so no two write the
     /// same float), and each adds the rows in order: the result does not depend on the thread count. With `packed`,
     /// dOut holds only the packed rows (row r is padded row packed.rows[r]).
-    public static func backward(dWord: UnsafeMutablePointer<Float>?, dPosition: UnsafeMutablePointer<Float>?,
+    package static func backward(dWord: UnsafeMutablePointer<Float>?, dPosition: UnsafeMutablePointer<Float>?,
                                 dTokenType: UnsafeMutablePointer<Float>?, dOut: UnsafePointer<Float>,
                                 ids: UnsafePointer<Int32>, types: UnsafePointer<Int32>, positions: UnsafePointer<Int32>? = nil,
                                 paddingId: Int?, batch: Int, sequence: Int, hidden: Int, packed: PackedRows? = nil) {

@@ -6,9 +6,9 @@
 import Glibc
 #endif
 
-public enum LayerNorm {
+package enum LayerNorm {
     /// out, input: [rows, dim]; mean, rstd: [rows] (may be nil in inference); weight, bias: [dim].
-    public static func forward(out: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>?,
+    package static func forward(out: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>?,
                                rstd: UnsafeMutablePointer<Float>?, input: UnsafePointer<Float>,
                                weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
                                rows: Int, dim: Int, eps: Float) {
@@ -21,7 +21,7 @@ public enum LayerNorm {
 
     /// A residual connection and its LayerNorm: sum ← sum + residual (the sum stays: it is the backward's
     /// input), then out = LayerNorm(sum). Equal to `add` then `forward`, in one pass over each row.
-    public static func residualForward(out: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>?,
+    package static func residualForward(out: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>?,
                                        rstd: UnsafeMutablePointer<Float>?, sum: UnsafeMutablePointer<Float>,
                                        residual: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
                                        rows: Int, dim: Int, eps: Float) {
@@ -36,7 +36,7 @@ public enum LayerNorm {
     ///   ∂L/∂x = rstd · (g − mean(g) − x̂ · mean(g · x̂)),   g = dOut · γ.
     /// (y = x̂·γ + β and x̂ depends on x through mean and rstd: ∂x̂_j/∂x_i = rstd·(δ_ij − 1/n − x̂_i·x̂_j/n).)
     /// The rows run in the C kernel; dInput must not alias dOut or input.
-    public static func backward(dInput: UnsafeMutablePointer<Float>, dWeight: UnsafeMutablePointer<Float>?,
+    package static func backward(dInput: UnsafeMutablePointer<Float>, dWeight: UnsafeMutablePointer<Float>?,
                                 dBias: UnsafeMutablePointer<Float>?, dOut: UnsafePointer<Float>,
                                 input: UnsafePointer<Float>, mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>,
                                 weight: UnsafePointer<Float>, rows: Int, dim: Int) {

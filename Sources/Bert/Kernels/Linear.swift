@@ -1,9 +1,9 @@
 // A dense layer, y = x·Wᵀ + b (PyTorch's nn.Linear, weight [out, in]), forward and backward side by side.
 
-public enum Linear {
+package enum Linear {
     /// out[rows, outFeatures] = input[rows, inFeatures] · weightᵀ + bias.
     /// `inputStride` is the distance between input rows (the pooler reads every T-th row).
-    public static func forward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, inputStride: Int? = nil,
+    package static func forward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, inputStride: Int? = nil,
                                weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                                rows: Int, inFeatures: Int, outFeatures: Int) {
         // Start C from the bias rows and let the GEMM accumulate (beta = 1): one pass over `out` saved.
@@ -17,7 +17,7 @@ public enum Linear {
 
     /// Given dOut = ∂L/∂out: dInput += dOut·W, dWeight += dOutᵀ·input, dBias += Σ_rows dOut.
     /// Pass nil for gradients that are not needed (a frozen weight, the first layer's input).
-    public static func backward(dInput: UnsafeMutablePointer<Float>?, dInputStride: Int? = nil,
+    package static func backward(dInput: UnsafeMutablePointer<Float>?, dInputStride: Int? = nil,
                                 dWeight: UnsafeMutablePointer<Float>?, dBias: UnsafeMutablePointer<Float>?,
                                 dOut: UnsafePointer<Float>, input: UnsafePointer<Float>, inputStride: Int? = nil,
                                 weight: UnsafePointer<Float>, rows: Int, inFeatures: Int, outFeatures: Int) {
@@ -35,7 +35,7 @@ public enum Linear {
     }
 
     /// The naive twin of `forward` (double accumulation), for tests.
-    public static func naiveForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, inputStride: Int? = nil,
+    package static func naiveForward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, inputStride: Int? = nil,
                                     weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                                     rows: Int, inFeatures: Int, outFeatures: Int) {
         let stride = inputStride ?? inFeatures
@@ -49,7 +49,7 @@ public enum Linear {
     }
 
     /// The naive twin of `backward`.
-    public static func naiveBackward(dInput: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>?,
+    package static func naiveBackward(dInput: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>?,
                                      dBias: UnsafeMutablePointer<Float>?, dOut: UnsafePointer<Float>,
                                      input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                      rows: Int, inFeatures: Int, outFeatures: Int) {
@@ -66,7 +66,7 @@ public enum Linear {
     }
 
     /// out[j] += Σ_r x[r, j] for x [rows, columns]: column ranges in parallel, rows added in order.
-    public static func columnSums(into out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, rows: Int, columns: Int) {
+    package static func columnSums(into out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, rows: Int, columns: Int) {
         Parallel.forEachRange(columns, grain: max(64, 65536 / max(rows, 1))) { range in
             VectorKernels.columnSums(out + range.lowerBound, x + range.lowerBound, rows: rows, columns: range.count, stride: columns)
         }

@@ -15,10 +15,10 @@
 import CKernels
 
 /// A linear layer y = x·Wᵀ + b (weight [outFeatures, inFeatures], as `Linear`) with its products in bf16.
-public enum BF16Linear {
+package enum BF16Linear {
     /// out[rows, outFeatures] = input[rows, inFeatures] · weightᵀ + bias, the products in bf16. The same bits as
     /// `PackedWeight(weight, precision: .bf16).forward` (one kernel, one rounding).
-    public static func forward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+    package static func forward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                bias: UnsafePointer<Float>?, rows: Int, inFeatures: Int, outFeatures: Int) {
         product(out: out, ldc: outFeatures, bias: bias, accumulate: false, rows: rows, n: outFeatures, k: inFeatures,
                 convert: { a16, r in
@@ -34,7 +34,7 @@ public enum BF16Linear {
 
     /// Given dOut = ∂L/∂out: dInput += dOut·W, dWeight += dOutᵀ·input (both in bf16 products), dBias += Σ_rows dOut
     /// (fp32). Pass nil for gradients that are not needed, as `Linear.backward`.
-    public static func backward(dInput: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>?,
+    package static func backward(dInput: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>?,
                                 dBias: UnsafeMutablePointer<Float>?, dOut: UnsafePointer<Float>, input: UnsafePointer<Float>,
                                 weight: UnsafePointer<Float>, rows: Int, inFeatures: Int, outFeatures: Int) {
         if let dInput {

@@ -22,15 +22,15 @@
 import CKernels
 
 /// The number format of the encoder's linear layers at inference.
-public enum Precision: String, CaseIterable, Sendable, CustomStringConvertible {
+package enum Precision: String, CaseIterable, Sendable, CustomStringConvertible {
     case fp32, bf16, int8
-    public var description: String { rawValue }
+    package var description: String { rawValue }
 }
 
 /// One linear layer's weight [outFeatures, inFeatures] packed for the bf16 or int8 kernels.
-public final class PackedWeight: @unchecked Sendable {
-    public let precision: Precision
-    public let outFeatures: Int, inFeatures: Int
+package final class PackedWeight: @unchecked Sendable {
+    package let precision: Precision
+    package let outFeatures: Int, inFeatures: Int
     /// k padded to the kernels' group (4 bytes of int8, 2 bf16).
     let paddedIn: Int
     let panels: Int
@@ -40,7 +40,7 @@ public final class PackedWeight: @unchecked Sendable {
     let columnSums: [Int32]
 
     /// Packs `weight` [outFeatures, inFeatures] (row-major, as nn.Linear stores it).
-    public init(_ weight: UnsafePointer<Float>, outFeatures: Int, inFeatures: Int, precision: Precision) {
+    package init(_ weight: UnsafePointer<Float>, outFeatures: Int, inFeatures: Int, precision: Precision) {
         precondition(precision != .fp32, "fp32 weights are used as they are")
         self.precision = precision
         self.outFeatures = outFeatures
@@ -71,11 +71,11 @@ public final class PackedWeight: @unchecked Sendable {
     deinit { data.deallocate() }
 
     /// Bytes held by the packed weight.
-    public var byteCount: Int { panels * 16 * paddedIn * (precision == .int8 ? 1 : 2) + scales.count * 8 }
+    package var byteCount: Int { panels * 16 * paddedIn * (precision == .int8 ? 1 : 2) + scales.count * 8 }
 
     /// out[rows, outFeatures] = input[rows, inFeatures] · Wᵀ + bias, in this weight's precision.
     /// `inputStride`: distance between input rows (default inFeatures).
-    public func forward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, inputStride: Int? = nil,
+    package func forward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, inputStride: Int? = nil,
                         bias: UnsafePointer<Float>?, rows: Int) {
         guard rows > 0 else { return }
         let lda = inputStride ?? inFeatures
@@ -143,8 +143,8 @@ public final class PackedWeight: @unchecked Sendable {
 /// parameters (`BertModel.prepare(precision:)`) or weight by weight while a checkpoint loads
 /// (`BertModel.beginPacking(precision:)`; BertCheckpointMapping then packs each encoder weight straight from
 /// the checkpoint and never writes it into the parameters, so its fp32 copy never occupies memory).
-public final class PackedEncoderWeights: @unchecked Sendable {
-    public let precision: Precision
+package final class PackedEncoderWeights: @unchecked Sendable {
+    package let precision: Precision
     /// Per layer, in this order: QKV, attention output, intermediate, output.
     static let products = 4
     private let shapes: [(outFeatures: Int, inFeatures: Int)]
@@ -157,7 +157,7 @@ public final class PackedEncoderWeights: @unchecked Sendable {
     private var staging: [Int: (values: [Float], arrived: Set<Int>)] = [:]
 
     /// Whether a model packs its encoder for `precision`: int8 and bf16 (fp32 multiplies through OpenBLAS).
-    public static func packs(_ precision: Precision?) -> Bool { precision == .int8 || precision == .bf16 }
+    package static func packs(_ precision: Precision?) -> Bool { precision == .int8 || precision == .bf16 }
 
     /// Empty: nothing packed yet.
     init(model: BertModel, precision: Precision) {
@@ -237,5 +237,5 @@ public final class PackedEncoderWeights: @unchecked Sendable {
     @inline(__always) func weight(layer l: Int, product m: Int) -> PackedWeight { slots[l * Self.products + m]! }
 
     /// Bytes of all packed weights.
-    public var byteCount: Int { slots.reduce(0) { $0 + ($1?.byteCount ?? 0) } }
+    package var byteCount: Int { slots.reduce(0) { $0 + ($1?.byteCount ?? 0) } }
 }

@@ -10,8 +10,8 @@ import Dispatch
 import Glibc
 #endif
 
-public enum Parallel {
-    nonisolated(unsafe) public private(set) static var threadCount: Int = {
+package enum Parallel {
+    nonisolated(unsafe) package private(set) static var threadCount: Int = {
         let usable = Int(bk_usable_cpus())
         var count = usable
         if let text = getenv("BERTKIT_THREADS").map({ String(cString: $0) }), let n = Int(text), n > 0 {
@@ -26,7 +26,7 @@ public enum Parallel {
     }()
 
     /// Sets the thread count for our loops and for OpenBLAS.
-    public static func setThreadCount(_ n: Int) {
+    package static func setThreadCount(_ n: Int) {
         threadCount = max(1, n)
         BLAS.setThreadCount(threadCount)
     }
@@ -34,7 +34,7 @@ public enum Parallel {
     /// Runs `body` over [0, count) split into contiguous ranges, one per thread, when there is enough
     /// work (`grain` items or more per thread); otherwise inline.
     @inline(__always)
-    public static func forEachRange(_ count: Int, grain: Int = 1, _ body: (Range<Int>) -> Void) {
+    package static func forEachRange(_ count: Int, grain: Int = 1, _ body: (Range<Int>) -> Void) {
         let chunks = min(threadCount, max(1, count / max(grain, 1)))
         if chunks <= 1 {
             if count > 0 { body(0..<count) }
@@ -54,7 +54,7 @@ public enum Parallel {
     /// Runs `body(chunk, range)` for `chunks` contiguous ranges covering [0, count), in parallel (at most
     /// `threadCount` at once): `chunk` indexes per-thread scratch.
     @inline(__always)
-    public static func forEachChunk(_ count: Int, chunks: Int, _ body: (Int, Range<Int>) -> Void) {
+    package static func forEachChunk(_ count: Int, chunks: Int, _ body: (Int, Range<Int>) -> Void) {
         let chunks = max(1, min(chunks, count))
         if chunks == 1 {
             if count > 0 { body(0, 0..<count) }

@@ -7,18 +7,18 @@ import CKernels
 import Glibc
 #endif
 
-public enum VectorKernels {
+package enum VectorKernels {
     /// The process-wide choice, fixed at start-up by BERTKIT_PORTABLE_KERNELS.
-    public static let portableByDefault: Bool = getenv("BERTKIT_PORTABLE_KERNELS").map { String(cString: $0) == "1" } ?? false
+    package static let portableByDefault: Bool = getenv("BERTKIT_PORTABLE_KERNELS").map { String(cString: $0) == "1" } ?? false
 
     /// The build the kernels called on this thread use. A process-wide switch flipped by one caller would change
     /// the build under every other caller running at the same time (tests run in parallel), so the override of
     /// `withBuild(portable:_:)` belongs to the thread that set it and to the `Parallel` workers it starts.
-    public static var portable: Bool { BuildOverride.current ?? portableByDefault }
+    package static var portable: Bool { BuildOverride.current ?? portableByDefault }
 
     /// Runs `body` with the kernels it calls, on this thread and on the `Parallel` workers it starts, in the
     /// chosen build.
-    public static func withBuild<R>(portable: Bool, _ body: () throws -> R) rethrows -> R {
+    package static func withBuild<R>(portable: Bool, _ body: () throws -> R) rethrows -> R {
         try BuildOverride.with(portable, body)
     }
 
@@ -61,7 +61,7 @@ public enum VectorKernels {
     }
 
     @inline(__always)
-    public static func softmaxBackwardRows(_ g: UnsafeMutablePointer<Float>, _ p: UnsafePointer<Float>, rows: Int, length: Int) {
+    package static func softmaxBackwardRows(_ g: UnsafeMutablePointer<Float>, _ p: UnsafePointer<Float>, rows: Int, length: Int) {
         portable ? bk_softmax_backward_rows_portable(g, p, rows, length) : bk_softmax_backward_rows(g, p, rows, length)
     }
 
@@ -80,7 +80,7 @@ public enum VectorKernels {
     }
 
     @inline(__always)
-    public static func adamW(_ p: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ m: UnsafeMutablePointer<Float>,
+    package static func adamW(_ p: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ m: UnsafeMutablePointer<Float>,
                              _ v: UnsafeMutablePointer<Float>, count: Int, gradientScale: Float, decay: Float, beta1: Float,
                              beta2: Float, stepSize: Float, bias2Root: Float, epsilon: Float) {
         portable ? bk_adamw_portable(p, g, m, v, count, gradientScale, decay, beta1, beta2, stepSize, bias2Root, epsilon)
@@ -88,12 +88,12 @@ public enum VectorKernels {
     }
 
     @inline(__always)
-    public static func sumOfSquares(_ x: UnsafePointer<Float>, count: Int) -> Double {
+    package static func sumOfSquares(_ x: UnsafePointer<Float>, count: Int) -> Double {
         portable ? bk_sum_squares_portable(x, count) : bk_sum_squares(x, count)
     }
 
     @inline(__always)
-    public static func scale(_ x: UnsafeMutablePointer<Float>, count: Int, by s: Float) {
+    package static func scale(_ x: UnsafeMutablePointer<Float>, count: Int, by s: Float) {
         portable ? bk_scale_portable(x, count, s) : bk_scale(x, count, s)
     }
 }

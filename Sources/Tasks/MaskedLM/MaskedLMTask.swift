@@ -16,19 +16,19 @@ import Tokenizer
 import Bert
 import Training
 
-public struct TextLine: Sendable, Equatable {
-    public var text: String
-    public var line: Int
-    public init(text: String, line: Int) { self.text = text; self.line = line }
+package struct TextLine: Sendable, Equatable {
+    package var text: String
+    package var line: Int
+    package init(text: String, line: Int) { self.text = text; self.line = line }
 }
 
-public enum TextCorpusError: Error, CustomStringConvertible, Equatable {
+package enum TextCorpusError: Error, CustomStringConvertible, Equatable {
     case empty
     case binary
     case notJSON(line: Int, reason: String)
     case missingField(line: Int, field: String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .empty: return "no text (every line is blank)"
         case .binary: return "not a text file (not UTF-8, or it holds NUL bytes)"
@@ -39,8 +39,8 @@ public enum TextCorpusError: Error, CustomStringConvertible, Equatable {
 }
 
 /// Plain text (one document or sentence per line) or JSON lines with a text field.
-public enum TextCorpus {
-    public static func read(path: String, textColumn: String = "text") throws -> [TextLine] {
+package enum TextCorpus {
+    package static func read(path: String, textColumn: String = "text") throws -> [TextLine] {
         try withFileContext(path) {
             let bytes = try readFileBytes(path)
             guard !bytes.contains(0), let text = String(validating: bytes, as: UTF8.self) else { throw TextCorpusError.binary }
@@ -75,14 +75,14 @@ public enum TextCorpus {
     }
 }
 
-public struct MaskedLMTask: FineTuningTask {
-    public var textColumn: String
-    public var lineByLine: Bool
-    public var probability: Float
-    public var wholeWordMask: Bool
-    public var seed: UInt64
+package struct MaskedLMTask: FineTuningTask {
+    package var textColumn: String
+    package var lineByLine: Bool
+    package var probability: Float
+    package var wholeWordMask: Bool
+    package var seed: UInt64
 
-    public init(textColumn: String = "text", lineByLine: Bool = false, probability: Float = 0.15, wholeWordMask: Bool = false, seed: UInt64 = 42) {
+    package init(textColumn: String = "text", lineByLine: Bool = false, probability: Float = 0.15, wholeWordMask: Bool = false, seed: UInt64 = 42) {
         self.textColumn = textColumn
         self.lineByLine = lineByLine
         self.probability = probability
@@ -90,18 +90,18 @@ public struct MaskedLMTask: FineTuningTask {
         self.seed = seed
     }
 
-    public var head: BertHead { .maskedLM }
+    package var head: BertHead { .maskedLM }
 
-    public func read(_ path: String) throws -> [TextLine] { try TextCorpus.read(path: path, textColumn: textColumn) }
+    package func read(_ path: String) throws -> [TextLine] { try TextCorpus.read(path: path, textColumn: textColumn) }
 
-    public func labels(train: [TextLine], file: String, config: BertConfig, explicit: [String]?) throws -> LabelSet {
+    package func labels(train: [TextLine], file: String, config: BertConfig, explicit: [String]?) throws -> LabelSet {
         LabelSet(names: config.id2label, problemType: .singleLabelClassification)
     }
 
     /// run_mlm's map batches: `group_texts` sees 1,000 lines at a time.
     static let groupBatch = 1000
 
-    public func encode(_ lines: [TextLine], file: String, labels: LabelSet, tokenizer: any TextTokenizer, maxLength: Int) throws -> EncodedData {
+    package func encode(_ lines: [TextLine], file: String, labels: LabelSet, tokenizer: any TextTokenizer, maxLength: Int) throws -> EncodedData {
         var examples: [EncodedExample] = []
         let specials = tokenizer.specialTokenIDs
         func add(_ ids: ArraySlice<Int32>, _ flags: ArraySlice<UInt8>, line: Int) {
@@ -141,7 +141,7 @@ public struct MaskedLMTask: FineTuningTask {
 
     /// Special tokens (never masked: template tokens and every special id) and word continuations (a token that
     /// starts where the previous one ended, neither special: transformers 5's whole-word rule).
-    public static func flags(_ encoding: Encoding, specialIDs: Set<Int32>) -> [UInt8] {
+    package static func flags(_ encoding: Encoding, specialIDs: Set<Int32>) -> [UInt8] {
         let special = (0..<encoding.count).map { encoding.specialTokensMask[$0] == 1 || specialIDs.contains(encoding.ids[$0]) }
         return (0..<encoding.count).map { t in
             if special[t] { return EncodedExample.specialToken }
@@ -150,31 +150,31 @@ public struct MaskedLMTask: FineTuningTask {
         }
     }
 
-    public func training(labels: LabelSet, train: EncodedData, eval: EncodedData?) -> any TrainingTask {
+    package func training(labels: LabelSet, train: EncodedData, eval: EncodedData?) -> any TrainingTask {
         let vocabulary = train.taskData as? MaskingVocabulary ?? MaskingVocabulary(maskID: 0, count: 0)
         return MaskedLMTraining(masking: TokenMasking(probability: probability, wholeWordMask: wholeWordMask, maskID: vocabulary.maskID,
                                                       vocabularySize: vocabulary.count, seed: seed))
     }
 
-    public func configure(_ config: inout BertConfig, labels: LabelSet) {}
+    package func configure(_ config: inout BertConfig, labels: LabelSet) {}
 }
 
 /// What masking needs of the tokenizer.
-public struct MaskingVocabulary: Sendable {
-    public var maskID: Int32
+package struct MaskingVocabulary: Sendable {
+    package var maskID: Int32
     /// `len(tokenizer)`: random replacements are drawn from all of it.
-    public var count: Int
+    package var count: Int
 }
 
 /// DataCollatorForLanguageModeling's masking, from counter-based random streams.
-public struct TokenMasking: Sendable {
-    public var probability: Float
-    public var wholeWordMask: Bool
-    public var maskID: Int32
-    public var vocabularySize: Int
-    public var seed: UInt64
+package struct TokenMasking: Sendable {
+    package var probability: Float
+    package var wholeWordMask: Bool
+    package var maskID: Int32
+    package var vocabularySize: Int
+    package var seed: UInt64
 
-    public init(probability: Float, wholeWordMask: Bool, maskID: Int32, vocabularySize: Int, seed: UInt64) {
+    package init(probability: Float, wholeWordMask: Bool, maskID: Int32, vocabularySize: Int, seed: UInt64) {
         self.probability = probability
         self.wholeWordMask = wholeWordMask
         self.maskID = maskID
@@ -183,7 +183,7 @@ public struct TokenMasking: Sendable {
     }
 
     /// The masked ids and labels (-100 where nothing is predicted) of one example.
-    public func mask(_ example: EncodedExample, pass: CollationPass) -> (ids: [Int32], labels: [Int]) {
+    package func mask(_ example: EncodedExample, pass: CollationPass) -> (ids: [Int32], labels: [Int]) {
         let epoch: UInt64
         switch pass {
         case .training(let e): epoch = UInt64(e) + 1
@@ -221,11 +221,11 @@ public struct TokenMasking: Sendable {
     }
 }
 
-public struct MaskedLMTraining: TrainingTask {
-    public let masking: TokenMasking
-    public var head: BertHead { .maskedLM }
+package struct MaskedLMTraining: TrainingTask {
+    package let masking: TokenMasking
+    package var head: BertHead { .maskedLM }
 
-    public func collate(_ examples: [EncodedExample], padId: Int, pass: CollationPass) throws -> (TokenBatch, Labels) {
+    package func collate(_ examples: [EncodedExample], padId: Int, pass: CollationPass) throws -> (TokenBatch, Labels) {
         let masked = examples.map { example -> EncodedExample in
             let (ids, labels) = masking.mask(example, pass: pass)
             var copy = example
@@ -236,5 +236,5 @@ public struct MaskedLMTraining: TrainingTask {
         return try MicroBatch.make(masked, head: .maskedLM, problemType: nil, padId: padId)
     }
 
-    public func makeMetrics() -> any MetricAccumulator { HeadMetrics(head: .maskedLM) }
+    package func makeMetrics() -> any MetricAccumulator { HeadMetrics(head: .maskedLM) }
 }

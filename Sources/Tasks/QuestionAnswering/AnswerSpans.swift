@@ -12,31 +12,31 @@ import Tokenizer
 import Glibc
 #endif
 
-public struct AnswerOptions: Sendable, Equatable {
-    public var topK = 1
+package struct AnswerOptions: Sendable, Equatable {
+    package var topK = 1
     /// In tokens (the pipeline's `max_answer_len`, default 15).
-    public var maxAnswerLength = 15
+    package var maxAnswerLength = 15
     /// Window length; nil: min(the tokenizer's limit, 384).
-    public var maxLength: Int? = nil
+    package var maxLength: Int? = nil
     /// Tokens shared by neighbouring windows; nil: min(max length / 2, 128).
-    public var docStride: Int? = nil
+    package var docStride: Int? = nil
     /// Also offer the empty answer, scored by the null score.
-    public var handleImpossibleAnswer = false
+    package var handleImpossibleAnswer = false
     /// Widen spans to whole words (the pipeline's `align_to_words`, default on).
-    public var alignToWords = true
-    public init() {}
+    package var alignToWords = true
+    package init() {}
 }
 
-public struct SpanAnswer: Sendable, Equatable {
+package struct SpanAnswer: Sendable, Equatable {
     /// Summed over the occurrences of the same text (so it can exceed 1), as the pipeline reports it.
-    public var score: Double
+    package var score: Double
     /// Unicode scalar offsets into the context.
-    public var start: Int
-    public var end: Int
-    public var answer: String
+    package var start: Int
+    package var end: Int
+    package var answer: String
 }
 
-public enum AnswerSpans {
+package enum AnswerSpans {
     /// A span of one window's tokens and its score p_start × p_end.
     struct Span {
         var start: Int
@@ -81,7 +81,7 @@ public enum AnswerSpans {
     }
 
     /// The answers of one question over its windows (`starts[w]`/`ends[w]`: window w's logits).
-    public static func answers(context: String, windows: [Encoding], starts: [[Float]], ends: [[Float]], clsID: Int32?,
+    package static func answers(context: String, windows: [Encoding], starts: [[Float]], ends: [[Float]], clsID: Int32?,
                                options: AnswerOptions) -> [SpanAnswer] {
         let scalars = Array(context.unicodeScalars)
         var minNull: Float = 1_000_000

@@ -6,18 +6,18 @@
 
 import Tokenizer
 
-public struct QAFeature: Sendable, Equatable {
+package struct QAFeature: Sendable, Equatable {
     /// Which example (index into the examples) the window came from: `overflow_to_sample_mapping`.
-    public var example: Int
-    public var ids: [Int32]
-    public var typeIds: [Int32]
+    package var example: Int
+    package var ids: [Int32]
+    package var typeIds: [Int32]
     /// Character offsets of the context's tokens in the context; nil for the question, special tokens and padding.
-    public var offsets: [TokenOffset?]
+    package var offsets: [TokenOffset?]
     /// Training labels (the [CLS] index 0 when the window holds no answer).
-    public var startPosition: Int
-    public var endPosition: Int
+    package var startPosition: Int
+    package var endPosition: Int
 
-    public init(example: Int, ids: [Int32], typeIds: [Int32], offsets: [TokenOffset?], startPosition: Int, endPosition: Int) {
+    package init(example: Int, ids: [Int32], typeIds: [Int32], offsets: [TokenOffset?], startPosition: Int, endPosition: Int) {
         self.example = example
         self.ids = ids
         self.typeIds = typeIds
@@ -27,9 +27,9 @@ public struct QAFeature: Sendable, Equatable {
     }
 }
 
-public enum QAFeatures {
+package enum QAFeatures {
     /// Windows and labels of every example. `docStride`: tokens shared by neighbouring windows (transformers' `stride`).
-    public static func make(_ examples: [QAExample], tokenizer: any TextTokenizer, maxLength: Int, docStride: Int) throws(TokenizerError) -> [QAFeature] {
+    package static func make(_ examples: [QAExample], tokenizer: any TextTokenizer, maxLength: Int, docStride: Int) throws(TokenizerError) -> [QAFeature] {
         var features: [QAFeature] = []
         for (index, example) in examples.enumerated() {
             let question = String(example.question.drop(while: { $0.isWhitespace }))

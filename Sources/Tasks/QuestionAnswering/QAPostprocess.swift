@@ -10,33 +10,33 @@
 import Glibc
 #endif
 
-public struct QAPostprocessOptions: Sendable, Equatable {
-    public var nBestSize = 20
-    public var maxAnswerLength = 30
-    public var versionTwoWithNegative = false
-    public var nullScoreDiffThreshold: Float = 0
-    public init() {}
+package struct QAPostprocessOptions: Sendable, Equatable {
+    package var nBestSize = 20
+    package var maxAnswerLength = 30
+    package var versionTwoWithNegative = false
+    package var nullScoreDiffThreshold: Float = 0
+    package init() {}
 }
 
-public struct QACandidate: Sendable, Equatable {
-    public var text: String
-    public var startLogit: Float
-    public var endLogit: Float
-    public var probability: Float
+package struct QACandidate: Sendable, Equatable {
+    package var text: String
+    package var startLogit: Float
+    package var endLogit: Float
+    package var probability: Float
 }
 
-public struct QAPredictions: Sendable {
+package struct QAPredictions: Sendable {
     /// Question id → answer text ("" for no answer, with SQuAD 2.0), in the examples' order.
-    public var answers: [(id: String, text: String)]
+    package var answers: [(id: String, text: String)]
     /// Question id → its n best candidates.
-    public var nBest: [(id: String, candidates: [QACandidate])]
+    package var nBest: [(id: String, candidates: [QACandidate])]
     /// SQuAD 2.0: question id → null score minus the best span's score (`null_odds.json`).
-    public var nullOdds: [(id: String, odds: Float)]
+    package var nullOdds: [(id: String, odds: Float)]
 }
 
-public enum QAPostprocess {
+package enum QAPostprocess {
     /// `startLogits[f]`/`endLogits[f]`: the logits of feature f over its positions.
-    public static func run(examples: [QAExample], features: [QAFeature], startLogits: [[Float]], endLogits: [[Float]],
+    package static func run(examples: [QAExample], features: [QAFeature], startLogits: [[Float]], endLogits: [[Float]],
                            options: QAPostprocessOptions) -> QAPredictions {
         var byExample = [[Int]](repeating: [], count: examples.count)
         for (f, feature) in features.enumerated() { byExample[feature.example].append(f) }

@@ -7,28 +7,28 @@ import Tokenizer
 import Bert
 import Training
 
-public struct QuestionAnsweringTask: FineTuningTask {
-    public var docStride: Int
-    public var postprocess: QAPostprocessOptions
+package struct QuestionAnsweringTask: FineTuningTask {
+    package var docStride: Int
+    package var postprocess: QAPostprocessOptions
     /// SQuAD 2.0 scoring and null answers; nil: when the data has questions without answers.
-    public var versionTwoWithNegative: Bool?
+    package var versionTwoWithNegative: Bool?
 
-    public init(docStride: Int = 128, postprocess: QAPostprocessOptions = QAPostprocessOptions(), versionTwoWithNegative: Bool? = nil) {
+    package init(docStride: Int = 128, postprocess: QAPostprocessOptions = QAPostprocessOptions(), versionTwoWithNegative: Bool? = nil) {
         self.docStride = docStride
         self.postprocess = postprocess
         self.versionTwoWithNegative = versionTwoWithNegative
     }
 
-    public var head: BertHead { .questionAnswering }
+    package var head: BertHead { .questionAnswering }
 
-    public func read(_ path: String) throws -> [QAExample] { try SQuADData.read(path: path) }
+    package func read(_ path: String) throws -> [QAExample] { try SQuADData.read(path: path) }
 
     /// Start and end are the two "labels" of the head (transformers' BertForQuestionAnswering has num_labels 2).
-    public func labels(train: [QAExample], file: String, config: BertConfig, explicit: [String]?) throws -> LabelSet {
+    package func labels(train: [QAExample], file: String, config: BertConfig, explicit: [String]?) throws -> LabelSet {
         LabelSet(names: config.numLabels == 2 ? config.id2label : ["LABEL_0", "LABEL_1"], problemType: .singleLabelClassification)
     }
 
-    public func encode(_ examples: [QAExample], file: String, labels: LabelSet, tokenizer: any TextTokenizer, maxLength: Int) throws -> EncodedData {
+    package func encode(_ examples: [QAExample], file: String, labels: LabelSet, tokenizer: any TextTokenizer, maxLength: Int) throws -> EncodedData {
         let features = try withFileContext(file) { try QAFeatures.make(examples, tokenizer: tokenizer, maxLength: maxLength, docStride: docStride) }
         let encoded = features.enumerated().map { f, feature in
             var example = EncodedExample(ids: feature.ids, typeIds: feature.typeIds, target: .span(start: feature.startPosition, end: feature.endPosition))
@@ -45,45 +45,45 @@ public struct QuestionAnsweringTask: FineTuningTask {
                            taskData: QAEvaluationData(examples: examples, features: features))
     }
 
-    public func training(labels: LabelSet, train: EncodedData, eval: EncodedData?) -> any TrainingTask {
+    package func training(labels: LabelSet, train: EncodedData, eval: EncodedData?) -> any TrainingTask {
         let data = eval?.taskData as? QAEvaluationData ?? QAEvaluationData(examples: [], features: [])
         var options = postprocess
         options.versionTwoWithNegative = versionTwoWithNegative ?? data.examples.contains { $0.answers.isEmpty }
         return QuestionAnsweringTraining(data: data, options: options)
     }
 
-    public func configure(_ config: inout BertConfig, labels: LabelSet) {
+    package func configure(_ config: inout BertConfig, labels: LabelSet) {
         config.id2label = labels.names
         config.problemType = nil
     }
 }
 
 /// A question-answering evaluation: the SQuAD scores and the answers behind them.
-public struct QAEvaluation: Sendable {
-    public var scores: SQuADMetrics.Result
-    public var predictions: QAPredictions
+package struct QAEvaluation: Sendable {
+    package var scores: SQuADMetrics.Result
+    package var predictions: QAPredictions
 }
 
 /// What turns an evaluation's logits into answers and scores.
-public struct QAEvaluationData: Sendable {
-    public var examples: [QAExample]
-    public var features: [QAFeature]
+package struct QAEvaluationData: Sendable {
+    package var examples: [QAExample]
+    package var features: [QAFeature]
 }
 
-public struct QuestionAnsweringTraining: TrainingTask {
-    public let data: QAEvaluationData
-    public let options: QAPostprocessOptions
-    public var head: BertHead { .questionAnswering }
+package struct QuestionAnsweringTraining: TrainingTask {
+    package let data: QAEvaluationData
+    package let options: QAPostprocessOptions
+    package var head: BertHead { .questionAnswering }
 
-    public func collate(_ examples: [EncodedExample], padId: Int, pass: CollationPass) throws -> (TokenBatch, Labels) {
+    package func collate(_ examples: [EncodedExample], padId: Int, pass: CollationPass) throws -> (TokenBatch, Labels) {
         try MicroBatch.make(examples, head: .questionAnswering, problemType: nil, padId: padId)
     }
 
-    public func makeMetrics() -> any MetricAccumulator { QAMetrics(data: data, options: options) }
+    package func makeMetrics() -> any MetricAccumulator { QAMetrics(data: data, options: options) }
 }
 
 /// Keeps each window's start and end logits; at the end, post-processes them into answers and scores them.
-public struct QAMetrics: MetricAccumulator {
+package struct QAMetrics: MetricAccumulator {
     let data: QAEvaluationData
     let options: QAPostprocessOptions
     var starts: [[Float]], ends: [[Float]]
@@ -95,7 +95,7 @@ public struct QAMetrics: MetricAccumulator {
         ends = starts
     }
 
-    public mutating func add(examples: [EncodedExample], labels: Labels, batch: TokenBatch, outputs: BertWorkspace, config: BertConfig) {
+    package mutating func add(examples: [EncodedExample], labels: Labels, batch: TokenBatch, outputs: BertWorkspace, config: BertConfig) {
         let T = batch.sequenceLength
         for (b, example) in examples.enumerated() where example.feature < starts.count {
             let n = example.ids.count
@@ -105,11 +105,11 @@ public struct QAMetrics: MetricAccumulator {
     }
 
     /// The answers and their scores (also what `evaluate` writes out).
-    public func predictions() -> QAPredictions {
+    package func predictions() -> QAPredictions {
         QAPostprocess.run(examples: data.examples, features: data.features, startLogits: starts, endLogits: ends, options: options)
     }
 
-    public func scores(_ predictions: QAPredictions) -> SQuADMetrics.Result {
+    package func scores(_ predictions: QAPredictions) -> SQuADMetrics.Result {
         let answers = Dictionary(predictions.answers.map { ($0.id, $0.text) }, uniquingKeysWith: { a, _ in a })
         if options.versionTwoWithNegative {
             let odds = Dictionary(predictions.nullOdds.map { ($0.id, Double($0.odds)) }, uniquingKeysWith: { a, _ in a })
@@ -118,7 +118,7 @@ public struct QAMetrics: MetricAccumulator {
         return SQuADMetrics.squad(examples: data.examples, predictions: answers)
     }
 
-    public func result() -> TaskMetrics {
+    package func result() -> TaskMetrics {
         guard !data.examples.isEmpty, starts.allSatisfy({ !$0.isEmpty }) else { return TaskMetrics() }
         let predictions = predictions()
         let scores = scores(predictions)

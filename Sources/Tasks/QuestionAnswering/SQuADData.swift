@@ -6,20 +6,20 @@
 
 import TensorCore
 
-public struct QAExample: Sendable, Equatable {
-    public struct Answer: Sendable, Equatable {
-        public var text: String
+package struct QAExample: Sendable, Equatable {
+    package struct Answer: Sendable, Equatable {
+        package var text: String
         /// Character (Unicode scalar) offset of the answer in the context.
-        public var start: Int
-        public init(text: String, start: Int) { self.text = text; self.start = start }
+        package var start: Int
+        package init(text: String, start: Int) { self.text = text; self.start = start }
     }
-    public var id: String
-    public var question: String
-    public var context: String
+    package var id: String
+    package var question: String
+    package var context: String
     /// Empty for a question without an answer in its context (SQuAD 2.0).
-    public var answers: [Answer]
+    package var answers: [Answer]
 
-    public init(id: String, question: String, context: String, answers: [Answer]) {
+    package init(id: String, question: String, context: String, answers: [Answer]) {
         self.id = id
         self.question = question
         self.context = context
@@ -27,7 +27,7 @@ public struct QAExample: Sendable, Equatable {
     }
 }
 
-public enum SQuADError: Error, CustomStringConvertible, Equatable {
+package enum SQuADError: Error, CustomStringConvertible, Equatable {
     case notJSON(String)
     case noData
     case missingField(question: String?, field: String)
@@ -38,7 +38,7 @@ public enum SQuADError: Error, CustomStringConvertible, Equatable {
     case empty
     case notUTF8
 
-    public var description: String {
+    package var description: String {
         func named(_ id: String?) -> String { id.map { "question '\($0)': " } ?? "" }
         switch self {
         case .notJSON(let reason): return "not SQuAD JSON or JSON lines: \(reason)"
@@ -56,8 +56,8 @@ public enum SQuADError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-public enum SQuADData {
-    public static func read(path: String) throws -> [QAExample] {
+package enum SQuADData {
+    package static func read(path: String) throws -> [QAExample] {
         try withFileContext(path) {
             let bytes = try readFileBytes(path)
             guard let text = String(validating: bytes, as: UTF8.self) else { throw SQuADError.notUTF8 }
@@ -70,7 +70,7 @@ public enum SQuADData {
     }
 
     /// A whole JSON document (nested SQuAD or `{"data": [records]}`), else JSON lines of records.
-    public static func parse(_ text: String) throws -> [QAExample] {
+    package static func parse(_ text: String) throws -> [QAExample] {
         if let document = try? JSONReader.parse(text), let object = document.objectValue {
             guard let data = object["data"]?.arrayValue else { throw SQuADError.noData }
             var examples: [QAExample] = []

@@ -5,10 +5,10 @@
 // Strings are compared scalar by scalar, as Python compares them: Swift's String equality (and hashing) treats
 // canonically equivalent texts ("café" precomposed or decomposed) as equal, which the scripts do not.
 
-public enum SQuADMetrics {
+package enum SQuADMetrics {
     // MARK: Normalisation (`normalize_answer`)
 
-    public static func normalize(_ s: String) -> String {
+    package static func normalize(_ s: String) -> String {
         let lower = s.lowercased()
         let noPunctuation = String(String.UnicodeScalarView(lower.unicodeScalars.filter { !asciiPunctuation.contains($0) }))
         // `re.sub(r"\b(a|an|the)\b", " ", text)`: a maximal run of word characters equal to an article becomes a space.
@@ -54,7 +54,7 @@ public enum SQuADMetrics {
 
     // MARK: Scores of one prediction against one gold answer (squad_v2's compute_exact / compute_f1)
 
-    public static func exact(_ gold: String, _ prediction: String) -> Double {
+    package static func exact(_ gold: String, _ prediction: String) -> Double {
         normalize(gold).unicodeScalars.elementsEqual(normalize(prediction).unicodeScalars) ? 1 : 0
     }
 
@@ -62,7 +62,7 @@ public enum SQuADMetrics {
     static func key(_ token: String) -> [UInt32] { token.unicodeScalars.map(\.value) }
 
     /// SQuAD 2.0's F1: an empty side scores 1 when both are empty. SQuAD 1.1's differs only there (0 when nothing is shared).
-    public static func f1(_ gold: String, _ prediction: String, version2: Bool = true) -> Double {
+    package static func f1(_ gold: String, _ prediction: String, version2: Bool = true) -> Double {
         let goldTokens = (gold.isEmpty ? [] : split(normalize(gold))).map(key)
         let predictedTokens = (prediction.isEmpty ? [] : split(normalize(prediction))).map(key)
         if version2 && (goldTokens.isEmpty || predictedTokens.isEmpty) { return goldTokens == predictedTokens ? 1 : 0 }
@@ -77,18 +77,18 @@ public enum SQuADMetrics {
 
     // MARK: Whole sets
 
-    public struct Result: Sendable, Equatable {
-        public var exactMatch: Double
-        public var f1: Double
-        public var total: Int
+    package struct Result: Sendable, Equatable {
+        package var exactMatch: Double
+        package var f1: Double
+        package var total: Int
         /// SQuAD 2.0 only (nil otherwise, and for a split with no question of its kind).
-        public var hasAnsExact: Double?, hasAnsF1: Double?, hasAnsTotal: Int?
-        public var noAnsExact: Double?, noAnsF1: Double?, noAnsTotal: Int?
-        public var bestExact: Double?, bestExactThreshold: Double?, bestF1: Double?, bestF1Threshold: Double?
+        package var hasAnsExact: Double?, hasAnsF1: Double?, hasAnsTotal: Int?
+        package var noAnsExact: Double?, noAnsF1: Double?, noAnsTotal: Int?
+        package var bestExact: Double?, bestExactThreshold: Double?, bestF1: Double?, bestF1Threshold: Double?
     }
 
     /// SQuAD 1.1 (`evaluate.load("squad")`): every question counts, with the maximum over its answers.
-    public static func squad(examples: [QAExample], predictions: [String: String]) -> Result {
+    package static func squad(examples: [QAExample], predictions: [String: String]) -> Result {
         var exactSum = 0.0, f1Sum = 0.0
         for example in examples {
             let prediction = predictions[example.id] ?? ""
@@ -102,7 +102,7 @@ public enum SQuADMetrics {
 
     /// SQuAD 2.0 (`evaluate.load("squad_v2")`) with `nullOdds` as the no-answer probabilities and `threshold` as
     /// `no_answer_threshold` (the post-processing's own threshold, so the scores are those of the answers given).
-    public static func squadV2(examples: [QAExample], predictions: [String: String], nullOdds: [String: Double], threshold: Double) -> Result {
+    package static func squadV2(examples: [QAExample], predictions: [String: String], nullOdds: [String: Double], threshold: Double) -> Result {
         var exactRaw: [String: Double] = [:], f1Raw: [String: Double] = [:], hasAnswer: [String: Bool] = [:]
         for example in examples {
             let prediction = predictions[example.id] ?? ""

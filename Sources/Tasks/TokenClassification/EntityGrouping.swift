@@ -11,7 +11,7 @@ import Tokenizer
 import Glibc
 #endif
 
-public enum AggregationStrategy: String, CaseIterable, Sendable {
+package enum AggregationStrategy: String, CaseIterable, Sendable {
     /// One item per token, with its full label (`B-PER`).
     case none
     /// Tokens grouped by type as they are, pieces included.
@@ -25,22 +25,22 @@ public enum AggregationStrategy: String, CaseIterable, Sendable {
 }
 
 /// One item of the pipeline's output: with `none` a token (`entity`, `index`), otherwise a group (`entityGroup`).
-public struct TaggedEntity: Sendable, Equatable {
-    public var entity: String?
-    public var entityGroup: String?
-    public var score: Float
+package struct TaggedEntity: Sendable, Equatable {
+    package var entity: String?
+    package var entityGroup: String?
+    package var score: Float
     /// The token's position in the encoding ([CLS] is 0); `none` only.
-    public var index: Int?
-    public var word: String
+    package var index: Int?
+    package var word: String
     /// Unicode scalar offsets into the text (Python `str` indices).
-    public var start: Int
-    public var end: Int
+    package var start: Int
+    package var end: Int
 
     /// The label this item is filtered and shown by.
-    public var label: String { entityGroup ?? entity ?? "" }
+    package var label: String { entityGroup ?? entity ?? "" }
 }
 
-public enum EntityGrouping {
+package enum EntityGrouping {
     /// One token of the text as the pipeline sees it before aggregation.
     struct PreEntity {
         var word: String
@@ -51,7 +51,7 @@ public enum EntityGrouping {
     }
 
     /// The pipeline's softmax (float32, shifted by the row's maximum).
-    public static func softmax(_ logits: ArraySlice<Float>) -> [Float] {
+    package static func softmax(_ logits: ArraySlice<Float>) -> [Float] {
         let top = logits.max() ?? 0
         let e = logits.map { expf($0 - top) }
         let total = e.reduce(0, +)
@@ -60,7 +60,7 @@ public enum EntityGrouping {
 
     /// Entities of one text from its encoding and each token's label probabilities (`scores[t]`, every position of
     /// the encoding; special tokens are skipped).
-    public static func entities(text: String, encoding: Encoding, scores: [[Float]], labels: [String], tokenizer: any TextTokenizer,
+    package static func entities(text: String, encoding: Encoding, scores: [[Float]], labels: [String], tokenizer: any TextTokenizer,
                                 strategy: AggregationStrategy, ignoreLabels: Set<String> = ["O"]) -> [TaggedEntity] {
         let scalars = Array(text.unicodeScalars)
         let unknownID = tokenizer.unknownTokenID

@@ -7,28 +7,28 @@
 //   same type continues it; a stray I- belongs to no entity.
 // run_ner.py's `compute_metrics` reports precision, recall and F1 (micro over entities) and token accuracy.
 
-public enum SeqEval {
-    public enum Mode: String, Sendable, CaseIterable {
+package enum SeqEval {
+    package enum Mode: String, Sendable, CaseIterable {
         /// conlleval's chunking (seqeval's default).
         case `default`
         /// IOB2 entities only (seqeval's `mode='strict', scheme=IOB2`).
         case strict
     }
 
-    public struct Entity: Hashable, Sendable {
-        public var type: String
+    package struct Entity: Hashable, Sendable {
+        package var type: String
         /// Tag positions over all sentences, sentences laid end to end (start and end inclusive).
-        public var start: Int
-        public var end: Int
-        public init(type: String, start: Int, end: Int) { self.type = type; self.start = start; self.end = end }
+        package var start: Int
+        package var end: Int
+        package init(type: String, start: Int, end: Int) { self.type = type; self.start = start; self.end = end }
     }
 
-    public enum Error: Swift.Error, CustomStringConvertible, Equatable {
+    package enum Error: Swift.Error, CustomStringConvertible, Equatable {
         /// Strict IOB2 accepts only B-, I- and O tags.
         case invalidTag(String)
         /// Truth and predictions of different lengths (seqeval raises too).
         case inconsistentLengths(truth: Int, predicted: Int)
-        public var description: String {
+        package var description: String {
             switch self {
             case .invalidTag(let tag): return "tag '\(tag)' is not IOB2 (strict mode takes tags starting with B, I or O)"
             case .inconsistentLengths(let truth, let predicted): return "\(truth) true tags but \(predicted) predicted"
@@ -38,7 +38,7 @@ public enum SeqEval {
 
     /// Entities of sentences laid end to end. The default mode puts an `O` between sentences, as seqeval does
     /// with nested lists, so no entity crosses a sentence boundary; positions count that separator.
-    public static func entities(_ sentences: [[String]], mode: Mode) throws(Error) -> [Entity] {
+    package static func entities(_ sentences: [[String]], mode: Mode) throws(Error) -> [Entity] {
         switch mode {
         case .default:
             var flat: [String] = []
@@ -117,25 +117,25 @@ public enum SeqEval {
 
     // MARK: Scores
 
-    public struct Scores: Sendable, Equatable {
-        public var precision: Double
-        public var recall: Double
-        public var f1: Double
+    package struct Scores: Sendable, Equatable {
+        package var precision: Double
+        package var recall: Double
+        package var f1: Double
         /// Token accuracy (`accuracy_score`): equal tags over all tags.
-        public var accuracy: Double
+        package var accuracy: Double
         /// Per entity type, sorted by name: precision, recall, F1 and support (true entities of the type).
-        public var perType: [EntityTypeScoreValue]
+        package var perType: [EntityTypeScoreValue]
     }
 
-    public struct EntityTypeScoreValue: Sendable, Equatable {
-        public var type: String
-        public var precision: Double, recall: Double, f1: Double
-        public var support: Int
+    package struct EntityTypeScoreValue: Sendable, Equatable {
+        package var type: String
+        package var precision: Double, recall: Double, f1: Double
+        package var support: Int
     }
 
     /// run_ner.py's metrics: micro precision/recall/F1 over entities (0 where undefined, as seqeval's
     /// zero_division default after its warning), token accuracy, and the per-type report.
-    public static func scores(truth: [[String]], predicted: [[String]], mode: Mode = .default) throws(Error) -> Scores {
+    package static func scores(truth: [[String]], predicted: [[String]], mode: Mode = .default) throws(Error) -> Scores {
         let trueCount = truth.reduce(0) { $0 + $1.count }, predictedCount = predicted.reduce(0) { $0 + $1.count }
         guard trueCount == predictedCount else { throw .inconsistentLengths(truth: trueCount, predicted: predictedCount) }
         let trueEntities = try entities(truth, mode: mode), predictedEntities = try entities(predicted, mode: mode)

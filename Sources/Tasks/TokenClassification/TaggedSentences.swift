@@ -7,18 +7,18 @@
 
 import TensorCore
 
-public struct TaggedSentence: Sendable, Equatable {
-    public var words: [String]
+package struct TaggedSentence: Sendable, Equatable {
+    package var words: [String]
     /// One tag per word: a name, or (JSONL) an integer id written as its decimal text, resolved by the label set.
-    public var tags: [String]
+    package var tags: [String]
     /// 1-based line of the sentence's first word (JSONL: its record's line).
-    public var line: Int
+    package var line: Int
     /// CoNLL: word i is on line `line + i`. JSONL: every word is on `line`.
-    public var oneWordPerLine: Bool
+    package var oneWordPerLine: Bool
     /// JSONL tags written as integer ids (`"ner_tags": [3, 0, 7]`): indices into the label set.
-    public var tagsAreIDs: Bool
+    package var tagsAreIDs: Bool
 
-    public init(words: [String], tags: [String], line: Int, oneWordPerLine: Bool = false, tagsAreIDs: Bool = false) {
+    package init(words: [String], tags: [String], line: Int, oneWordPerLine: Bool = false, tagsAreIDs: Bool = false) {
         self.words = words
         self.tags = tags
         self.line = line
@@ -27,10 +27,10 @@ public struct TaggedSentence: Sendable, Equatable {
     }
 
     /// The line a word is on, for messages.
-    public func line(ofWord index: Int) -> Int { oneWordPerLine ? line + index : line }
+    package func line(ofWord index: Int) -> Int { oneWordPerLine ? line + index : line }
 }
 
-public enum TaggedDataError: Error, CustomStringConvertible, Equatable {
+package enum TaggedDataError: Error, CustomStringConvertible, Equatable {
     case empty
     case noLabelColumn(found: Int)
     case labelColumnOutOfRange(column: Int, columns: Int)
@@ -44,7 +44,7 @@ public enum TaggedDataError: Error, CustomStringConvertible, Equatable {
     case idsNeedNames
     case unknownFormat
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .empty: return "no sentences"
         case .noLabelColumn(let found):
@@ -65,30 +65,30 @@ public enum TaggedDataError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-public struct TaggedColumns: Sendable, Equatable {
+package struct TaggedColumns: Sendable, Equatable {
     /// JSONL: the field holding the words.
-    public var words = "tokens"
+    package var words = "tokens"
     /// JSONL: the field holding the tags. CoNLL: a 1-based column number (default: the last column).
-    public var tags = "ner_tags"
-    public init(words: String = "tokens", tags: String = "ner_tags") {
+    package var tags = "ner_tags"
+    package init(words: String = "tokens", tags: String = "ner_tags") {
         self.words = words
         self.tags = tags
     }
 }
 
-public enum TaggedSentences {
+package enum TaggedSentences {
     /// An error at one line of a file: printed as `FILE:LINE: cause`.
     static func at(_ path: String, _ line: Int, _ cause: TaggedDataError) -> FileError {
         FileError(path: "\(path):\(line)", cause: cause)
     }
 
     /// Whether a path names JSON lines (else it is read as CoNLL columns).
-    public static func isJSONLines(_ path: String) -> Bool {
+    package static func isJSONLines(_ path: String) -> Bool {
         let lower = path.lowercased()
         return lower.hasSuffix(".jsonl") || lower.hasSuffix(".json") || lower.hasSuffix(".ndjson")
     }
 
-    public static func read(path: String, columns: TaggedColumns = TaggedColumns()) throws -> [TaggedSentence] {
+    package static func read(path: String, columns: TaggedColumns = TaggedColumns()) throws -> [TaggedSentence] {
         let bytes = try withFileContext(path) { try readFileBytes(path) }
         guard let text = String(validating: bytes, as: UTF8.self) else { throw FileError(path: path, cause: TaggedDataError.notUTF8) }
         let sentences = isJSONLines(path) ? try readJSONL(text, path: path, columns: columns)

@@ -10,33 +10,33 @@ import Tokenizer
 import Bert
 import Training
 
-public struct TokenClassificationTask: FineTuningTask {
-    public var columns: TaggedColumns
-    public var labelAllTokens: Bool
-    public var metricMode: SeqEval.Mode
+package struct TokenClassificationTask: FineTuningTask {
+    package var columns: TaggedColumns
+    package var labelAllTokens: Bool
+    package var metricMode: SeqEval.Mode
 
-    public init(columns: TaggedColumns = TaggedColumns(), labelAllTokens: Bool = false, metricMode: SeqEval.Mode = .default) {
+    package init(columns: TaggedColumns = TaggedColumns(), labelAllTokens: Bool = false, metricMode: SeqEval.Mode = .default) {
         self.columns = columns
         self.labelAllTokens = labelAllTokens
         self.metricMode = metricMode
     }
 
-    public var head: BertHead { .tokenClassification }
+    package var head: BertHead { .tokenClassification }
 
-    public func read(_ path: String) throws -> [TaggedSentence] {
+    package func read(_ path: String) throws -> [TaggedSentence] {
         try TaggedSentences.read(path: path, columns: columns)
     }
 
     /// run_ner.py's rule: the model's labels when its config names them and they cover the data, else the sorted
     /// set of training labels. Integer tags are indices, so they need names from `--labels` or the config.
-    public func labels(train: [TaggedSentence], file: String, config: BertConfig, explicit: [String]?) throws -> LabelSet {
+    package func labels(train: [TaggedSentence], file: String, config: BertConfig, explicit: [String]?) throws -> LabelSet {
         let labels = try resolveLabels(train: train, file: file, config: config, explicit: explicit)
         try withFileContext(file) { try checkLabels(labels) }
         return labels
     }
 
     /// Strict IOB2 metrics need tags that start with B, I or O; refused before training rather than scored as nothing.
-    public func checkLabels(_ labels: LabelSet) throws(SeqEval.Error) {
+    package func checkLabels(_ labels: LabelSet) throws(SeqEval.Error) {
         guard metricMode == .strict else { return }
         for name in labels.names { _ = try SeqEval.entities([[name]], mode: .strict) }
     }
@@ -70,9 +70,9 @@ public struct TokenClassificationTask: FineTuningTask {
         }
     }
 
-    public var encodesPreSplitWords: Bool { true }
+    package var encodesPreSplitWords: Bool { true }
 
-    public func encode(_ sentences: [TaggedSentence], file: String, labels: LabelSet, tokenizer: any TextTokenizer, maxLength: Int) throws -> EncodedData {
+    package func encode(_ sentences: [TaggedSentence], file: String, labels: LabelSet, tokenizer: any TextTokenizer, maxLength: Int) throws -> EncodedData {
         let index = labels.label2id
         let bToI = Self.bToI(labels.names)
         let room = max(1, maxLength - tokenizer.specialTokensForOneSequence)
@@ -106,7 +106,7 @@ public struct TokenClassificationTask: FineTuningTask {
 
     /// `tokenize_and_align_labels` on one sentence's word pieces (no special tokens): the first piece of a word gets
     /// its label; later pieces -100, or with `labelAllTokens` the label through `bToI`.
-    public static func align(wordIDs: [Int], tags: [Int], labelAllTokens: Bool, bToI: [Int]) -> [Int] {
+    package static func align(wordIDs: [Int], tags: [Int], labelAllTokens: Bool, bToI: [Int]) -> [Int] {
         var previous: Int? = nil
         return wordIDs.map { word in
             defer { previous = word }
@@ -116,7 +116,7 @@ public struct TokenClassificationTask: FineTuningTask {
     }
 
     /// run_ner.py's `b_to_i_label`: B-X → I-X where the label set has I-X; every other label stays.
-    public static func bToI(_ names: [String]) -> [Int] {
+    package static func bToI(_ names: [String]) -> [Int] {
         let index = Dictionary(names.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
         return names.enumerated().map { i, name in
             guard name.hasPrefix("B-"), let inside = index["I-" + name.dropFirst(2)] else { return i }
@@ -124,48 +124,48 @@ public struct TokenClassificationTask: FineTuningTask {
         }
     }
 
-    public func training(labels: LabelSet, train: EncodedData, eval: EncodedData?) -> any TrainingTask {
+    package func training(labels: LabelSet, train: EncodedData, eval: EncodedData?) -> any TrainingTask {
         TokenClassificationTraining(labels: labels.names, mode: metricMode)
     }
 
-    public func configure(_ config: inout BertConfig, labels: LabelSet) {
+    package func configure(_ config: inout BertConfig, labels: LabelSet) {
         config.id2label = labels.names
         config.problemType = nil
     }
 }
 
 /// Batches of aligned token targets and seqeval metrics.
-public struct TokenClassificationTraining: TrainingTask {
-    public let labels: [String]
-    public let mode: SeqEval.Mode
-    public var head: BertHead { .tokenClassification }
+package struct TokenClassificationTraining: TrainingTask {
+    package let labels: [String]
+    package let mode: SeqEval.Mode
+    package var head: BertHead { .tokenClassification }
 
-    public init(labels: [String], mode: SeqEval.Mode) {
+    package init(labels: [String], mode: SeqEval.Mode) {
         self.labels = labels
         self.mode = mode
     }
 
-    public func collate(_ examples: [EncodedExample], padId: Int, pass: CollationPass) throws -> (TokenBatch, Labels) {
+    package func collate(_ examples: [EncodedExample], padId: Int, pass: CollationPass) throws -> (TokenBatch, Labels) {
         try MicroBatch.make(examples, head: .tokenClassification, problemType: nil, padId: padId)
     }
 
-    public func makeMetrics() -> any MetricAccumulator { EntityMetrics(labels: labels, mode: mode) }
+    package func makeMetrics() -> any MetricAccumulator { EntityMetrics(labels: labels, mode: mode) }
 }
 
 /// Collects each sentence's labelled tags and predictions (windows of one sentence are consecutive examples with
 /// the same line), then scores them with seqeval.
-public struct EntityMetrics: MetricAccumulator {
+package struct EntityMetrics: MetricAccumulator {
     let labels: [String]
     let mode: SeqEval.Mode
     var truth: [[String]] = [], predicted: [[String]] = []
     var lastLine: Int? = nil
 
-    public init(labels: [String], mode: SeqEval.Mode) {
+    package init(labels: [String], mode: SeqEval.Mode) {
         self.labels = labels
         self.mode = mode
     }
 
-    public mutating func add(examples: [EncodedExample], labels targets: Labels, batch: TokenBatch, outputs: BertWorkspace, config: BertConfig) {
+    package mutating func add(examples: [EncodedExample], labels targets: Labels, batch: TokenBatch, outputs: BertWorkspace, config: BertConfig) {
         guard case .tokenClasses(let flat) = targets else { return }
         let T = batch.sequenceLength, L = config.numLabels
         for (b, example) in examples.enumerated() {
@@ -180,7 +180,7 @@ public struct EntityMetrics: MetricAccumulator {
         }
     }
 
-    public func result() -> TaskMetrics {
+    package func result() -> TaskMetrics {
         guard let scores = try? SeqEval.scores(truth: truth, predicted: predicted, mode: mode) else {
             // Strict mode refuses tags that are not IOB2; `checkLabels` refused such label sets before the run.
             return TaskMetrics()
@@ -197,12 +197,12 @@ public struct EntityMetrics: MetricAccumulator {
 /// A sentence of `count` word pieces cut into windows of at most `room`, half overlapping. Each token is owned by
 /// the window where it has the most context on its poorer side (the earlier window on ties), so every token is
 /// labelled, trained on and predicted exactly once.
-public struct TokenWindows: Sendable, Equatable {
-    public let ranges: [Range<Int>]
+package struct TokenWindows: Sendable, Equatable {
+    package let ranges: [Range<Int>]
     /// The window that owns each token.
-    public let owner: [Int]
+    package let owner: [Int]
 
-    public init(count: Int, room: Int) {
+    package init(count: Int, room: Int) {
         guard count > room else {
             ranges = [0..<count]
             owner = [Int](repeating: 0, count: count)

@@ -1,0 +1,262 @@
+// Fine-tuning as a value: what to train, on what, how; run with a progress callback or as an AsyncSequence.
+
+import Foundation
+internal import Bert
+internal import Training
+internal import Tasks
+internal import Pipelines
+
+/// A fine-tuning run: a model directory, training data, and the reference recipe of transformers' `Trainer` (AdamW
+/// 2e-5, batch 16, 3 epochs, weight decay 0.01, evaluation every epoch) unless you change it. The output directory is
+/// a Hugging Face model directory that `from_pretrained` loads unchanged (a PEFT adapter folder with ``lora``), with
+/// `checkpoint-N` folders to ``resume`` from and `trainer_state.json`.
+///
+/// ```swift
+/// var job = FineTuning(model: "all-MiniLM-L6-v2", trainFile: "train.csv", outputDirectory: "sentiment")
+/// job.evalFile = "dev.csv"
+/// let result = try job.run { progress in
+///     if case .evaluated(let evaluation) = progress { print(evaluation.epoch, evaluation.accuracy ?? 0) }
+/// }
+/// ```
+///
+/// Data: CSV, TSV or JSON lines with a `text` (and `label`) column for classification; `tokens` / `ner_tags` JSON lines
+/// or CoNLL files for entity tagging; SQuAD JSON for question answering; plain text for masked-LM domain adaptation.
+public struct FineTuning: Sendable {
+    /// What the model learns.
+    public enum Task: String, Sendable, Hashable, CaseIterable {
+        /// Text classification (`BertForSequenceClassification`).
+        case sequenceClassification = "sequence-classification"
+        /// Entity tagging (`BertForTokenClassification`, as `run_ner.py`).
+        case tokenClassification = "token-classification"
+        /// Extractive question answering (`BertForQuestionAnswering`, as `run_qa.py`).
+        case questionAnswering = "question-answering"
+        /// Masked-LM continued pre-training on domain text (`BertForMaskedLM`, as `run_mlm.py`).
+        case maskedLM = "masked-lm"
+
+        var internalValue: TaskName { TaskName(rawValue: rawValue)! }
+    }
+
+    /// When to evaluate or save.
+    public enum Schedule: Sendable, Hashable {
+        /// At the end of every epoch.
+        case everyEpoch
+        /// Every this many optimizer steps.
+        case everySteps(Int)
+        /// Never (saving: only the final model).
+        case never
+
+        var internalValue: TrainingOptions.Every {
+            switch self { case .everyEpoch: .epoch; case .everySteps(let n): .steps(n); case .never: .never }
+        }
+    }
+
+    /// A LoRA adapter trained instead of every weight, as PEFT's `LoraConfig`; the output is a PEFT adapter folder.
+    public struct LoRA: Sendable, Hashable {
+        /// The adapters' rank `r`.
+        public var rank = 8
+        /// `lora_alpha`.
+        public var alpha: Float = 8
+        /// `lora_dropout`.
+        public var dropout: Float = 0
+        /// Module names to adapt (PEFT's matching); nil takes PEFT's default for the model type (query and value).
+        public var targetModules: [String]? = nil
+        /// rsLoRA's scaling, alpha / √r.
+        public var useRSLoRA = false
+
+        /// PEFT's defaults.
+        public init() {}
+    }
+
+    /// The model directory (or Hub id in the local cache) to start from.
+    public var model: String
+    /// The training data.
+    public var trainFile: String
+    /// Evaluation data (nil: no evaluation).
+    public var evalFile: String? = nil
+    /// Where the fine-tuned model and checkpoints go.
+    public var outputDirectory: String
+    /// What to learn; nil tells it from the data and the model (SQuAD → question answering, tagged words → entities,
+    /// plain text → masked LM, a table → classification).
+    public var task: Task? = nil
+    /// Label names in output order (nil: the sorted labels of the training data, or the model's own when they fit).
+    public var labels: [String]? = nil
+    /// Tokens per example (nil: 128; question answering 384).
+    public var maxLength: Int? = nil
+    /// Epochs, and an optional cap on optimizer steps.
+    public var epochs = 3, maxSteps: Int? = nil
+    /// AdamW's peak learning rate and weight decay (biases and LayerNorm weights excluded).
+    public var learningRate: Float = 2e-5, weightDecay: Float = 0.01
+    /// Examples per micro-batch, and micro-batches per optimizer step.
+    public var batchSize = 16, gradientAccumulation = 1
+    /// Linear warm-up as a share of all steps (or a step count, which wins when not 0).
+    public var warmupRatio = 0.0, warmupSteps = 0
+    /// Global gradient-norm clipping (0 disables).
+    public var maxGradNorm: Float = 1
+    /// The seed of the new head, the data order, dropout and masking.
+    public var seed: UInt64 = 42
+    /// When to evaluate and when to save checkpoints.
+    public var evaluation: Schedule = .everyEpoch, saving: Schedule = .everyEpoch
+    /// Stop after this many evaluations without improvement of the evaluation loss.
+    public var earlyStoppingPatience: Int? = nil
+    /// fp32, or bf16 mixed precision (as `torch.autocast`); int8 cannot train.
+    public var precision: Precision = .fp32
+    /// A LoRA adapter instead of full fine-tuning.
+    public var lora: LoRA? = nil
+    /// Continue from the newest checkpoint in ``outputDirectory``.
+    public var resume = false
+
+    /// A run of the reference recipe.
+    public init(model: String, trainFile: String, outputDirectory: String) {
+        self.model = model
+        self.trainFile = trainFile
+        self.outputDirectory = outputDirectory
+    }
+
+    func settings() throws -> FineTuneSettings {
+        var s = FineTuneSettings(model: model, train: trainFile, output: outputDirectory)
+        s.task = try task?.internalValue ?? FineTuneJob.inferTask(model: model, train: trainFile)
+        s.eval = evalFile
+        s.labels = labels
+        s.maxLength = maxLength ?? (s.task == .questionAnswering ? 384 : 128)
+        var t = TrainingOptions()
+        t.epochs = epochs; t.maxSteps = maxSteps; t.learningRate = learningRate; t.weightDecay = weightDecay
+        t.batchSize = batchSize; t.gradientAccumulation = gradientAccumulation
+        t.warmupRatio = warmupRatio; t.warmupSteps = warmupSteps; t.maxGradNorm = maxGradNorm; t.seed = seed
+        t.evalEvery = evaluation.internalValue; t.saveEvery = saving.internalValue
+        t.earlyStoppingPatience = earlyStoppingPatience
+        t.precision = precision.internalValue
+        s.training = t
+        s.resume = resume
+        if let lora {
+            var config = LoRAConfig()
+            config.rank = lora.rank
+            config.alpha = lora.alpha
+            config.dropout = lora.dropout
+            config.useRSLoRA = lora.useRSLoRA
+            if let names = lora.targetModules { config.targets = .names(names) }
+            s.lora = config
+        }
+        return s
+    }
+
+    /// Trains, reporting progress to `progress` on the training thread, and writes the fine-tuned model.
+    /// - Throws: ``BertKitError/file(path:message:)`` for bad data (naming the file and line),
+    ///   ``BertKitError/invalidArgument(_:)`` for settings out of range.
+    @discardableResult
+    public func run(progress: (TrainingProgress) -> Void = { _ in }) throws(BertKitError) -> FineTuningResult {
+        try BertKitError.mapping {
+            try withoutActuallyEscaping(progress) { progress in
+                FineTuningResult(try FineTuneJob.run(try settings()) { event in
+                    if let report = TrainingProgress(event) { progress(report) }
+                }, outputDirectory: outputDirectory)
+            }
+        }
+    }
+
+    /// Trains on a thread of its own; the sequence yields the progress and ends with ``TrainingProgress/finished(_:)``,
+    /// or throws the run's ``BertKitError``.
+    ///
+    /// ```swift
+    /// for try await progress in job.progress() { print(progress) }
+    /// ```
+    public func progress() -> AsyncThrowingStream<TrainingProgress, any Error> {
+        AsyncThrowingStream { continuation in
+            let job = self
+            let thread = Thread {
+                do {
+                    let result = try job.run { continuation.yield($0) }
+                    continuation.yield(.finished(result))
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            thread.stackSize = 16 << 20
+            thread.start()
+        }
+    }
+}
+
+/// What a fine-tuning run reports while it trains.
+public enum TrainingProgress: Sendable {
+    /// Training began: the optimizer steps it will take, the training examples, and the step it resumed from.
+    case started(totalSteps: Int, examples: Int, resumedAt: Int?)
+    /// An optimizer step was taken; `loss` is the step's mean training loss.
+    case step(step: Int, totalSteps: Int, epoch: Double, loss: Double, learningRate: Double)
+    /// An evaluation finished.
+    case evaluated(Evaluation)
+    /// A checkpoint folder was written.
+    case checkpointSaved(path: String)
+    /// Early stopping ended the run after this step.
+    case stoppedEarly(step: Int)
+    /// The run finished (``FineTuning/progress()`` only).
+    case finished(FineTuningResult)
+
+    init?(_ event: TrainingEvent) {
+        switch event {
+        case .started(let total, let examples, let resumedAt): self = .started(totalSteps: total, examples: examples, resumedAt: resumedAt)
+        case .progress(let step, let total, let epoch, let loss, let rate, _):
+            self = .step(step: step, totalSteps: total, epoch: epoch, loss: loss, learningRate: rate)
+        case .evaluated(let entry): self = .evaluated(Evaluation(entry))
+        case .checkpointSaved(let path): self = .checkpointSaved(path: path)
+        case .stoppedEarly(let step): self = .stoppedEarly(step: step)
+        case .logged: return nil
+        }
+    }
+}
+
+/// One evaluation's figures: the loss, and the task's metric (accuracy for classification, seqeval's F1 for entities,
+/// SQuAD's F1 for question answering).
+public struct Evaluation: Sendable, Hashable {
+    /// The optimizer step and epoch it was made at.
+    public var step: Int, epoch: Double
+    /// The mean evaluation loss.
+    public var loss: Double?
+    /// Accuracy (classification, exact match for question answering).
+    public var accuracy: Double?
+    /// F1 (macro for classification, seqeval's micro for entities, SQuAD's for question answering).
+    public var f1: Double?
+
+    init(_ entry: TrainingLogEntry) {
+        step = entry.step
+        epoch = entry.epoch
+        loss = entry.evalLoss
+        accuracy = entry.evalAccuracy
+        f1 = entry.evalF1
+    }
+}
+
+/// What a fine-tuning run did.
+public struct FineTuningResult: Sendable, Hashable {
+    /// The optimizer steps taken, and the epochs begun.
+    public var steps: Int, epochs: Int
+    /// Whether early stopping ended it.
+    public var stoppedEarly: Bool
+    /// The last evaluation, if any.
+    public var finalEvaluation: Evaluation?
+    /// Every evaluation, in order.
+    public var evaluations: [Evaluation]
+    /// The label names, in output order.
+    public var labels: [String]
+    /// Training and evaluation examples read.
+    public var trainExamples: Int, evalExamples: Int
+    /// Wall-clock seconds of training.
+    public var seconds: Double
+    /// The output directory, and the files in it.
+    public var outputDirectory: String, outputFiles: [String]
+
+    init(_ result: FineTuneResult, outputDirectory: String) {
+        let state = result.summary.state
+        steps = state.globalStep
+        epochs = state.epoch
+        stoppedEarly = state.stoppedEarly
+        evaluations = state.logHistory.filter { $0.evalLoss != nil || $0.evalAccuracy != nil || $0.evalF1 != nil }.map(Evaluation.init)
+        finalEvaluation = evaluations.last
+        labels = result.labels.names
+        trainExamples = result.trainExamples
+        evalExamples = result.evalExamples
+        seconds = result.summary.seconds
+        self.outputDirectory = outputDirectory
+        self.outputFiles = result.outputFiles
+    }
+}
