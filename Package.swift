@@ -82,7 +82,7 @@ let package = Package(
                 path: "Sources/BertKitInternals"),
 
         .executableTarget(name: "BertKitCLI",
-                          dependencies: ["BertKitInternals",
+                          dependencies: ["BertKit", "BertKitInternals",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Sources/BertKitCLI"),
 

@@ -76,8 +76,13 @@ public struct Checkpoint: Sendable, Hashable {
         public var dtype: String
         /// Its shape.
         public var shape: [Int]
+        /// Its number of elements.
+        public var elementCount: Int
         /// Its size in bytes.
         public var byteCount: Int
+        /// The CRC-32 of its bytes as 8 hex digits, when read with `checksums` (two files with equal checksums hold
+        /// identical data).
+        public var crc32: String?
     }
 
     /// The format the content says.
@@ -86,21 +91,27 @@ public struct Checkpoint: Sendable, Hashable {
     public var files: [String]
     /// The tensors, sorted by name.
     public var tensors: [TensorInfo]
-    /// The file's string metadata (safetensors' `__metadata__`, GGUF's keys…).
-    public var metadata: [String: String]
+    /// The file's string metadata (safetensors' `__metadata__`, GGUF's keys…); nil for a format that has none.
+    public var metadata: [String: String]?
     /// Remarks on the file (which class a `tf_model.h5` was saved as, storage shared by two tensors).
     public var notes: [String]
 
     /// Reads a checkpoint file, an index of shards, or a model directory's weights (the file transformers would load).
+    /// - Parameters:
+    ///   - path: The file, index or directory.
+    ///   - checksums: Also read every tensor's bytes for its ``TensorInfo/crc32`` (the listing alone reads headers only).
     /// - Throws: ``BertKitError/file(path:message:)`` naming the file and what is wrong with it.
-    public init(contentsOf path: String) throws(BertKitError) {
+    public init(contentsOf path: String, checksums: Bool = false) throws(BertKitError) {
         let loaded = try BertKitError.mapping { try CheckpointReader.load(path: path) }
         format = CheckpointFormat(loaded.format)
         files = loaded.files
-        tensors = loaded.store.entries
-            .sorted { $0.name.unicodeScalars.lexicographicallyPrecedes($1.name.unicodeScalars) }
-            .map { TensorInfo(name: $0.name, dtype: $0.tensor.dtype.rawValue, shape: $0.tensor.shape, byteCount: $0.tensor.byteCount) }
-        metadata = loaded.store.metadata
+        let entries = loaded.store.entries.sorted { $0.name.unicodeScalars.lexicographicallyPrecedes($1.name.unicodeScalars) }
+        let crcs = checksums ? CRC32.checksums(of: entries.map(\.tensor)).map(CRC32.hex) : []
+        tensors = entries.enumerated().map { index, entry in
+            TensorInfo(name: entry.name, dtype: entry.tensor.dtype.rawValue, shape: entry.tensor.shape,
+                       elementCount: entry.tensor.elementCount, byteCount: entry.tensor.byteCount, crc32: checksums ? crcs[index] : nil)
+        }
+        metadata = loaded.hasMetadata ? loaded.store.metadata : nil
         notes = loaded.notes
     }
 

@@ -3,6 +3,7 @@
 internal import TensorCore
 internal import ModelCatalog
 internal import Pipelines
+internal import Tokenizer
 
 /// An error from BertKit, with a description that names the file (and line, tensor or question) and what is wrong —
 /// the text `bertkit` prints after `error:`.
@@ -37,6 +38,12 @@ public enum BertKitError: Error, Sendable, Equatable, CustomStringConvertible {
             if error.cause is ModelFamilyError { return .unsupportedModel(error.description) }
             return .file(path: error.path, message: String(describing: error.cause))
         case let error as ModelFamilyError: return .unsupportedModel(error.description)
+        case let error as TokenizerError:
+            // Encoding's errors are about the call's texts and options; the others about the tokenizer's files.
+            switch error {
+            case .secondSequenceNotProvided, .sequenceTooShort, .invalidOptions: return .invalidArgument(error.description)
+            default: return .failed(error.description)
+            }
         case let error as InferenceError:
             if case .wrongHead = error { return .unsupportedModel(error.description) }
             return .invalidArgument(error.description)

@@ -52,12 +52,27 @@ public final class PretrainedModel: @unchecked Sendable {
     /// transformers' load warnings (weights not used, weights newly initialised), names grouped; empty when every
     /// weight fitted.
     public let loadWarnings: [String]
-    /// The model's tokenizer.
-    public let tokenizer: TextTokenizer
+    /// The model's tokenizer, read from the directory on first use (a directory of weights alone loads, and runs
+    /// ``checkParity(reference:absoluteTolerance:relativeTolerance:)``, without one).
+    /// - Throws: ``BertKitError/file(path:message:)`` when the directory has no tokenizer files BertKit reads.
+    public var tokenizer: TextTokenizer {
+        get throws(BertKitError) { try serialised { TextTokenizer(base: try pipeline().tokenizer) } }
+    }
 
     private let lock = NSLock()
-    private let inference: TextInference
     private let loaded: PretrainedBert
+    private let options: Options
+    /// The text pipeline, made with the tokenizer on first use (under `lock`).
+    private var inference: TextInference?
+
+    private func pipeline() throws -> TextInference {
+        if let inference { return inference }
+        let made = TextInference(model: loaded.model, tokenizer: try loaded.tokenizer(), adapters: loaded.adapters, maxLength: options.maxLength)
+        made.batchSize = options.batchSize
+        made.skipsPadding = !options.padBatches
+        inference = made
+        return made
+    }
 
     /// Loads a model directory, or a Hub id in the local Hugging Face cache.
     /// - Throws: ``BertKitError/file(path:message:)`` for a missing or damaged file,
@@ -73,12 +88,8 @@ public final class PretrainedModel: @unchecked Sendable {
             } ?? PretrainedBert.load(location, head: options.head?.internalValue, allowRandomInit: options.allowRandomInit,
                                      precision: precision)
         }
-        let base = try BertKitError.mapping { try loaded.tokenizer() }
         self.loaded = loaded
-        tokenizer = TextTokenizer(base: base)
-        inference = TextInference(model: loaded.model, tokenizer: base, adapters: loaded.adapters, maxLength: options.maxLength)
-        inference.batchSize = options.batchSize
-        inference.skipsPadding = !options.padBatches
+        self.options = options
         info = ModelInfo(loaded, precision: options.precision)
         loadWarnings = loaded.loadWarnings
     }
@@ -87,6 +98,11 @@ public final class PretrainedModel: @unchecked Sendable {
     public convenience init(directory: URL, options: Options = Options()) throws(BertKitError) {
         try self.init(directory.path, options: options)
     }
+
+    /// What loading did, in transformers' words: weights not used, weights newly initialised, shapes that did not fit.
+    /// ``loadWarnings`` groups long lists of names (`bert.encoder.layer.{0..11}.* (192)`); `listingEveryName` lists
+    /// each.
+    public func loadReport(listingEveryName: Bool) -> [String] { loaded.loadReport.lines(verbose: listingEveryName) }
 
     private func serialised<T>(_ body: () throws -> T) throws(BertKitError) -> T {
         lock.lock()
@@ -100,13 +116,13 @@ public final class PretrainedModel: @unchecked Sendable {
     /// highest logit and every label's probability — softmax, sigmoid for a multi-label model, the raw value for regression.
     /// - Throws: ``BertKitError/unsupportedModel(_:)`` when the model has another head.
     public func classify(_ texts: [String]) throws(BertKitError) -> [Classification] {
-        try serialised { try inference.predict(texts).map(Classification.init) }
+        try serialised { try pipeline().predict(texts).map(Classification.init) }
     }
 
     /// Classifies text pairs (`tokenizer(text, pair)`), for models fine-tuned on pairs (entailment, paraphrase).
     public func classify(_ texts: [String], pairs: [String]) throws(BertKitError) -> [Classification] {
         guard texts.count == pairs.count else { throw .invalidArgument("\(texts.count) texts but \(pairs.count) pairs") }
-        return try serialised { try inference.predict(texts, pairs: pairs).map(Classification.init) }
+        return try serialised { try pipeline().predict(texts, pairs: pairs).map(Classification.init) }
     }
 
     /// Tags the entities of texts with a token classifier, grouped as transformers' token-classification pipeline
@@ -118,29 +134,42 @@ public final class PretrainedModel: @unchecked Sendable {
     public func tagEntities(_ texts: [String], aggregation: EntityAggregation = .simple,
                             ignoring: Set<String> = ["O"]) throws(BertKitError) -> [[Entity]] {
         try serialised {
-            try inference.tagEntities(texts, strategy: aggregation.internalValue, ignoreLabels: ignoring).map { $0.map(Entity.init) }
+            try pipeline().tagEntities(texts, strategy: aggregation.internalValue, ignoreLabels: ignoring).map { $0.map(Entity.init) }
         }
     }
 
     /// Answers a question from a context with an extractive question-answering model, as transformers'
     /// question-answering pipeline: the best spans of the context, best first.
+    /// - Throws: ``BertKitError/invalidArgument(_:)`` when the options cannot window the context (a stride as long as
+    ///   the room the question leaves), ``BertKitError/unsupportedModel(_:)`` when the model has another head.
     public func answer(_ question: String, context: String, options: AnswerOptions = AnswerOptions()) throws(BertKitError) -> [Answer] {
-        guard options.topK >= 1, options.maxAnswerLength >= 1 else { throw .invalidArgument("topK and maxAnswerLength must be at least 1") }
-        return try serialised { try inference.answer(question: question, context: context, options: options.internalValue).map(Answer.init) }
+        try options.validate()
+        return try serialised { try pipeline().answer(question: question, context: context, options: options.internalValue).map(Answer.init) }
+    }
+
+    /// Answers every question of a file of JSON lines, `{"question": …, "context": …}` each (empty lines skipped),
+    /// in order. An error in one names the file and its line.
+    public func answerQuestions(inFile path: String, options: AnswerOptions = AnswerOptions()) throws(BertKitError) -> [AnsweredQuestion] {
+        try options.validate()
+        return try serialised {
+            try pipeline().answer(questionFile: path, options: options.internalValue).map {
+                AnsweredQuestion(question: $0.question, context: $0.context, answers: $0.answers.map(Answer.init))
+            }
+        }
     }
 
     /// Fills the mask token (`[MASK]`, RoBERTa's `<mask>`) of a text with a masked-LM model, as the fill-mask pipeline:
     /// for each mask of the text, the `topK` likeliest tokens.
     public func fillMask(_ text: String, topK: Int = 5) throws(BertKitError) -> [[MaskFill]] {
         guard topK >= 1 else { throw .invalidArgument("topK must be at least 1, not \(topK)") }
-        return try serialised { try inference.fillMask(text, topK: topK).map { $0.map(MaskFill.init) } }
+        return try serialised { try pipeline().fillMask(text, topK: topK).map { $0.map(MaskFill.init) } }
     }
 
     /// One vector per text: the mean of the last hidden states over the real tokens (sentence-transformers' mean
     /// pooling), the `[CLS]` state, or the pooler's output. `normalize` scales each to unit length (cosine similarity is
     /// then a dot product).
     public func embed(_ texts: [String], pooling: Pooling = .mean, normalize: Bool = false) throws(BertKitError) -> [[Float]] {
-        try serialised { try inference.embed(texts, pooling: pooling.internalValue, normalize: normalize) }
+        try serialised { try pipeline().embed(texts, pooling: pooling.internalValue, normalize: normalize) }
     }
 
     /// Compares the model's outputs with a reference file written by transformers (`Tools/make_reference.py`: the

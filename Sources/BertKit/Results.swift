@@ -125,6 +125,12 @@ public struct AnswerOptions: Sendable, Hashable {
     /// The pipeline's defaults.
     public init() {}
 
+    func validate() throws(BertKitError) {
+        guard topK >= 1, maxAnswerLength >= 1 else { throw .invalidArgument("topK and maxAnswerLength must be at least 1") }
+        if let docStride, docStride < 0 { throw .invalidArgument("docStride must be at least 0") }
+        if let maxLength, maxLength < 1 { throw .invalidArgument("maxLength must be at least 1") }
+    }
+
     var internalValue: Tasks.AnswerOptions {
         var options = Tasks.AnswerOptions()
         options.topK = topK
@@ -153,6 +159,16 @@ public struct Answer: Sendable, Hashable {
     }
 }
 
+/// A question of a file, with its answers.
+public struct AnsweredQuestion: Sendable, Hashable {
+    /// The question.
+    public var question: String
+    /// The text the answers come from.
+    public var context: String
+    /// The best spans, best first.
+    public var answers: [Answer]
+}
+
 /// A candidate for a mask token.
 public struct MaskFill: Sendable, Hashable {
     /// The token, as the tokenizer decodes it.
@@ -174,10 +190,10 @@ public struct MaskFill: Sendable, Hashable {
 
 /// How ``PretrainedModel/embed(_:pooling:normalize:)`` turns a text's hidden states into one vector.
 public enum Pooling: String, Sendable, Hashable, CaseIterable {
-    /// The mean over the real tokens (sentence-transformers' default).
-    case mean
     /// The `[CLS]` token's hidden state.
     case cls
+    /// The mean over the real tokens (sentence-transformers' default).
+    case mean
     /// The pooler's output (tanh of a dense layer over `[CLS]`), for models that have one.
     case pooler
 

@@ -17,7 +17,7 @@ struct BenchmarkCommand: ParsableCommand {
         @OptionGroup var threading: ThreadOptions
 
         func run() throws {
-            threading.apply()
+            try threading.apply()
             let start = Benchmarks.now()
             let loaded = try CheckpointReader.load(path: path)
             let crcs = CRC32.checksums(of: loaded.store.entries.map(\.tensor))
@@ -40,7 +40,7 @@ struct BenchmarkCommand: ParsableCommand {
 
         func run() throws {
             let start = Benchmarks.now()
-            let loaded = try modelOptions.load(quiet: true, precision: precisionOptions.precision)
+            let loaded = try modelOptions.loadInternal(quiet: true, precision: precisionOptions.precision)
             let loadSeconds = Benchmarks.now() - start
             let timing = try Benchmarks.forward(model: loaded.model, batch: batch, sequence: sequence, iterations: iterations)
             Console.out(JSONWriter.compact(.object(JSONObject([
@@ -65,7 +65,7 @@ struct BenchmarkCommand: ParsableCommand {
 
         func run() throws {
             let start = Benchmarks.now()
-            let loaded = try modelOptions.load(quiet: true, precision: precisionOptions.precision)
+            let loaded = try modelOptions.loadInternal(quiet: true, precision: precisionOptions.precision)
             let loadSeconds = Benchmarks.now() - start
             let inference = try batchOptions.textInference(loaded, maxLength: maxLength)
             inference.batchSize = batchSize
@@ -95,7 +95,7 @@ struct BenchmarkCommand: ParsableCommand {
         }
 
         func run() throws {
-            modelOptions.threading.apply()
+            try modelOptions.threading.apply()
             // Under mpirun: one data-parallel step over the ranks (each its share of --batch); rank 0 prints.
             let group = try ProcessGroup.fromEnvironment()
             try runAsRank(group) { try step(group: group) }
@@ -135,7 +135,7 @@ struct BenchmarkCommand: ParsableCommand {
         @OptionGroup var threading: ThreadOptions
 
         func run() throws {
-            threading.apply()
+            try threading.apply()
             let rate = Benchmarks.sgemmRate(size: size, iterations: iterations)
             Console.out(JSONWriter.compact(.object(JSONObject([("size", .int(size)), ("gflops_per_second", .double(rate)),
                                                                ("threads", .int(Parallel.threadCount)),

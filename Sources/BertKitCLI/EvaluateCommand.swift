@@ -28,7 +28,7 @@ struct EvaluateCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let loaded = try modelOptions.load(quiet: json, precision: precisionOptions.precision)
+        let loaded = try modelOptions.loadInternal(quiet: json, precision: precisionOptions.precision)
         var settings = EvaluationSettings(data: data)
         settings.maxLength = maxLength ?? (loaded.model.head == .questionAnswering ? 384 : 128)
         questionAnswering.apply(to: &settings.taskOptions)
@@ -164,7 +164,7 @@ struct MergeCommand: ParsableCommand {
     }
 
     func run() throws {
-        let loaded = try modelOptions.load()
+        let loaded = try modelOptions.loadInternal()
         loaded.adapters!.merge(into: loaded.model)
         try ModelExport.write(loaded.model, to: output, tokenizerFrom: loaded.directory,
                               extraFormats: saveFormat.map(\.family))

@@ -51,7 +51,7 @@ struct FinetuneCommand: ParsableCommand {
     }
 
     func run() throws {
-        threading.apply()
+        try threading.apply()
         // Under mpirun each process is one rank of a data-parallel run (README "Several processes and machines");
         // rank 0 prints and writes, the others only compute.
         let group = try ProcessGroup.fromEnvironment()

@@ -1,8 +1,9 @@
 // `bertkit predict`, `embed` and `fill-mask`: text in, the head's answer out.
 
 import ArgumentParser
-import BertKitInternals
+import BertKit
 import Foundation
+import TensorCore   // printing and argument files only: JSONWriter, TextLines
 
 struct PredictCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "predict",
@@ -16,48 +17,44 @@ struct PredictCommand: ParsableCommand {
     var maxLength: Int?
     @Option(help: "Read texts from a file, one per line (in addition to the arguments).") var file: String?
     @Option(help: "Texts per forward pass (each batch is padded to its longest text).") var batchSize = 32
-    @Option(help: "Token classification: none, simple, first, average or max, as transformers' pipeline.") var aggregation: AggregationStrategy = .simple
+    @Option(help: "Token classification: none, simple, first, average or max, as transformers' pipeline.") var aggregation: EntityAggregation = .simple
     @Option(help: "Token classification: comma-separated labels to leave out (default O; empty for none).") var ignoreLabels = "O"
     @Argument(help: "Texts to classify.") var texts: [String] = []
 
     func validate() throws { if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") } }
 
     func run() throws {
-        let loaded = try modelOptions.load(quiet: json, precision: precisionOptions.precision)
-        let inference = try batchOptions.textInference(loaded, maxLength: maxLength)
-        inference.batchSize = batchSize
+        let model = try modelOptions.load(quiet: json, precision: precisionOptions.precision, batch: batchOptions, maxLength: maxLength,
+                                          batchSize: batchSize)
         let all = texts + (try file.map { try TextLines.read($0, skippingEmpty: true) } ?? [])
-        if loaded.model.head == .tokenClassification {
+        if model.info.head == .tokenClassification {
             let ignored = Set(ignoreLabels.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
-            printEntities(all, try inference.tagEntities(all, strategy: aggregation, ignoreLabels: ignored))
+            printEntities(all, try model.tagEntities(all, aggregation: aggregation, ignoring: ignored))
             return
         }
-        let predictions = try inference.predict(all)
+        let predictions = try model.classify(all)
         if json {
             let items: [JSONValue] = predictions.map { p in
                 .object(JSONObject([("text", .string(p.text)), ("label", .string(p.label)),
-                                    ("probabilities", .object(JSONObject(p.probabilities.map { ($0.label, .double($0.probability)) }))),
+                                    ("probabilities", .object(JSONObject(p.scores.map { ($0.label, .double($0.score)) }))),
                                     ("logits", .array(p.logits.map { .double(Double($0)) }))]))
             }
             Console.out(JSONWriter.pretty(.object(JSONObject([("predictions", .array(items))])), sortKeys: false, ensureASCII: false))
         } else {
-            for p in predictions {
-                let probability = p.probabilities.first { $0.label == p.label }?.probability ?? 0
-                Console.out("\(p.label)\t\(String(format: "%.4f", probability))\t\(p.text)")
-            }
+            for p in predictions { Console.out("\(p.label)\t\(String(format: "%.4f", p.score))\t\(p.text)") }
         }
     }
 }
 
 extension PredictCommand {
     /// The pipeline's dicts (`entity_group` or, with `none`, `entity` and `index`), or a table per text.
-    func printEntities(_ texts: [String], _ results: [[TaggedEntity]]) {
+    func printEntities(_ texts: [String], _ results: [[Entity]]) {
         if json {
             let items: [JSONValue] = zip(texts, results).map { text, entities in
                 .object(JSONObject([("text", .string(text)), ("entities", .array(entities.map { e in
-                    var fields: [(String, JSONValue)] = e.entityGroup.map { [("entity_group", .string($0))] } ?? [("entity", .string(e.entity ?? ""))]
+                    var fields: [(String, JSONValue)] = [(aggregation == .none ? "entity" : "entity_group", .string(e.label))]
                     fields.append(("score", .double(Double(e.score))))
-                    if let index = e.index { fields.append(("index", .int(index))) }
+                    if let index = e.tokenIndex { fields.append(("index", .int(index))) }
                     fields += [("word", .string(e.word)), ("start", .int(e.start)), ("end", .int(e.end))]
                     return .object(JSONObject(fields))
                 }))]))
@@ -74,8 +71,8 @@ extension PredictCommand {
     }
 }
 
-extension AggregationStrategy: ExpressibleByArgument {}
-extension PoolingMode: ExpressibleByArgument {}
+extension EntityAggregation: ExpressibleByArgument {}
+extension Pooling: ExpressibleByArgument {}
 
 /// `bertkit answer`: extractive question answering, as transformers' question-answering pipeline.
 struct AnswerCommand: ParsableCommand {
@@ -106,36 +103,42 @@ struct AnswerCommand: ParsableCommand {
     }
 
     func run() throws {
-        let loaded = try modelOptions.load(quiet: json, precision: precisionOptions.precision)
-        let inference = try batchOptions.textInference(loaded)
+        let model = try modelOptions.load(quiet: json, precision: precisionOptions.precision, batch: batchOptions)
         var options = AnswerOptions()
         options.topK = topK
         options.maxAnswerLength = maxAnswerLength
         options.maxLength = maxLength
         options.docStride = docStride
         options.handleImpossibleAnswer = handleImpossibleAnswer
-        let pairs = try file.map(QuestionFile.read) ?? [(question!, context!)]
-        // A window that cannot be made is the input's fault: named by its line (or --context). (Mapped, not appended in
-        // a do/catch loop: Swift 6.3's optimiser garbled the answers' Double scores in that shape in release builds.)
-        let results: [[SpanAnswer]] = try pairs.enumerated().map { i, pair in
-            do {
-                return try inference.answer(question: pair.question, context: pair.context, options: options)
-            } catch let error as TokenizerError {
-                throw FileError(path: file.map { "\($0):\(i + 1)" } ?? "--context", cause: error)
-            }
+        let results: [(question: String, answers: [Answer])]
+        if let file {
+            results = try model.answerQuestions(inFile: file, options: options).map { ($0.question, $0.answers) }
+        } else {
+            results = [(question!, try answerFromArguments(model, options))]
         }
-        func item(_ a: SpanAnswer) -> JSONValue {
-            .object(JSONObject([("score", .double(Double(a.score))), ("start", .int(a.start)), ("end", .int(a.end)), ("answer", .string(a.answer))]))
+        func item(_ a: Answer) -> JSONValue {
+            .object(JSONObject([("score", .double(a.score)), ("start", .int(a.start)), ("end", .int(a.end)), ("answer", .string(a.text))]))
         }
         if json {
-            let value: JSONValue = file == nil ? .object(JSONObject([("answers", .array(results[0].map(item)))]))
-                : .object(JSONObject([("answers", .array(results.map { .array($0.map(item)) }))]))
+            let value: JSONValue = file == nil ? .object(JSONObject([("answers", .array(results[0].answers.map(item)))]))
+                : .object(JSONObject([("answers", .array(results.map { .array($0.answers.map(item)) }))]))
             Console.out(JSONWriter.pretty(value, sortKeys: false, ensureASCII: false))
             return
         }
-        for (pair, answers) in zip(pairs, results) {
-            if file != nil { Console.out(pair.question) }
-            for a in answers { Console.out(String(format: "%.4f\t%d\t%d\t", a.score, a.start, a.end) + a.answer) }
+        for result in results {
+            if file != nil { Console.out(result.question) }
+            for a in result.answers { Console.out(String(format: "%.4f\t%d\t%d\t", a.score, a.start, a.end) + a.text) }
+        }
+    }
+}
+
+extension AnswerCommand {
+    /// --question / --context; a context the options cannot window is named as the input at fault.
+    func answerFromArguments(_ model: PretrainedModel, _ options: AnswerOptions) throws(BertKitError) -> [Answer] {
+        do {
+            return try model.answer(question!, context: context!, options: options)
+        } catch .invalidArgument(let message) {
+            throw .invalidArgument("--context: " + message)
         }
     }
 }
@@ -146,16 +149,15 @@ struct EmbedCommand: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var precisionOptions: InferenceOptions
     @OptionGroup var batchOptions: BatchOptions
-    @Option(help: "cls (the [CLS] hidden state), mean (mean over real tokens, as sentence-transformers) or pooler.") var pooling: PoolingMode = .cls
+    @Option(help: "cls (the [CLS] hidden state), mean (mean over real tokens, as sentence-transformers) or pooler.") var pooling: Pooling = .cls
     @Flag(help: "L2-normalise each vector.") var normalize = false
     @Flag(help: "Print {\"embeddings\": [[...], ...]}.") var json = false
     @Option(help: "Truncate texts to this many tokens.") var maxLength: Int?
     @Argument(help: "Texts to embed.") var texts: [String] = []
 
     func run() throws {
-        let loaded = try modelOptions.load(quiet: json, precision: precisionOptions.precision)
-        let inference = try batchOptions.textInference(loaded, maxLength: maxLength)
-        let vectors = try inference.embed(texts, pooling: pooling, normalize: normalize)
+        let model = try modelOptions.load(quiet: json, precision: precisionOptions.precision, batch: batchOptions, maxLength: maxLength)
+        let vectors = try model.embed(texts, pooling: pooling, normalize: normalize)
         if json {
             Console.out(JSONWriter.compact(.object(JSONObject([("pooling", .string(pooling.rawValue)),
                 ("embeddings", .array(vectors.map { .array($0.map { .double(Double($0)) }) }))]))))
@@ -180,12 +182,11 @@ struct FillMaskCommand: ParsableCommand {
     func validate() throws { if topK < 1 { throw ValidationError("--top-k must be at least 1") } }
 
     func run() throws {
-        let loaded = try modelOptions.load(quiet: json, precision: precisionOptions.precision)
-        let inference = try batchOptions.textInference(loaded)
-        let masks = try inference.fillMask(text, topK: topK)
+        let model = try modelOptions.load(quiet: json, precision: precisionOptions.precision, batch: batchOptions)
+        let masks = try model.fillMask(text, topK: topK)
         if json {
             Console.out(JSONWriter.pretty(.object(JSONObject([("masks", .array(masks.map { candidates in
-                .array(candidates.map { .object(JSONObject([("token", .string($0.token)), ("id", .int($0.id)),
+                .array(candidates.map { .object(JSONObject([("token", .string($0.token)), ("id", .int($0.tokenID)),
                                                            ("score", .double($0.score)), ("sequence", .string($0.sequence))])) })
             }))])), sortKeys: false, ensureASCII: false))
         } else {

@@ -1,7 +1,8 @@
 // `bertkit inspect PATH [--json]`: what a checkpoint holds.
 
 import ArgumentParser
-import BertKitInternals
+import BertKit
+import TensorCore   // printing only: JSONWriter, Shape.describe
 
 struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -18,39 +19,35 @@ struct InspectCommand: ParsableCommand {
     var checksum = false
 
     func run() throws {
-        let loaded = try CheckpointReader.load(path: path)
-        let entries = loaded.store.entries.sorted { $0.name.unicodeScalars.lexicographicallyPrecedes($1.name.unicodeScalars) }
-        let crcs = checksum ? CRC32.checksums(of: entries.map(\.tensor)).map(CRC32.hex) : []
+        let checkpoint = try Checkpoint(contentsOf: path, checksums: checksum)
+        let tensors = checkpoint.tensors
         if json {
             var object = JSONObject()
-            object.set("format", .string(loaded.format.rawValue))
-            object.set("tensors", .array(entries.enumerated().map { index, entry in
-                var fields: [(key: String, value: JSONValue)] = [("name", .string(entry.name)),
-                                                                 ("dtype", .string(entry.tensor.dtype.rawValue)),
-                                                                 ("shape", .array(entry.tensor.shape.map { .int($0) }))]
-                if checksum { fields.append(("crc32", .string(crcs[index]))) }
+            object.set("format", .string(checkpoint.format.rawValue))
+            object.set("tensors", .array(tensors.map { tensor in
+                var fields: [(key: String, value: JSONValue)] = [("name", .string(tensor.name)), ("dtype", .string(tensor.dtype)),
+                                                                 ("shape", .array(tensor.shape.map { .int($0) }))]
+                if let crc32 = tensor.crc32 { fields.append(("crc32", .string(crc32))) }
                 return .object(JSONObject(fields))
             }))
-            let metadata = loaded.store.metadata.sorted { $0.key.unicodeScalars.lexicographicallyPrecedes($1.key.unicodeScalars) }
-            object.set("metadata", loaded.hasMetadata ? .object(JSONObject(metadata.map { ($0.key, .string($0.value)) })) : .null)
-            if !loaded.notes.isEmpty { object.set("notes", .array(loaded.notes.map { .string($0) })) }
+            let metadata = checkpoint.metadata?.sorted { $0.key.unicodeScalars.lexicographicallyPrecedes($1.key.unicodeScalars) }
+            object.set("metadata", metadata.map { .object(JSONObject($0.map { ($0.key, .string($0.value)) })) } ?? .null)
+            if !checkpoint.notes.isEmpty { object.set("notes", .array(checkpoint.notes.map { .string($0) })) }
             Console.out(JSONWriter.pretty(.object(object), sortKeys: false, ensureASCII: false))
             return
         }
         var rows = [["name", "dtype", "shape", "bytes"] + (checksum ? ["crc32"] : [])]
-        for (index, (name, tensor)) in entries.enumerated() {
-            rows.append([name, tensor.dtype.rawValue, Shape.describe(tensor.shape), String(tensor.byteCount)]
-                        + (checksum ? [crcs[index]] : []))
+        for tensor in tensors {
+            rows.append([tensor.name, tensor.dtype, Shape.describe(tensor.shape), String(tensor.byteCount)] + (tensor.crc32.map { [$0] } ?? []))
         }
-        Console.out("\(path): \(loaded.format.rawValue), \(loaded.store.count) tensors")
-        for note in loaded.notes { Console.out("note: \(note)") }
-        if !loaded.store.metadata.isEmpty {
-            for (key, value) in loaded.store.metadata.sorted(by: { $0.key < $1.key }) {
-                Console.out("metadata \(key): \(value.contains(where: { $0.isNewline || $0 == "\t" }) ? JSONWriter.quote(value) : value)")
-            }
+        Console.out("\(path): \(checkpoint.format.rawValue), \(tensors.count) tensors")
+        for note in checkpoint.notes { Console.out("note: \(note)") }
+        for (key, value) in (checkpoint.metadata ?? [:]).sorted(by: { $0.key < $1.key }) {
+            Console.out("metadata \(key): \(value.contains(where: { $0.isNewline || $0 == "\t" }) ? JSONWriter.quote(value) : value)")
         }
+        let bytes = tensors.reduce(0) { $0 + $1.byteCount }
         Console.out(Console.table(rows, rightAligned: [3]))
-        Console.out("total: \(loaded.store.count) tensors, \(loaded.store.totalElementCount) elements, "
-                    + "\(loaded.store.totalByteCount) bytes (\(Console.humanBytes(loaded.store.totalByteCount)))")
+        Console.out("total: \(tensors.count) tensors, \(tensors.reduce(0) { $0 + $1.elementCount }) elements, "
+                    + "\(bytes) bytes (\(Console.humanBytes(bytes)))")
     }
 }

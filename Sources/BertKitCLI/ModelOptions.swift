@@ -1,14 +1,14 @@
 // Options shared by every command that loads a model.
 
 import ArgumentParser
-import BertKitInternals
+import BertKit
 
 struct ModelOptions: ParsableArguments {
     @Option(help: "A model directory (safetensors, PyTorch or tf_model.h5 weights + config.json) or a Hub id in the local Hugging Face cache.")
     var model: String
 
     @Option(help: "The head (default: from config.json's architectures).")
-    var head: BertHead?
+    var head: Head?
 
     @OptionGroup var threading: ThreadOptions
 
@@ -21,14 +21,26 @@ struct ModelOptions: ParsableArguments {
     @Flag(help: "List every tensor name in the load report (default: grouped, with counts).")
     var verbose = false
 
-    /// Loads the model, printing transformers-style load warnings on stderr; `precision` packs the encoder
-    /// for inference in that precision (nil: for training or export).
-    func load(quiet: Bool = false, precision: Precision? = nil) throws -> PretrainedBert {
-        threading.apply()
-        let loaded = try adapter.map { try PretrainedBert.load(model, head: head, adapter: $0, allowRandomInit: allowRandomInit,
-                                                               precision: precision) }
-            ?? PretrainedBert.load(model, head: head, allowRandomInit: allowRandomInit, precision: precision)
-        if !quiet { for line in loaded.loadReport.lines(verbose: verbose) { Console.warning(line) } }
+    /// The library's load options for these flags.
+    func options(precision: Precision = .fp32) -> PretrainedModel.Options {
+        var options = PretrainedModel.Options()
+        options.precision = precision
+        options.head = head
+        options.adapter = adapter
+        options.allowRandomInit = allowRandomInit
+        return options
+    }
+
+    /// Loads the model for inference, printing transformers-style load warnings on stderr unless `quiet`.
+    func load(quiet: Bool = false, precision: Precision = .fp32, batch: BatchOptions? = nil, maxLength: Int? = nil,
+              batchSize: Int? = nil) throws -> PretrainedModel {
+        try threading.apply()
+        var options = options(precision: precision)
+        options.padBatches = batch?.padBatches ?? false
+        options.maxLength = maxLength
+        if let batchSize { options.batchSize = batchSize }
+        let loaded = try PretrainedModel(model, options: options)
+        if !quiet { for line in loaded.loadReport(listingEveryName: verbose) { Console.warning(line) } }
         return loaded
     }
 }
@@ -43,17 +55,10 @@ struct InferenceOptions: ParsableArguments {
 struct BatchOptions: ParsableArguments {
     @Flag(help: "Compute the padding positions of each batch too, as transformers does (default: the encoder runs over real tokens only; the same results, faster).")
     var padBatches = false
-
-    /// The text pipeline for a loaded model, with these options.
-    func textInference(_ loaded: PretrainedBert, maxLength: Int? = nil) throws -> TextInference {
-        let inference = TextInference(model: loaded.model, tokenizer: try loaded.tokenizer(), adapters: loaded.adapters, maxLength: maxLength)
-        inference.skipsPadding = !padBatches
-        return inference
-    }
 }
 
-/// `--threads`, the one place a command sets its thread count: `Parallel` (our loops, the tokenizer's batches)
-/// and OpenBLAS follow it.
+/// `--threads`, the one place a command sets its thread count: BertKit's loops, the tokenizer's batches and OpenBLAS
+/// follow it (Threads).
 struct ThreadOptions: ParsableArguments {
     @Option(help: "Threads for matrix work, loops and encoding (default: $BERTKIT_THREADS, else the CPUs this process may use, shared among the MPI ranks on this machine).")
     var threads: Int?
@@ -64,11 +69,11 @@ struct ThreadOptions: ParsableArguments {
 
     /// Sets the process's thread count when --threads was given; returns the count in force.
     @discardableResult
-    func apply() -> Int {
-        if let threads { Parallel.setThreadCount(threads) }
-        return Parallel.threadCount
+    func apply() throws -> Int {
+        if let threads { try Threads.set(threads) }
+        return Threads.count
     }
 }
 
 extension Precision: ExpressibleByArgument {}
-extension BertHead: ExpressibleByArgument {}
+extension Head: ExpressibleByArgument {}

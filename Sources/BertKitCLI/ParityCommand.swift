@@ -1,8 +1,9 @@
 // `bertkit parity`: compare bertkit's outputs with a reference file written by transformers.
 
 import ArgumentParser
-import BertKitInternals
+import BertKit
 import Foundation
+import TensorCore   // printing only: JSONWriter, Shape.describe
 
 struct ParityCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -30,29 +31,29 @@ struct ParityCommand: ParsableCommand {
     }
 
     func run() throws {
-        let loaded = try modelOptions.load(quiet: json, precision: precisionOptions.precision)
-        let result = try ParityCheck.run(file: reference, model: loaded.model, adapters: loaded.adapters, atol: atol, rtol: rtol)
+        let model = try modelOptions.load(quiet: json, precision: precisionOptions.precision)
+        let result = try model.checkParity(reference: reference, absoluteTolerance: atol, relativeTolerance: rtol)
         if json {
             var outputs = JSONObject()
-            for c in result.comparisons {
+            for c in result.outputs {
                 outputs.set(c.name, .object(JSONObject([
-                    ("max_abs_diff", .double(c.maxAbsDiff.isFinite ? c.maxAbsDiff : Double.greatestFiniteMagnitude)),
-                    ("max_rel_diff", .double(c.maxRelDiff.isFinite ? c.maxRelDiff : Double.greatestFiniteMagnitude)),
+                    ("max_abs_diff", .double(c.maxAbsoluteDifference.isFinite ? c.maxAbsoluteDifference : Double.greatestFiniteMagnitude)),
+                    ("max_rel_diff", .double(c.maxRelativeDifference.isFinite ? c.maxRelativeDifference : Double.greatestFiniteMagnitude)),
                     ("where", .array(c.worstIndex.map { .int($0) })),
-                    ("ok", .bool(c.ok))])))
+                    ("ok", .bool(c.withinTolerance))])))
             }
-            Console.out(JSONWriter.pretty(.object(JSONObject([("ok", .bool(result.ok)), ("outputs", .object(outputs))])),
+            Console.out(JSONWriter.pretty(.object(JSONObject([("ok", .bool(result.passed)), ("outputs", .object(outputs))])),
                                           sortKeys: false, ensureASCII: false))
         } else {
             var rows = [["output", "shape", "max abs diff", "max rel diff", "at", "bertkit", "reference", ""]]
-            for c in result.comparisons {
-                rows.append([c.name, Shape.describe(c.shape), format(c.maxAbsDiff), format(c.maxRelDiff),
-                             Shape.describe(c.worstIndex), "\(c.actual)", "\(c.expected)", c.ok ? "ok" : "FAIL"])
+            for c in result.outputs {
+                rows.append([c.name, Shape.describe(c.shape), format(c.maxAbsoluteDifference), format(c.maxRelativeDifference),
+                             Shape.describe(c.worstIndex), "\(c.value)", "\(c.referenceValue)", c.withinTolerance ? "ok" : "FAIL"])
             }
             Console.out(Console.table(rows))
-            Console.out(result.ok ? "parity: ok (atol \(atol), rtol \(rtol))" : "parity: FAILED (atol \(atol), rtol \(rtol))")
+            Console.out(result.passed ? "parity: ok (atol \(atol), rtol \(rtol))" : "parity: FAILED (atol \(atol), rtol \(rtol))")
         }
-        if !result.ok { throw ExitCode(2) }
+        if !result.passed { throw ExitCode(2) }
     }
 
     private func format(_ value: Double) -> String {

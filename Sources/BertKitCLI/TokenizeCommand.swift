@@ -72,7 +72,7 @@ struct TokenizeCommand: ParsableCommand {
         }
         else if pair { (firsts, seconds) = (stride(from: 0, to: texts.count, by: 2).map { texts[$0] },
                                             stride(from: 1, to: texts.count, by: 2).map { texts[$0] }) }
-        let threadCount = threading.apply()
+        let threadCount = try threading.apply()
         let start = MonotonicClock.seconds()
         let encodings = try tokenizer.encodeBatch(firsts, pairs: pair ? seconds : nil, options: options, threads: threadCount)
         let elapsed = MonotonicClock.seconds() - start

@@ -3,6 +3,7 @@
 // naming the file and its line.
 
 import TensorCore
+import Tokenizer
 import Tasks
 
 package enum QuestionFile {
@@ -19,5 +20,21 @@ package enum QuestionFile {
         }
         if pairs.isEmpty { throw FileError(path: path, cause: SQuADError.empty) }
         return pairs
+    }
+}
+
+extension TextInference {
+    /// Answers every question of a question file (QuestionFile), in order; an error in one names the file and its line.
+    package func answer(questionFile path: String, options: AnswerOptions)
+        throws -> [(question: String, context: String, answers: [SpanAnswer])] {
+        // (Mapped, not appended in a do/catch loop: Swift 6.3's optimiser garbled the answers' Double scores in that
+        // shape in release builds.)
+        try QuestionFile.read(path).enumerated().map { i, pair in
+            do {
+                return (pair.question, pair.context, try answer(question: pair.question, context: pair.context, options: options))
+            } catch let error as TokenizerError {
+                throw FileError(path: "\(path):\(i + 1)", cause: error)
+            }
+        }
     }
 }

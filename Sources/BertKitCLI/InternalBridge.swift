@@ -1,0 +1,37 @@
+// The commands not yet on BertKit's public API (benchmark, evaluate, merge, finetune, convert, tokenize) reach the
+// implementation modules through these helpers. Both modules are imported here, so the names they share (Precision)
+// are spelled with their module.
+
+import ArgumentParser
+import BertKit
+import BertKitInternals
+
+extension Bert.Precision: ExpressibleByArgument {}
+
+extension BertKit.Precision {
+    /// The implementation's precision of the same name.
+    var internalValue: Bert.Precision { Bert.Precision(rawValue: rawValue)! }
+}
+
+extension ModelOptions {
+    /// Loads the model as the implementation holds it, printing the load warnings unless `quiet`; `precision` packs
+    /// the encoder for inference in it (nil: for training or export).
+    func loadInternal(quiet: Bool = false, precision: BertKit.Precision? = nil) throws -> PretrainedBert {
+        try threading.apply()
+        let head = head.map { BertHead(rawValue: $0.rawValue)! }
+        let loaded = try adapter.map { try PretrainedBert.load(model, head: head, adapter: $0, allowRandomInit: allowRandomInit,
+                                                               precision: precision?.internalValue) }
+            ?? PretrainedBert.load(model, head: head, allowRandomInit: allowRandomInit, precision: precision?.internalValue)
+        if !quiet { for line in loaded.loadReport.lines(verbose: verbose) { Console.warning(line) } }
+        return loaded
+    }
+}
+
+extension BatchOptions {
+    /// The text pipeline for a model loaded with `loadInternal`, with these options.
+    func textInference(_ loaded: PretrainedBert, maxLength: Int? = nil) throws -> TextInference {
+        let inference = TextInference(model: loaded.model, tokenizer: try loaded.tokenizer(), adapters: loaded.adapters, maxLength: maxLength)
+        inference.skipsPadding = !padBatches
+        return inference
+    }
+}
