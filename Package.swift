@@ -75,7 +75,7 @@ let package = Package(
 
         // The library's public API (issue 21): the only `public` declarations of the package, documented with DocC
         // (BertKit.docc). Everything else is `package`: usable by this package's targets, invisible to its users.
-        .target(name: "BertKit", dependencies: ["TensorCore", "ModelCatalog", "Checkpoints", "Tokenizer", "Bert", "Training", "Tasks", "Pipelines", "Safetensors"],
+        .target(name: "BertKit", dependencies: ["TensorCore", "ModelCatalog", "Checkpoints", "Tokenizer", "Bert", "Training", "Tasks", "Pipelines", "Safetensors", "HDF5"],
                 path: "Sources/BertKit"),
         // The implementation modules in one import, for the CLI and the tests (not a product).
         .target(name: "BertKitInternals", dependencies: ["TensorCore", "ModelCatalog", "Safetensors", "PyTorch", "HDF5", "GGUF", "ONNX", "Checkpoints", "Tokenizer", "Bert", "Training", "Tasks", "Pipelines"],

@@ -12,8 +12,8 @@ do {
     print("\(path): \(checkpoint.format.rawValue), \(checkpoint.tensors.count) tensors")
     for tensor in checkpoint.tensors.prefix(5) { print(" ", tensor.name, tensor.dtype, tensor.shape) }
     if arguments.count > 1 {
-        let files = try Checkpoint.convert(path, to: arguments[1], format: .safetensors)
-        print("wrote", files.joined(separator: ", "))
+        let summary = try Checkpoint.convert(path, to: arguments[1], format: .safetensors)
+        print("wrote", summary.files.joined(separator: ", "), "(\(summary.description))")
     }
 } catch {
     // `error` is a BertKitError: its description names the file and what is wrong.

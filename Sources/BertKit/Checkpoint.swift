@@ -2,6 +2,7 @@
 
 internal import TensorCore
 internal import Checkpoints
+internal import HDF5
 internal import Pipelines
 
 /// How a checkpoint file stores its tensors; BertKit tells it from the file's content, not its name.
@@ -46,6 +47,17 @@ public enum FloatType: String, Sendable, Hashable, CaseIterable {
     case bf16
 
     var dtype: DType { switch self { case .f32: .f32; case .f16: .f16; case .bf16: .bf16 } }
+
+    /// A float type by any of its usual names: `f32`, `float32`, `fp32`; `f16`, `float16`, `fp16`, `half`; `bf16`,
+    /// `bfloat16` (case-insensitive); nil for another.
+    public init?(name: String) {
+        switch Checkpoints.ConversionOptions.floatDType(name) {
+        case .f32?: self = .f32
+        case .f16?: self = .f16
+        case .bf16?: self = .bf16
+        default: return nil
+        }
+    }
 }
 
 /// A GGUF file's number format for the weight matrices (llama.cpp's `--outtype`).
@@ -116,42 +128,153 @@ public struct Checkpoint: Sendable, Hashable {
     }
 
     /// Writes a checkpoint in another format or float type: every tensor with its name, shape and values (cast when
-    /// `dtype` is given). `output` is a file, or a directory (then Hugging Face's file name for the format is used).
-    /// The file appears whole or not at all.
+    /// `options.dtype` is given). `output` is a file, or a directory (then Hugging Face's file name for the format is
+    /// used). The file appears whole or not at all.
     /// - Parameters:
     ///   - input: A checkpoint file, an index of shards, or a model directory.
     ///   - output: The file to write, or a directory.
     ///   - format: The format to write.
-    ///   - dtype: The float type to cast floating-point tensors to; nil keeps each tensor's own.
-    ///   - maxShardSize: Splits the output into shards of at most this many bytes, with an index, as
-    ///     `save_pretrained(max_shard_size=…)`.
-    /// - Returns: the files written.
+    ///   - options: The float type, shards, metadata, names and HDF5 layout of the output.
+    /// - Returns: The files written, with a summary.
     @discardableResult
-    public static func convert(_ input: String, to output: String, format: ConversionFormat, dtype: FloatType? = nil,
-                               maxShardSize: Int? = nil) throws(BertKitError) -> [String] {
-        if let maxShardSize, maxShardSize < 1 { throw .invalidArgument("maxShardSize must be at least 1 byte") }
-        var options = ConversionOptions(family: format.family)
-        options.dtype = dtype?.dtype
-        options.maxShardSize = maxShardSize
-        return try BertKitError.mapping { try Conversion.convert(input: input, output: output, options: options).files }
+    public static func convert(_ input: String, to output: String, format: ConversionFormat,
+                               options: ConversionOptions = ConversionOptions()) throws(BertKitError) -> ConversionSummary {
+        if let maxShardSize = options.maxShardSize, maxShardSize < 1 { throw .invalidArgument("maxShardSize must be at least 1 byte") }
+        var settings = Checkpoints.ConversionOptions(family: format.family)
+        settings.dtype = options.dtype?.dtype
+        settings.maxShardSize = options.maxShardSize
+        settings.keepMetadata = options.keepMetadata
+        settings.hfNames = options.transformersNames
+        settings.hdf5Layout = options.hdf5Layout.internalValue
+        let report = try BertKitError.mapping { try Conversion.convert(input: input, output: output, options: settings) }
+        return ConversionSummary(files: report.files, description: "\(report.tensorCount) tensors, \(report.format)",
+                                 notes: report.droppedDuplicates.map { "'\($0.dropped)' shares storage with '\($0.kept)'; kept '\($0.kept)' only" }
+                                     + report.notes)
     }
 
     /// Writes a model directory as one GGUF file, as llama.cpp's `convert_hf_to_gguf.py` writes a BERT (for
-    /// llama.cpp's embedding server).
-    public static func exportGGUF(modelDirectory: String, to path: String, type: GGUFType = .f16) throws(BertKitError) {
-        _ = try BertKitError.mapping { try GGUFModels.export(modelDirectory: modelDirectory, to: path, fileType: type.internalValue) }
+    /// llama.cpp's embedding server). `path` is the file, or a directory to write `model.gguf` in.
+    @discardableResult
+    public static func exportGGUF(modelDirectory: String, to path: String, type: GGUFType = .f16) throws(BertKitError) -> ConversionSummary {
+        try BertKitError.mapping {
+            let report = try GGUFModels.export(modelDirectory: modelDirectory, to: try ModelExport.outputFile(path, family: .gguf),
+                                               fileType: type.internalValue)
+            return ConversionSummary(files: [report.path], description: "\(report.tensorCount) tensors, gguf \(report.fileType.rawValue)",
+                                     notes: report.notes)
+        }
     }
 
     /// Writes a model directory (with a PEFT LoRA adapter merged, when given) as an ONNX graph with the inputs and
-    /// outputs of transformers' ONNX export, for ONNX Runtime.
-    public static func exportONNX(modelDirectory: String, to path: String, adapter: String? = nil) throws(BertKitError) {
-        _ = try BertKitError.mapping { try ONNXExport.export(modelDirectory: modelDirectory, to: path, adapter: adapter) }
+    /// outputs of transformers' ONNX export, for ONNX Runtime. `path` is the file, or a directory to write `model.onnx`
+    /// in. The weights go into the graph, or with `externalData` (and always past 2 GB) into `path.data` beside it.
+    @discardableResult
+    public static func exportONNX(modelDirectory: String, to path: String, adapter: String? = nil,
+                                  externalData: Bool = false) throws(BertKitError) -> ConversionSummary {
+        try BertKitError.mapping {
+            let report = try ONNXExport.export(modelDirectory: modelDirectory, to: try ModelExport.outputFile(path, family: .onnx),
+                                               adapter: adapter, externalDataThreshold: externalData ? 0 : nil)
+            return ConversionSummary(files: [report.path],
+                                     description: "\(report.architecture), opset 17, \(report.nodeCount) nodes, \(report.initializerCount) "
+                                        + "initializers; outputs \(report.outputs.joined(separator: ", "))",
+                                     notes: report.notes)
+        }
     }
 
     /// Writes a GGUF BERT back as a Hugging Face model directory (safetensors, config.json, tokenizer files).
-    /// - Returns: the files written.
     @discardableResult
-    public static func importGGUF(_ path: String, toDirectory directory: String) throws(BertKitError) -> [String] {
-        try BertKitError.mapping { try GGUFModels.importModel(from: path, to: directory).files }
+    public static func importGGUF(_ path: String, toDirectory directory: String) throws(BertKitError) -> ConversionSummary {
+        try BertKitError.mapping {
+            let report = try GGUFModels.importModel(from: path, to: directory)
+            return ConversionSummary(files: report.files, description: "\(report.tensorCount) tensors, \(report.architecture)",
+                                     notes: report.notes)
+        }
     }
+
+    /// Folds a PEFT LoRA adapter into its base model (W + s·B·A, as PEFT's `merge_and_unload`) and writes the merged
+    /// model as a model directory that transformers loads without PEFT.
+    /// - Parameters:
+    ///   - adapter: The adapter folder (`adapter_config.json` + `adapter_model.safetensors`).
+    ///   - model: The base model directory, or Hub id in the local cache.
+    ///   - directory: The output directory.
+    ///   - head: The head to load the base with; nil follows the adapter's task type, as `PeftModel` does.
+    ///   - alsoWriting: Weight files to write beside `model.safetensors` (``ConversionFormat/pytorch``, ``ConversionFormat/hdf5``).
+    ///   - listingEveryName: List every tensor name in the load warnings (see ``PretrainedModel/loadReport(listingEveryName:)``).
+    /// - Returns: The directory written; its notes are transformers' load warnings for the base and adapter.
+    @discardableResult
+    public static func mergeAdapter(_ adapter: String, into model: String, toDirectory directory: String, head: Head? = nil,
+                                    alsoWriting: [ConversionFormat] = [],
+                                    listingEveryName: Bool = false) throws(BertKitError) -> ConversionSummary {
+        try BertKitError.mapping {
+            let merged = try ModelExport.mergeAdapter(base: model, head: head?.internalValue, adapter: adapter, to: directory,
+                                                      extraFormats: alsoWriting.map(\.family))
+            return ConversionSummary(files: [directory], description: "\(merged.layers) adapted layers merged",
+                                     notes: merged.loadReport.lines(verbose: listingEveryName))
+        }
+    }
+
+    /// Whether a file is a GGUF file (by its magic bytes).
+    public static func isGGUF(_ path: String) -> Bool { GGUFModels.isGGUF(path) }
+
+    /// The format a file name's extension suggests (`.safetensors`, `.bin` / `.pt` / `.pth`, `.h5` / `.hdf5`,
+    /// `.gguf`, `.onnx`), nil for another.
+    public static func outputFormat(forExtensionOf path: String) -> OutputFormat? {
+        CheckpointWriter.family(forExtensionOf: path).map { OutputFormat(rawValue: $0.rawValue)! }
+    }
+}
+
+/// A format BertKit writes: the three tensor formats of ``ConversionFormat``, and the two deployment formats a model
+/// directory is exported to.
+public enum OutputFormat: String, Sendable, Hashable, CaseIterable {
+    /// `model.safetensors`.
+    case safetensors
+    /// `pytorch_model.bin`.
+    case pytorch
+    /// `tf_model.h5`, or plain HDF5.
+    case hdf5
+    /// llama.cpp's GGUF (``Checkpoint/exportGGUF(modelDirectory:to:type:)``).
+    case gguf
+    /// An ONNX graph (``Checkpoint/exportONNX(modelDirectory:to:adapter:externalData:)``).
+    case onnx
+
+    /// The tensor format of the same name; nil for GGUF and ONNX, which are exported from model directories.
+    public var conversionFormat: ConversionFormat? { ConversionFormat(rawValue: rawValue) }
+}
+
+/// How ``Checkpoint/convert(_:to:format:options:)`` writes.
+public struct ConversionOptions: Sendable, Hashable {
+    /// Cast floating-point tensors to this type (integer tensors are kept); nil keeps each tensor's own.
+    public var dtype: FloatType? = nil
+    /// Split into shards of at most this many bytes, with an index, as `save_pretrained(max_shard_size=…)`.
+    public var maxShardSize: Int? = nil
+    /// Keep the input's safetensors metadata instead of writing `{"format": "pt"}`.
+    public var keepMetadata = false
+    /// Rename old `LayerNorm.gamma` / `beta` keys to `weight` / `bias`, as transformers does on load.
+    public var transformersNames = false
+    /// HDF5 output's layout.
+    public var hdf5Layout: HDF5Layout = .automatic
+
+    /// Tensors as they are, one file, transformers' metadata.
+    public init() {}
+}
+
+/// The layout of an HDF5 output.
+public enum HDF5Layout: String, Sendable, Hashable, CaseIterable {
+    /// Keras' when the tensors are a BERT that transformers' TF classes hold, plain otherwise.
+    case automatic = "auto"
+    /// A `tf_model.h5` of a TF BERT class.
+    case keras
+    /// One dataset per tensor.
+    case plain
+
+    var internalValue: HDF5Checkpoint.LayoutChoice { HDF5Checkpoint.LayoutChoice(rawValue: rawValue)! }
+}
+
+/// What a conversion or export wrote.
+public struct ConversionSummary: Sendable, Hashable {
+    /// The files written.
+    public var files: [String]
+    /// What they hold, in a few words (`199 tensors, safetensors`; `BertModel, opset 17, 812 nodes, …`).
+    public var description: String
+    /// Remarks (tensors dropped because they shared storage, the class a `tf_model.h5` was written as).
+    public var notes: [String]
 }

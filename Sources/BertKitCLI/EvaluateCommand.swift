@@ -150,24 +150,3 @@ extension EvaluateCommand {
 }
 
 extension SeqEval.Mode: ExpressibleByArgument {}
-
-struct MergeCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "merge",
-                                                    abstract: "Fold a LoRA adapter into its base model (W + s·B·A), as PEFT's merge_and_unload.")
-
-    @OptionGroup var modelOptions: ModelOptions
-    @Option(help: "Output model directory.") var output: String
-    @Option(help: "Also write pytorch_model.bin (pytorch) or tf_model.h5 (hdf5).") var saveFormat: [ExtraWeightsFormat] = []
-
-    func validate() throws {
-        guard modelOptions.adapter != nil else { throw ValidationError("merge needs --adapter") }
-    }
-
-    func run() throws {
-        let loaded = try modelOptions.loadInternal()
-        loaded.adapters!.merge(into: loaded.model)
-        try ModelExport.write(loaded.model, to: output, tokenizerFrom: loaded.directory,
-                              extraFormats: saveFormat.map(\.family))
-        Console.info("wrote \(output) (\(loaded.adapters!.modules.count) adapted layers merged)")
-    }
-}

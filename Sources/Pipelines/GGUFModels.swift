@@ -118,6 +118,7 @@ package enum GGUFModels {
     /// Writes the model in `directory` (config.json, weights in any format, tokenizer files) to `path` as GGUF.
     package static func export(modelDirectory directory: String, to path: String,
                               fileType: GGUFFileType = .f16) throws -> GGUFExportReport {
+        guard isDirectory(directory) else { throw FileError(path: directory, cause: CheckpointError.ggufNeedsModelDirectory) }
         let config = try PretrainedBert.readConfig(directory: directory)
         let architecture = config.architectures.first ?? config.family.className(for: .base)
         guard architectures.contains(architecture) else {

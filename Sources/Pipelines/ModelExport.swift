@@ -35,4 +35,24 @@ package enum ModelExport {
             try withFileContext(folder + "/" + name) { try AtomicFileWriter.write(bytes, to: folder + "/" + name) }
         }
     }
+
+    /// A one-file format's output path: `path` itself, or the Hugging Face-style name inside it when it is a directory
+    /// (a path ending in `/` is a directory, made if missing, as for the other formats).
+    package static func outputFile(_ path: String, family: CheckpointFormat.Family) throws -> String {
+        guard isDirectory(path) || path.hasSuffix("/") else { return path }
+        let folder = trimmingTrailingSlashes(path)
+        try makeDirectory(folder)
+        return folder + "/" + CheckpointWriter.directoryFileName(for: family)
+    }
+
+    /// Folds the PEFT LoRA adapter in `adapter` into its base model (W + s·B·A, as PEFT's `merge_and_unload`) and writes
+    /// the merged model as a model directory; returns the number of adapted layers merged and what loading did.
+    package static func mergeAdapter(base: String, head: BertHead? = nil, adapter: String, to folder: String,
+                                     extraFormats: [CheckpointFormat.Family] = []) throws -> (layers: Int, loadReport: LoadReportText) {
+        let loaded = try PretrainedBert.load(base, head: head, adapter: adapter)
+        guard let adapters = loaded.adapters else { return (0, loaded.loadReport) }
+        adapters.merge(into: loaded.model)
+        try write(loaded.model, to: folder, tokenizerFrom: loaded.directory, extraFormats: extraFormats)
+        return (adapters.modules.count, loaded.loadReport)
+    }
 }

@@ -52,6 +52,7 @@ package enum ONNXExport {
     /// Loads `directory` (with `adapter` merged when given) and writes its graph to `path`.
     package static func export(modelDirectory directory: String, to path: String, adapter: String? = nil,
                               externalDataThreshold: Int? = nil) throws -> ONNXExportReport {
+        guard isDirectory(directory) else { throw FileError(path: directory, cause: CheckpointError.onnxNeedsModelDirectory) }
         var loaded = try adapter.map { try PretrainedBert.load(directory, head: nil, adapter: $0) } ?? PretrainedBert.load(directory)
         var notes: [String] = []
         if let adapters = loaded.adapters {

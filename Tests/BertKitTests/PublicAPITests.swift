@@ -177,11 +177,14 @@ import TestSupport
         #expect(checkpoint.format == .safetensors)
         #expect(checkpoint.tensors.map(\.name) == checkpoint.tensors.map(\.name).sorted())
         let written = try Checkpoint.convert(source, to: folder.file("model.bin"), format: .pytorch)
-        #expect(written == [folder.file("model.bin")])
+        #expect(written.files == [folder.file("model.bin")])
+        #expect(written.description == "\(checkpoint.tensors.count) tensors, pytorch")
         let copy = try Checkpoint(contentsOf: folder.file("model.bin"))
         #expect(copy.format == .pytorchZip)
         #expect(copy.tensors == checkpoint.tensors)
-        try Checkpoint.convert(source, to: folder.file("half.safetensors"), format: .safetensors, dtype: .bf16)
+        var options = ConversionOptions()
+        options.dtype = .bf16
+        try Checkpoint.convert(source, to: folder.file("half.safetensors"), format: .safetensors, options: options)
         let half = try Checkpoint(contentsOf: folder.file("half.safetensors"))
         #expect(half.tensors.filter { $0.dtype == "F32" }.isEmpty && half.tensors.map(\.shape) == checkpoint.tensors.map(\.shape))
         #expect {
