@@ -154,7 +154,8 @@ public struct FineTuning: Sendable {
     }
 
     /// Trains on a thread of its own; the sequence yields the progress and ends with ``TrainingProgress/finished(_:)``,
-    /// or throws the run's ``BertKitError``.
+    /// or throws the run's ``BertKitError``. The run cannot be cancelled: it goes on to the end (and writes its output)
+    /// even when the loop stops early.
     ///
     /// ```swift
     /// for try await progress in job.progress() { print(progress) }
@@ -171,7 +172,7 @@ public struct FineTuning: Sendable {
                     continuation.finish(throwing: error)
                 }
             }
-            thread.stackSize = 16 << 20
+            thread.stackSize = 8 << 20   // a main thread's: a secondary thread's default may be as small as 512 KB
             thread.start()
         }
     }
