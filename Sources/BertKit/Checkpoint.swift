@@ -22,7 +22,19 @@ public enum CheckpointFormat: String, Sendable, Hashable, CaseIterable {
     /// An ONNX graph's initializers.
     case onnx
 
-    init(_ format: Checkpoints.CheckpointFormat) { self = CheckpointFormat(rawValue: format.rawValue)! }
+    // The mappings between the public values and the implementation's are switches, not raw values: a case added on
+    // either side stops the build here instead of trapping at run time.
+    init(_ format: Checkpoints.CheckpointFormat) {
+        switch format {
+        case .safetensors: self = .safetensors
+        case .pytorchZip: self = .pytorchZip
+        case .pytorchLegacy: self = .pytorchLegacy
+        case .kerasH5: self = .kerasH5
+        case .hdf5: self = .hdf5
+        case .gguf: self = .gguf
+        case .onnx: self = .onnx
+        }
+    }
 }
 
 /// A format a checkpoint can be converted to.
@@ -34,7 +46,9 @@ public enum ConversionFormat: String, Sendable, Hashable, CaseIterable {
     /// HDF5: `tf_model.h5` in Keras' layout for a model, one dataset per tensor otherwise.
     case hdf5
 
-    var family: Checkpoints.CheckpointFormat.Family { .init(rawValue: rawValue)! }
+    var family: Checkpoints.CheckpointFormat.Family {
+        switch self { case .safetensors: .safetensors; case .pytorch: .pytorch; case .hdf5: .hdf5 }
+    }
 }
 
 /// A floating-point type tensors can be cast to.
@@ -69,7 +83,7 @@ public enum GGUFType: String, Sendable, Hashable, CaseIterable {
     /// Matrices in llama.cpp's 8-bit blocks.
     case q8_0
 
-    var internalValue: GGUFFileType { GGUFFileType(rawValue: rawValue)! }
+    var internalValue: GGUFFileType { switch self { case .f32: .f32; case .f16: .f16; case .q8_0: .q8_0 } }
 }
 
 /// What a checkpoint file (or model directory) holds: its format, tensors and metadata.
@@ -218,7 +232,9 @@ public struct Checkpoint: Sendable, Hashable {
     /// The format a file name's extension suggests (`.safetensors`, `.bin` / `.pt` / `.pth`, `.h5` / `.hdf5`,
     /// `.gguf`, `.onnx`), nil for another.
     public static func outputFormat(forExtensionOf path: String) -> OutputFormat? {
-        CheckpointWriter.family(forExtensionOf: path).map { OutputFormat(rawValue: $0.rawValue)! }
+        CheckpointWriter.family(forExtensionOf: path).map { family -> OutputFormat in
+            switch family { case .safetensors: .safetensors; case .pytorch: .pytorch; case .hdf5: .hdf5; case .gguf: .gguf; case .onnx: .onnx }
+        }
     }
 }
 
@@ -266,7 +282,7 @@ public enum HDF5Layout: String, Sendable, Hashable, CaseIterable {
     /// One dataset per tensor.
     case plain
 
-    var internalValue: HDF5Checkpoint.LayoutChoice { HDF5Checkpoint.LayoutChoice(rawValue: rawValue)! }
+    var internalValue: HDF5Checkpoint.LayoutChoice { switch self { case .automatic: .automatic; case .keras: .keras; case .plain: .plain } }
 }
 
 /// What a conversion or export wrote.

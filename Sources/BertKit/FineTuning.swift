@@ -33,7 +33,14 @@ public struct FineTuning: Sendable {
         /// Masked-LM continued pre-training on domain text (`BertForMaskedLM`, as `run_mlm.py`).
         case maskedLM = "masked-lm"
 
-        var internalValue: TaskName { TaskName(rawValue: rawValue)! }
+        var internalValue: TaskName {
+            switch self {
+            case .sequenceClassification: .sequenceClassification
+            case .tokenClassification: .tokenClassification
+            case .questionAnswering: .questionAnswering
+            case .maskedLM: .maskedLM
+            }
+        }
     }
 
     /// When to evaluate or save.

@@ -35,8 +35,25 @@ public enum Head: String, Sendable, Hashable, CaseIterable {
     /// A masked language model (`BertForMaskedLM`).
     case maskedLM = "masked-lm"
 
-    init(_ head: BertHead) { self = Head(rawValue: head.rawValue)! }
-    var internalValue: BertHead { BertHead(rawValue: rawValue)! }
+    init(_ head: BertHead) {
+        switch head {
+        case .base: self = .base
+        case .sequenceClassification: self = .sequenceClassification
+        case .tokenClassification: self = .tokenClassification
+        case .questionAnswering: self = .questionAnswering
+        case .maskedLM: self = .maskedLM
+        }
+    }
+
+    var internalValue: BertHead {
+        switch self {
+        case .base: .base
+        case .sequenceClassification: .sequenceClassification
+        case .tokenClassification: .tokenClassification
+        case .questionAnswering: .questionAnswering
+        case .maskedLM: .maskedLM
+        }
+    }
 }
 
 /// One text's class.
@@ -83,7 +100,9 @@ public enum EntityAggregation: String, Sendable, Hashable, CaseIterable {
     /// Whole words, each labelled as its highest-scoring piece.
     case max
 
-    var internalValue: AggregationStrategy { AggregationStrategy(rawValue: rawValue)! }
+    var internalValue: AggregationStrategy {
+        switch self { case .none: .none; case .simple: .simple; case .first: .first; case .average: .average; case .max: .max }
+    }
 }
 
 /// An entity found in a text.
@@ -197,7 +216,7 @@ public enum Pooling: String, Sendable, Hashable, CaseIterable {
     /// The pooler's output (tanh of a dense layer over `[CLS]`), for models that have one.
     case pooler
 
-    var internalValue: PoolingMode { PoolingMode(rawValue: rawValue)! }
+    var internalValue: PoolingMode { switch self { case .cls: .cls; case .mean: .mean; case .pooler: .pooler } }
 }
 
 /// The outcome of ``PretrainedModel/checkParity(reference:absoluteTolerance:relativeTolerance:)``.

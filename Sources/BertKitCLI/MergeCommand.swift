@@ -19,9 +19,14 @@ struct MergeCommand: ParsableCommand {
     func run() throws {
         try modelOptions.threading.apply()
         let summary = try Checkpoint.mergeAdapter(modelOptions.adapter!, into: modelOptions.model, toDirectory: output, head: modelOptions.head,
-                                                  alsoWriting: saveFormat.map { ConversionFormat(rawValue: $0.rawValue)! },
+                                                  alsoWriting: saveFormat.map(\.conversionFormat),
                                                   listingEveryName: modelOptions.verbose)
         for line in summary.notes { Console.warning(line) }
         Console.info("wrote \(output) (\(summary.description))")
     }
+}
+
+extension ExtraWeightsFormat {
+    /// The library's format of the same name.
+    var conversionFormat: ConversionFormat { self == .pytorch ? .pytorch : .hdf5 }
 }
