@@ -43,6 +43,20 @@ public struct FineTuning: Sendable {
         }
     }
 
+    /// What the best checkpoint and early stopping are judged by.
+    public enum Metric: String, Sendable, Hashable, CaseIterable {
+        /// The evaluation loss (lower is better).
+        case evalLoss = "eval_loss"
+        /// Accuracy.
+        case accuracy
+        /// F1.
+        case f1
+
+        var internalValue: TrainingOptions.Metric {
+            switch self { case .evalLoss: .evalLoss; case .accuracy: .accuracy; case .f1: .f1 }
+        }
+    }
+
     /// When to evaluate or save.
     public enum Schedule: Sendable, Hashable {
         /// At the end of every epoch.
@@ -112,6 +126,34 @@ public struct FineTuning: Sendable {
     /// Continue from the newest checkpoint in ``outputDirectory``.
     public var resume = false
 
+    /// How the data is read and scored: columns, entity tagging, question windows, masking.
+    public var data = TaskDataOptions()
+    /// The loss of a classifier (nil: from the labels, as transformers infers `problem_type`).
+    public var problemType: ProblemType? = nil
+    /// Train (evaluate) on a seeded random sample of this many examples.
+    public var maxTrainExamples: Int? = nil, maxEvalExamples: Int? = nil
+    /// Compute the padding positions of each micro-batch too; by default the encoder runs forward and backward over the
+    /// real tokens only (the same gradients, faster; question answering always pads).
+    public var padBatches = false
+    /// Log the training loss (``TrainingProgress/logged(_:)``) every this many steps.
+    public var loggingSteps = 10
+    /// What "best" and early stopping look at.
+    public var bestMetric: Metric = .evalLoss
+    /// The least improvement that counts for early stopping.
+    public var earlyStoppingThreshold = 0.0
+    /// At the end, load the weights of the best evaluation.
+    public var loadBestAtEnd = false
+    /// Keep at most this many checkpoints (the best one is always kept).
+    public var saveTotalLimit: Int? = nil
+    /// Weight files to write beside `model.safetensors` (``ConversionFormat/pytorch``, ``ConversionFormat/hdf5``).
+    public var alsoWriting: [ConversionFormat] = []
+    /// Continue training an existing PEFT adapter folder (its base is ``model``).
+    public var adapter: String? = nil
+    /// Train even when none of the checkpoint's encoder weights fit (a randomly initialised encoder): for tests only.
+    public var allowRandomInit = false
+    /// The data-parallel job this process is a rank of (nil: train alone).
+    public var mpiJob: MPIJob? = nil
+
     /// A run of the reference recipe.
     public init(model: String, trainFile: String, outputDirectory: String) {
         self.model = model
@@ -119,21 +161,64 @@ public struct FineTuning: Sendable {
         self.outputDirectory = outputDirectory
     }
 
+    /// Why a precision cannot train (int8: dynamic quantisation has no backward pass); nil when it can.
+    public static func refusal(ofPrecision precision: Precision) -> String? {
+        TrainingOptions.refusal(ofPrecision: precision.internalValue)
+    }
+
+    /// The task the run trains: ``task``, or the one the model and data call for (a question-answering or classifier
+    /// head; else SQuAD JSON → question answering, tagged words → entities, plain text → masked LM, a table →
+    /// classification).
+    public var resolvedTask: Task {
+        get throws(BertKitError) {
+            if let task { return task }
+            switch try BertKitError.mapping({ try FineTuneJob.inferTask(model: model, train: trainFile) }) {
+            case .sequenceClassification: return .sequenceClassification
+            case .tokenClassification: return .tokenClassification
+            case .questionAnswering: return .questionAnswering
+            case .maskedLM: return .maskedLM
+            }
+        }
+    }
+
     func settings() throws -> FineTuneSettings {
+        try data.validate()
+        if let maxLength, maxLength < 2 { throw BertKitError.invalidArgument("maxLength must be at least 2") }
+        for (name, value) in [("maxTrainExamples", maxTrainExamples), ("maxEvalExamples", maxEvalExamples), ("saveTotalLimit", saveTotalLimit)] {
+            if let value, value < 1 { throw BertKitError.invalidArgument("\(name) must be at least 1") }
+        }
+        guard loggingSteps >= 1 else { throw BertKitError.invalidArgument("loggingSteps must be at least 1") }
+        if evalFile == nil && (earlyStoppingPatience != nil || loadBestAtEnd) {
+            throw BertKitError.invalidArgument("early stopping and loading the best checkpoint need evaluation data")
+        }
         var s = FineTuneSettings(model: model, train: trainFile, output: outputDirectory)
-        s.task = try task?.internalValue ?? FineTuneJob.inferTask(model: model, train: trainFile)
+        s.task = try resolvedTask.internalValue
+        if let column = data.labelColumn, s.task == .tokenClassification, !TaggedSentences.isJSONLines(trainFile), (Int(column) ?? 0) < 2 {
+            throw BertKitError.invalidArgument("the label column of a CoNLL file is a 1-based column number of at least 2, not '\(column)'")
+        }
         s.eval = evalFile
         s.labels = labels
         s.maxLength = maxLength ?? (s.task == .questionAnswering ? 384 : 128)
+        s.taskOptions = data.taskOptions
+        s.taskOptions.problemType = problemType?.internalValue
+        s.maxTrainExamples = maxTrainExamples
+        s.maxEvalExamples = maxEvalExamples
         var t = TrainingOptions()
         t.epochs = epochs; t.maxSteps = maxSteps; t.learningRate = learningRate; t.weightDecay = weightDecay
         t.batchSize = batchSize; t.gradientAccumulation = gradientAccumulation
         t.warmupRatio = warmupRatio; t.warmupSteps = warmupSteps; t.maxGradNorm = maxGradNorm; t.seed = seed
         t.evalEvery = evaluation.internalValue; t.saveEvery = saving.internalValue
-        t.earlyStoppingPatience = earlyStoppingPatience
+        t.earlyStoppingPatience = earlyStoppingPatience; t.earlyStoppingThreshold = earlyStoppingThreshold
+        t.loadBestAtEnd = loadBestAtEnd; t.metric = bestMetric.internalValue; t.loggingSteps = loggingSteps
+        t.saveTotalLimit = saveTotalLimit
+        t.skipsPadding = !padBatches
         t.precision = precision.internalValue
         s.training = t
         s.resume = resume
+        s.saveFormats = alsoWriting.map(\.family)
+        s.adapter = adapter
+        s.allowRandomInit = allowRandomInit
+        s.group = mpiJob?.group ?? .single
         if let lora {
             var config = LoRAConfig()
             config.rank = lora.rank
@@ -153,9 +238,9 @@ public struct FineTuning: Sendable {
     public func run(progress: (TrainingProgress) -> Void = { _ in }) throws(BertKitError) -> FineTuningResult {
         try BertKitError.mapping {
             try withoutActuallyEscaping(progress) { progress in
-                FineTuningResult(try FineTuneJob.run(try settings()) { event in
-                    if let report = TrainingProgress(event) { progress(report) }
-                }, outputDirectory: outputDirectory)
+                let settings = try settings()
+                return FineTuningResult(try FineTuneJob.run(settings) { event in progress(TrainingProgress(event)) },
+                                        task: try resolvedTask, outputDirectory: outputDirectory)
             }
         }
     }
@@ -189,8 +274,11 @@ public struct FineTuning: Sendable {
 public enum TrainingProgress: Sendable {
     /// Training began: the optimizer steps it will take, the training examples, and the step it resumed from.
     case started(totalSteps: Int, examples: Int, resumedAt: Int?)
-    /// An optimizer step was taken; `loss` is the step's mean training loss.
-    case step(step: Int, totalSteps: Int, epoch: Double, loss: Double, learningRate: Double)
+    /// An optimizer step was taken; `loss` is the step's mean training loss, `examplesPerSecond` the run's rate so far.
+    case step(step: Int, totalSteps: Int, epoch: Double, loss: Double, learningRate: Double, examplesPerSecond: Double)
+    /// The training log every ``FineTuning/loggingSteps`` steps: the mean loss since the last entry, the learning rate,
+    /// the gradient norm before clipping, the rate.
+    case logged(LogEntry)
     /// An evaluation finished.
     case evaluated(Evaluation)
     /// A checkpoint folder was written.
@@ -200,15 +288,60 @@ public enum TrainingProgress: Sendable {
     /// The run finished (``FineTuning/progress()`` only).
     case finished(FineTuningResult)
 
-    init?(_ event: TrainingEvent) {
+    init(_ event: TrainingEvent) {
         switch event {
         case .started(let total, let examples, let resumedAt): self = .started(totalSteps: total, examples: examples, resumedAt: resumedAt)
-        case .progress(let step, let total, let epoch, let loss, let rate, _):
-            self = .step(step: step, totalSteps: total, epoch: epoch, loss: loss, learningRate: rate)
+        case .progress(let step, let total, let epoch, let loss, let learningRate, let rate):
+            self = .step(step: step, totalSteps: total, epoch: epoch, loss: loss, learningRate: learningRate, examplesPerSecond: rate)
+        case .logged(let entry): self = .logged(LogEntry(entry))
         case .evaluated(let entry): self = .evaluated(Evaluation(entry))
         case .checkpointSaved(let path): self = .checkpointSaved(path: path)
         case .stoppedEarly(let step): self = .stoppedEarly(step: step)
-        case .logged: return nil
+        }
+    }
+}
+
+/// One entry of the training log (`trainer_state.json`'s `log_history`).
+public struct LogEntry: Sendable, Hashable {
+    /// The optimizer step and epoch.
+    public var step: Int, epoch: Double
+    /// The mean training loss since the previous entry, the learning rate, the gradient norm before clipping.
+    public var loss: Double?, learningRate: Double?, gradientNorm: Double?
+    /// Training examples per second.
+    public var examplesPerSecond: Double?
+
+    init(_ entry: TrainingLogEntry) {
+        step = entry.step
+        epoch = entry.epoch
+        loss = entry.loss
+        learningRate = entry.learningRate
+        gradientNorm = entry.gradNorm
+        examplesPerSecond = entry.examplesPerSecond
+    }
+}
+
+/// The loss a classifier is trained with (`problem_type`).
+public enum ProblemType: String, Sendable, Hashable, CaseIterable {
+    /// Mean squared error on one or more real outputs.
+    case regression
+    /// Cross-entropy over the labels, one label per text.
+    case singleLabelClassification = "single_label_classification"
+    /// Binary cross-entropy per label, any number of labels per text.
+    case multiLabelClassification = "multi_label_classification"
+
+    init(_ type: Bert.ProblemType) {
+        switch type {
+        case .regression: self = .regression
+        case .singleLabelClassification: self = .singleLabelClassification
+        case .multiLabelClassification: self = .multiLabelClassification
+        }
+    }
+
+    var internalValue: Bert.ProblemType {
+        switch self {
+        case .regression: .regression
+        case .singleLabelClassification: .singleLabelClassification
+        case .multiLabelClassification: .multiLabelClassification
         }
     }
 }
@@ -236,6 +369,8 @@ public struct Evaluation: Sendable, Hashable {
 
 /// What a fine-tuning run did.
 public struct FineTuningResult: Sendable, Hashable {
+    /// The task trained.
+    public var task: FineTuning.Task
     /// The optimizer steps taken, and the epochs begun.
     public var steps: Int, epochs: Int
     /// Whether early stopping ended it.
@@ -244,8 +379,16 @@ public struct FineTuningResult: Sendable, Hashable {
     public var finalEvaluation: Evaluation?
     /// Every evaluation, in order.
     public var evaluations: [Evaluation]
-    /// The label names, in output order.
-    public var labels: [String]
+    /// The final evaluation's full report: the task's metrics as ``PretrainedModel/evaluate(_:options:)`` gives them.
+    public var finalReport: EvaluationReport?
+    /// The best value of ``FineTuning/bestMetric`` and the step it was reached at.
+    public var bestMetric: Double?, bestStep: Int?
+    /// The label names, in output order, and the classifier's loss.
+    public var labels: [String], problemType: ProblemType
+    /// Remarks on the data (texts truncated, sentences windowed) and transformers' load warnings for the model.
+    public var notes: [String], loadWarnings: [String]
+    /// The load warnings with every tensor name listed (``loadWarnings`` groups them).
+    public var loadWarningsListingEveryName: [String]
     /// Training and evaluation examples read.
     public var trainExamples: Int, evalExamples: Int
     /// Wall-clock seconds of training.
@@ -253,8 +396,18 @@ public struct FineTuningResult: Sendable, Hashable {
     /// The output directory, and the files in it.
     public var outputDirectory: String, outputFiles: [String]
 
-    init(_ result: FineTuneResult, outputDirectory: String) {
+    init(_ result: FineTuneResult, task: FineTuning.Task, outputDirectory: String) {
         let state = result.summary.state
+        self.task = task
+        bestMetric = state.bestMetric
+        bestStep = state.bestStep
+        problemType = ProblemType(result.labels.problemType)
+        notes = result.notes
+        loadWarnings = result.loadReport.lines(verbose: false)
+        loadWarningsListingEveryName = result.loadReport.lines(verbose: true)
+        finalReport = result.summary.finalEvaluation.map {
+            EvaluationReport(task: task, result: $0, labels: result.labels, sourceCount: result.evalExamples)
+        }
         steps = state.globalStep
         epochs = state.epoch
         stoppedEarly = state.stoppedEarly

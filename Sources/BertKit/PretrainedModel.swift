@@ -104,6 +104,11 @@ public final class PretrainedModel: @unchecked Sendable {
     /// each.
     public func loadReport(listingEveryName: Bool) -> [String] { loaded.loadReport.lines(verbose: listingEveryName) }
 
+    /// Runs `body` with the implementation's model, under the lock.
+    func withLoadedModel<T>(_ body: (PretrainedBert) throws -> T) throws(BertKitError) -> T {
+        try serialised { try body(loaded) }
+    }
+
     private func serialised<T>(_ body: () throws -> T) throws(BertKitError) -> T {
         lock.lock()
         defer { lock.unlock() }

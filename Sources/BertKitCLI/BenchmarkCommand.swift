@@ -98,7 +98,7 @@ struct BenchmarkCommand: ParsableCommand {
             try modelOptions.threading.apply()
             // Under mpirun: one data-parallel step over the ranks (each its share of --batch); rank 0 prints.
             let group = try ProcessGroup.fromEnvironment()
-            try runAsRank(group) { try step(group: group) }
+            try runAsRank(group.launched) { try step(group: group) }
         }
 
         func step(group: ProcessGroup) throws {

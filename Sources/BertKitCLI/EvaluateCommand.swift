@@ -1,8 +1,9 @@
 // `bertkit evaluate`: loss, accuracy, macro-F1 and the confusion matrix of a classifier on labelled data.
 
 import ArgumentParser
-import BertKitInternals
+import BertKit
 import Foundation
+import TensorCore   // printing only: JSONWriter
 
 struct EvaluateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "evaluate",
@@ -18,7 +19,7 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Second text column, for pairs.") var pairColumn: String?
     @Option(help: "Label column (token classification: the tags field, default ner_tags; in CoNLL files a 1-based column, default the last).")
     var labelColumn: String?
-    @Option(help: "Token classification: seqeval's default (conlleval) chunking, or strict IOB2.") var metricMode: SeqEval.Mode = .default
+    @Option(help: "Token classification: seqeval's default (conlleval) chunking, or strict IOB2.") var metricMode: EntityScoringMode = .default
     @OptionGroup var questionAnswering: QuestionAnsweringOptions
     @OptionGroup var maskedLM: MaskedLMOptions
     @Option(help: "Masked LM: the seed of the (fixed) evaluation masks.") var seed: UInt64 = 42
@@ -28,75 +29,70 @@ struct EvaluateCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let loaded = try modelOptions.loadInternal(quiet: json, precision: precisionOptions.precision)
-        var settings = EvaluationSettings(data: data)
-        settings.maxLength = maxLength ?? (loaded.model.head == .questionAnswering ? 384 : 128)
-        questionAnswering.apply(to: &settings.taskOptions)
-        maskedLM.apply(to: &settings.taskOptions)
-        settings.batchSize = batchSize
-        settings.taskOptions.columns = ColumnNames(text: textColumn ?? "text", pair: pairColumn, label: labelColumn ?? "label")
-        settings.taskOptions.taggedColumns = TaggedColumns(words: textColumn ?? "tokens",
-                                                           tags: labelColumn ?? (TaggedSentences.isJSONLines(data) ? "ner_tags" : ""))
-        settings.taskOptions.metricMode = metricMode
-        settings.seed = seed
-        let report = try EvaluationJob.run(loaded, settings)
+        let model = try modelOptions.load(quiet: json, precision: precisionOptions.precision)
+        var options = EvaluationOptions()
+        options.maxLength = maxLength
+        options.batchSize = batchSize
+        options.data.textColumn = textColumn
+        options.data.pairColumn = pairColumn
+        options.data.labelColumn = labelColumn
+        options.data.strictEntityScoring = metricMode == .strict
+        questionAnswering.apply(to: &options.data)
+        maskedLM.apply(to: &options.data)
+        options.seed = seed
+        options.predictionsDirectory = output
+        let report = try model.evaluate(data, options: options)
         for note in report.notes where !json { Console.info("note: " + note) }
-        switch report.task {
-        case .sequenceClassification: printClassification(report)
-        case .tokenClassification: printEntities(report)
-        case .questionAnswering: try printAnswers(report)
-        case .maskedLM: printMaskedLM(report)
-        }
+        if let classification = report.classification { printClassification(report, classification) }
+        if let entities = report.entities { printEntities(report, entities) }
+        if let answers = report.questionAnswering { printAnswers(report, answers) }
+        if let maskedLM = report.maskedLM { printMaskedLM(report, maskedLM) }
     }
 
-    private func printClassification(_ report: EvaluationReport) {
-        let result = report.result, labels = report.labels
-        // Plain locals: Swift 6.3's optimiser crashes on optional chains through `result` here.
-        let accuracy: Double? = result.accuracy, f1: Double? = result.f1
-        let confusion: [[Int]]? = result.metrics?.confusion
+    private func printClassification(_ report: EvaluationReport, _ scores: EvaluationReport.Classification) {
+        let accuracy = scores.accuracy, f1 = scores.macroF1, confusion = scores.confusion, labels = scores.labels
         if json {
-            var object = JSONObject([("loss", .double(result.loss)), ("n", .int(result.count))])
+            var object = JSONObject([("loss", .double(report.loss)), ("n", .int(report.count))])
             object.set("accuracy", accuracy.map { .double($0) } ?? .null)
             object.set("f1", f1.map { .double($0) } ?? .null)
             if let confusion {
-                object.set("labels", .array(labels.names.map { .string($0) }))
+                object.set("labels", .array(labels.map { .string($0) }))
                 object.set("confusion", .array(confusion.map { .array($0.map { .int($0) }) }))
             }
             Console.out(JSONWriter.pretty(.object(object), sortKeys: false, ensureASCII: false))
             return
         }
-        Console.out("examples: \(result.count)")
-        Console.out(String(format: "loss: %.4f", result.loss))
+        Console.out("examples: \(report.count)")
+        Console.out(String(format: "loss: %.4f", report.loss))
         if let accuracy { Console.out(String(format: "accuracy: %.4f", accuracy)) }
         if let f1 { Console.out(String(format: "macro-F1: %.4f", f1)) }
         if let confusion {
             Console.out("confusion matrix (rows: truth, columns: prediction):")
-            var rows = [[""] + labels.names]
-            for (i, name) in labels.names.enumerated() { rows.append([name] + confusion[i].map(String.init)) }
+            var rows = [[""] + labels]
+            for (i, name) in labels.enumerated() { rows.append([name] + confusion[i].map(String.init)) }
             Console.out(Console.table(rows, rightAligned: Set(1...labels.count)))
         }
     }
 
     /// seqeval's numbers, as run_ner.py reports them, and its per-type report.
-    private func printEntities(_ report: EvaluationReport) {
-        let metrics = report.result.task
+    private func printEntities(_ report: EvaluationReport, _ metrics: EvaluationReport.Entities) {
         if json {
             var perType = JSONObject()
             for score in metrics.perType {
                 perType.set(score.type, .object(JSONObject([("precision", .double(score.precision)), ("recall", .double(score.recall)),
                                                             ("f1", .double(score.f1)), ("support", .int(score.support))])))
             }
-            let object = JSONObject([("precision", .double(metrics.precision ?? 0)), ("recall", .double(metrics.recall ?? 0)),
-                                     ("f1", .double(metrics.f1 ?? 0)), ("accuracy", .double(metrics.accuracy ?? 0)),
-                                     ("loss", .double(report.result.loss)), ("n", .int(report.count)), ("per_type", .object(perType))])
+            let object = JSONObject([("precision", .double(metrics.precision)), ("recall", .double(metrics.recall)),
+                                     ("f1", .double(metrics.f1)), ("accuracy", .double(metrics.tokenAccuracy)),
+                                     ("loss", .double(report.loss)), ("n", .int(report.count)), ("per_type", .object(perType))])
             Console.out(JSONWriter.pretty(.object(object), sortKeys: false, ensureASCII: false))
             return
         }
         Console.out("sentences: \(report.count)")
-        Console.out(String(format: "loss: %.4f", report.result.loss))
-        Console.out(String(format: "precision: %.4f  recall: %.4f  f1: %.4f  (entities, seqeval %@ mode)", metrics.precision ?? 0,
-                           metrics.recall ?? 0, metrics.f1 ?? 0, metricMode.rawValue))
-        Console.out(String(format: "token accuracy: %.4f", metrics.accuracy ?? 0))
+        Console.out(String(format: "loss: %.4f", report.loss))
+        Console.out(String(format: "precision: %.4f  recall: %.4f  f1: %.4f  (entities, seqeval %@ mode)", metrics.precision,
+                           metrics.recall, metrics.f1, metricMode.rawValue))
+        Console.out(String(format: "token accuracy: %.4f", metrics.tokenAccuracy))
         var rows = [["type", "precision", "recall", "f1", "support"]]
         for s in metrics.perType {
             rows.append([s.type, String(format: "%.4f", s.precision), String(format: "%.4f", s.recall), String(format: "%.4f", s.f1), String(s.support)])
@@ -107,46 +103,44 @@ struct EvaluateCommand: ParsableCommand {
 
 extension EvaluateCommand {
     /// The squad / squad_v2 metrics' numbers; the prediction files when asked for.
-    func printAnswers(_ report: EvaluationReport) throws {
-        guard let qa = report.questionAnswering else { throw ExitCode.failure }
-        if let output { try QAPredictionFiles.write(qa.predictions, to: output) }
-        let s = qa.scores
+    func printAnswers(_ report: EvaluationReport, _ s: EvaluationReport.QuestionAnswering) {
         var fields: [(String, JSONValue)] = [("exact_match", .double(s.exactMatch)), ("f1", .double(s.f1)), ("n", .int(s.total))]
-        let optional: [(String, Double?)] = [("HasAns_exact", s.hasAnsExact), ("HasAns_f1", s.hasAnsF1), ("NoAns_exact", s.noAnsExact),
-                                             ("NoAns_f1", s.noAnsF1), ("best_exact", s.bestExact), ("best_exact_thresh", s.bestExactThreshold),
+        let optional: [(String, Double?)] = [("HasAns_exact", s.hasAnswerExact), ("HasAns_f1", s.hasAnswerF1), ("NoAns_exact", s.noAnswerExact),
+                                             ("NoAns_f1", s.noAnswerF1), ("best_exact", s.bestExact), ("best_exact_thresh", s.bestExactThreshold),
                                              ("best_f1", s.bestF1), ("best_f1_thresh", s.bestF1Threshold)]
         for (key, value) in optional { if let value { fields.append((key, .double(value))) } }
-        if let n = s.hasAnsTotal { fields.append(("HasAns_total", .int(n))) }
-        if let n = s.noAnsTotal { fields.append(("NoAns_total", .int(n))) }
-        fields.append(("loss", .double(report.result.loss)))
+        if let n = s.hasAnswerTotal { fields.append(("HasAns_total", .int(n))) }
+        if let n = s.noAnswerTotal { fields.append(("NoAns_total", .int(n))) }
+        fields.append(("loss", .double(report.loss)))
         if json {
             Console.out(JSONWriter.pretty(.object(JSONObject(fields)), sortKeys: false, ensureASCII: false))
             return
         }
         Console.out("questions: \(s.total)")
         Console.out(String(format: "exact match: %.2f  F1: %.2f", s.exactMatch, s.f1))
-        if let e = s.hasAnsExact, let f = s.hasAnsF1 { Console.out(String(format: "with an answer (%d): exact %.2f  F1 %.2f", s.hasAnsTotal ?? 0, e, f)) }
-        if let e = s.noAnsExact, let f = s.noAnsF1 { Console.out(String(format: "without one (%d): exact %.2f  F1 %.2f", s.noAnsTotal ?? 0, e, f)) }
+        if let e = s.hasAnswerExact, let f = s.hasAnswerF1 { Console.out(String(format: "with an answer (%d): exact %.2f  F1 %.2f", s.hasAnswerTotal ?? 0, e, f)) }
+        if let e = s.noAnswerExact, let f = s.noAnswerF1 { Console.out(String(format: "without one (%d): exact %.2f  F1 %.2f", s.noAnswerTotal ?? 0, e, f)) }
         if let e = s.bestExact, let t = s.bestExactThreshold, let f = s.bestF1, let u = s.bestF1Threshold {
             Console.out(String(format: "best exact %.2f at null odds %.4f, best F1 %.2f at %.4f", e, t, f, u))
         }
-        if let output { Console.info("wrote \(output): predictions.json, nbest_predictions.json" + (qa.predictions.nullOdds.isEmpty ? "" : ", null_odds.json")) }
+        if let output, !s.predictionFiles.isEmpty { Console.info("wrote \(output): " + s.predictionFiles.joined(separator: ", ")) }
     }
 }
 
 extension EvaluateCommand {
     /// Masked LM: loss over the masked tokens (one fixed set of masks), perplexity exp(loss), masked-token accuracy.
-    func printMaskedLM(_ report: EvaluationReport) {
-        let loss = report.result.loss, perplexity = Foundation.exp(loss), accuracy = report.result.accuracy ?? 0
+    func printMaskedLM(_ report: EvaluationReport, _ scores: EvaluationReport.MaskedLM) {
+        let loss = report.loss, perplexity = scores.perplexity, accuracy = scores.accuracy
         if json {
             Console.out(JSONWriter.pretty(.object(JSONObject([("loss", .double(loss)), ("perplexity", .double(perplexity)),
-                                                              ("accuracy", .double(accuracy)), ("n", .int(report.result.count))])),
+                                                              ("accuracy", .double(accuracy)), ("n", .int(report.count))])),
                                           sortKeys: false, ensureASCII: false))
             return
         }
-        Console.out("blocks: \(report.result.count) (from \(report.count) lines)")
+        Console.out("blocks: \(report.count) (from \(report.sourceCount) lines)")
         Console.out(String(format: "loss: %.4f  perplexity: %.3f  masked-token accuracy: %.4f", loss, perplexity, accuracy))
     }
 }
 
-extension SeqEval.Mode: ExpressibleByArgument {}
+/// `--metric-mode`: seqeval's default (conlleval) chunking, or strict IOB2.
+enum EntityScoringMode: String, CaseIterable, ExpressibleByArgument { case `default`, strict }

@@ -2,7 +2,7 @@
 // 3 epochs, weight decay 0.01, evaluation every epoch), LoRA with --lora-r.
 
 import ArgumentParser
-import BertKitInternals
+import BertKit
 import Foundation
 
 struct FinetuneCommand: ParsableCommand {
@@ -18,7 +18,7 @@ struct FinetuneCommand: ParsableCommand {
     @OptionGroup(title: "Masked LM") var maskedLM: MaskedLMOptions
     @OptionGroup(title: "Optimisation") var optimisation: OptimisationOptions
     @OptionGroup(title: "Schedule") var schedule: ScheduleOptions
-    @OptionGroup(title: "Evaluation") var evaluation: EvaluationOptions
+    @OptionGroup(title: "Evaluation") var evaluation: EvaluationScheduleOptions
     @OptionGroup(title: "Checkpoints") var checkpoints: CheckpointOptions
     @OptionGroup(title: "LoRA") var lora: LoRAOptions
     @OptionGroup var threading: ThreadOptions
@@ -28,77 +28,73 @@ struct FinetuneCommand: ParsableCommand {
     func validate() throws {
         if evaluation.earlyStoppingPatience != nil && data.eval == nil { throw ValidationError("--early-stopping-patience needs --eval") }
         if evaluation.loadBestAtEnd && data.eval == nil { throw ValidationError("--load-best-at-end needs --eval") }
-        if let labelColumn = data.labelColumn, !TaggedSentences.isJSONLines(data.train),
-           data.task == .tokenClassification || FineTuneJob.looksTagged(data.train), (Int(labelColumn) ?? 0) < 2 {
-            throw ValidationError("--label-column of a CoNLL file is a 1-based column number of at least 2, not '\(labelColumn)'")
-        }
     }
 
-    /// What the options ask for, as the library's settings.
-    func settings() throws -> FineTuneSettings {
-        var settings = FineTuneSettings(model: model, train: data.train, output: output)
-        try data.apply(to: &settings)
-        tokenClassification.apply(to: &settings.taskOptions)
-        questionAnswering.apply(to: &settings.taskOptions)
-        maskedLM.apply(to: &settings.taskOptions)
-        optimisation.apply(to: &settings.training)
-        schedule.apply(to: &settings.training)
-        evaluation.apply(to: &settings.training)
-        checkpoints.apply(to: &settings)
-        lora.apply(to: &settings)
-        settings.allowRandomInit = allowRandomInit
-        return settings
+    /// What the options ask for, as the library's job.
+    func job() -> FineTuning {
+        var job = FineTuning(model: model, trainFile: data.train, outputDirectory: output)
+        data.apply(to: &job)
+        tokenClassification.apply(to: &job.data)
+        questionAnswering.apply(to: &job.data)
+        maskedLM.apply(to: &job.data)
+        optimisation.apply(to: &job)
+        schedule.apply(to: &job)
+        evaluation.apply(to: &job)
+        checkpoints.apply(to: &job)
+        lora.apply(to: &job)
+        job.allowRandomInit = allowRandomInit
+        return job
     }
 
     func run() throws {
         try threading.apply()
         // Under mpirun each process is one rank of a data-parallel run (README "Several processes and machines");
         // rank 0 prints and writes, the others only compute.
-        let group = try ProcessGroup.fromEnvironment()
-        try runAsRank(group) { try train(group: group) }
+        let mpiJob = try MPIJob.join()
+        try runAsRank(mpiJob) { try train(mpiJob) }
     }
 
-    func train(group: ProcessGroup) throws {
-        var settings = try settings()
-        settings.group = group
-        guard group.isLeader else {
-            _ = try FineTuneJob.run(settings)
+    func train(_ mpiJob: MPIJob?) throws {
+        var job = job()
+        job.mpiJob = mpiJob
+        guard mpiJob?.isLeader ?? true else {
+            try job.run()
             return
         }
-        if group.isDistributed { Console.info("data-parallel: \(group.size) ranks, \(Parallel.threadCount) thread(s) each") }
+        if let mpiJob, mpiJob.size > 1 { Console.info("data-parallel: \(mpiJob.size) ranks, \(Threads.count) thread(s) each") }
+        let task = try job.resolvedTask
         let progress = ProgressReporter(interactive: isatty(2) != 0,
-                                        f1Name: [.tokenClassification: "entity F1", .questionAnswering: "SQuAD F1"][settings.task] ?? "macro-F1")
-        let result = try FineTuneJob.run(settings) { progress.handle($0) }
+                                        f1Name: [.tokenClassification: "entity F1", .questionAnswering: "SQuAD F1"][task] ?? "macro-F1")
+        let result = try job.run { progress.handle($0) }
         progress.finish()
-        for line in result.loadReport.lines(verbose: verbose) { Console.warning(line) }
+        for line in verbose ? result.loadWarningsListingEveryName : result.loadWarnings { Console.warning(line) }
         for note in result.notes { Console.info("note: " + note) }
-        let state = result.summary.state
-        Console.info("finished: \(state.globalStep) steps on \(result.trainExamples) examples in \(String(format: "%.1f", result.summary.seconds)) s"
-                     + (state.stoppedEarly ? " (stopped early)" : ""))
-        if let final = result.summary.finalEvaluation {
-            var line = "evaluation (\(final.task.count ?? final.count) \(settings.task == .tokenClassification ? "sentences" : "examples")): "
+        Console.info("finished: \(result.steps) steps on \(result.trainExamples) examples in \(String(format: "%.1f", result.seconds)) s"
+                     + (result.stoppedEarly ? " (stopped early)" : ""))
+        if let final = result.finalReport {
+            var line = "evaluation (\(final.count) \(task == .tokenClassification ? "sentences" : "examples")): "
                 + "loss \(String(format: "%.4f", final.loss))"
-            if settings.task == .maskedLM {
+            if let maskedLM = final.maskedLM {
                 line = "evaluation (\(final.count) blocks): loss \(String(format: "%.4f", final.loss)), perplexity "
-                    + String(format: "%.3f, masked-token accuracy %.4f", Foundation.exp(final.loss), final.accuracy ?? 0)
-            } else if settings.task == .questionAnswering {
-                line = "evaluation (\(final.task.count ?? final.count) questions): loss \(String(format: "%.4f", final.loss))"
-                    + String(format: ", exact match %.2f, F1 %.2f", final.accuracy ?? 0, final.f1 ?? 0)
-            } else if settings.task == .tokenClassification {
-                line += String(format: ", entity precision %.4f, recall %.4f, F1 %.4f, token accuracy %.4f", final.task.precision ?? 0,
-                               final.task.recall ?? 0, final.f1 ?? 0, final.accuracy ?? 0)
-            } else {
-                if let accuracy = final.accuracy { line += ", accuracy \(String(format: "%.4f", accuracy))" }
-                if let f1 = final.f1 { line += ", macro-F1 \(String(format: "%.4f", f1))" }
+                    + String(format: "%.3f, masked-token accuracy %.4f", maskedLM.perplexity, maskedLM.accuracy)
+            } else if task == .questionAnswering {
+                line = "evaluation (\(final.count) questions): loss \(String(format: "%.4f", final.loss))"
+                    + String(format: ", exact match %.2f, F1 %.2f", final.questionAnswering?.exactMatch ?? 0, final.questionAnswering?.f1 ?? 0)
+            } else if let entities = final.entities {
+                line += String(format: ", entity precision %.4f, recall %.4f, F1 %.4f, token accuracy %.4f", entities.precision,
+                               entities.recall, entities.f1, entities.tokenAccuracy)
+            } else if let classification = final.classification {
+                if let accuracy = classification.accuracy { line += ", accuracy \(String(format: "%.4f", accuracy))" }
+                if let f1 = classification.macroF1 { line += ", macro-F1 \(String(format: "%.4f", f1))" }
             }
             Console.out(line)
         }
-        if let best = state.bestStep {
-            Console.info("best \(evaluation.metric.rawValue): \(state.bestMetric.map { String(format: "%.4f", $0) } ?? "-") at step \(best)")
+        if let best = result.bestStep {
+            Console.info("best \(evaluation.metric.rawValue): \(result.bestMetric.map { String(format: "%.4f", $0) } ?? "-") at step \(best)")
         }
-        if settings.task != .questionAnswering && settings.task != .maskedLM {
-            Console.info("labels: \(result.labels.names.joined(separator: ", "))"
-                         + (settings.task == .sequenceClassification ? " (\(result.labels.problemType.rawValue))" : ""))
+        if task != .questionAnswering && task != .maskedLM {
+            Console.info("labels: \(result.labels.joined(separator: ", "))"
+                         + (task == .sequenceClassification ? " (\(result.problemType.rawValue))" : ""))
         }
         Console.info("wrote \(output): \(result.outputFiles.filter { !$0.hasPrefix(".") }.joined(separator: ", "))")
     }

@@ -1,8 +1,8 @@
 // The option groups of `bertkit finetune` (and those `evaluate` shares): each group parses, checks and hands
-// its values to the library's settings (FineTuneSettings, TaskOptions, TrainingOptions, LoRAConfig).
+// its values to the library's settings (FineTuning, TaskDataOptions).
 
 import ArgumentParser
-import BertKitInternals
+import BertKit
 import Foundation
 
 /// The training and evaluation data, and how to read them.
@@ -11,7 +11,7 @@ struct FinetuneDataOptions: ParsableArguments {
     var train: String
     @Option(help: "Evaluation data, same format.") var eval: String?
     @Option(help: "The task (default: the model's head when it is a classifier or QA model, else from the data: SQuAD JSON, CoNLL columns, or labelled text).")
-    var task: TaskName?
+    var task: FineTuning.Task?
     @Option(help: "Tokens per example (default 128, question answering 384); longer texts are truncated, longer sentences and contexts windowed.")
     var maxLength: Int?
     @Option(help: "Train on a seeded random sample of this many examples.") var maxTrainExamples: Int?
@@ -37,27 +37,28 @@ struct FinetuneDataOptions: ParsableArguments {
 
     var labelNames: [String]? { labels?.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
 
-    func apply(to settings: inout FineTuneSettings) throws {
-        settings.task = try task ?? FineTuneJob.inferTask(model: settings.model, train: train)
-        settings.eval = eval
-        settings.taskOptions.columns = ColumnNames(text: textColumn ?? "text", pair: pairColumn, label: labelColumn ?? "label")
-        settings.taskOptions.taggedColumns = TaggedColumns(words: textColumn ?? "tokens", tags: labelColumn ?? "ner_tags")
-        settings.labels = labelNames
-        settings.taskOptions.problemType = problemType
-        settings.maxLength = maxLength ?? (settings.task == .questionAnswering ? 384 : 128)
-        settings.maxTrainExamples = maxTrainExamples
-        settings.maxEvalExamples = maxEvalExamples
+    func apply(to job: inout FineTuning) {
+        job.task = task
+        job.evalFile = eval
+        job.data.textColumn = textColumn
+        job.data.pairColumn = pairColumn
+        job.data.labelColumn = labelColumn
+        job.labels = labelNames
+        job.problemType = problemType
+        job.maxLength = maxLength
+        job.maxTrainExamples = maxTrainExamples
+        job.maxEvalExamples = maxEvalExamples
     }
 }
 
 struct TokenClassificationOptions: ParsableArguments {
     @Flag(help: "Token classification: label every word piece, not only a word's first (B-X becomes I-X after the first), as run_ner.py's --label_all_tokens.")
     var labelAllTokens = false
-    @Option(help: "Token classification: seqeval's default (conlleval) chunking, or strict IOB2.") var metricMode: SeqEval.Mode = .default
+    @Option(help: "Token classification: seqeval's default (conlleval) chunking, or strict IOB2.") var metricMode: EntityScoringMode = .default
 
-    func apply(to options: inout TaskOptions) {
+    func apply(to options: inout TaskDataOptions) {
         options.labelAllTokens = labelAllTokens
-        options.metricMode = metricMode
+        options.strictEntityScoring = metricMode == .strict
     }
 }
 
@@ -72,10 +73,10 @@ struct MaskedLMOptions: ParsableArguments {
         guard mlmProbability > 0 && mlmProbability < 1 else { throw ValidationError("--mlm-probability must be between 0 and 1") }
     }
 
-    func apply(to options: inout TaskOptions) {
+    func apply(to options: inout TaskDataOptions) {
         options.lineByLine = lineByLine
-        options.mlmProbability = mlmProbability
-        options.wholeWordMask = wholeWordMask
+        options.maskingProbability = mlmProbability
+        options.wholeWordMasking = wholeWordMask
     }
 }
 
@@ -95,14 +96,14 @@ struct OptimisationOptions: ParsableArguments {
     func validate() throws {
         guard batchSize > 0, gradAccum > 0 else { throw ValidationError("--batch-size and --grad-accum must be positive") }
         guard lr > 0 else { throw ValidationError("--lr must be positive") }
-        if let refusal = TrainingOptions.refusal(ofPrecision: precision) { throw ValidationError("--precision: " + refusal) }
+        if let refusal = FineTuning.refusal(ofPrecision: precision) { throw ValidationError("--precision: " + refusal) }
     }
 
-    func apply(to t: inout TrainingOptions) {
-        t.learningRate = lr; t.batchSize = batchSize; t.gradientAccumulation = gradAccum
-        t.weightDecay = weightDecay; t.maxGradNorm = maxGradNorm; t.seed = seed
-        t.skipsPadding = !padBatches
-        t.precision = precision
+    func apply(to job: inout FineTuning) {
+        job.learningRate = lr; job.batchSize = batchSize; job.gradientAccumulation = gradAccum
+        job.weightDecay = weightDecay; job.maxGradNorm = maxGradNorm; job.seed = seed
+        job.padBatches = padBatches
+        job.precision = precision
     }
 }
 
@@ -119,16 +120,16 @@ struct ScheduleOptions: ParsableArguments {
         guard (0...1).contains(warmupRatio) else { throw ValidationError("--warmup-ratio must be between 0 and 1") }
     }
 
-    func apply(to t: inout TrainingOptions) {
-        t.epochs = epochs; t.maxSteps = maxSteps; t.warmupRatio = warmupRatio; t.warmupSteps = warmupSteps
+    func apply(to job: inout FineTuning) {
+        job.epochs = epochs; job.maxSteps = maxSteps; job.warmupRatio = warmupRatio; job.warmupSteps = warmupSteps
     }
 }
 
 /// When to evaluate and log, what "best" means, early stopping.
-struct EvaluationOptions: ParsableArguments {
-    @Option(help: "Evaluate every epoch or every N steps.") var evalEvery: TrainingOptions.Every = .epoch
+struct EvaluationScheduleOptions: ParsableArguments {
+    @Option(help: "Evaluate every epoch or every N steps.") var evalEvery: FineTuning.Schedule = .everyEpoch
     @Option(help: "Log the training loss every N steps.") var loggingSteps = 10
-    @Option(help: "What 'best' and early stopping look at.") var metric: TrainingOptions.Metric = .evalLoss
+    @Option(help: "What 'best' and early stopping look at.") var metric: FineTuning.Metric = .evalLoss
     @Option(help: "Stop after this many evaluations without improvement.") var earlyStoppingPatience: Int?
     @Option(help: "Minimum improvement that counts.") var earlyStoppingThreshold: Double = 0
     @Flag(help: "At the end, load the weights of the best evaluation.") var loadBestAtEnd = false
@@ -137,32 +138,33 @@ struct EvaluationOptions: ParsableArguments {
         guard loggingSteps > 0 else { throw ValidationError("--logging-steps must be positive") }
     }
 
-    func apply(to t: inout TrainingOptions) {
-        t.evalEvery = evalEvery; t.loggingSteps = loggingSteps; t.metric = metric
-        t.earlyStoppingPatience = earlyStoppingPatience; t.earlyStoppingThreshold = earlyStoppingThreshold
-        t.loadBestAtEnd = loadBestAtEnd
+    func apply(to job: inout FineTuning) {
+        job.evaluation = evalEvery; job.loggingSteps = loggingSteps; job.bestMetric = metric
+        job.earlyStoppingPatience = earlyStoppingPatience; job.earlyStoppingThreshold = earlyStoppingThreshold
+        job.loadBestAtEnd = loadBestAtEnd
     }
 }
 
 /// Checkpoints, resuming, and the formats written beside model.safetensors.
 struct CheckpointOptions: ParsableArguments {
-    @Option(help: "Checkpoint every epoch, every N steps, or never.") var saveEvery: TrainingOptions.Every = .epoch
+    @Option(help: "Checkpoint every epoch, every N steps, or never.") var saveEvery: FineTuning.Schedule = .everyEpoch
     @Option(help: "Keep at most this many checkpoints (the best one is always kept).") var saveTotalLimit: Int?
     @Flag(help: "Continue from the newest checkpoint in --output.") var resume = false
     @Option(help: "Also write pytorch_model.bin (pytorch) or tf_model.h5 (hdf5).") var saveFormat: [ExtraWeightsFormat] = []
 
-    func apply(to settings: inout FineTuneSettings) {
-        settings.training.saveEvery = saveEvery
-        settings.training.saveTotalLimit = saveTotalLimit
-        settings.resume = resume
-        settings.saveFormats = saveFormat.map(\.family)
+    func apply(to job: inout FineTuning) {
+        job.saving = saveEvery
+        job.saveTotalLimit = saveTotalLimit
+        job.resume = resume
+        job.alsoWriting = saveFormat.map(\.conversionFormat)
     }
 }
 
 /// `--save-format`: the weight files a fine-tuned model may carry beside model.safetensors.
 enum ExtraWeightsFormat: String, CaseIterable, ExpressibleByArgument {
     case pytorch, hdf5
-    var family: CheckpointFormat.Family { self == .pytorch ? .pytorch : .hdf5 }
+    /// The library's format of the same name.
+    var conversionFormat: ConversionFormat { self == .pytorch ? .pytorch : .hdf5 }
 }
 
 /// LoRA instead of full fine-tuning, PEFT's options.
@@ -179,45 +181,43 @@ struct LoRAOptions: ParsableArguments {
         if let loraR, loraR < 1 { throw ValidationError("--lora-r must be at least 1") }
     }
 
-    func apply(to settings: inout FineTuneSettings) {
-        settings.adapter = adapter
+    func apply(to job: inout FineTuning) {
+        job.adapter = adapter
         guard let loraR else { return }
-        var lora = LoRAConfig()
+        var lora = FineTuning.LoRA()
         lora.rank = loraR
         lora.alpha = loraAlpha
         lora.dropout = loraDropout
         lora.useRSLoRA = loraRslora
-        if let loraTargets {
-            lora.targets = .names(loraTargets.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
-        }
-        settings.lora = lora
+        lora.targetModules = loraTargets.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
+        job.lora = lora
     }
 }
 
 /// `--eval-every` / `--save-every`: epoch, never (or no), or a positive number of steps.
-extension TrainingOptions.Every: ExpressibleByArgument {
+extension FineTuning.Schedule: ExpressibleByArgument {
     public init?(argument: String) {
         switch argument {
-        case "epoch": self = .epoch
+        case "epoch": self = .everyEpoch
         case "never", "no": self = .never
         default:
             guard let n = Int(argument), n > 0 else { return nil }
-            self = .steps(n)
+            self = .everySteps(n)
         }
     }
 
     public var defaultValueDescription: String {
         switch self {
-        case .epoch: return "epoch"
+        case .everyEpoch: return "epoch"
         case .never: return "never"
-        case .steps(let n): return String(n)
+        case .everySteps(let n): return String(n)
         }
     }
 }
 
-extension TrainingOptions.Metric: ExpressibleByArgument {}
+extension FineTuning.Metric: ExpressibleByArgument {}
 extension ProblemType: ExpressibleByArgument {}
-extension TaskName: ExpressibleByArgument {}
+extension FineTuning.Task: ExpressibleByArgument {}
 
 /// Question answering's windows and post-processing, as run_qa.py names them (shared by finetune and evaluate).
 struct QuestionAnsweringOptions: ParsableArguments {
@@ -236,11 +236,11 @@ struct QuestionAnsweringOptions: ParsableArguments {
         }
     }
 
-    func apply(to options: inout TaskOptions) {
+    func apply(to options: inout TaskDataOptions) {
         options.docStride = docStride
-        options.postprocess.nBestSize = nBestSize
-        options.postprocess.maxAnswerLength = maxAnswerLength
-        options.postprocess.nullScoreDiffThreshold = nullScoreDiffThreshold
+        options.nBestSize = nBestSize
+        options.maxAnswerLength = maxAnswerLength
+        options.nullScoreDiffThreshold = nullScoreDiffThreshold
         options.versionTwoWithNegative = versionTwoWithNegative ? true : nil
     }
 }

@@ -1,4 +1,4 @@
-// The commands not yet on BertKit's public API (benchmark, evaluate, merge, finetune, convert, tokenize) reach the
+// The commands not on BertKit's public API (benchmark, tokenize, the hidden internal-read-hdf5) reach the
 // implementation modules through these helpers. Both modules are imported here, so the names they share (Precision)
 // are spelled with their module.
 
@@ -7,6 +7,11 @@ import BertKit
 import BertKitInternals
 
 extension Bert.Precision: ExpressibleByArgument {}
+
+/// The benchmark's data-parallel step runs on the implementation's process group (nil when no launcher started it).
+extension ProcessGroup: JobRank {
+    var launched: ProcessGroup? { usesMPI ? self : nil }
+}
 
 extension BertKit.Precision {
     /// The implementation's precision of the same name.

@@ -25,8 +25,3 @@ struct MergeCommand: ParsableCommand {
         Console.info("wrote \(output) (\(summary.description))")
     }
 }
-
-extension ExtraWeightsFormat {
-    /// The library's format of the same name.
-    var conversionFormat: ConversionFormat { self == .pytorch ? .pytorch : .hdf5 }
-}

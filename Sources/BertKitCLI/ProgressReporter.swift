@@ -1,7 +1,8 @@
-// Training progress on stderr, from the library's TrainingEvent stream.
+// Training progress on stderr, from the library's TrainingProgress reports.
 
-import BertKitInternals
+import BertKit
 import Foundation
+import TensorCore   // MonotonicClock
 
 /// Training progress on stderr: a redrawn bar on a terminal, plain log lines otherwise.
 final class ProgressReporter {
@@ -16,11 +17,11 @@ final class ProgressReporter {
         self.f1Name = f1Name
     }
 
-    func handle(_ event: TrainingEvent) {
+    func handle(_ event: TrainingProgress) {
         switch event {
         case .started(let total, let examples, let resumedAt):
             Console.info("training: \(examples) examples, \(total) optimizer steps" + (resumedAt.map { ", resumed at step \($0)" } ?? ""))
-        case .progress(let step, let total, let epoch, let loss, let lr, let rate):
+        case .step(let step, let total, let epoch, let loss, let lr, let rate):
             guard interactive else { return }
             let now = MonotonicClock.seconds()
             if now - lastDraw < 0.2 && step < total { return }
@@ -33,12 +34,12 @@ final class ProgressReporter {
         case .logged(let entry):
             guard !interactive else { return }
             Console.info(String(format: "step %d  epoch %.2f  loss %.4f  lr %.3e  grad_norm %.3f  %.1f ex/s", entry.step, entry.epoch,
-                                entry.loss ?? .nan, entry.learningRate ?? .nan, entry.gradNorm ?? .nan, entry.examplesPerSecond ?? .nan))
+                                entry.loss ?? .nan, entry.learningRate ?? .nan, entry.gradientNorm ?? .nan, entry.examplesPerSecond ?? .nan))
         case .evaluated(let entry):
             clearLine()
-            var line = String(format: "eval at step %d (epoch %.2f): loss %.4f", entry.step, entry.epoch, entry.evalLoss ?? .nan)
-            if let accuracy = entry.evalAccuracy { line += String(format: ", accuracy %.4f", accuracy) }
-            if let f1 = entry.evalF1 { line += String(format: ", \(f1Name) %.4f", f1) }
+            var line = String(format: "eval at step %d (epoch %.2f): loss %.4f", entry.step, entry.epoch, entry.loss ?? .nan)
+            if let accuracy = entry.accuracy { line += String(format: ", accuracy %.4f", accuracy) }
+            if let f1 = entry.f1 { line += String(format: ", \(f1Name) %.4f", f1) }
             Console.info(line)
         case .checkpointSaved(let folder):
             clearLine()
@@ -46,6 +47,8 @@ final class ProgressReporter {
         case .stoppedEarly(let step):
             clearLine()
             Console.info("early stopping at step \(step)")
+        case .finished:
+            break
         }
     }
 

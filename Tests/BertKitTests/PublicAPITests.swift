@@ -207,7 +207,7 @@ import TestSupport
         var result: FineTuningResult?
         for try await progress in job.progress() {
             switch progress {
-            case .step(let step, let total, _, let loss, _): steps.append(step); #expect(total == 6 && loss.isFinite)
+            case .step(let step, let total, _, let loss, _, _): steps.append(step); #expect(total == 6 && loss.isFinite)
             case .evaluated: evaluations += 1
             case .finished(let finished): result = finished
             default: break
@@ -223,7 +223,7 @@ import TestSupport
         // The same job through the callback, into another folder: the same losses (same seed).
         job.outputDirectory = folder.file("again")
         var losses: [Double] = []
-        let again = try job.run { if case .step(_, _, _, let loss, _) = $0 { losses.append(loss) } }
+        let again = try job.run { if case .step(_, _, _, let loss, _, _) = $0 { losses.append(loss) } }
         #expect(losses.count == 6 && again.finalEvaluation == finished.finalEvaluation)
 
         // Bad data: one typed error naming the file.
