@@ -1,4 +1,5 @@
-// The commands not on BertKit's public API (benchmark, tokenize, the hidden internal-read-hdf5) reach the
+// What is not on BertKit's public API — the benchmark (it times the kernels themselves), the hidden internal-read-hdf5
+// child and the executable's process set-up (BertKitCommand.swift) — reaches the
 // implementation modules through these helpers. Both modules are imported here, so the names they share (Precision)
 // are spelled with their module.
 

@@ -5,7 +5,8 @@
 // (--json-lines), or only counts and timing (--summary).
 
 import ArgumentParser
-import BertKitInternals
+import BertKit
+import TensorCore   // reading the text file, printing: TextLines, MonotonicClock, JSONWriter
 
 struct TokenizeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -64,7 +65,7 @@ struct TokenizeCommand: ParsableCommand {
     }
 
     func run() throws {
-        let tokenizer = try AutoTokenizer.load(directory: model)
+        let tokenizer = try TextTokenizer(directory: model)
         let options = try encodeOptions(tokenizer)
         var (firsts, seconds) = (texts, [String]())
         if let file {
@@ -74,16 +75,15 @@ struct TokenizeCommand: ParsableCommand {
                                             stride(from: 1, to: texts.count, by: 2).map { texts[$0] }) }
         let threadCount = try threading.apply()
         let start = MonotonicClock.seconds()
-        let encodings = try tokenizer.encodeBatch(firsts, pairs: pair ? seconds : nil, options: options, threads: threadCount)
+        let encodings = try tokenizer.encode(firsts, pairs: pair ? seconds : nil, options: options, threads: threadCount)
         let elapsed = MonotonicClock.seconds() - start
         if summary {
-            printSummary(EncodingStatistics(encodings, unknownID: tokenizer.unknownTokenID ?? -1, maxLength: options.truncation?.maxLength),
-                         seconds: elapsed, threads: threadCount)
+            printSummary(encodings.statistics, seconds: elapsed, threads: threadCount)
         } else if json || jsonLines {
             var out = OutputBuffer()
             if json { out.append("{\"encodings\": [\n") }
-            for (i, encoding) in encodings.enumerated() {
-                encoding.appendJSON(to: &out.text)
+            for i in encodings.indices {
+                out.append(encodings.json(at: i))
                 if json && i + 1 < encodings.count { out.append(",") }
                 out.append("\n")
                 out.flushIfLarge()
@@ -101,28 +101,29 @@ struct TokenizeCommand: ParsableCommand {
         }
     }
 
-    func encodeOptions(_ tokenizer: any TextTokenizer) throws -> EncodeOptions {
-        var options = EncodeOptions(addSpecialTokens: !noSpecialTokens)
+    func encodeOptions(_ tokenizer: TextTokenizer) throws -> EncodingOptions {
+        var options = EncodingOptions()
+        options.addSpecialTokens = !noSpecialTokens
         let strategy = truncation?.strategy
         if truncation != TruncationChoice.none && (maxLength != nil || strategy != nil) {
-            guard let length = maxLength ?? tokenizer.modelMaxLength else {
+            guard let length = maxLength ?? tokenizer.maxLength else {
                 throw ValidationError("--truncation needs --max-length (the tokenizer states no model_max_length)")
             }
-            options.truncation = Truncation(maxLength: length, strategy: strategy ?? .longestFirst)
+            options.truncation = EncodingOptions.Truncation(maxLength: length, strategy: strategy ?? .longestFirst)
         }
         switch padding {
-        case .longest: options.padding = Padding(length: .longest)
+        case .longest: options.padding = .longest
         case .maxLength:
-            guard let length = maxLength ?? tokenizer.modelMaxLength else {
+            guard let length = maxLength ?? tokenizer.maxLength else {
                 throw ValidationError("--padding max_length needs --max-length (the tokenizer states no model_max_length)")
             }
-            options.padding = Padding(length: .fixed(length))
+            options.padding = .length(length)
         case nil: break
         }
         return options
     }
 
-    private func printSummary(_ stats: EncodingStatistics, seconds: Double, threads: Int) {
+    private func printSummary(_ stats: TokenStatistics, seconds: Double, threads: Int) {
         let rate = seconds > 0 ? Double(stats.tokens) / seconds : 0
         if json {
             Console.out("{\"texts\": \(stats.texts), \"tokens\": \(stats.tokens), \"max_tokens\": \(stats.maxTokens), "
@@ -140,7 +141,7 @@ struct TokenizeCommand: ParsableCommand {
 /// `--truncation`: one of the tokenizer's strategies, or none.
 enum TruncationChoice: String, CaseIterable, ExpressibleByArgument {
     case longestFirst = "longest_first", onlyFirst = "only_first", onlySecond = "only_second", none
-    var strategy: TruncationStrategy? { TruncationStrategy(rawValue: rawValue) }
+    var strategy: EncodingOptions.Truncation.Strategy? { EncodingOptions.Truncation.Strategy(rawValue: rawValue) }
 }
 
 /// `--padding`: to the batch's longest text, or to --max-length.

@@ -235,4 +235,48 @@ import TestSupport
             (error as? BertKitError)?.description.contains("empty.csv") ?? false
         }
     }
+
+    @Test func batchEncodingPadsAndCountsAsSingleEncodings() throws {
+        let tokenizer = try TextTokenizer(directory: Fixtures.path("ner/tiny-ner"))
+        let texts = ["alice visited paris", "bob", "alice visited paris and bob went to london"]
+        var options = EncodingOptions()
+        options.padding = .longest
+        let batch = try tokenizer.encode(texts, options: options, threads: 2)
+        let single = try texts.map { try tokenizer.encode($0) }
+        #expect(batch.count == 3)
+        for (encoded, alone) in zip(batch, single) {
+            #expect(encoded.ids.count == single.map(\.ids.count).max()!)
+            #expect(Array(encoded.ids.prefix(alone.ids.count)) == alone.ids)
+            #expect(encoded.attentionMask.reduce(0, +) == alone.ids.count)
+        }
+        #expect(batch.statistics.texts == 3 && batch.statistics.tokens == single.map(\.ids.count).reduce(0, +))
+        #expect(batch.json(at: 1).hasPrefix("{\"tokens\": [\"[CLS]\", \"bob\", \"[SEP]\""))
+        options.truncation = EncodingOptions.Truncation(maxLength: 4)
+        #expect(try tokenizer.encode(texts, options: options).statistics.atMaxLength == 2)
+        #expect(throws: BertKitError.self) { _ = try tokenizer.encode(texts, pairs: ["one"]) }
+    }
+
+    @Test func evaluationReportsTheClassifiersMetrics() throws {
+        let folder = TemporaryDirectory()
+        let model = try PretrainedModel(Fixtures.path("bert/tiny-seqcls"))
+        let texts = ["a wonderful film", "a tedious mess", "a wonderful and moving film", "a boring mess"]
+        let predicted = try model.classify(texts).map(\.label)
+        // Labelled with the model's own predictions: accuracy 1; then with one label changed: 3 of 4.
+        try ("text,label\n" + zip(texts, predicted).map { "\($0),\($1)" }.joined(separator: "\n") + "\n")
+            .write(toFile: folder.file("data.csv"), atomically: true, encoding: .utf8)
+        let report = try model.evaluate(folder.file("data.csv"))
+        #expect(report.task == .sequenceClassification && report.count == 4 && report.loss.isFinite)
+        #expect(report.classification?.accuracy == 1)
+        let other = model.info.labels.first { $0 != predicted[0] }!
+        try ("text,label\n" + zip(texts, [other] + predicted.dropFirst()).map { "\($0),\($1)" }.joined(separator: "\n") + "\n")
+            .write(toFile: folder.file("changed.csv"), atomically: true, encoding: .utf8)
+        let changed = try model.evaluate(folder.file("changed.csv"))
+        #expect(changed.classification?.accuracy == 0.75)
+        #expect(changed.classification?.confusion?.joined().reduce(0, +) == 4)
+        #expect(changed.entities == nil && changed.questionAnswering == nil && changed.maskedLM == nil)
+    }
+
+    @Test func aProcessNotStartedByMPIRunJoinsNoJob() throws {
+        #expect(try MPIJob.join() == nil)
+    }
 }
