@@ -211,13 +211,7 @@ extension PretrainedModel {
                 try QAPredictionFiles.write(qa.predictions, to: folder)
                 files = ["predictions.json", "nbest_predictions.json"] + (qa.predictions.nullOdds.isEmpty ? [] : ["null_odds.json"])
             }
-            let task: FineTuning.Task = switch report.task {
-            case .sequenceClassification: .sequenceClassification
-            case .tokenClassification: .tokenClassification
-            case .questionAnswering: .questionAnswering
-            case .maskedLM: .maskedLM
-            }
-            return EvaluationReport(task: task, result: report.result, labels: report.labels, sourceCount: report.count,
+            return EvaluationReport(task: FineTuning.Task(report.task), result: report.result, labels: report.labels, sourceCount: report.count,
                                     notes: report.notes, predictionFiles: files)
         }
     }

@@ -33,6 +33,15 @@ public struct FineTuning: Sendable {
         /// Masked-LM continued pre-training on domain text (`BertForMaskedLM`, as `run_mlm.py`).
         case maskedLM = "masked-lm"
 
+        init(_ name: TaskName) {
+            switch name {
+            case .sequenceClassification: self = .sequenceClassification
+            case .tokenClassification: self = .tokenClassification
+            case .questionAnswering: self = .questionAnswering
+            case .maskedLM: self = .maskedLM
+            }
+        }
+
         var internalValue: TaskName {
             switch self {
             case .sequenceClassification: .sequenceClassification
@@ -172,12 +181,7 @@ public struct FineTuning: Sendable {
     public var resolvedTask: Task {
         get throws(BertKitError) {
             if let task { return task }
-            switch try BertKitError.mapping({ try FineTuneJob.inferTask(model: model, train: trainFile) }) {
-            case .sequenceClassification: return .sequenceClassification
-            case .tokenClassification: return .tokenClassification
-            case .questionAnswering: return .questionAnswering
-            case .maskedLM: return .maskedLM
-            }
+            return Task(try BertKitError.mapping { try FineTuneJob.inferTask(model: model, train: trainFile) })
         }
     }
 
@@ -238,9 +242,9 @@ public struct FineTuning: Sendable {
     public func run(progress: (TrainingProgress) -> Void = { _ in }) throws(BertKitError) -> FineTuningResult {
         try BertKitError.mapping {
             try withoutActuallyEscaping(progress) { progress in
-                let settings = try settings()
+                let settings = try settings()   // the task inferred once, here
                 return FineTuningResult(try FineTuneJob.run(settings) { event in progress(TrainingProgress(event)) },
-                                        task: try resolvedTask, outputDirectory: outputDirectory)
+                                        task: Task(settings.task), outputDirectory: outputDirectory)
             }
         }
     }
@@ -376,7 +380,7 @@ public struct FineTuningResult: Sendable, Hashable {
     /// Whether early stopping ended it.
     public var stoppedEarly: Bool
     /// The last evaluation, if any.
-    public var finalEvaluation: Evaluation?
+    public var finalEvaluation: Evaluation? { evaluations.last }
     /// Every evaluation, in order.
     public var evaluations: [Evaluation]
     /// The final evaluation's full report: the task's metrics as ``PretrainedModel/evaluate(_:options:)`` gives them.
@@ -412,7 +416,6 @@ public struct FineTuningResult: Sendable, Hashable {
         epochs = state.epoch
         stoppedEarly = state.stoppedEarly
         evaluations = state.logHistory.filter { $0.evalLoss != nil || $0.evalAccuracy != nil || $0.evalF1 != nil }.map(Evaluation.init)
-        finalEvaluation = evaluations.last
         labels = result.labels.names
         trainExamples = result.trainExamples
         evalExamples = result.evalExamples

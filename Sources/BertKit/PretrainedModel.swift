@@ -51,7 +51,7 @@ public final class PretrainedModel: @unchecked Sendable {
     public let info: ModelInfo
     /// transformers' load warnings (weights not used, weights newly initialised), names grouped; empty when every
     /// weight fitted.
-    public let loadWarnings: [String]
+    public var loadWarnings: [String] { loadReport(listingEveryName: false) }
     /// The model's tokenizer, read from the directory on first use (a directory of weights alone loads, and runs
     /// ``checkParity(reference:absoluteTolerance:relativeTolerance:)``, without one).
     /// - Throws: ``BertKitError/file(path:message:)`` when the directory has no tokenizer files BertKit reads.
@@ -91,7 +91,6 @@ public final class PretrainedModel: @unchecked Sendable {
         self.loaded = loaded
         self.options = options
         info = ModelInfo(loaded, precision: options.precision)
-        loadWarnings = loaded.loadWarnings
     }
 
     /// Loads a model directory given as a file URL.

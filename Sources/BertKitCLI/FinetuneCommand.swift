@@ -63,6 +63,7 @@ struct FinetuneCommand: ParsableCommand {
         }
         if let mpiJob, mpiJob.size > 1 { Console.info("data-parallel: \(mpiJob.size) ranks, \(Threads.count) thread(s) each") }
         let task = try job.resolvedTask
+        job.task = task   // inferred once: run() does not read the model and data again for it
         let progress = ProgressReporter(interactive: isatty(2) != 0,
                                         f1Name: [.tokenClassification: "entity F1", .questionAnswering: "SQuAD F1"][task] ?? "macro-F1")
         let result = try job.run { progress.handle($0) }

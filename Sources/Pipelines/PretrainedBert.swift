@@ -99,9 +99,6 @@ package struct PretrainedBert {
         let replacedByAdapter = Set(adapters.map { $0.savedModuleParameters(of: model).map(\.name) } ?? [])
         return LoadReportText(directory: directory, className: model.architecture, report: report, replacedByAdapter: replacedByAdapter)
     }
-
-    /// Warnings in transformers' words, names grouped.
-    package var loadWarnings: [String] { loadReport.lines(verbose: false) }
 }
 
 /// The load report in transformers' words. Long lists of names are summarised (`bert.encoder.layer.{0..11}.* (192)`)
