@@ -20,6 +20,7 @@
 
 #include "ckernels.h"
 #include "clones.h"
+#include "tiles.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,9 +35,6 @@
 #define BK_HAVE_X86_LOWP 0
 #endif
 
-#define BK_PANEL 16
-#define BK_TILE_ROWS 8
-#define BK_TILE_PANELS 3
 
 int bk_lowp_isa(void) {
 #if BK_HAVE_X86_LOWP
@@ -372,24 +370,6 @@ void bk_gemm_bf16_portable(float *out, long ldc, const uint16_t *a16, const uint
                            long rows, long n, long k, long panel_begin, long panel_end, int accumulate) {
     bf16_gemm_portable_clones(out, ldc, a16, packed, bias, rows, n, k, panel_begin, panel_end, accumulate);
 }
-
-// Calls TILE(MR, NV, args…) with the tile's row count mr (1…8) and panel count nv (1…3) as constants, so that
-// each of the 24 shapes is its own unrolled loop with its accumulators in registers.
-#define BK_TILE_ROWS_SWITCH(TILE, NV, ...)                                                                             \
-    switch (mr) {                                                                                                      \
-    case 8: TILE(8, NV, __VA_ARGS__); break;                                                                           \
-    case 7: TILE(7, NV, __VA_ARGS__); break;                                                                           \
-    case 6: TILE(6, NV, __VA_ARGS__); break;                                                                           \
-    case 5: TILE(5, NV, __VA_ARGS__); break;                                                                           \
-    case 4: TILE(4, NV, __VA_ARGS__); break;                                                                           \
-    case 3: TILE(3, NV, __VA_ARGS__); break;                                                                           \
-    case 2: TILE(2, NV, __VA_ARGS__); break;                                                                           \
-    default: TILE(1, NV, __VA_ARGS__); break;                                                                          \
-    }
-#define BK_TILE_SWITCH(TILE, ...)                                                                                      \
-    if (nv == 3) { BK_TILE_ROWS_SWITCH(TILE, 3, __VA_ARGS__) }                                                         \
-    else if (nv == 2) { BK_TILE_ROWS_SWITCH(TILE, 2, __VA_ARGS__) }                                                    \
-    else { BK_TILE_ROWS_SWITCH(TILE, 1, __VA_ARGS__) }
 
 #if BK_HAVE_X86_LOWP
 // MARK: - int8: AVX512-VNNI

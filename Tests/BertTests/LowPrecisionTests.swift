@@ -1,6 +1,7 @@
-// The int8 and bf16 kernels (CKernels/lowp_gemm.c) against references written here from their definitions:
-// int8 results exact (integer sums), bf16 products against float64 within bf16's rounding; the vector
-// kernels against the portable loops bit for bit; and whole models in int8 and bf16 against fp32.
+// The int8 and bf16 kernels (CKernels/lowp_gemm.c) and the packed fp32 one (f32_gemm.c) against references written
+// here from their definitions: int8 results exact (integer sums), bf16 products against float64 within bf16's
+// rounding, fp32 as fused multiply-add chains; the vector kernels against the portable loops bit for bit; and whole
+// models in int8, bf16 and packed fp32 against fp32 through OpenBLAS.
 
 import Testing
 import Bert
@@ -114,6 +115,39 @@ private func bf16(_ x: Float) -> Float {
         }
     }
 
+    /// fp32 with packed weights (f32_gemm.c): each output is the fused multiply-add chain over k from zero, then the
+    /// bias — computed here with `addingProduct` (one rounding per step) and compared bit for bit, as are the
+    /// dispatched kernel and the portable loops; and the whole against float64 within fp32 accumulation's bound.
+    @Test(arguments: shapes) func fp32PackedProductsAreFusedMultiplyAddChains(shape: (rows: Int, n: Int, k: Int)) {
+        let (rows, n, k) = shape
+        var random = Random(UInt64(rows * 31 + k))
+        let w = random.values(n * k, scale: 0.1), x = random.values(rows * k), bias = random.values(n)
+        let panels = bk_lowp_panels(n)
+        var packed = [Float](repeating: .nan, count: panels * 16 * k)
+        bk_pack_f32(&packed, w, n, k)
+        var fast = [Float](repeating: .nan, count: rows * n), portable = fast
+        bk_gemm_f32(&fast, n, x, k, packed, bias, rows, n, k, 0, panels)
+        bk_gemm_f32_portable(&portable, n, x, k, packed, bias, rows, n, k, 0, panels)
+        #expect(fast.map(\.bitPattern) == portable.map(\.bitPattern), "the dispatched kernel (AVX-512: \(bk_f32_packed_isa())) and the portable loops")
+        // Panel triples split between two calls (as threads take them) give the same bits.
+        var split = [Float](repeating: .nan, count: rows * n)
+        let middle = min(3, panels)
+        bk_gemm_f32(&split, n, x, k, packed, bias, rows, n, k, 0, middle)
+        bk_gemm_f32(&split, n, x, k, packed, bias, rows, n, k, middle, panels)
+        #expect(split.map(\.bitPattern) == fast.map(\.bitPattern), "split at panel \(middle)")
+        for r in 0..<rows {
+            for o in 0..<n {
+                var chain: Float = 0, exact = Double(bias[o]), magnitude = abs(Double(bias[o]))
+                for i in 0..<k {
+                    chain = chain.addingProduct(x[r * k + i], w[o * k + i])
+                    exact += Double(x[r * k + i]) * Double(w[o * k + i]); magnitude += abs(Double(x[r * k + i]) * Double(w[o * k + i]))
+                }
+                #expect(fast[r * n + o] == chain + bias[o], "row \(r) column \(o)")
+                #expect(abs(Double(fast[r * n + o]) - exact) <= Double(k + 1) * pow(2, -24) * magnitude, "row \(r) column \(o): float64")
+            }
+        }
+    }
+
     @Test func bf16RoundsToNearestEvenAsTorch() {
         // 1 + 2⁻⁸ is a tie between 1 and 1 + 2⁻⁷: even → 1; 1 + 3·2⁻⁸ rounds up to 1 + 2⁻⁶. Denormals are
         // rounded, not flushed (torch's c10::BFloat16 rounds the bits alike): 2⁻¹³⁰ stays 2⁻¹³⁰.
@@ -130,7 +164,7 @@ private func bf16(_ x: Float) -> Float {
 @Suite struct LowPrecisionModelTests {
     /// Every output of a small model in `precision` against fp32, and with the portable kernels (which also
     /// swap the fp32 LayerNorm, GELU and softmax builds, equal only to float rounding) against the dispatched.
-    @Test(arguments: [Precision.int8, .bf16]) func modelOutputsStayCloseToFP32(precision: Precision) throws {
+    @Test(arguments: [Precision.int8, .bf16, .fp32]) func modelOutputsStayCloseToFP32(precision: Precision) throws {
         var config = tinyConfig(vocab: 50)
         config.id2label = ["A", "B", "C"]
         let model = BertModel(config: config, head: .tokenClassification)
@@ -150,12 +184,27 @@ private func bf16(_ x: Float) -> Float {
         let portable = VectorKernels.withBuild(portable: true) { run() }
         assertClose(portable.hidden, low.hidden.map(Double.init), rtol: 1e-5, atol: 1e-5, "portable kernels")
         assertClose(portable.logits, low.logits.map(Double.init), rtol: 1e-5, atol: 1e-5, "portable kernels")
-        // LayerNorm'd hidden states are O(1): int8 keeps them within a few hundredths, bf16 within ~1/100.
-        let tolerance = precision == .int8 ? 0.08 : 0.03
+        // LayerNorm'd hidden states are O(1): int8 keeps them within a few hundredths, bf16 within ~1/100; fp32's
+        // packed kernel differs from OpenBLAS only in the order of the additions.
+        let tolerance = precision == .int8 ? 0.08 : precision == .bf16 ? 0.03 : 1e-5
         assertClose(low.hidden, reference.hidden.map(Double.init), rtol: 0, atol: tolerance, "\(precision) hidden states")
+        if precision == .fp32 && bk_f32_packed_isa() == 0 {
+            #expect(model.packedEncoder == nil, "no AVX-512: fp32 stays on OpenBLAS")
+            return
+        }
         #expect(model.packedEncoder != nil)
-        #expect(zip(low.hidden, reference.hidden).contains { $0 != $1 }, "the low-precision path ran")
+        if precision != .fp32 {
+            #expect(zip(low.hidden, reference.hidden).contains { $0 != $1 }, "the low-precision path ran")
+        }
+        // The packed weights are what the forward multiplies by: zeroing the parameters' copy of layer 0's QKV weight
+        // changes nothing until the model goes back to its parameters.
+        let qkv = model.layout.layers[0].qkvWeight, count = 3 * config.hiddenSize * config.hiddenSize
+        let saved = Array(UnsafeBufferPointer(start: model.p(qkv), count: count))
+        model.p(qkv).update(repeating: 0, count: count)
+        #expect(run().hidden == low.hidden, "the packed weights ran")
         model.prepare(precision: nil)
+        #expect(run().hidden != reference.hidden, "the parameters' weights ran")
+        model.p(qkv).update(from: saved, count: count)
         #expect(run().hidden == reference.hidden)
     }
 }

@@ -6,7 +6,9 @@ GFLOP/s can be read as a fraction of it. Each process loads the model once (load
 runs one warm-up pass and then BENCH_ITERATIONS timed passes; each side runs BENCH_REPEATS processes,
 interleaved, and the process with the median compute time is reported. The same bertkit forward is also
 run with BERTKIT_PORTABLE_KERNELS=1 (the baseline x86-64 builds of the C kernels) to show what the
-multi-versioned AVX2/FMA builds gain. GFLOP/s counts the encoder's matrix products only, the same
+multi-versioned AVX2/FMA builds gain (with the portable kernels fp32 multiplies through OpenBLAS, as on a CPU without
+AVX-512), and with BERTKIT_F32_OPENBLAS=1 (fp32 products through OpenBLAS sgemm instead of the packed-weight kernel of
+CKernels/f32_gemm.c) to show what that kernel gains. GFLOP/s counts the encoder's matrix products only, the same
 formula for both sides.
 
 ONNX Runtime is the CPU anchor (issue 15), in the same interleaved run on the same weights and the PyTorch job's ids:
@@ -108,8 +110,8 @@ def interleaved(jobs, repeats=REPEATS):
 
 
 # Rows of the inference table: job name → label, in print order.
-ROWS = (("bertkit", "bertkit fp32"), ("bertkit_bf16", "bertkit bf16"), ("bertkit_int8", "bertkit int8"),
-        ("portable", "bertkit portable kernels"), ("torch", "PyTorch BertModel"), ("ort_fp32", "ONNX Runtime fp32"),
+ROWS = (("bertkit", "bertkit fp32"), ("openblas", "bertkit fp32 OpenBLAS"), ("bertkit_bf16", "bertkit bf16"),
+        ("bertkit_int8", "bertkit int8"), ("portable", "bertkit portable kernels"), ("torch", "PyTorch BertModel"), ("ort_fp32", "ONNX Runtime fp32"),
         ("ort_fused", "ONNX Runtime fused fp32"), ("ort_int8", "ONNX Runtime int8"))
 
 
@@ -137,6 +139,7 @@ def main():
         ids = torch_ids(batch, SEQUENCE)
         jobs = {
             "bertkit": lambda: bertkit_json_job(*args),
+            "openblas": lambda: bertkit_json_job(*args, env={"BERTKIT_F32_OPENBLAS": "1"}),
             "portable": lambda: bertkit_json_job(*args, env={"BERTKIT_PORTABLE_KERNELS": "1"}),
             "torch": lambda: python_job(TORCH_FORWARD, THREADS, directory, batch, SEQUENCE, iterations),
             "ort_fp32": lambda: python_job(ORT_FORWARD, THREADS, graphs["fp32"], ids, iterations),
@@ -186,7 +189,9 @@ def main():
                                            "vs_ort_fused": references[1] / run["seconds"],
                                            "vs_ort_int8": references[2] / run["seconds"]}
         gain = result["portable"]["seconds"] / result["bertkit"]["seconds"]
-        print(f"  batch {batch}: multi-versioned C kernels vs portable builds: {gain:.3f}x")
+        packed = result["openblas"]["seconds"] / result["bertkit"]["seconds"]
+        print(f"  batch {batch}: multi-versioned C kernels vs portable builds: {gain:.3f}x; "
+              f"fp32 packed weights vs OpenBLAS sgemm: {packed:.3f}x")
     print("GFLOP/s: the encoder's fp32 matrix-product count over the time, for every row (int8 and bf16 rows included).")
     print(json.dumps(summary))
     sys.stdout.flush()

@@ -1,7 +1,11 @@
-// Inference in int8 or bf16: the encoder's linear layers with weights packed once, at load, for the
-// low-precision kernels of CKernels (lowp_gemm.c); everything else stays in fp32. (fp32 keeps OpenBLAS: a
-// pre-packed fp32 kernel of the same tile shape, tried on 2026-12-02, was slower at 8 × 128 — 1.15 s against
-// OpenBLAS's 0.97 s in two Tools/bench runs of the same hour — and no faster at 1 × 128, so it was not kept.)
+// Inference: the encoder's linear layers with weights packed once, at load, for the kernels of CKernels —
+// int8 and bf16 (lowp_gemm.c), and fp32 on CPUs with AVX-512 (f32_gemm.c); everything else stays in fp32.
+//
+// fp32: OpenBLAS repacks the weight on every sgemm call (17.5 % of a bert-base forward at 1 × 128) and its threads
+// spin against ours between products; the packed kernel does neither. bert-base, 2 threads, AMD EPYC Zen 4
+// (2026-12-04): 8 × 128 in 0.830 s against OpenBLAS's 0.943 s, 1 × 128 in 0.108 against 0.132 s. (A first packed fp32
+// kernel, tried on 2026-12-02 on an Intel Xeon, was slower than OpenBLAS there — 1.15 against 0.97 s at 8 × 128 —
+// and was not kept; this one was measured on the AMD machine only. BERTKIT_F32_OPENBLAS=1 keeps OpenBLAS.)
 //
 // int8 is dynamic quantisation as ONNX Runtime's `quantize_dynamic` and PyTorch's
 // `quantize_dynamic` define it: weights int8, symmetric, one scale per output channel; activations
@@ -20,6 +24,9 @@
 // precision costs accuracy.
 
 import CKernels
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The number format of the encoder's linear layers at inference.
 package enum Precision: String, CaseIterable, Sendable, CustomStringConvertible {
@@ -41,7 +48,6 @@ package final class PackedWeight: @unchecked Sendable {
 
     /// Packs `weight` [outFeatures, inFeatures] (row-major, as nn.Linear stores it).
     package init(_ weight: UnsafePointer<Float>, outFeatures: Int, inFeatures: Int, precision: Precision) {
-        precondition(precision != .fp32, "fp32 weights are used as they are")
         self.precision = precision
         self.outFeatures = outFeatures
         self.inFeatures = inFeatures
@@ -59,10 +65,16 @@ package final class PackedWeight: @unchecked Sendable {
             bk_pack_s8(data.assumingMemoryBound(to: Int8.self), &sums, quantized, outFeatures, inFeatures)
             self.scales = scales
             columnSums = sums
-        default:
+        case .bf16:
             paddedIn = bk_lowp_padded_k(inFeatures, 2)
             data = .allocate(byteCount: columns * paddedIn * 2, alignment: 64)
             bk_pack_bf16(data.assumingMemoryBound(to: UInt16.self), weight, outFeatures, inFeatures)
+            scales = []
+            columnSums = []
+        case .fp32:
+            paddedIn = inFeatures
+            data = .allocate(byteCount: columns * inFeatures * 4, alignment: 64)
+            bk_pack_f32(data.assumingMemoryBound(to: Float.self), weight, outFeatures, inFeatures)
             scales = []
             columnSums = []
         }
@@ -71,7 +83,15 @@ package final class PackedWeight: @unchecked Sendable {
     deinit { data.deallocate() }
 
     /// Bytes held by the packed weight.
-    package var byteCount: Int { panels * 16 * paddedIn * (precision == .int8 ? 1 : 2) + scales.count * 8 }
+    package var byteCount: Int { panels * 16 * paddedIn * Self.bytesPerValue(precision) + scales.count * 8 }
+
+    private static func bytesPerValue(_ precision: Precision) -> Int {
+        switch precision {
+        case .int8: 1
+        case .bf16: 2
+        case .fp32: 4
+        }
+    }
 
     /// out[rows, outFeatures] = input[rows, inFeatures] · Wᵀ + bias, in this weight's precision.
     /// `inputStride`: distance between input rows (default inFeatures).
@@ -103,7 +123,14 @@ package final class PackedWeight: @unchecked Sendable {
                     }
                 }
             }
-        default:
+        case .fp32:
+            let gemm = portable ? bk_gemm_f32_portable : bk_gemm_f32
+            let packed = UnsafePointer(data.assumingMemoryBound(to: Float.self))
+            Self.split(rows: rows, panels: panels) { r, panelRange in
+                gemm(out + r.lowerBound * outFeatures, outFeatures, input + r.lowerBound * lda, lda, packed, bias,
+                     r.count, outFeatures, inFeatures, panelRange.lowerBound, panelRange.upperBound)
+            }
+        case .bf16:
             OperandBuffers.with([rows * paddedIn * 2]) { buffers in
                 let activations = buffers[0].assumingMemoryBound(to: UInt16.self)
                 let convertRows = portable ? bk_rows_to_bf16_portable : bk_rows_to_bf16
@@ -132,9 +159,22 @@ package final class PackedWeight: @unchecked Sendable {
             Parallel.forEachRange(rows, grain: 32) { r in convert(r); multiply(r, 0..<panels) }
         } else {
             Parallel.forEachRange(rows, grain: 16, convert)
-            Parallel.forEachRange((panels + 2) / 3, grain: max(1, 64 / max(rows, 1))) { t in
-                multiply(0..<rows, t.lowerBound * 3 ..< min(panels, t.upperBound * 3))
-            }
+            splitPanels(rows: rows, panels: panels, multiply)
+        }
+    }
+
+    /// The threads' split of an fp32 product (nothing to convert): ranges of rows when there are many, else panel triples.
+    static func split(rows: Int, panels: Int, _ multiply: (Range<Int>, Range<Int>) -> Void) {
+        if rows >= 256 * Parallel.threadCount {
+            Parallel.forEachRange(rows, grain: 32) { r in multiply(r, 0..<panels) }
+        } else {
+            splitPanels(rows: rows, panels: panels, multiply)
+        }
+    }
+
+    private static func splitPanels(rows: Int, panels: Int, _ multiply: (Range<Int>, Range<Int>) -> Void) {
+        Parallel.forEachRange((panels + 2) / 3, grain: max(1, 64 / max(rows, 1))) { t in
+            multiply(0..<rows, t.lowerBound * 3 ..< min(panels, t.upperBound * 3))
         }
     }
 }
@@ -156,8 +196,17 @@ package final class PackedEncoderWeights: @unchecked Sendable {
     /// QKV pieces that arrived before the rest of their weight, by slot.
     private var staging: [Int: (values: [Float], arrived: Set<Int>)] = [:]
 
-    /// Whether a model packs its encoder for `precision`: int8 and bf16 (fp32 multiplies through OpenBLAS).
-    package static func packs(_ precision: Precision?) -> Bool { precision == .int8 || precision == .bf16 }
+    /// Whether a model packs its encoder for `precision`: int8 and bf16 always; fp32 where the CPU runs the
+    /// AVX-512 fp32 kernel (f32_gemm.c). Elsewhere fp32 multiplies the weights as they are through OpenBLAS, whose
+    /// kernels suit the CPU; so it does with the portable kernels (BERTKIT_PORTABLE_KERNELS=1, what a CPU without
+    /// AVX-512 runs) and with BERTKIT_F32_OPENBLAS=1 (Tools/bench's comparison row).
+    package static func packs(_ precision: Precision?) -> Bool {
+        switch precision {
+        case .int8?, .bf16?: true
+        case .fp32?: bk_f32_packed_isa() != 0 && !VectorKernels.portableByDefault && getenv("BERTKIT_F32_OPENBLAS") == nil
+        case nil: false
+        }
+    }
 
     /// Empty: nothing packed yet.
     init(model: BertModel, precision: Precision) {

@@ -141,4 +141,19 @@ int bk_bf16_kernel(void);
 void bk_gemm_bf16_with(int kernel, float *out, long ldc, const uint16_t *a16, const uint16_t *packed, const float *bias,
                        long rows, long n, long k, long panel_begin, long panel_end, int accumulate);
 
+// MARK: fp32 products with packed weights for inference (f32_gemm.c)
+
+/// Whether this CPU runs the AVX-512 fp32 kernel (else inference keeps OpenBLAS, whose kernels suit the CPU).
+int bk_f32_packed_isa(void);
+/// Packs w [n, k] (nn.Linear's [out, in]) into panels of 16 output columns stored by triples:
+/// bk_lowp_panels(n) · 16 · k floats, zero past n.
+void bk_pack_f32(float *packed, const float *w, long n, long k);
+/// out[r, o] = (Σ_i a[r, i]·w[o, i]) + bias[o] for the columns of panels [panel_begin, panel_end), the sum a chain
+/// of fused multiply-adds in k order from zero (bias may be NULL). panel_begin is a multiple of 3 and panel_end a
+/// multiple of 3 or the panel count, as for bk_gemm_s8.
+void bk_gemm_f32(float *out, long ldc, const float *a, long lda, const float *packed, const float *bias, long rows,
+                 long n, long k, long panel_begin, long panel_end);
+void bk_gemm_f32_portable(float *out, long ldc, const float *a, long lda, const float *packed, const float *bias,
+                          long rows, long n, long k, long panel_begin, long panel_end);
+
 #endif
