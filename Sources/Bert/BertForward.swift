@@ -35,9 +35,9 @@ extension BertModel {
         // in training's mixed precision (MixedPrecision.swift).
         let packedWeights = packedEncoder
         func encoderLinear(_ product: Int, _ l: Int, out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
-                           weight: Int, bias: Int, inFeatures: Int, outFeatures: Int) {
+                           weight: Int, bias: Int, inFeatures: Int, outFeatures: Int, gelu: Bool = false) {
             if let packedWeights {
-                packedWeights.weight(layer: l, product: product).forward(out: out, input: input, bias: p(bias), rows: R)
+                packedWeights.weight(layer: l, product: product).forward(out: out, input: input, bias: p(bias), rows: R, gelu: gelu)
             } else if ws.bf16Products {
                 BF16Linear.forward(out: out, input: input, weight: p(weight), bias: p(bias), rows: R,
                                    inFeatures: inFeatures, outFeatures: outFeatures)
@@ -85,10 +85,17 @@ extension BertModel {
             LayerNorm.residualForward(out: a.attnNormOut, mean: a.attnNormMean, rstd: a.attnNormRstd, sum: a.attnResidual,
                                       residual: input, weight: p(w.attentionNormWeight), bias: p(w.attentionNormBias),
                                       rows: R, dim: H, eps: eps)
-            encoderLinear(2, l, out: a.ffnPre, input: a.attnNormOut, weight: w.intermediateWeight,
-                          bias: w.intermediateBias, inFeatures: H, outFeatures: I)
-            lora(.intermediate, l, a.attnNormOut, a.ffnPre, I)
-            Activations.forward(c.hiddenAct, out: a.ffnAct, input: a.ffnPre, count: R * I)
+            // Packed weights (inference) apply the exact GELU in the product's epilogue, unless an adapter adds to the
+            // product first; the pre-activation is then not kept (only the backward reads it).
+            if packedWeights != nil && c.hiddenAct == .gelu && adapters?.module(.intermediate, layer: l) == nil && !ws.keepsEveryLayer {
+                encoderLinear(2, l, out: a.ffnAct, input: a.attnNormOut, weight: w.intermediateWeight,
+                              bias: w.intermediateBias, inFeatures: H, outFeatures: I, gelu: true)
+            } else {
+                encoderLinear(2, l, out: a.ffnPre, input: a.attnNormOut, weight: w.intermediateWeight,
+                              bias: w.intermediateBias, inFeatures: H, outFeatures: I)
+                lora(.intermediate, l, a.attnNormOut, a.ffnPre, I)
+                Activations.forward(c.hiddenAct, out: a.ffnAct, input: a.ffnPre, count: R * I)
+            }
             encoderLinear(3, l, out: a.ffnResidual, input: a.ffnAct, weight: w.outputWeight, bias: w.outputBias,
                           inFeatures: I, outFeatures: H)
             lora(.output, l, a.ffnAct, a.ffnResidual, H)

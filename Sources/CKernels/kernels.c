@@ -6,41 +6,11 @@
 #include "clones.h"
 #include <math.h>
 
-// exp(x) for float: range reduction by ln 2 and a degree-6 polynomial (Cephes expf), about 1 ulp;
-// branch-free so the loops around it vectorise. The argument is clamped to [-87.34, 88]: at Cephes' own upper
-// bound (88.72283) the power of two is 2^128, which is +inf in float, and a masked attention key whose score
-// exceeds the row's maximum by that much (a padding query attending to other padding) turned inf · 0 into NaN.
-// Every caller passes arguments ≤ 0 except such masked keys, whose result is multiplied by 0.
-static inline __attribute__((always_inline)) float bk_expf(float x) {
-    x = fminf(fmaxf(x, -87.33654f), 88.0f);
-    float n = floorf(x * 1.44269504088896341f + 0.5f);
-    float r = x - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * (r * r) + r + 1.0f;
-    union { int i; float f; } scale;
-    scale.i = ((int)n + 127) << 23;
-    return p * scale.f;
-}
-
-// erf(x), Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7): the formula of torch's Vectorized<float>::erf.
-static inline __attribute__((always_inline)) float bk_erff(float x) {
-    float a = fabsf(x);
-    float t = 1.0f / (0.3275911f * a + 1.0f);
-    float r = ((((1.061405429f * t - 1.453152027f) * t + 1.421413741f) * t - 0.284496736f) * t + 0.254829592f);
-    float e = 1.0f - r * t * bk_expf(-x * x);
-    return copysignf(e, x);
-}
+#include "gelu.h"
 
 static inline __attribute__((always_inline)) void gelu_forward_body(float *restrict out, const float *restrict x, long n) {
     for (long i = 0; i < n; i++) {
-        float v = x[i];
-        out[i] = 0.5f * v * (1.0f + bk_erff(v * 0.70710678118654752440f));
+        out[i] = bk_gelu(x[i]);
     }
 }
 

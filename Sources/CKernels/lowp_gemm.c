@@ -21,6 +21,7 @@
 #include "ckernels.h"
 #include "clones.h"
 #include "tiles.h"
+#include "gelu.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -284,9 +285,9 @@ void bk_rows_to_bf16(uint16_t *out, const float *x, long lda, long rows, long k)
 
 // out[r, o] = (Σ_i qa[r,i]·qw[o,i] − zero_r·colsum_o) · (scale_r · wscale_o) + bias_o, for panels
 // [panel_begin, panel_end).
-static inline void s8_gemm_body(float *out, long ldc, const uint8_t *qa, const float *a_scales, const int32_t *a_zeros,
+static inline __attribute__((always_inline)) void s8_gemm_body(float *out, long ldc, const uint8_t *qa, const float *a_scales, const int32_t *a_zeros,
                                 const int8_t *packed, const int32_t *column_sums, const float *w_scales, const float *bias,
-                                long rows, long n, long k, long panel_begin, long panel_end) {
+                                long rows, long n, long k, long panel_begin, long panel_end, int flags) {
     long kp = bk_lowp_padded_k(k, 4), panels = bk_lowp_panels(n);
     for (long p = panel_begin; p < panel_end; p++) {
         long width = n - p * BK_PANEL < BK_PANEL ? n - p * BK_PANEL : BK_PANEL;
@@ -305,6 +306,7 @@ static inline void s8_gemm_body(float *out, long ldc, const uint8_t *qa, const f
                 float value = (float)(acc[lane] - a_zeros[r] * column_sums[o]);
                 out[r * ldc + o] = fmaf(value, a_scales[r] * w_scales[o], bias ? bias[o] : 0.0f);
             }
+            if (flags & BK_GEMM_GELU) bk_gelu_in_place(out + r * ldc + p * BK_PANEL, width);
         }
     }
 }
@@ -312,15 +314,15 @@ static inline void s8_gemm_body(float *out, long ldc, const uint8_t *qa, const f
 BK_CLONES static void s8_gemm_portable_clones(float *out, long ldc, const uint8_t *qa, const float *a_scales,
                                               const int32_t *a_zeros, const int8_t *packed, const int32_t *column_sums,
                                               const float *w_scales, const float *bias, long rows, long n, long k,
-                                              long panel_begin, long panel_end) {
-    s8_gemm_body(out, ldc, qa, a_scales, a_zeros, packed, column_sums, w_scales, bias, rows, n, k, panel_begin, panel_end);
+                                              long panel_begin, long panel_end, int flags) {
+    s8_gemm_body(out, ldc, qa, a_scales, a_zeros, packed, column_sums, w_scales, bias, rows, n, k, panel_begin, panel_end, flags);
 }
 
 void bk_gemm_s8_portable(float *out, long ldc, const uint8_t *qa, const float *a_scales, const int32_t *a_zeros,
                          const int8_t *packed, const int32_t *column_sums, const float *w_scales, const float *bias,
-                         long rows, long n, long k, long panel_begin, long panel_end) {
+                         long rows, long n, long k, long panel_begin, long panel_end, int flags) {
     s8_gemm_portable_clones(out, ldc, qa, a_scales, a_zeros, packed, column_sums, w_scales, bias, rows, n, k,
-                            panel_begin, panel_end);
+                            panel_begin, panel_end, flags);
 }
 
 // MARK: - bf16: portable
@@ -333,8 +335,8 @@ static inline float bf16_to_float(uint16_t h) {
     return f;
 }
 
-static inline void bf16_gemm_body(float *out, long ldc, const uint16_t *a16, const uint16_t *packed, const float *bias,
-                                  long rows, long n, long k, long panel_begin, long panel_end, int accumulate) {
+static inline __attribute__((always_inline)) void bf16_gemm_body(float *out, long ldc, const uint16_t *a16, const uint16_t *packed, const float *bias,
+                                  long rows, long n, long k, long panel_begin, long panel_end, int flags) {
     long kp = bk_lowp_padded_k(k, 2);
     for (long p = panel_begin; p < panel_end; p++) {
         const uint16_t *panel = packed + p * BK_PANEL * kp;
@@ -354,24 +356,33 @@ static inline void bf16_gemm_body(float *out, long ldc, const uint16_t *a16, con
             for (long lane = 0; lane < width; lane++) {
                 long o = p * BK_PANEL + lane;
                 float value = acc[lane] + (bias ? bias[o] : 0.0f);
-                out[r * ldc + o] = accumulate ? out[r * ldc + o] + value : value;
+                out[r * ldc + o] = flags & BK_GEMM_ACCUMULATE ? out[r * ldc + o] + value : value;
             }
+            if (flags & BK_GEMM_GELU) bk_gelu_in_place(out + r * ldc + p * BK_PANEL, width);
         }
     }
 }
 
 BK_CLONES static void bf16_gemm_portable_clones(float *out, long ldc, const uint16_t *a16, const uint16_t *packed,
                                                 const float *bias, long rows, long n, long k, long panel_begin,
-                                                long panel_end, int accumulate) {
-    bf16_gemm_body(out, ldc, a16, packed, bias, rows, n, k, panel_begin, panel_end, accumulate);
+                                                long panel_end, int flags) {
+    bf16_gemm_body(out, ldc, a16, packed, bias, rows, n, k, panel_begin, panel_end, flags);
 }
 
 void bk_gemm_bf16_portable(float *out, long ldc, const uint16_t *a16, const uint16_t *packed, const float *bias,
-                           long rows, long n, long k, long panel_begin, long panel_end, int accumulate) {
-    bf16_gemm_portable_clones(out, ldc, a16, packed, bias, rows, n, k, panel_begin, panel_end, accumulate);
+                           long rows, long n, long k, long panel_begin, long panel_end, int flags) {
+    bf16_gemm_portable_clones(out, ldc, a16, packed, bias, rows, n, k, panel_begin, panel_end, flags);
 }
 
 #if BK_HAVE_X86_LOWP
+// The GELU epilogue out of line, one per target (f32_gemm.c says why).
+BK_VNNI_TARGET __attribute__((noinline)) static void vnni_gelu_tile(float *out, long ldc, int rows, long column, long columns) {
+    bk_gelu_tile(out, ldc, rows, column, columns);
+}
+BK_BF16_TARGET __attribute__((noinline)) static void bf16_gelu_tile(float *out, long ldc, int rows, long column, long columns) {
+    bk_gelu_tile(out, ldc, rows, column, columns);
+}
+
 // MARK: - int8: AVX512-VNNI
 
 // One tile: MR rows × NV panels over the whole of k, then the dequantising epilogue. MR and NV are
@@ -381,7 +392,7 @@ void bk_gemm_bf16_portable(float *out, long ldc, const uint16_t *a16, const uint
 static inline __attribute__((always_inline)) BK_VNNI_TARGET void
 s8_tile(const int MR, const int NV, float *out, long ldc, const uint8_t *qa, long kp, const float *a_scales,
         const int32_t *a_zeros, const int8_t *panels, const int32_t *column_sums, const float *w_scales,
-        const float *bias, long n, long column) {
+        const float *bias, long n, long column, int flags) {
     __m512i acc[BK_TILE_ROWS][BK_TILE_PANELS];
 #pragma clang loop unroll(full)
     for (int i = 0; i < MR; i++)
@@ -413,12 +424,13 @@ s8_tile(const int MR, const int NV, float *out, long ldc, const uint8_t *qa, lon
             _mm512_mask_storeu_ps(out + i * ldc + o, mask, value);
         }
     }
+    if (flags & BK_GEMM_GELU) vnni_gelu_tile(out, ldc, MR, column, n - column < NV * BK_PANEL ? n - column : NV * BK_PANEL);
 }
 
 BK_VNNI_TARGET static void s8_gemm_vnni(float *out, long ldc, const uint8_t *qa, const float *a_scales,
                                         const int32_t *a_zeros, const int8_t *packed, const int32_t *column_sums,
                                         const float *w_scales, const float *bias, long rows, long n, long k,
-                                        long panel_begin, long panel_end) {
+                                        long panel_begin, long panel_end, int flags) {
     const long kp = bk_lowp_padded_k(k, 4);
     // Blocks of rows whose activations stay in L2 while every panel triple of the range passes over them.
     const long block = kp >= 2048 ? 64 : 128;
@@ -434,7 +446,7 @@ BK_VNNI_TARGET static void s8_gemm_vnni(float *out, long ldc, const uint8_t *qa,
                 const uint8_t *a = qa + r * kp;
                 const float *as = a_scales + r;
                 const int32_t *az = a_zeros + r;
-                BK_TILE_SWITCH(s8_tile, o, ldc, a, kp, as, az, pan, column_sums, w_scales, bias, n, column)
+                BK_TILE_SWITCH(s8_tile, o, ldc, a, kp, as, az, pan, column_sums, w_scales, bias, n, column, flags)
             }
         }
     }
@@ -444,7 +456,7 @@ BK_VNNI_TARGET static void s8_gemm_vnni(float *out, long ldc, const uint8_t *qa,
 
 static inline __attribute__((always_inline)) BK_BF16_TARGET void
 bf16_tile(const int MR, const int NV, float *out, long ldc, const uint16_t *a16, long kp, const uint16_t *panels,
-          const float *bias, long n, long column, int accumulate) {
+          const float *bias, long n, long column, int flags) {
     __m512 acc[BK_TILE_ROWS][BK_TILE_PANELS];
     for (int i = 0; i < MR; i++)
         for (int j = 0; j < NV; j++) acc[i][j] = _mm512_setzero_ps();
@@ -466,10 +478,11 @@ bf16_tile(const int MR, const int NV, float *out, long ldc, const uint16_t *a16,
         __m512 b = bias ? _mm512_maskz_loadu_ps(mask, bias + o) : _mm512_setzero_ps();
         for (int i = 0; i < MR; i++) {
             __m512 value = _mm512_add_ps(acc[i][j], b);
-            if (accumulate) value = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, out + i * ldc + o), value);
+            if (flags & BK_GEMM_ACCUMULATE) value = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, out + i * ldc + o), value);
             _mm512_mask_storeu_ps(out + i * ldc + o, mask, value);
         }
     }
+    if (flags & BK_GEMM_GELU) bf16_gelu_tile(out, ldc, MR, column, n - column < NV * BK_PANEL ? n - column : NV * BK_PANEL);
 }
 
 // The same products on the FMA units: each bf16 is widened to fp32 (a shift or a mask of its 32-bit pair
@@ -479,7 +492,7 @@ bf16_tile(const int MR, const int NV, float *out, long ldc, const uint16_t *a16,
 // pair g and a16w[r, 2g + 1] the even one, as fp32, so each is one broadcast operand of an FMA.
 static inline __attribute__((always_inline)) BK_BF16_TARGET void
 bf16w_tile(const int MR, const int NV, float *out, long ldc, const float *aw, long kp, const uint16_t *panels,
-           const float *bias, long n, long column, int accumulate) {
+           const float *bias, long n, long column, int flags) {
     __m512 acc[BK_TILE_ROWS][BK_TILE_PANELS];
     for (int i = 0; i < MR; i++)
         for (int j = 0; j < NV; j++) acc[i][j] = _mm512_setzero_ps();
@@ -505,10 +518,11 @@ bf16w_tile(const int MR, const int NV, float *out, long ldc, const float *aw, lo
         __m512 b = bias ? _mm512_maskz_loadu_ps(mask, bias + o) : _mm512_setzero_ps();
         for (int i = 0; i < MR; i++) {
             __m512 value = _mm512_add_ps(acc[i][j], b);
-            if (accumulate) value = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, out + i * ldc + o), value);
+            if (flags & BK_GEMM_ACCUMULATE) value = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, out + i * ldc + o), value);
             _mm512_mask_storeu_ps(out + i * ldc + o, mask, value);
         }
     }
+    if (flags & BK_GEMM_GELU) bf16_gelu_tile(out, ldc, MR, column, n - column < NV * BK_PANEL ? n - column : NV * BK_PANEL);
 }
 
 // a16 [rows, kp] bf16 → the widened, pair-swapped fp32 rows bf16w_tile reads, `block` rows at a time.
@@ -523,11 +537,11 @@ BK_BF16_TARGET static void widen_rows(float *aw, const uint16_t *a16, long rows,
 
 BK_BF16_TARGET static void bf16_gemm_widened(float *out, long ldc, const uint16_t *a16, const uint16_t *packed,
                                              const float *bias, long rows, long n, long k, long panel_begin,
-                                             long panel_end, int accumulate) {
+                                             long panel_end, int flags) {
     const long kp = bk_lowp_padded_k(k, 2);
     const long block = kp >= 2048 ? 16 : 48;
     float *widened = (float *)malloc((size_t)(block * kp) * sizeof(float));
-    if (!widened) { bf16_gemm_body(out, ldc, a16, packed, bias, rows, n, k, panel_begin, panel_end, accumulate); return; }
+    if (!widened) { bf16_gemm_body(out, ldc, a16, packed, bias, rows, n, k, panel_begin, panel_end, flags); return; }
     for (long r0 = 0; r0 < rows; r0 += block) {
         long r1 = r0 + block < rows ? r0 + block : rows;
         widen_rows(widened, a16 + r0 * kp, r1 - r0, kp);
@@ -539,7 +553,7 @@ BK_BF16_TARGET static void bf16_gemm_widened(float *out, long ldc, const uint16_
                 int mr = (int)(r1 - r < BK_TILE_ROWS ? r1 - r : BK_TILE_ROWS);
                 float *o = out + r * ldc;
                 const float *a = widened + (r - r0) * kp;
-                BK_TILE_SWITCH(bf16w_tile, o, ldc, a, kp, pan, bias, n, column, accumulate)
+                BK_TILE_SWITCH(bf16w_tile, o, ldc, a, kp, pan, bias, n, column, flags)
             }
         }
     }
@@ -548,7 +562,7 @@ BK_BF16_TARGET static void bf16_gemm_widened(float *out, long ldc, const uint16_
 
 BK_BF16_TARGET static void bf16_gemm_avx512(float *out, long ldc, const uint16_t *a16, const uint16_t *packed,
                                             const float *bias, long rows, long n, long k, long panel_begin,
-                                            long panel_end, int accumulate) {
+                                            long panel_end, int flags) {
     const long kp = bk_lowp_padded_k(k, 2);
     const long block = kp >= 2048 ? 32 : 64;
     for (long r0 = 0; r0 < rows; r0 += block) {
@@ -561,7 +575,7 @@ BK_BF16_TARGET static void bf16_gemm_avx512(float *out, long ldc, const uint16_t
                 int mr = (int)(r1 - r < BK_TILE_ROWS ? r1 - r : BK_TILE_ROWS);
                 float *o = out + r * ldc;
                 const uint16_t *a = a16 + r * kp;
-                BK_TILE_SWITCH(bf16_tile, o, ldc, a, kp, pan, bias, n, column, accumulate)
+                BK_TILE_SWITCH(bf16_tile, o, ldc, a, kp, pan, bias, n, column, flags)
             }
         }
     }
@@ -572,16 +586,16 @@ BK_BF16_TARGET static void bf16_gemm_avx512(float *out, long ldc, const uint16_t
 
 void bk_gemm_s8(float *out, long ldc, const uint8_t *qa, const float *a_scales, const int32_t *a_zeros,
                 const int8_t *packed, const int32_t *column_sums, const float *w_scales, const float *bias,
-                long rows, long n, long k, long panel_begin, long panel_end) {
+                long rows, long n, long k, long panel_begin, long panel_end, int flags) {
 #if BK_HAVE_X86_LOWP
     if (isa() & BK_ISA_AVX512_VNNI) {
         s8_gemm_vnni(out, ldc, qa, a_scales, a_zeros, packed, column_sums, w_scales, bias, rows, n, k, panel_begin,
-                     panel_end);
+                     panel_end, flags);
         return;
     }
 #endif
     bk_gemm_s8_portable(out, ldc, qa, a_scales, a_zeros, packed, column_sums, w_scales, bias, rows, n, k, panel_begin,
-                        panel_end);
+                        panel_end, flags);
 }
 
 // Which bf16 kernel runs: decided once per process by timing both on one tile-sized product (well under a
@@ -636,24 +650,24 @@ int bk_bf16_kernel(void) {
 }
 
 void bk_gemm_bf16_with(int kernel, float *out, long ldc, const uint16_t *a16, const uint16_t *packed, const float *bias,
-                       long rows, long n, long k, long panel_begin, long panel_end, int accumulate) {
+                       long rows, long n, long k, long panel_begin, long panel_end, int flags) {
 #if BK_HAVE_X86_LOWP
     if (isa() & BK_ISA_AVX512_BF16) {
         if (kernel == BK_BF16_KERNEL_DOT) {
-            bf16_gemm_avx512(out, ldc, a16, packed, bias, rows, n, k, panel_begin, panel_end, accumulate);
+            bf16_gemm_avx512(out, ldc, a16, packed, bias, rows, n, k, panel_begin, panel_end, flags);
             return;
         }
         if (kernel == BK_BF16_KERNEL_FMA) {
-            bf16_gemm_widened(out, ldc, a16, packed, bias, rows, n, k, panel_begin, panel_end, accumulate);
+            bf16_gemm_widened(out, ldc, a16, packed, bias, rows, n, k, panel_begin, panel_end, flags);
             return;
         }
     }
 #endif
     (void)kernel;
-    bk_gemm_bf16_portable(out, ldc, a16, packed, bias, rows, n, k, panel_begin, panel_end, accumulate);
+    bk_gemm_bf16_portable(out, ldc, a16, packed, bias, rows, n, k, panel_begin, panel_end, flags);
 }
 
 void bk_gemm_bf16(float *out, long ldc, const uint16_t *a16, const uint16_t *packed, const float *bias, long rows,
-                  long n, long k, long panel_begin, long panel_end, int accumulate) {
-    bk_gemm_bf16_with(bk_bf16_kernel(), out, ldc, a16, packed, bias, rows, n, k, panel_begin, panel_end, accumulate);
+                  long n, long k, long panel_begin, long panel_end, int flags) {
+    bk_gemm_bf16_with(bk_bf16_kernel(), out, ldc, a16, packed, bias, rows, n, k, panel_begin, panel_end, flags);
 }

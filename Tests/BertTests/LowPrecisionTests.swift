@@ -18,6 +18,17 @@ private func bf16(_ x: Float) -> Float {
     return Float(bitPattern: bits & 0xffff_0000)
 }
 
+/// A product with GELU in its epilogue (BK_GEMM_GELU): the dispatched kernel and the portable loops both give the bits
+/// of the product followed by the GELU kernel, and they are GELU's values (not the product's).
+private func expectGELUEpilogue(_ fused: [Float], _ fusedPortable: [Float], product: [Float],
+                                sourceLocation: SourceLocation = #_sourceLocation) {
+    var separate = [Float](repeating: .nan, count: product.count)
+    bk_gelu_forward(&separate, product, product.count)
+    #expect(fused.map(\.bitPattern) == separate.map(\.bitPattern), "fused GELU against the GELU kernel", sourceLocation: sourceLocation)
+    #expect(fusedPortable.map(\.bitPattern) == separate.map(\.bitPattern), "portable fused GELU", sourceLocation: sourceLocation)
+    #expect(zip(fused, product).contains { $0 != $1 }, "GELU was applied", sourceLocation: sourceLocation)
+}
+
 @Suite struct LowPrecisionKernelTests {
     @Test func int8WeightsAreSymmetricPerChannelAndActivationsAsymmetricPerRow() {
         var random = Random(3)
@@ -60,9 +71,13 @@ private func bf16(_ x: Float) -> Float {
         var zeros = [Int32](repeating: 0, count: rows)
         bk_quantize_rows_u8(&qa, &aScales, &zeros, x, k, rows, k)
         var fast = [Float](repeating: .nan, count: rows * n), portable = fast
-        bk_gemm_s8(&fast, n, qa, aScales, zeros, packed, sums, wScales, bias, rows, n, k, 0, panels)
-        bk_gemm_s8_portable(&portable, n, qa, aScales, zeros, packed, sums, wScales, bias, rows, n, k, 0, panels)
+        bk_gemm_s8(&fast, n, qa, aScales, zeros, packed, sums, wScales, bias, rows, n, k, 0, panels, 0)
+        bk_gemm_s8_portable(&portable, n, qa, aScales, zeros, packed, sums, wScales, bias, rows, n, k, 0, panels, 0)
         #expect(fast.map(\.bitPattern) == portable.map(\.bitPattern), "the dispatched kernel (ISA bits \(bk_lowp_isa())) and the portable loops")
+        var fused = [Float](repeating: .nan, count: rows * n), fusedPortable = fused
+        bk_gemm_s8(&fused, n, qa, aScales, zeros, packed, sums, wScales, bias, rows, n, k, 0, panels, BK_GEMM_GELU)
+        bk_gemm_s8_portable(&fusedPortable, n, qa, aScales, zeros, packed, sums, wScales, bias, rows, n, k, 0, panels, BK_GEMM_GELU)
+        expectGELUEpilogue(fused, fusedPortable, product: fast)
         for r in 0..<rows {
             for o in 0..<n {
                 // The definition, in Int64: Σ (qa − zero)·q exactly, then the one dequantising FMA.
@@ -91,6 +106,14 @@ private func bf16(_ x: Float) -> Float {
             bk_gemm_bf16_with(kernel, &out, n, a16, packed, bias, rows, n, k, 0, panels, 0)
             results.append(out)
         }
+        var fusedResults: [[Float]] = []
+        for kernel in [BK_BF16_KERNEL_PORTABLE, BK_BF16_KERNEL_DOT, BK_BF16_KERNEL_FMA] {
+            var out = [Float](repeating: .nan, count: rows * n)
+            bk_gemm_bf16_with(kernel, &out, n, a16, packed, bias, rows, n, k, 0, panels, BK_GEMM_GELU)
+            fusedResults.append(out)
+        }
+        expectGELUEpilogue(fusedResults[1], fusedResults[0], product: results[0])
+        expectGELUEpilogue(fusedResults[2], fusedResults[0], product: results[0])
         var dispatched = [Float](repeating: .nan, count: rows * n)
         bk_gemm_bf16(&dispatched, n, a16, packed, bias, rows, n, k, 0, panels, 0)
         for out in results.dropFirst() + [dispatched] {
@@ -126,15 +149,19 @@ private func bf16(_ x: Float) -> Float {
         var packed = [Float](repeating: .nan, count: panels * 16 * k)
         bk_pack_f32(&packed, w, n, k)
         var fast = [Float](repeating: .nan, count: rows * n), portable = fast
-        bk_gemm_f32(&fast, n, x, k, packed, bias, rows, n, k, 0, panels)
-        bk_gemm_f32_portable(&portable, n, x, k, packed, bias, rows, n, k, 0, panels)
+        bk_gemm_f32(&fast, n, x, k, packed, bias, rows, n, k, 0, panels, 0)
+        bk_gemm_f32_portable(&portable, n, x, k, packed, bias, rows, n, k, 0, panels, 0)
         #expect(fast.map(\.bitPattern) == portable.map(\.bitPattern), "the dispatched kernel (AVX-512: \(bk_f32_packed_isa())) and the portable loops")
         // Panel triples split between two calls (as threads take them) give the same bits.
         var split = [Float](repeating: .nan, count: rows * n)
         let middle = min(3, panels)
-        bk_gemm_f32(&split, n, x, k, packed, bias, rows, n, k, 0, middle)
-        bk_gemm_f32(&split, n, x, k, packed, bias, rows, n, k, middle, panels)
+        bk_gemm_f32(&split, n, x, k, packed, bias, rows, n, k, 0, middle, 0)
+        bk_gemm_f32(&split, n, x, k, packed, bias, rows, n, k, middle, panels, 0)
         #expect(split.map(\.bitPattern) == fast.map(\.bitPattern), "split at panel \(middle)")
+        var fused = [Float](repeating: .nan, count: rows * n), fusedPortable = fused
+        bk_gemm_f32(&fused, n, x, k, packed, bias, rows, n, k, 0, panels, BK_GEMM_GELU)
+        bk_gemm_f32_portable(&fusedPortable, n, x, k, packed, bias, rows, n, k, 0, panels, BK_GEMM_GELU)
+        expectGELUEpilogue(fused, fusedPortable, product: fast)
         for r in 0..<rows {
             for o in 0..<n {
                 var chain: Float = 0, exact = Double(bias[o]), magnitude = abs(Double(bias[o]))

@@ -77,7 +77,7 @@ package enum BF16Linear {
             let gemm = VectorKernels.portable ? bk_gemm_bf16_portable : bk_gemm_bf16
             PackedWeight.convertThenMultiply(rows: rows, panels: panels, convert: { convert(activations, $0) }, multiply: { r, panelRange in
                 gemm(out + r.lowerBound * ldc, ldc, activations + r.lowerBound * kp, packed, bias, r.count, n, k,
-                     panelRange.lowerBound, panelRange.upperBound, accumulate ? 1 : 0)
+                     panelRange.lowerBound, panelRange.upperBound, accumulate ? BK_GEMM_ACCUMULATE : 0)
             })
         }
     }

@@ -93,12 +93,14 @@ package final class PackedWeight: @unchecked Sendable {
         }
     }
 
-    /// out[rows, outFeatures] = input[rows, inFeatures] · Wᵀ + bias, in this weight's precision.
+    /// out[rows, outFeatures] = input[rows, inFeatures] · Wᵀ + bias, in this weight's precision; `gelu`: then the
+    /// exact GELU, in the kernels' epilogue (one pass over `out` fewer than `Activations.forward` after it, same bits).
     /// `inputStride`: distance between input rows (default inFeatures).
     package func forward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, inputStride: Int? = nil,
-                        bias: UnsafePointer<Float>?, rows: Int) {
+                        bias: UnsafePointer<Float>?, rows: Int, gelu: Bool = false) {
         guard rows > 0 else { return }
         let lda = inputStride ?? inFeatures
+        let flags: Int32 = gelu ? BK_GEMM_GELU : 0
         let portable = VectorKernels.portable
         switch precision {
         case .int8:
@@ -113,7 +115,7 @@ package final class PackedWeight: @unchecked Sendable {
                         func multiply(_ r: Range<Int>, _ panelRange: Range<Int>) {
                             gemm(out + r.lowerBound * outFeatures, outFeatures, activations + r.lowerBound * paddedIn,
                                  rowScales + r.lowerBound, rowZeros + r.lowerBound, packed, sums.baseAddress!, scales.baseAddress!,
-                                 bias, r.count, outFeatures, inFeatures, panelRange.lowerBound, panelRange.upperBound)
+                                 bias, r.count, outFeatures, inFeatures, panelRange.lowerBound, panelRange.upperBound, flags)
                         }
                         func convert(_ r: Range<Int>) {
                             quantize(activations + r.lowerBound * paddedIn, rowScales + r.lowerBound, rowZeros + r.lowerBound,
@@ -128,7 +130,7 @@ package final class PackedWeight: @unchecked Sendable {
             let packed = UnsafePointer(data.assumingMemoryBound(to: Float.self))
             Self.split(rows: rows, panels: panels) { r, panelRange in
                 gemm(out + r.lowerBound * outFeatures, outFeatures, input + r.lowerBound * lda, lda, packed, bias,
-                     r.count, outFeatures, inFeatures, panelRange.lowerBound, panelRange.upperBound)
+                     r.count, outFeatures, inFeatures, panelRange.lowerBound, panelRange.upperBound, flags)
             }
         case .bf16:
             OperandBuffers.with([rows * paddedIn * 2]) { buffers in
@@ -138,7 +140,7 @@ package final class PackedWeight: @unchecked Sendable {
                 let packed = UnsafePointer(data.assumingMemoryBound(to: UInt16.self))
                 func multiply(_ r: Range<Int>, _ panelRange: Range<Int>) {
                     gemm(out + r.lowerBound * outFeatures, outFeatures, activations + r.lowerBound * paddedIn, packed, bias,
-                         r.count, outFeatures, inFeatures, panelRange.lowerBound, panelRange.upperBound, 0)
+                         r.count, outFeatures, inFeatures, panelRange.lowerBound, panelRange.upperBound, flags)
                 }
                 func convert(_ r: Range<Int>) {
                     convertRows(activations + r.lowerBound * paddedIn, input + r.lowerBound * lda, lda, r.count, inFeatures)

@@ -115,22 +115,29 @@ void bk_quantize_rows_u8_portable(uint8_t *q, float *scales, int32_t *zeros, con
 void bk_rows_to_bf16(uint16_t *out, const float *x, long lda, long rows, long k);
 void bk_rows_to_bf16_portable(uint16_t *out, const float *x, long lda, long rows, long k);
 
+/// The epilogue flags of the products with packed weights (bk_gemm_s8, bk_gemm_bf16, bk_gemm_f32):
+/// BK_GEMM_ACCUMULATE adds the result to out instead of storing it (bf16 training's gradients; bf16 only);
+/// BK_GEMM_GELU applies the exact GELU to the result (the BERT intermediate layer at inference: one pass over
+/// memory saved). GELU is the same inline code as bk_gelu_forward's (gelu.h), so the fused result has its bits.
+#define BK_GEMM_ACCUMULATE 1
+#define BK_GEMM_GELU 2
+
 /// out[r, o] = (Σ_i qa[r, i]·q[o, i] − zeros[r]·column_sums[o]) · (a_scales[r]·w_scales[o]) + bias[o] for the
 /// columns of panels [panel_begin, panel_end) (bias may be NULL). int32 accumulation: exact. The panels are
 /// stored by triples (bk_pack_s8), so panel_begin is a multiple of 3 and panel_end a multiple of 3 or the panel count.
 void bk_gemm_s8(float *out, long ldc, const uint8_t *qa, const float *a_scales, const int32_t *a_zeros,
                 const int8_t *packed, const int32_t *column_sums, const float *w_scales, const float *bias,
-                long rows, long n, long k, long panel_begin, long panel_end);
+                long rows, long n, long k, long panel_begin, long panel_end, int flags);
 void bk_gemm_s8_portable(float *out, long ldc, const uint8_t *qa, const float *a_scales, const int32_t *a_zeros,
                          const int8_t *packed, const int32_t *column_sums, const float *w_scales, const float *bias,
-                         long rows, long n, long k, long panel_begin, long panel_end);
+                         long rows, long n, long k, long panel_begin, long panel_end, int flags);
 /// out[r, o] = Σ_i a16[r, i]·w16[o, i] + bias[o] for the columns of panels [panel_begin, panel_end), the
-/// products of each pair of k summed in fp32 in vdpbf16ps's order (odd, then even). accumulate ≠ 0: out[r, o] += that
-/// sum instead (training's gradients).
+/// products of each pair of k summed in fp32 in vdpbf16ps's order (odd, then even). flags: BK_GEMM_ACCUMULATE
+/// (out[r, o] += that sum instead: training's gradients), BK_GEMM_GELU.
 void bk_gemm_bf16(float *out, long ldc, const uint16_t *a16, const uint16_t *packed, const float *bias, long rows,
-                  long n, long k, long panel_begin, long panel_end, int accumulate);
+                  long n, long k, long panel_begin, long panel_end, int flags);
 void bk_gemm_bf16_portable(float *out, long ldc, const uint16_t *a16, const uint16_t *packed, const float *bias,
-                           long rows, long n, long k, long panel_begin, long panel_end, int accumulate);
+                           long rows, long n, long k, long panel_begin, long panel_end, int flags);
 /// The bf16 kernels: the portable loops, vdpbf16ps, or fp32 FMAs on the widened values — same bits.
 #define BK_BF16_KERNEL_PORTABLE 0
 #define BK_BF16_KERNEL_DOT 1
@@ -139,7 +146,7 @@ void bk_gemm_bf16_portable(float *out, long ldc, const uint16_t *a16, const uint
 int bk_bf16_kernel(void);
 /// bk_gemm_bf16 with a chosen kernel (the portable loops when the CPU lacks AVX512_BF16).
 void bk_gemm_bf16_with(int kernel, float *out, long ldc, const uint16_t *a16, const uint16_t *packed, const float *bias,
-                       long rows, long n, long k, long panel_begin, long panel_end, int accumulate);
+                       long rows, long n, long k, long panel_begin, long panel_end, int flags);
 
 // MARK: fp32 products with packed weights for inference (f32_gemm.c)
 
@@ -149,11 +156,11 @@ int bk_f32_packed_isa(void);
 /// bk_lowp_panels(n) · 16 · k floats, zero past n.
 void bk_pack_f32(float *packed, const float *w, long n, long k);
 /// out[r, o] = (Σ_i a[r, i]·w[o, i]) + bias[o] for the columns of panels [panel_begin, panel_end), the sum a chain
-/// of fused multiply-adds in k order from zero (bias may be NULL). panel_begin is a multiple of 3 and panel_end a
-/// multiple of 3 or the panel count, as for bk_gemm_s8.
+/// of fused multiply-adds in k order from zero (bias may be NULL); flags: BK_GEMM_GELU. panel_begin is a multiple of 3
+/// and panel_end a multiple of 3 or the panel count, as for bk_gemm_s8.
 void bk_gemm_f32(float *out, long ldc, const float *a, long lda, const float *packed, const float *bias, long rows,
-                 long n, long k, long panel_begin, long panel_end);
+                 long n, long k, long panel_begin, long panel_end, int flags);
 void bk_gemm_f32_portable(float *out, long ldc, const float *a, long lda, const float *packed, const float *bias,
-                          long rows, long n, long k, long panel_begin, long panel_end);
+                          long rows, long n, long k, long panel_begin, long panel_end, int flags);
 
 #endif
