@@ -43,14 +43,21 @@ static inline __attribute__((always_inline)) float bk_gelu(float v) {
 }
 
 // x[i] = gelu(x[i]) for i < n, in place: a product's epilogue over the columns it just stored.
+// One vector per step, not interleaved: a tile's row has 48 values, which the default unroll (4 × 16) left entirely to
+// the scalar remainder loop.
 static inline __attribute__((always_inline)) void bk_gelu_in_place(float *x, long n) {
+#pragma clang loop vectorize_width(16) interleave_count(1)
     for (long i = 0; i < n; i++) x[i] = bk_gelu(x[i]);
 }
 
-// The epilogue of a tile of the products with packed weights: GELU over `rows` rows (stride ldc) of `columns` values
-// from `column`, right after the tile stored them (still in L1).
-static inline __attribute__((always_inline)) void bk_gelu_tile(float *out, long ldc, int rows, long column, long columns) {
-    for (int r = 0; r < rows; r++) bk_gelu_in_place(out + r * ldc + column, columns);
+// out[r, c] = gelu(tile[r, c]) for r < rows, c < columns (tile rows of 48 values: a tile of the products with
+// packed weights, stored whole so that the reads that follow forward from the stores).
+static inline __attribute__((always_inline)) void bk_gelu_tile(float *out, long ldc, const float *tile, int rows,
+                                                               long columns) {
+    for (int r = 0; r < rows; r++) {
+#pragma clang loop vectorize_width(16) interleave_count(1)
+        for (long c = 0; c < columns; c++) out[r * ldc + c] = bk_gelu(tile[r * 48 + c]);
+    }
 }
 
 #endif

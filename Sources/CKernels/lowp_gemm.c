@@ -376,11 +376,13 @@ void bk_gemm_bf16_portable(float *out, long ldc, const uint16_t *a16, const uint
 
 #if BK_HAVE_X86_LOWP
 // The GELU epilogue out of line, one per target (f32_gemm.c says why).
-BK_VNNI_TARGET __attribute__((noinline)) static void vnni_gelu_tile(float *out, long ldc, int rows, long column, long columns) {
-    bk_gelu_tile(out, ldc, rows, column, columns);
+BK_VNNI_TARGET __attribute__((noinline)) static void vnni_gelu_tile(float *out, long ldc, const float *tile, int rows,
+                                                                    long columns) {
+    bk_gelu_tile(out, ldc, tile, rows, columns);
 }
-BK_BF16_TARGET __attribute__((noinline)) static void bf16_gelu_tile(float *out, long ldc, int rows, long column, long columns) {
-    bk_gelu_tile(out, ldc, rows, column, columns);
+BK_BF16_TARGET __attribute__((noinline)) static void bf16_gelu_tile(float *out, long ldc, const float *tile, int rows,
+                                                                    long columns) {
+    bk_gelu_tile(out, ldc, tile, rows, columns);
 }
 
 // MARK: - int8: AVX512-VNNI
@@ -394,6 +396,7 @@ s8_tile(const int MR, const int NV, float *out, long ldc, const uint8_t *qa, lon
         const int32_t *a_zeros, const int8_t *panels, const int32_t *column_sums, const float *w_scales,
         const float *bias, long n, long column, int flags) {
     __m512i acc[BK_TILE_ROWS][BK_TILE_PANELS];
+    float tile[BK_TILE_ROWS][BK_TILE_PANELS * BK_PANEL];   // the results before GELU (BK_GEMM_GELU)
 #pragma clang loop unroll(full)
     for (int i = 0; i < MR; i++)
 #pragma clang loop unroll(full)
@@ -421,10 +424,11 @@ s8_tile(const int MR, const int NV, float *out, long ldc, const uint8_t *qa, lon
             __m512i centred = _mm512_sub_epi32(acc[i][j], _mm512_mullo_epi32(_mm512_set1_epi32(a_zeros[i]), sums));
             __m512 scale = _mm512_mul_ps(_mm512_set1_ps(a_scales[i]), wscale);
             __m512 value = _mm512_fmadd_ps(_mm512_cvtepi32_ps(centred), scale, b);
-            _mm512_mask_storeu_ps(out + i * ldc + o, mask, value);
+            if (flags & BK_GEMM_GELU) _mm512_storeu_ps(&tile[i][j * BK_PANEL], value);
+            else _mm512_mask_storeu_ps(out + i * ldc + o, mask, value);
         }
     }
-    if (flags & BK_GEMM_GELU) vnni_gelu_tile(out, ldc, MR, column, n - column < NV * BK_PANEL ? n - column : NV * BK_PANEL);
+    if (flags & BK_GEMM_GELU) vnni_gelu_tile(out + column, ldc, &tile[0][0], MR, n - column < NV * BK_PANEL ? n - column : NV * BK_PANEL);
 }
 
 BK_VNNI_TARGET static void s8_gemm_vnni(float *out, long ldc, const uint8_t *qa, const float *a_scales,
@@ -458,6 +462,7 @@ static inline __attribute__((always_inline)) BK_BF16_TARGET void
 bf16_tile(const int MR, const int NV, float *out, long ldc, const uint16_t *a16, long kp, const uint16_t *panels,
           const float *bias, long n, long column, int flags) {
     __m512 acc[BK_TILE_ROWS][BK_TILE_PANELS];
+    float tile[BK_TILE_ROWS][BK_TILE_PANELS * BK_PANEL];   // the results before GELU (BK_GEMM_GELU)
     for (int i = 0; i < MR; i++)
         for (int j = 0; j < NV; j++) acc[i][j] = _mm512_setzero_ps();
     const long panel_stride = BK_PANEL * kp;
@@ -479,10 +484,11 @@ bf16_tile(const int MR, const int NV, float *out, long ldc, const uint16_t *a16,
         for (int i = 0; i < MR; i++) {
             __m512 value = _mm512_add_ps(acc[i][j], b);
             if (flags & BK_GEMM_ACCUMULATE) value = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, out + i * ldc + o), value);
-            _mm512_mask_storeu_ps(out + i * ldc + o, mask, value);
+            if (flags & BK_GEMM_GELU) _mm512_storeu_ps(&tile[i][j * BK_PANEL], value);
+            else _mm512_mask_storeu_ps(out + i * ldc + o, mask, value);
         }
     }
-    if (flags & BK_GEMM_GELU) bf16_gelu_tile(out, ldc, MR, column, n - column < NV * BK_PANEL ? n - column : NV * BK_PANEL);
+    if (flags & BK_GEMM_GELU) bf16_gelu_tile(out + column, ldc, &tile[0][0], MR, n - column < NV * BK_PANEL ? n - column : NV * BK_PANEL);
 }
 
 // The same products on the FMA units: each bf16 is widened to fp32 (a shift or a mask of its 32-bit pair
@@ -494,6 +500,7 @@ static inline __attribute__((always_inline)) BK_BF16_TARGET void
 bf16w_tile(const int MR, const int NV, float *out, long ldc, const float *aw, long kp, const uint16_t *panels,
            const float *bias, long n, long column, int flags) {
     __m512 acc[BK_TILE_ROWS][BK_TILE_PANELS];
+    float tile[BK_TILE_ROWS][BK_TILE_PANELS * BK_PANEL];   // the results before GELU (BK_GEMM_GELU)
     for (int i = 0; i < MR; i++)
         for (int j = 0; j < NV; j++) acc[i][j] = _mm512_setzero_ps();
     const long panel_stride = BK_PANEL * kp;
@@ -519,10 +526,11 @@ bf16w_tile(const int MR, const int NV, float *out, long ldc, const float *aw, lo
         for (int i = 0; i < MR; i++) {
             __m512 value = _mm512_add_ps(acc[i][j], b);
             if (flags & BK_GEMM_ACCUMULATE) value = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, out + i * ldc + o), value);
-            _mm512_mask_storeu_ps(out + i * ldc + o, mask, value);
+            if (flags & BK_GEMM_GELU) _mm512_storeu_ps(&tile[i][j * BK_PANEL], value);
+            else _mm512_mask_storeu_ps(out + i * ldc + o, mask, value);
         }
     }
-    if (flags & BK_GEMM_GELU) bf16_gelu_tile(out, ldc, MR, column, n - column < NV * BK_PANEL ? n - column : NV * BK_PANEL);
+    if (flags & BK_GEMM_GELU) bf16_gelu_tile(out + column, ldc, &tile[0][0], MR, n - column < NV * BK_PANEL ? n - column : NV * BK_PANEL);
 }
 
 // a16 [rows, kp] bf16 → the widened, pair-swapped fp32 rows bf16w_tile reads, `block` rows at a time.
