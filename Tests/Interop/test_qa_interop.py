@@ -142,10 +142,13 @@ def test_export_has_the_trainers_start_and_end_logits(trained, bertkit, tmp_path
     enc = trained.tokenizer.pad([{key: w[key] for key in reference_qa.FEATURE_KEYS} for w in picked], return_tensors="pt")
     outputs = reference_outputs(exported, "question-answering", enc["input_ids"], enc["attention_mask"], enc["token_type_ids"])
     # The logits only: the hidden states (up to 5.8 in size) of pad positions differ by float32 noise up to 2.3e-5.
+    # The logits of pad positions carry that noise too: the largest difference, at a pad position, was 9.9e-6 with
+    # OpenBLAS's products and 1.01e-5 with the packed fp32 kernel (2026-12-04; over the three windows without padding:
+    # 7.6e-7 and 1.2e-6), so 2e-5.
     outputs = {key: outputs[key] for key in ("start_logits", "end_logits")}
     path = tmp_path / "reference.safetensors"
     save_reference(path, {key: enc[key] for key in reference_qa.FEATURE_KEYS}, outputs, {"head": "question-answering"})
-    result = bertkit("parity", "--model", trained.export, "--reference", path, "--atol", "1e-5", "--json", check=False)
+    result = bertkit("parity", "--model", trained.export, "--reference", path, "--atol", "2e-5", "--json", check=False)
     report = json.loads(result.stdout) if result.stdout else {}
     assert result.returncode == 0 and report.get("ok"), (result.stdout, result.stderr)
 
