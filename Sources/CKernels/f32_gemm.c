@@ -27,23 +27,11 @@
 #define BK_HAVE_X86_F32 0
 #endif
 
-int bk_f32_packed_isa(void) {
-#if BK_HAVE_X86_F32
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma");
-#else
-    return 0;
-#endif
-}
+// The kernel needs AVX-512 F/BW/DQ/VL and FMA: what x86-64-v4, level 4 of bk_cpu_level, guarantees.
+int bk_f32_packed_isa(void) { return BK_HAVE_X86_F32 && bk_cpu_level() >= 4; }
 
-// Panels are stored by triples (the tile's width): for each k, the 16-float vectors of the triple's (up to) three
-// panels side by side. Where panel p's vector for k = i starts:
-static inline long f32_vector_offset(long panels, long k, long p, long i) {
-    long first = p / BK_TILE_PANELS * BK_TILE_PANELS;
-    long width = panels - first < BK_TILE_PANELS ? panels - first : BK_TILE_PANELS;
-    return first * BK_PANEL * k + i * width * BK_PANEL + (p - first) * BK_PANEL;
-}
+// Panels are stored by triples (tiles.h): where panel p's 16-float vector for k = i starts.
+static inline long f32_vector_offset(long panels, long k, long p, long i) { return bk_triple_offset(panels, k, p, i, BK_PANEL); }
 
 void bk_pack_f32(float *packed, const float *w, long n, long k) {
     long panels = bk_lowp_panels(n);
@@ -109,7 +97,7 @@ static inline __attribute__((always_inline)) BK_F32_TARGET void
 f32_tile(const int MR, const int NV, float *out, long ldc, const float *a, long lda, const float *panels,
          const float *bias, long n, long column, long k, int flags) {
     __m512 acc[BK_TILE_ROWS][BK_TILE_PANELS];
-    float tile[BK_TILE_ROWS][BK_TILE_PANELS * BK_PANEL];   // the results before GELU (BK_GEMM_GELU)
+    float tile[BK_TILE_ROWS][BK_TILE_COLUMNS];   // the results before GELU (BK_GEMM_GELU)
 #pragma clang loop unroll(full)
     for (int r = 0; r < MR; r++)
 #pragma clang loop unroll(full)
@@ -139,7 +127,7 @@ f32_tile(const int MR, const int NV, float *out, long ldc, const float *a, long 
             else _mm512_mask_storeu_ps(out + r * ldc + o, mask, value);
         }
     }
-    if (flags & BK_GEMM_GELU) f32_gelu_tile(out + column, ldc, &tile[0][0], MR, n - column < NV * BK_PANEL ? n - column : NV * BK_PANEL);
+    if (flags & BK_GEMM_GELU) f32_gelu_tile(out + column, ldc, &tile[0][0], MR, bk_tile_columns(n, column, NV));
 }
 
 BK_F32_TARGET static void f32_gemm_avx512(float *out, long ldc, const float *a, long lda, const float *packed,
@@ -171,13 +159,7 @@ BK_F32_TARGET static void f32_gemm_avx512(float *out, long ldc, const float *a, 
 void bk_gemm_f32(float *out, long ldc, const float *a, long lda, const float *packed, const float *bias, long rows,
                  long n, long k, long panel_begin, long panel_end, int flags) {
 #if BK_HAVE_X86_F32
-    static int available = -1;
-    int have = __atomic_load_n(&available, __ATOMIC_RELAXED);
-    if (have < 0) {
-        have = bk_f32_packed_isa();
-        __atomic_store_n(&available, have, __ATOMIC_RELAXED);
-    }
-    if (have) {
+    if (bk_f32_packed_isa()) {
         f32_gemm_avx512(out, ldc, a, lda, packed, bias, rows, n, k, panel_begin, panel_end, flags);
         return;
     }

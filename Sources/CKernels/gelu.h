@@ -4,6 +4,7 @@
 #ifndef BERTKIT_CKERNELS_GELU_H
 #define BERTKIT_CKERNELS_GELU_H
 
+#include "tiles.h"
 #include <math.h>
 
 // exp(x) for float: range reduction by ln 2 and a degree-6 polynomial (Cephes expf), about 1 ulp;
@@ -42,21 +43,21 @@ static inline __attribute__((always_inline)) float bk_gelu(float v) {
     return 0.5f * v * (1.0f + bk_erff(v * 0.70710678118654752440f));
 }
 
-// x[i] = gelu(x[i]) for i < n, in place: a product's epilogue over the columns it just stored.
-// One vector per step, not interleaved: a tile's row has 48 values, which the default unroll (4 × 16) left entirely to
-// the scalar remainder loop.
+// x[i] = gelu(x[i]) for i < n, in place: the portable products' epilogue over the ≤ 16 columns of a panel row they just
+// stored. One vector per step, not interleaved: the default unroll (4 × 16) left such short rows entirely to the scalar
+// remainder loop.
 static inline __attribute__((always_inline)) void bk_gelu_in_place(float *x, long n) {
 #pragma clang loop vectorize_width(16) interleave_count(1)
     for (long i = 0; i < n; i++) x[i] = bk_gelu(x[i]);
 }
 
-// out[r, c] = gelu(tile[r, c]) for r < rows, c < columns (tile rows of 48 values: a tile of the products with
-// packed weights, stored whole so that the reads that follow forward from the stores).
+// out[r, c] = gelu(tile[r, c]) for r < rows, c < columns (tile rows of BK_TILE_COLUMNS values: the results of a tile of
+// the products with packed weights, stored whole so that the reads that follow forward from the stores).
 static inline __attribute__((always_inline)) void bk_gelu_tile(float *out, long ldc, const float *tile, int rows,
                                                                long columns) {
     for (int r = 0; r < rows; r++) {
-#pragma clang loop vectorize_width(16) interleave_count(1)
-        for (long c = 0; c < columns; c++) out[r * ldc + c] = bk_gelu(tile[r * 48 + c]);
+#pragma clang loop vectorize_width(16) interleave_count(1)   // as bk_gelu_in_place
+        for (long c = 0; c < columns; c++) out[r * ldc + c] = bk_gelu(tile[r * BK_TILE_COLUMNS + c]);
     }
 }
 

@@ -36,7 +36,6 @@
 #define BK_HAVE_X86_LOWP 0
 #endif
 
-
 int bk_lowp_isa(void) {
 #if BK_HAVE_X86_LOWP
     __builtin_cpu_init();
@@ -83,13 +82,8 @@ BK_CLONES void bk_quantize_weights_s8(int8_t *q, float *scales, const float *w, 
     }
 }
 
-// int8 panels are stored by triples (the tile's width): for each group g, the 64-byte vectors of the triple's
-// (up to) three panels side by side, so a tile reads one stream of weights. Where panel p's vector of group g is:
-static inline long s8_vector_offset(long panels, long kp, long p, long g) {
-    long triple = p / BK_TILE_PANELS, first = triple * BK_TILE_PANELS;
-    long width = panels - first < BK_TILE_PANELS ? panels - first : BK_TILE_PANELS;
-    return first * BK_PANEL * kp + g * width * 64 + (p - first) * 64;
-}
+// int8 panels are stored by triples (tiles.h): where panel p's 64-byte vector of group g (4 values of k) starts.
+static inline long s8_vector_offset(long panels, long kp, long p, long g) { return bk_triple_offset(panels, kp / 4, p, g, 64); }
 
 void bk_pack_s8(int8_t *packed, int32_t *column_sums, const int8_t *q, long n, long k) {
     long kp = bk_lowp_padded_k(k, 4), panels = bk_lowp_panels(n);
@@ -285,9 +279,10 @@ void bk_rows_to_bf16(uint16_t *out, const float *x, long lda, long rows, long k)
 
 // out[r, o] = (Σ_i qa[r,i]·qw[o,i] − zero_r·colsum_o) · (scale_r · wscale_o) + bias_o, for panels
 // [panel_begin, panel_end).
-static inline __attribute__((always_inline)) void s8_gemm_body(float *out, long ldc, const uint8_t *qa, const float *a_scales, const int32_t *a_zeros,
-                                const int8_t *packed, const int32_t *column_sums, const float *w_scales, const float *bias,
-                                long rows, long n, long k, long panel_begin, long panel_end, int flags) {
+static inline __attribute__((always_inline)) void
+s8_gemm_body(float *out, long ldc, const uint8_t *qa, const float *a_scales, const int32_t *a_zeros, const int8_t *packed,
+             const int32_t *column_sums, const float *w_scales, const float *bias, long rows, long n, long k,
+             long panel_begin, long panel_end, int flags) {
     long kp = bk_lowp_padded_k(k, 4), panels = bk_lowp_panels(n);
     for (long p = panel_begin; p < panel_end; p++) {
         long width = n - p * BK_PANEL < BK_PANEL ? n - p * BK_PANEL : BK_PANEL;
@@ -335,8 +330,9 @@ static inline float bf16_to_float(uint16_t h) {
     return f;
 }
 
-static inline __attribute__((always_inline)) void bf16_gemm_body(float *out, long ldc, const uint16_t *a16, const uint16_t *packed, const float *bias,
-                                  long rows, long n, long k, long panel_begin, long panel_end, int flags) {
+static inline __attribute__((always_inline)) void
+bf16_gemm_body(float *out, long ldc, const uint16_t *a16, const uint16_t *packed, const float *bias, long rows, long n,
+               long k, long panel_begin, long panel_end, int flags) {
     long kp = bk_lowp_padded_k(k, 2);
     for (long p = panel_begin; p < panel_end; p++) {
         const uint16_t *panel = packed + p * BK_PANEL * kp;
@@ -396,7 +392,7 @@ s8_tile(const int MR, const int NV, float *out, long ldc, const uint8_t *qa, lon
         const int32_t *a_zeros, const int8_t *panels, const int32_t *column_sums, const float *w_scales,
         const float *bias, long n, long column, int flags) {
     __m512i acc[BK_TILE_ROWS][BK_TILE_PANELS];
-    float tile[BK_TILE_ROWS][BK_TILE_PANELS * BK_PANEL];   // the results before GELU (BK_GEMM_GELU)
+    float tile[BK_TILE_ROWS][BK_TILE_COLUMNS];   // the results before GELU (BK_GEMM_GELU)
 #pragma clang loop unroll(full)
     for (int i = 0; i < MR; i++)
 #pragma clang loop unroll(full)
@@ -428,7 +424,7 @@ s8_tile(const int MR, const int NV, float *out, long ldc, const uint8_t *qa, lon
             else _mm512_mask_storeu_ps(out + i * ldc + o, mask, value);
         }
     }
-    if (flags & BK_GEMM_GELU) vnni_gelu_tile(out + column, ldc, &tile[0][0], MR, n - column < NV * BK_PANEL ? n - column : NV * BK_PANEL);
+    if (flags & BK_GEMM_GELU) vnni_gelu_tile(out + column, ldc, &tile[0][0], MR, bk_tile_columns(n, column, NV));
 }
 
 BK_VNNI_TARGET static void s8_gemm_vnni(float *out, long ldc, const uint8_t *qa, const float *a_scales,
@@ -462,7 +458,7 @@ static inline __attribute__((always_inline)) BK_BF16_TARGET void
 bf16_tile(const int MR, const int NV, float *out, long ldc, const uint16_t *a16, long kp, const uint16_t *panels,
           const float *bias, long n, long column, int flags) {
     __m512 acc[BK_TILE_ROWS][BK_TILE_PANELS];
-    float tile[BK_TILE_ROWS][BK_TILE_PANELS * BK_PANEL];   // the results before GELU (BK_GEMM_GELU)
+    float tile[BK_TILE_ROWS][BK_TILE_COLUMNS];   // the results before GELU (BK_GEMM_GELU)
     for (int i = 0; i < MR; i++)
         for (int j = 0; j < NV; j++) acc[i][j] = _mm512_setzero_ps();
     const long panel_stride = BK_PANEL * kp;
@@ -488,7 +484,7 @@ bf16_tile(const int MR, const int NV, float *out, long ldc, const uint16_t *a16,
             else _mm512_mask_storeu_ps(out + i * ldc + o, mask, value);
         }
     }
-    if (flags & BK_GEMM_GELU) bf16_gelu_tile(out + column, ldc, &tile[0][0], MR, n - column < NV * BK_PANEL ? n - column : NV * BK_PANEL);
+    if (flags & BK_GEMM_GELU) bf16_gelu_tile(out + column, ldc, &tile[0][0], MR, bk_tile_columns(n, column, NV));
 }
 
 // The same products on the FMA units: each bf16 is widened to fp32 (a shift or a mask of its 32-bit pair
@@ -500,7 +496,7 @@ static inline __attribute__((always_inline)) BK_BF16_TARGET void
 bf16w_tile(const int MR, const int NV, float *out, long ldc, const float *aw, long kp, const uint16_t *panels,
            const float *bias, long n, long column, int flags) {
     __m512 acc[BK_TILE_ROWS][BK_TILE_PANELS];
-    float tile[BK_TILE_ROWS][BK_TILE_PANELS * BK_PANEL];   // the results before GELU (BK_GEMM_GELU)
+    float tile[BK_TILE_ROWS][BK_TILE_COLUMNS];   // the results before GELU (BK_GEMM_GELU)
     for (int i = 0; i < MR; i++)
         for (int j = 0; j < NV; j++) acc[i][j] = _mm512_setzero_ps();
     const long panel_stride = BK_PANEL * kp;
@@ -530,7 +526,7 @@ bf16w_tile(const int MR, const int NV, float *out, long ldc, const float *aw, lo
             else _mm512_mask_storeu_ps(out + i * ldc + o, mask, value);
         }
     }
-    if (flags & BK_GEMM_GELU) bf16_gelu_tile(out + column, ldc, &tile[0][0], MR, n - column < NV * BK_PANEL ? n - column : NV * BK_PANEL);
+    if (flags & BK_GEMM_GELU) bf16_gelu_tile(out + column, ldc, &tile[0][0], MR, bk_tile_columns(n, column, NV));
 }
 
 // a16 [rows, kp] bf16 → the widened, pair-swapped fp32 rows bf16w_tile reads, `block` rows at a time.
